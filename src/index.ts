@@ -1,0 +1,3 @@
+/** tortie's library surface. Other packages import from "tortie". */
+export * from "./model/index.js";
+export * from "./rule/index.js";

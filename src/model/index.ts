@@ -1,0 +1,3 @@
+export * from "./issue.js";
+export * from "./resources.js";
+export * from "./kinds.js";
