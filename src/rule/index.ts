@@ -1,1 +1,5 @@
 export * from "./ir.js";
+export * from "./protocol.js";
+export * from "./cidr.js";
+export * from "./order.js";
+export * from "./match.js";

@@ -99,6 +99,12 @@ export interface PolicyIR {
   applyOnForward: boolean;
   preDNAT: boolean;
   doNotTrack: boolean;
+  /** Staged policies only (optional extension): what enforcing the staged policy would do.
+   *  "Set"/"Learn": it would replace `stagedTarget` (or be added); "Delete": `stagedTarget` would be
+   *  removed; "Ignore": no effect. See rule/match.ts `stagedView`. */
+  stagedAction?: "Set" | "Delete" | "Learn" | "Ignore";
+  /** Staged policies only: key of the enforced policy with the same name (np/…, gnp/…, knp/…). */
+  stagedTarget?: PolicyKey;
 }
 
 export interface ProfileIR {
@@ -112,6 +118,9 @@ export interface TierIR {
   name: string;
   order: number | null;
   defaultAction: "Deny" | "Pass";
+  /** Optional extension: policies name this tier but no Tier resource exists. Such tiers sort
+   *  after all existing ones and end with Deny (Calico: empty default action renders as drop). */
+  missing?: boolean;
 }
 
 /** Selector set: the IPs/CIDRs of every endpoint and network set whose effective labels match. */
@@ -135,6 +144,8 @@ export interface NamedPortSetDef {
   kind: "named-port";
   id: SetId;
   portName: string;
+  /** 6/17/132, or 255 (PROTO_ANY) when the rule had no protocol; members carry the endpoint's
+   *  declared protocol either way. */
   protocol: number;
   selector: string;
   members: PortMember[];
@@ -161,6 +172,8 @@ export interface TierProgram {
 }
 
 export interface DirectionProgram {
+  /** Optional extension (the engine always sets it): which policy rule list the program runs. */
+  direction?: Direction;
   tiers: TierProgram[];
   /** Staged policies selecting the endpoint, evaluated for reporting only. */
   stagedTiers: TierProgram[];
@@ -208,6 +221,13 @@ export interface ClusterIR {
   profiles: Record<PolicyKey, ProfileIR>;
   sets: Record<SetId, SetDef>;
   endpoints: EndpointIR[]; // sorted by key
+  /** Optional extension: host-endpoint failsafe rules (all action Allow), checked before any
+   *  host-endpoint policy. Inbound: protocol + destination port (+ source net); outbound: protocol
+   *  + destination port (+ destination net). Origins use tier "" and policy "failsafe/in" or
+   *  "failsafe/out". */
+  failsafe?: { inbound: RuleIR[]; outbound: RuleIR[] };
+  /** Optional extension: Felix DefaultEndpointToHostAction for workload → own host traffic. */
+  defaultEndpointToHostAction?: "Drop" | "Return" | "Accept";
 }
 
 /** A packet as explain and the kernel see it. */
