@@ -1,3 +1,4 @@
 /** tortie's library surface. Other packages import from "tortie". */
 export * from "./model/index.js";
 export * from "./rule/index.js";
+export * from "./selector/index.js";
