@@ -1,0 +1,166 @@
+/**
+ * Starts real etcd servers for tests (single member or a cluster) on 127.0.0.1 with free ports
+ * and a temporary data directory, and stops them by PID. Exported so that other folders' tests
+ * (agent, CLI) can run against a real etcd too.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Etcd3 } from "etcd3";
+
+export const ETCD_BINARY = process.env.TORTIE_ETCD_BINARY ?? "/usr/bin/etcd";
+
+export function etcdAvailable(): boolean {
+  return existsSync(ETCD_BINARY);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface EtcdMember {
+  name: string;
+  clientUrl: string;
+  peerUrl: string;
+  dataDir: string;
+  process: ChildProcess | undefined;
+  pid: number | undefined;
+}
+
+export interface EtcdCluster {
+  members: EtcdMember[];
+  /** All client URLs. */
+  endpoints: string[];
+  /** SIGKILLs one member (by its PID) and waits for it to exit. */
+  kill(index: number): Promise<void>;
+  /** Stops every member still running and removes the data directories. */
+  stop(): Promise<void>;
+  /** Last lines of each member's stderr, for failure messages. */
+  logs(): string;
+}
+
+function waitExit(p: ChildProcess, ms: number): Promise<boolean> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    p.once("exit", () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+async function waitHealthy(endpoints: string[], timeoutMs: number, logs: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    for (const ep of endpoints) {
+      const c = new Etcd3({ hosts: [ep], defaultCallOptions: () => ({ deadline: Date.now() + 1000 }) });
+      try {
+        await c.put("/tortie-test/health").value("ok");
+        return;
+      } catch (err) {
+        last = err;
+      } finally {
+        c.close();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`etcd did not become healthy in ${timeoutMs} ms: ${String(last)}\n${logs()}`);
+}
+
+/** Starts `size` etcd members forming one cluster; resolves once a write succeeds. */
+export async function startEtcd(opts: { members?: number; timeoutMs?: number } = {}): Promise<EtcdCluster> {
+  const size = opts.members ?? 1;
+  const root = mkdtempSync(join(tmpdir(), `tortie-etcd-${process.pid}-`));
+  const token = `tortie-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const members: EtcdMember[] = [];
+  for (let i = 0; i < size; i++) {
+    const [cp, pp] = [await freePort(), await freePort()];
+    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${cp}`, peerUrl: `http://127.0.0.1:${pp}`, dataDir: join(root, `m${i}`), process: undefined, pid: undefined });
+  }
+  const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+  const logBuf = new Map<string, string[]>();
+  for (const m of members) {
+    const args = [
+      `--name=${m.name}`,
+      `--data-dir=${m.dataDir}`,
+      `--listen-client-urls=${m.clientUrl}`,
+      `--advertise-client-urls=${m.clientUrl}`,
+      `--listen-peer-urls=${m.peerUrl}`,
+      `--initial-advertise-peer-urls=${m.peerUrl}`,
+      `--initial-cluster=${initialCluster}`,
+      "--initial-cluster-state=new",
+      `--initial-cluster-token=${token}`,
+      "--logger=zap",
+      "--log-level=error",
+      // Short timeouts so a killed member is noticed quickly in tests.
+      "--heartbeat-interval=50",
+      "--election-timeout=500",
+    ];
+    const p = spawn(ETCD_BINARY, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const lines: string[] = [];
+    logBuf.set(m.name, lines);
+    p.stderr?.setEncoding("utf8");
+    p.stderr?.on("data", (d: string) => {
+      lines.push(...d.split("\n").filter(Boolean));
+      if (lines.length > 50) lines.splice(0, lines.length - 50);
+    });
+    m.process = p;
+    m.pid = p.pid;
+  }
+  const logs = () => [...logBuf].map(([n, l]) => `--- ${n}\n${l.join("\n")}`).join("\n");
+  const cluster: EtcdCluster = {
+    members,
+    endpoints: members.map((m) => m.clientUrl),
+    logs,
+    async kill(index: number) {
+      const m = members[index];
+      if (!m?.process || m.pid === undefined) return;
+      if (m.process.exitCode === null && m.process.signalCode === null) {
+        process.kill(m.pid, "SIGKILL");
+        await waitExit(m.process, 10_000);
+      }
+    },
+    async stop() {
+      for (const m of members) {
+        if (!m.process || m.pid === undefined) continue;
+        if (m.process.exitCode === null && m.process.signalCode === null) {
+          try {
+            process.kill(m.pid, "SIGTERM");
+          } catch {
+            /* already gone */
+          }
+          if (!(await waitExit(m.process, 5_000))) {
+            try {
+              process.kill(m.pid, "SIGKILL");
+            } catch {
+              /* already gone */
+            }
+            await waitExit(m.process, 5_000);
+          }
+        }
+      }
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitHealthy(cluster.endpoints, opts.timeoutMs ?? 30_000, logs);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}

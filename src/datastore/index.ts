@@ -1,0 +1,12 @@
+/**
+ * The datastore: where resources live and how every process learns about changes.
+ * Embedded LMDB by default (one machine, no set-up), etcd v3 for clusters. See docs/datastore.md.
+ */
+export * from "./types.js";
+export { BUILTIN_TIERS, isBuiltinTier, describeKey, type StoreHooks } from "./common.js";
+export { KEY_PREFIX, resourceKey, kindPrefix, parseKey, kindSegment } from "./keys.js";
+export { EmbeddedStore, EMBEDDED_DB_FILE, type EmbeddedStoreOptions } from "./embedded-store.js";
+export { EtcdStore, type EtcdStoreOptions } from "./etcd-store.js";
+export { resolveDatastoreConfig, defaultDataDir, DEFAULT_CONFIG_FILE, type DatastoreConfig, type DatastoreOverrides } from "./config.js";
+export { openStore, type OpenStoreOptions } from "./open.js";
+export { startEtcd, etcdAvailable, ETCD_BINARY, type EtcdCluster, type EtcdMember } from "./etcd-testing.js";

@@ -1,0 +1,32 @@
+import type { StoreHooks } from "./common.js";
+import type { DatastoreConfig } from "./config.js";
+import { EmbeddedStore } from "./embedded-store.js";
+import { EtcdStore } from "./etcd-store.js";
+import type { Store } from "./types.js";
+
+export interface OpenStoreOptions extends StoreHooks {
+  /** Embedded only: change-log length kept for resuming watchers. */
+  historyLimit?: number;
+}
+
+/** Opens the configured backend. Validation hooks default to none; the CLI passes the real validator. */
+export async function openStore(config: DatastoreConfig, opts: OpenStoreOptions = {}): Promise<Store> {
+  const hooks: StoreHooks = { validate: opts.validate, applyDefaults: opts.applyDefaults };
+  switch (config.type) {
+    case "embedded":
+      return EmbeddedStore.open({ ...hooks, dataDir: config.dataDir, historyLimit: opts.historyLimit });
+    case "etcdv3":
+      return EtcdStore.open({
+        ...hooks,
+        endpoints: config.endpoints,
+        caCertFile: config.caCertFile,
+        certFile: config.certFile,
+        keyFile: config.keyFile,
+        caCert: config.caCert,
+        cert: config.cert,
+        key: config.key,
+        username: config.username,
+        password: config.password,
+      });
+  }
+}
