@@ -44,6 +44,8 @@ export interface EtcdCluster {
   endpoints: string[];
   /** SIGKILLs one member (by its PID) and waits for it to exit. */
   kill(index: number): Promise<void>;
+  /** Starts a killed member again on its data directory and waits until the cluster takes writes. */
+  restart(index: number): Promise<void>;
   /** Stops every member still running and removes the data directories. */
   stop(): Promise<void>;
   /** Last lines of each member's stderr, for failure messages. */
@@ -93,7 +95,7 @@ export async function startEtcd(opts: { members?: number; timeoutMs?: number } =
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
   const logBuf = new Map<string, string[]>();
-  for (const m of members) {
+  const spawnMember = (m: EtcdMember): void => {
     const args = [
       `--name=${m.name}`,
       `--data-dir=${m.dataDir}`,
@@ -111,7 +113,7 @@ export async function startEtcd(opts: { members?: number; timeoutMs?: number } =
       "--election-timeout=500",
     ];
     const p = spawn(ETCD_BINARY, args, { stdio: ["ignore", "ignore", "pipe"] });
-    const lines: string[] = [];
+    const lines: string[] = logBuf.get(m.name) ?? [];
     logBuf.set(m.name, lines);
     p.stderr?.setEncoding("utf8");
     p.stderr?.on("data", (d: string) => {
@@ -120,7 +122,8 @@ export async function startEtcd(opts: { members?: number; timeoutMs?: number } =
     });
     m.process = p;
     m.pid = p.pid;
-  }
+  };
+  for (const m of members) spawnMember(m);
   const logs = () => [...logBuf].map(([n, l]) => `--- ${n}\n${l.join("\n")}`).join("\n");
   const cluster: EtcdCluster = {
     members,
@@ -133,6 +136,13 @@ export async function startEtcd(opts: { members?: number; timeoutMs?: number } =
         process.kill(m.pid, "SIGKILL");
         await waitExit(m.process, 10_000);
       }
+    },
+    async restart(index: number) {
+      const m = members[index];
+      if (!m) throw new Error(`no etcd member ${index}`);
+      if (m.process && m.process.exitCode === null && m.process.signalCode === null) return;
+      spawnMember(m);
+      await waitHealthy([m.clientUrl], opts.timeoutMs ?? 30_000, logs);
     },
     async stop() {
       for (const m of members) {

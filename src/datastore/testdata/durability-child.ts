@@ -1,0 +1,36 @@
+/**
+ * Child process for the kill -9 test (embedded-durability.test.ts). Modes:
+ *   writer <dataDir> <id>   creates w<id>-<i> and applies counter-<id> = i in a loop, printing
+ *                           "ack <name> <revision>" on stdout after each write returned
+ *   watcher <dataDir> <id>  watches and prints "seen <revision>" now and then
+ * Lines go out with writeSync so that an "ack" printed is an ack the parent will read.
+ */
+import { writeSync } from "node:fs";
+import { EmbeddedStore } from "../embedded-store.js";
+
+const [mode, dataDir, id] = process.argv.slice(2);
+if (!mode || !dataDir || !id) throw new Error("usage: durability-child <writer|watcher> <dataDir> <id>");
+const say = (line: string) => writeSync(1, `${line}\n`);
+
+const store = await EmbeddedStore.open({ dataDir });
+say("ready");
+if (mode === "writer") {
+  for (let i = 0; ; i++) {
+    const name = `w${id}-${i}`;
+    const c = await store.create({ apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkSet", metadata: { name }, spec: { nets: [`10.${i % 256}.0.0/16`] } });
+    say(`ack ${name} ${c.revision}`);
+    const u = await store.apply({
+      apiVersion: "projectcalico.org/v3",
+      kind: "GlobalNetworkSet",
+      metadata: { name: `counter-${id}`, labels: { i: String(i) } },
+      spec: { nets: [] },
+    });
+    say(`ack counter-${id}=${i} ${u.revision}`);
+  }
+} else {
+  let n = 0;
+  store.watch(undefined, (e) => {
+    if (++n % 20 === 0) say(`seen ${e.revision}`);
+  }, { pollIntervalMs: 5 });
+  setInterval(() => undefined, 1000);
+}
