@@ -1,0 +1,363 @@
+/**
+ * Kubernetes NetworkPolicy → Calico policy, as libcalico-go/lib/backend/k8s/conversion/conversion.go
+ * K8sNetworkPolicyToCalico does it (SEMANTICS §4), at Calico v3.32+: the policy keeps its name and
+ * has kind KubernetesNetworkPolicy, tier "default", order 1000.
+ *
+ * Selector strings are Calico's raw texts (not canonicalised), because that is what Calico stores
+ * and what `calicoctl get` shows; the engine parses them like any other policy.
+ * Quirks reproduced on purpose are listed in docs/k8s-conversion.md.
+ */
+import {
+  CALICO_API,
+  type Issue,
+  type IssuePath,
+  type K8sNetworkPolicy,
+  type K8sNetworkPolicyPeer,
+  type K8sNetworkPolicyPort,
+  type K8sNetworkPolicySpec,
+  type LabelSelector,
+  type ObjectMeta,
+  type PolicyType,
+  type Rule,
+  type EntityRule,
+  type StagedAction,
+  type StagedKubernetesNetworkPolicy,
+  issue,
+} from "../model/index.js";
+import { compareUtf8, tryParseSelector } from "../selector/index.js";
+import { convertUid, goNormaliseCidr } from "./go-net.js";
+import { type CalicoPort, portFromString, portToSpec, simplifyPorts } from "./ports.js";
+
+export const K8S_POLICY_ORDER = 1000;
+
+// Inputs normally come validated, but conversion must never throw on odd YAML: Go's decoder would
+// have produced zero values, so wrong-typed fields read as absent.
+const arr = <T>(x: unknown): T[] => (Array.isArray(x) ? (x as T[]) : []);
+const obj = <T extends object>(x: unknown): T | undefined =>
+  x !== null && typeof x === "object" && !Array.isArray(x) ? (x as T) : undefined;
+export const K8S_POLICY_TIER = "default";
+const ORCHESTRATOR_CLAUSE = "projectcalico.org/orchestrator == 'k8s'";
+
+/** The Calico form of a Kubernetes (or staged Kubernetes) NetworkPolicy. */
+export interface ConvertedPolicy {
+  apiVersion: typeof CALICO_API;
+  kind: "KubernetesNetworkPolicy" | "StagedKubernetesNetworkPolicy";
+  metadata: ObjectMeta;
+  spec: {
+    tier: typeof K8S_POLICY_TIER;
+    order: typeof K8S_POLICY_ORDER;
+    selector: string;
+    /** Always [Ingress], [Egress] or [Ingress, Egress], in that order. */
+    types: PolicyType[];
+    ingress: Rule[];
+    egress: Rule[];
+    /** Staged only; absent means Calico's default, Set. */
+    stagedAction?: StagedAction;
+  };
+}
+
+export interface K8sConversionResult {
+  /**
+   * null when Calico would produce no policy at all: an unparseable metadata.uid (enforced
+   * policy), a staged policy with stagedAction Delete, or a staged policy with any rule that
+   * failed to convert (the staged syncer drops the whole policy on a conversion error).
+   */
+  policy: ConvertedPolicy | null;
+  issues: Issue[];
+}
+
+export type SelectorKind = "pod" | "namespace";
+
+/**
+ * conversion.k8sSelectorToCalico. Pod selectors start with the orchestrator clause (even when nil);
+ * a nil namespace selector is "" (same namespace), an empty one is all().
+ */
+export function k8sSelectorToCalico(s: LabelSelector | null | undefined, kind: SelectorKind, onIgnoredOperator?: (op: string, i: number) => void): string {
+  const parts: string[] = kind === "pod" ? [ORCHESTRATOR_CLAUSE] : [];
+  if (s === null || s === undefined) return parts.join(" && ");
+  const matchLabels = obj<Record<string, string>>(s.matchLabels) ?? {};
+  const exprs = arr<NonNullable<LabelSelector["matchExpressions"]>[number]>(s.matchExpressions).map((e) => obj<typeof e>(e) ?? ({} as typeof e));
+  if (kind === "namespace" && Object.keys(matchLabels).length === 0 && exprs.length === 0) return "all()";
+  for (const k of Object.keys(matchLabels).sort(compareUtf8)) parts.push(`${k} == '${matchLabels[k]}'`);
+  exprs.forEach((e, i) => {
+    const values = arr<string>(e.values).join("', '");
+    switch (e.operator) {
+      case "In":
+        parts.push(`${e.key} in { '${values}' }`);
+        break;
+      case "NotIn":
+        parts.push(`${e.key} not in { '${values}' }`);
+        break;
+      case "Exists":
+        parts.push(`has(${e.key})`);
+        break;
+      case "DoesNotExist":
+        parts.push(`! has(${e.key})`);
+        break;
+      default:
+        // Calico silently skips unknown operators (the API server rejects them).
+        onIgnoredOperator?.(String(e.operator), i);
+    }
+  });
+  return parts.join(" && ");
+}
+
+interface PeerFields {
+  selector: string;
+  nsSelector: string;
+  nets?: string[];
+  notNets?: string[];
+}
+
+/** conversion.k8sPeerToCalicoFields; nil peer → all empty. */
+function peerFields(peer: K8sNetworkPolicyPeer | null, path: IssuePath, issues: Issue[]): PeerFields {
+  if (peer === null) return { selector: "", nsSelector: "" };
+  const ipBlock = obj<NonNullable<K8sNetworkPolicyPeer["ipBlock"]>>(peer.ipBlock);
+  if (ipBlock !== undefined) {
+    const out: PeerFields = { selector: "", nsSelector: "" };
+    const cidr = goNormaliseCidr(String(ipBlock.cidr));
+    if (cidr === undefined) {
+      issues.push(
+        issue(
+          "k8s-ipblock-invalid",
+          [...path, "ipBlock", "cidr"],
+          `ipBlock.cidr ${JSON.stringify(ipBlock.cidr)} is not a valid CIDR; Calico drops the whole peer, so this rule matches any address`,
+          "warning",
+        ),
+      );
+      return out;
+    }
+    out.nets = [cidr];
+    const except = arr<string>(ipBlock.except);
+    for (let k = 0; k < except.length; k++) {
+      const n = goNormaliseCidr(String(except[k]));
+      if (n === undefined) {
+        issues.push(
+          issue(
+            "k8s-ipblock-invalid",
+            [...path, "ipBlock", "except", k],
+            `ipBlock.except entry ${JSON.stringify(except[k])} is not a valid CIDR; Calico keeps only the exceptions before it`,
+            "warning",
+          ),
+        );
+        return out;
+      }
+      (out.notNets ??= []).push(n);
+    }
+    return out;
+  }
+  const ignored = (which: string) => (op: string, i: number) =>
+    issues.push(
+      issue("k8s-selector-operator-ignored", [...path, which, "matchExpressions", i, "operator"], `unknown operator ${JSON.stringify(op)} is ignored, as Calico does`, "warning"),
+    );
+  return {
+    selector: k8sSelectorToCalico(obj(peer.podSelector), "pod", ignored("podSelector")),
+    nsSelector: k8sSelectorToCalico(obj(peer.namespaceSelector), "namespace", ignored("namespaceSelector")),
+  };
+}
+
+/** Go ProtocolFromString: case-insensitive match to Calico's names, else unchanged. */
+function protocolFromString(p: string): string {
+  for (const n of ["UDP", "TCP", "ICMP", "ICMPv6", "SCTP", "UDPLite"]) if (n.toLowerCase() === p.toLowerCase()) return n;
+  return p;
+}
+
+/** intstr.IntOrString.String(). */
+function intOrString(v: number | string): string {
+  return typeof v === "number" ? String(v) : v;
+}
+
+type PortResult = { ok: true; protocol: string | null; ports: CalicoPort[] | null } | { ok: false; error: string };
+
+/** k8sPortToCalicoFields after k8sRuleToCalico's copy (which defaults the protocol to TCP). */
+function portFields(port: K8sNetworkPolicyPort | null): PortResult {
+  if (port === null) return { ok: true, protocol: null, ports: null };
+  const protocol = protocolFromString(port.protocol === undefined || port.protocol === null ? "TCP" : String(port.protocol));
+  if (port.port === undefined || port.port === null) return { ok: true, protocol, ports: null };
+  let text = intOrString(port.port as number | string);
+  if (port.endPort !== undefined && port.endPort !== null) text = `${text}:${port.endPort}`;
+  const p = portFromString(text);
+  if (!p.ok) return { ok: false, error: `invalid port ${text}: ${p.error}` };
+  return { ok: true, protocol, ports: [p.port] };
+}
+
+/** conversion.k8sRuleToCalico: one Allow rule per (protocol group × peer). */
+function ruleToCalico(
+  peersIn: K8sNetworkPolicyPeer[] | null | undefined,
+  portsIn: K8sNetworkPolicyPort[] | null | undefined,
+  ingress: boolean,
+  path: IssuePath,
+  issues: Issue[],
+): { ok: true; rules: Rule[] } | { ok: false; error: string } {
+  const peerField = ingress ? "from" : "to";
+  const peerList = arr<unknown>(peersIn).map((p) => obj<K8sNetworkPolicyPeer>(p) ?? {});
+  const portList = arr<unknown>(portsIn).map((p) => obj<K8sNetworkPolicyPort>(p) ?? {});
+  const peers: Array<K8sNetworkPolicyPeer | null> = peerList.length > 0 ? peerList : [null];
+  const ports: Array<K8sNetworkPolicyPort | null> = portList.length > 0 ? portList : [null];
+
+  // Protocol → ports; null ports = all ports of that protocol. Map keeps Go's semantics of
+  // "key present with nil value".
+  let byProto = new Map<string, CalicoPort[] | null>();
+  for (const port of ports) {
+    const r = portFields(port);
+    if (!r.ok) return { ok: false, error: `failed to parse k8s port: ${r.error}` };
+    if (r.protocol === null && r.ports === null) {
+      byProto = new Map([["", null]]);
+      break;
+    }
+    const key = r.protocol ?? "";
+    if (r.ports === null) byProto.set(key, null);
+    else {
+      const existing = byProto.get(key);
+      // Never extend an "all ports" (null) entry.
+      if (!byProto.has(key)) byProto.set(key, [...r.ports]);
+      else if (existing !== null && existing !== undefined) existing.push(...r.ports);
+    }
+  }
+
+  const rules: Rule[] = [];
+  for (const proto of [...byProto.keys()].sort(compareUtf8)) {
+    const raw = byProto.get(proto);
+    const simplified = raw ? simplifyPorts(raw).map(portToSpec) : undefined;
+    peers.forEach((peer, j) => {
+      const f = peerFields(peer, peerList.length > 0 ? [...path, peerField, j] : path, issues);
+      const peerRule: EntityRule = {};
+      if (f.nets) peerRule.nets = f.nets;
+      if (f.notNets) peerRule.notNets = f.notNets;
+      if (f.selector !== "") peerRule.selector = f.selector;
+      if (f.nsSelector !== "") peerRule.namespaceSelector = f.nsSelector;
+      const rule: Rule = { action: "Allow" };
+      if (proto !== "") rule.protocol = proto;
+      if (ingress) {
+        rule.source = peerRule;
+        rule.destination = simplified && simplified.length > 0 ? { ports: simplified } : {};
+      } else {
+        rule.source = {};
+        rule.destination = simplified && simplified.length > 0 ? { ...peerRule, ports: simplified } : peerRule;
+      }
+      rules.push(rule);
+    });
+  }
+  return { ok: true, rules };
+}
+
+function checkSelector(text: string | undefined, path: IssuePath, issues: Issue[]): void {
+  if (text === undefined || text === "") return;
+  const r = tryParseSelector(text);
+  if (!r.ok) {
+    issues.push(
+      issue(
+        "k8s-selector-unparseable",
+        path,
+        `converted selector ${JSON.stringify(text)} is not a valid Calico selector (${r.error.reason}); Calico would treat the policy as invalid`,
+        "warning",
+      ),
+    );
+  }
+}
+
+/**
+ * Converts a networking.k8s.io/v1 NetworkPolicy or a projectcalico.org/v3
+ * StagedKubernetesNetworkPolicy. Never throws on user input; problems are returned as issues.
+ */
+export function convertKubernetesNetworkPolicy(np: K8sNetworkPolicy | StagedKubernetesNetworkPolicy): K8sConversionResult {
+  const issues: Issue[] = [];
+  const staged = np.kind === "StagedKubernetesNetworkPolicy";
+  const spec = (obj(np.spec) ?? {}) as Partial<K8sNetworkPolicy["spec"]> & { stagedAction?: StagedAction };
+  const meta = obj<ObjectMeta>(np.metadata) ?? ({ name: "" } as ObjectMeta);
+  type In = NonNullable<K8sNetworkPolicySpec["ingress"]>[number];
+  type Eg = NonNullable<K8sNetworkPolicySpec["egress"]>[number];
+  const ingressIn = arr<unknown>(spec.ingress).map((r) => obj<In>(r) ?? {});
+  const egressIn = arr<unknown>(spec.egress).map((r) => obj<Eg>(r) ?? {});
+
+  if (staged && spec.stagedAction === "Delete") return { policy: null, issues };
+
+  const ingress: Rule[] = [];
+  const egress: Rule[] = [];
+  let badRules = 0;
+  ingressIn.forEach((r, i) => {
+    const path = ["spec", "ingress", i];
+    const res = ruleToCalico(r.from, r.ports, true, path, issues);
+    if (res.ok) ingress.push(...res.rules);
+    else {
+      badRules++;
+      issues.push(issue("k8s-rule-dropped", path, `k8s rule couldn't be converted: ${res.error}; Calico drops this rule`, "warning"));
+    }
+  });
+  egressIn.forEach((r, i) => {
+    const path = ["spec", "egress", i];
+    const res = ruleToCalico(r.to, r.ports, false, path, issues);
+    if (res.ok) egress.push(...res.rules);
+    else {
+      badRules++;
+      issues.push(issue("k8s-rule-dropped", path, `k8s rule couldn't be converted: ${res.error}; Calico drops this rule`, "warning"));
+    }
+  });
+
+  const declared = arr<string>(spec.policyTypes);
+  const wantIngress = declared.includes("Ingress");
+  const wantEgress = declared.includes("Egress");
+  const types: PolicyType[] = [];
+  if (wantIngress) types.push("Ingress");
+  if (wantEgress) types.push("Egress");
+  if (types.length === 0) types.push("Ingress");
+  if (!wantEgress && egressIn.length > 0) {
+    issues.push(
+      issue(
+        "k8s-egress-rules-not-enforced",
+        ["spec", "policyTypes"],
+        "policyTypes does not include Egress, so Calico converts but never applies the egress rules",
+        "warning",
+      ),
+    );
+  }
+
+  const selector = k8sSelectorToCalico(obj(spec.podSelector) ?? {}, "pod", (op, i) =>
+    issues.push(
+      issue("k8s-selector-operator-ignored", ["spec", "podSelector", "matchExpressions", i, "operator"], `unknown operator ${JSON.stringify(op)} is ignored, as Calico does`, "warning"),
+    ),
+  );
+  checkSelector(selector, ["spec", "podSelector"], issues);
+  const checkRules = (rules: Rule[], dir: "ingress" | "egress") =>
+    rules.forEach((r) => {
+      for (const side of ["source", "destination"] as const) {
+        checkSelector(r[side]?.selector, ["spec", dir], issues);
+        checkSelector(r[side]?.namespaceSelector, ["spec", dir], issues);
+      }
+    });
+  checkRules(ingress, "ingress");
+  checkRules(egress, "egress");
+
+  const metadata: ObjectMeta = { name: meta.name, namespace: meta.namespace };
+  if (meta.creationTimestamp !== undefined) metadata.creationTimestamp = meta.creationTimestamp;
+  // The staged path clears uid and resourceVersion before converting (ConvertStagedKubernetesPolicyToK8SEnforced).
+  if (!staged) {
+    if (meta.uid !== undefined && meta.uid !== "") {
+      const uid = convertUid(String(meta.uid));
+      if (uid === undefined) {
+        issues.push(
+          issue("k8s-uid-invalid", ["metadata", "uid"], `metadata.uid ${JSON.stringify(meta.uid)} is not a UUID; Calico fails to convert the whole policy`, "error"),
+        );
+        return { policy: null, issues };
+      }
+      metadata.uid = uid;
+    }
+    if (meta.resourceVersion !== undefined) metadata.resourceVersion = meta.resourceVersion;
+  }
+
+  if (staged && badRules > 0) {
+    issues.push(
+      issue("k8s-staged-policy-dropped", ["spec"], "a rule failed to convert, so Calico drops the whole staged policy", "warning"),
+    );
+    return { policy: null, issues };
+  }
+
+  const policy: ConvertedPolicy = {
+    apiVersion: CALICO_API,
+    kind: staged ? "StagedKubernetesNetworkPolicy" : "KubernetesNetworkPolicy",
+    metadata,
+    spec: { tier: K8S_POLICY_TIER, order: K8S_POLICY_ORDER, selector, types, ingress, egress },
+  };
+  if (staged && spec.stagedAction !== undefined) policy.spec.stagedAction = spec.stagedAction;
+  return { policy, issues };
+}
