@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { issue, kindInfo, kindOf, type Issue, type KindId, type KindInfo, type ObjectMeta, type Resource } from "../model/index.js";
+import { BUILTIN_TIERS as BUILTIN_TIER_VALUES } from "../validate/index.js";
 import { DatastoreError } from "./types.js";
 import { resourceKey } from "./keys.js";
 
@@ -23,11 +24,9 @@ export interface StoreHooks {
  * created by the first write through a store (and by `ensureInitialized`), are always treated as
  * existing when a policy names them, and cannot be deleted.
  */
-export const BUILTIN_TIERS: ReadonlyArray<{ name: string; order: number; defaultAction: "Deny" | "Pass" }> = [
-  { name: "default", order: 1_000_000, defaultAction: "Deny" },
-  { name: "kube-admin", order: 1_000, defaultAction: "Pass" },
-  { name: "kube-baseline", order: 10_000_000, defaultAction: "Pass" },
-];
+export const BUILTIN_TIERS: ReadonlyArray<{ name: string; order: number; defaultAction: "Deny" | "Pass" }> = Object.entries(BUILTIN_TIER_VALUES).map(
+  ([name, t]) => ({ name, order: t.order, defaultAction: t.defaultAction }),
+);
 const BUILTIN_TIER_NAMES = new Set(BUILTIN_TIERS.map((t) => t.name));
 
 export function isBuiltinTier(name: string): boolean {

@@ -3,7 +3,7 @@
  * Embedded LMDB by default (one machine, no set-up), etcd v3 for clusters. See docs/datastore.md.
  */
 export * from "./types.js";
-export { BUILTIN_TIERS, isBuiltinTier, describeKey, type StoreHooks } from "./common.js";
+export { isBuiltinTier, describeKey, type StoreHooks } from "./common.js";
 export { KEY_PREFIX, resourceKey, kindPrefix, parseKey, kindSegment } from "./keys.js";
 export { EmbeddedStore, EMBEDDED_DB_FILE, type EmbeddedStoreOptions } from "./embedded-store.js";
 export { EtcdStore, type EtcdStoreOptions } from "./etcd-store.js";

@@ -1,3 +1,4 @@
+import { applyDefaults, validateResource } from "../validate/index.js";
 import type { StoreHooks } from "./common.js";
 import type { DatastoreConfig } from "./config.js";
 import { EmbeddedStore } from "./embedded-store.js";
@@ -9,9 +10,15 @@ export interface OpenStoreOptions extends StoreHooks {
   historyLimit?: number;
 }
 
-/** Opens the configured backend. Validation hooks default to none; the CLI passes the real validator. */
+/**
+ * Opens the configured backend. Every write is defaulted and validated with src/validate unless
+ * other hooks are given (tests of the store itself inject their own).
+ */
 export async function openStore(config: DatastoreConfig, opts: OpenStoreOptions = {}): Promise<Store> {
-  const hooks: StoreHooks = { validate: opts.validate, applyDefaults: opts.applyDefaults };
+  const hooks: StoreHooks = {
+    validate: opts.validate ?? validateResource,
+    applyDefaults: opts.applyDefaults ?? ((r) => applyDefaults(r)),
+  };
   switch (config.type) {
     case "embedded":
       return EmbeddedStore.open({ ...hooks, dataDir: config.dataDir, historyLimit: opts.historyLimit });
