@@ -1,0 +1,234 @@
+import { describe, expect, it } from "vitest";
+import type { ClusterIR, RuleIR, RuleMatch } from "../rule/index.js";
+import { buildDataplane, checkReferences, diffModels, type DataplaneModel, type DpRule } from "./index.js";
+import { fixtureIR, NODE, SET_CLIENT, SET_DNS } from "./testdata/fixtures.js";
+import { collapseCidrs } from "./compile.js";
+import { parseCidr } from "../rule/index.js";
+
+const chain = (m: DataplaneModel, name: string) => {
+  const c = m.chains[name];
+  if (!c) throw new Error(`no chain ${name}; have ${Object.keys(m.chains).join(", ")}`);
+  return c;
+};
+
+describe("buildDataplane: layout", () => {
+  const m = buildDataplane(fixtureIR(), NODE);
+
+  it("programs only the node's endpoints, dispatching by interface", () => {
+    expect(m.endpoints.map((e) => e.key)).toEqual(["hep/node1-eth0", "wep/prod/client", "wep/prod/db", "wep/prod/web"]);
+    expect(Object.keys(m.maps["cali-to-wl-dispatch"]!.elements).sort()).toEqual(["cali2f5353dd8c5", "cali3754a2f57f6", "cali5e1c4d6c68c"]);
+    expect(m.maps["cali-to-wl-dispatch"]!.elements["cali5e1c4d6c68c"]).toEqual({ verdict: "goto", chain: "cali-tw-cali5e1c4d6c68c" });
+    expect(m.maps["cali-from-wl-dispatch"]!.elements["cali5e1c4d6c68c"]).toEqual({ verdict: "goto", chain: "cali-fw-cali5e1c4d6c68c" });
+    expect(Object.keys(m.chains).some((c) => c.includes("calid6b219bf875"))).toBe(false);
+  });
+
+  it("every referenced chain, set and map exists", () => {
+    expect(() => checkReferences(m)).not.toThrow();
+  });
+
+  it("jumps only to policies in the endpoint's program, in tier order, with end-of-tier drop only for Deny tiers", () => {
+    const tw = chain(m, "cali-tw-cali5e1c4d6c68c").rules;
+    const jumps = tw.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
+    expect(jumps).toEqual(["cali-pi-gnp/sec.block-bad", "cali-pi-np/prod/web", "cali-pri-kns.prod"]);
+    const ends = tw.filter((r) => r.label?.startsWith("end of tier")).map((r) => r.label);
+    expect(ends).toEqual(["end of tier default"]); // security's default is Pass
+    expect(tw.at(-1)!.verdict).toEqual({ kind: "drop" });
+    // The client has no default-tier policy: no jump to np/prod/web from its chain.
+    const client = chain(m, "cali-tw-cali3754a2f57f6").rules.filter((r) => r.verdict?.kind === "jump");
+    expect(client.map((r) => (r.verdict as { chain: string }).chain)).toEqual(["cali-pi-gnp/sec.block-bad", "cali-pri-kns.prod"]);
+  });
+
+  it("maps actions: Allow/Pass set a mark bit and return, Deny drops, Log is an NFLOG effect", () => {
+    const web = chain(m, "cali-pi-np/prod/web").rules;
+    const log = web.find((r) => r.origin?.index === 0)!;
+    expect(log.verdict).toBeUndefined();
+    expect(log.effects).toEqual([{ kind: "log", prefix: "calico-packet: LPI0|np/prod/web", group: 1 }]);
+    expect(m.logIndex["calico-packet: LPI0|np/prod/web"]).toEqual({ kind: "rule", action: "Log", origin: log.origin });
+    const deny = web.find((r) => r.origin?.index === 5)!;
+    expect(deny.verdict).toEqual({ kind: "drop" });
+    const pass = chain(m, "cali-pi-gnp/sec.block-bad").rules.find((r) => r.origin?.index === 1)!;
+    expect(pass.effects).toEqual([{ kind: "mark-set", bits: 0x20000 }]);
+    expect(pass.verdict).toEqual({ kind: "return" });
+  });
+
+  it("does not render staged policies", () => {
+    expect(Object.keys(m.chains).some((c) => c.includes("staged"))).toBe(false);
+  });
+
+  it("splits selector sets into a hash set of addresses and an interval set of collapsed CIDRs", () => {
+    const addrs = m.sets["cali40s-client00000000000000000"];
+    const nets = m.sets["cali4ns-client00000000000000000"]!;
+    // The addresses part of `client` is only used through the compiled Allow run, so it is not a kernel set.
+    expect(addrs).toBeUndefined();
+    expect(nets).toMatchObject({ interval: true, elements: ["10.0.0.0/8"] }); // 10.1.0.0/16 is inside 10.0.0.0/8
+    const bad6 = m.sets["cali6ns-bad00000000000000000000"]!;
+    expect(bad6.elements).toEqual(["2001:db8::/32"]);
+    expect(m.sets["cali40s-bad00000000000000000000"]!.interval).toBe(false);
+  });
+
+  it("compiles a run of Allow rules into one (address . protocol . port) set per family", () => {
+    const web = chain(m, "cali-pi-np/prod/web").rules;
+    const compiled = web.filter((r) => r.match.some((x) => x.kind === "concat-set" && x.set.startsWith("cali4x")));
+    expect(compiled).toHaveLength(1);
+    const set = m.sets[(compiled[0]!.match[0] as { set: string }).set]!;
+    expect(set.elements).toEqual([
+      "198.18.1.12 . 6 . 443",
+      "198.18.1.12 . 6 . 80",
+      "198.18.2.10 . 6 . 443",
+      "198.18.2.10 . 6 . 80",
+      "198.18.2.53 . 17 . 53",
+    ]);
+    expect(compiled[0]!.origins!.map((o) => o.index)).toEqual([1, 2]);
+    const plain = buildDataplane(fixtureIR(), NODE, { config: { compileAllowRuns: false } });
+    expect(Object.keys(plain.sets).some((s) => s.startsWith("cali4x"))).toBe(false);
+    expect(plain.sets["cali40s-client00000000000000000"]!.elements).toEqual(["198.18.1.12", "198.18.2.10"]);
+  });
+
+  it("splits rules per family with rule/'s ruleForFamily (v4-only CIDRs and ICMP stay in v4)", () => {
+    const web = chain(m, "cali-pi-np/prod/web").rules;
+    const byIndex = (i: number) => web.filter((r) => r.origin?.index === i).map((r) => r.match.find((x) => x.kind === "family") ?? r.match[0]);
+    expect(byIndex(3).length).toBe(1); // ICMPv4 echo: no IPv6 variant (it could never match)
+    expect(byIndex(7).length).toBe(1); // ipVersion 4
+    const sctp = web.filter((r) => r.origin?.index === 6);
+    expect(sctp.map((r) => r.match.find((x) => x.kind === "addr"))).toEqual([
+      { kind: "addr", side: "src", family: 4, cidrs: ["198.18.0.0/16"] },
+      { kind: "addr", side: "src", family: 6, cidrs: ["fd00:198::/48"] },
+    ]);
+  });
+
+  it("host endpoints get normal, forward, preDNAT and untracked chains and failsafe jumps", () => {
+    expect(chain(m, "cali-fh-wire0").rules.some((r) => r.verdict?.kind === "jump" && r.verdict.chain === "cali-failsafe-in")).toBe(true);
+    const fwdOut = chain(m, "cali-thfw-wire0").rules;
+    expect(fwdOut.at(-1)).toMatchObject({ label: "allow forwarded traffic by default", verdict: { kind: "return" } });
+    const raw = chain(m, "cali-rfh-wire0").rules;
+    expect(raw.some((r) => r.effects?.some((e) => e.kind === "notrack"))).toBe(true);
+    expect(raw.some((r) => r.match.some((x) => x.kind === "ct"))).toBe(false); // no conntrack before tracking
+    const pre = chain(m, "cali-mfh-wire0").rules;
+    expect(pre.some((r) => r.label?.startsWith("end of tier"))).toBe(false);
+    expect(m.chains["mangle-PREROUTING"]!.base).toEqual({ hook: "prerouting", priority: -150, policy: "accept" });
+  });
+
+  it("logs denies with Felix's flow-log prefixes when asked", () => {
+    const m2 = buildDataplane(fixtureIR(), NODE, { config: { logDenied: true } });
+    expect(Object.keys(m2.logIndex)).toEqual(expect.arrayContaining(["DPI|default", "DRI", "DRE", "DPI5|np/prod/web"]));
+    expect(m2.logIndex["DPI|default"]).toEqual({ kind: "end-of-tier", direction: "ingress", tier: "default" });
+  });
+
+  it("uses reject as the deny verdict when configured", () => {
+    const m2 = buildDataplane(fixtureIR(), NODE, { config: { denyAction: "reject" } });
+    expect(chain(m2, "cali-tw-cali5e1c4d6c68c").rules.at(-1)!.verdict).toEqual({ kind: "reject" });
+    // conntrack-invalid packets are always dropped silently
+    expect(chain(m2, "cali-tw-cali5e1c4d6c68c").rules[1]!.verdict).toEqual({ kind: "drop" });
+  });
+});
+
+describe("buildDataplane: incremental changes are small", () => {
+  it("a new pod in a selector changes set elements only", () => {
+    const ir = fixtureIR();
+    const before = buildDataplane(ir, NODE, { config: { compileAllowRuns: false } });
+    const ir2 = fixtureIR();
+    (ir2.sets[SET_DNS] as { members: string[] }).members.push("198.18.2.54/32");
+    const after = buildDataplane(ir2, NODE, { config: { compileAllowRuns: false } });
+    expect(diffModels(before, after)).toEqual([{ op: "add-elements", set: "cali40s-dns00000000000000000000", elements: ["198.18.2.54"] }]);
+  });
+
+  it("with compiled runs, a new pod adds one element per (protocol, port) of the run", () => {
+    const before = buildDataplane(fixtureIR(), NODE);
+    const ir2 = fixtureIR();
+    (ir2.sets[SET_CLIENT] as { members: string[] }).members.push("198.18.1.99/32");
+    const ops = diffModels(before, buildDataplane(ir2, NODE));
+    expect(ops).toHaveLength(1);
+    expect(ops[0]).toMatchObject({ op: "add-elements", elements: ["198.18.1.99 . 6 . 443", "198.18.1.99 . 6 . 80"] });
+  });
+
+  it("editing one policy replaces only that policy's chain", () => {
+    const before = buildDataplane(fixtureIR(), NODE);
+    const ir2 = fixtureIR();
+    ir2.policies["knp/prod/db"]!.ingress[0]!.action = "Deny";
+    const ops = diffModels(before, buildDataplane(ir2, NODE));
+    expect(ops.map((o) => o.op + " " + ("chain" in o ? o.chain.name : ""))).toEqual(["replace-chain cali-pi-knp/prod/db"]);
+  });
+
+  it("removing an endpoint deletes its chains and map elements", () => {
+    const before = buildDataplane(fixtureIR(), NODE);
+    const ir2 = fixtureIR();
+    ir2.endpoints = ir2.endpoints.filter((e) => e.key !== "wep/prod/client");
+    const ops = diffModels(before, buildDataplane(ir2, NODE));
+    expect(ops).toEqual(
+      expect.arrayContaining([
+        { op: "delete-chain", name: "cali-tw-cali3754a2f57f6" },
+        { op: "delete-chain", name: "cali-fw-cali3754a2f57f6" },
+        { op: "delete-map-elements", map: "cali-to-wl-dispatch", keys: ["cali3754a2f57f6"] },
+      ]),
+    );
+    expect(ops.some((o) => o.op === "replace-chain")).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------------------------------ one rule, all shapes
+
+function oneRuleIR(match: Partial<RuleMatch>, action: RuleIR["action"] = "Allow", sets: ClusterIR["sets"] = {}): ClusterIR {
+  const ir = fixtureIR();
+  ir.sets = { ...ir.sets, ...sets };
+  ir.policies["np/prod/web"]!.ingress = [{ action, match: { src: {}, dst: {}, ...match }, origin: { tier: "default", policy: "np/prod/web", direction: "ingress", index: 0 } }];
+  return ir;
+}
+
+function webRules(ir: ClusterIR): DpRule[] {
+  return buildDataplane(ir, NODE, { config: { compileAllowRuns: false } }).chains["cali-pi-np/prod/web"]!.rules;
+}
+
+describe("compileMatch: IR shapes → kernel conditions", () => {
+  const cases: Array<{ name: string; match: Partial<RuleMatch>; rules: number; has?: unknown[] }> = [
+    { name: "empty rule: one rule per family", match: {}, rules: 2 },
+    { name: "ipVersion 6 only", match: { ipVersion: 6 }, rules: 1, has: [{ kind: "family", family: 6 }] },
+    { name: "nets of one family drop the other", match: { src: { nets: ["10.0.0.0/8"] } }, rules: 1 },
+    { name: "negated catch-all (and no IPv6 entries): not rendered at all", match: { src: { notNets: ["0.0.0.0/0"] } }, rules: 0 },
+    { name: "selector set: addresses or CIDRs, per family", match: { src: { sets: [SET_CLIENT] } }, rules: 4 },
+    { name: "two selector sets (AND): 2×2 per family", match: { src: { sets: [SET_CLIENT, SET_DNS] } }, rules: 8 },
+    { name: "notSelector: one rule, both parts negated", match: { src: { notSets: [SET_CLIENT] } }, rules: 2 },
+    {
+      name: "ports OR named port: one alternative each",
+      match: { protocol: 6, dst: { ports: [{ first: 80, last: 80 }], namedPortSets: ["n:postgres00000000000000000000000000000"] } },
+      rules: 4,
+    },
+    { name: "notPorts with protocol: one rule", match: { protocol: 17, dst: { notPorts: [{ first: 53, last: 53 }] } }, rules: 2 },
+    {
+      name: "notPorts without protocol: portless or port-not-in",
+      match: { dst: { notPorts: [{ first: 53, last: 53 }] } },
+      rules: 4,
+      has: [{ kind: "proto", protocols: [6, 17, 132, 136], negate: true }],
+    },
+    {
+      name: "ports without protocol require a port-carrying protocol",
+      match: { dst: { ports: [{ first: 1, last: 5 }] } },
+      rules: 2,
+      has: [{ kind: "proto", protocols: [6, 17, 132, 136] }],
+    },
+    { name: "ICMP type+code", match: { protocol: 1, icmp: { type: 3, code: 4 } }, rules: 1, has: [{ kind: "icmp", family: 4, type: 3, code: 4 }] },
+    { name: "ICMPv6 notICMP", match: { protocol: 58, notIcmp: { type: 128, code: 0 } }, rules: 1, has: [{ kind: "icmp", family: 6, type: 128, code: 0, negate: true }] },
+    { name: "notProtocol", match: { notProtocol: 6 }, rules: 2, has: [{ kind: "proto", protocols: [6], negate: true }] },
+    { name: "service with ports: concat lookup", match: { protocol: 6, dst: { serviceSet: "svc:prod-api" } }, rules: 2 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const rules = webRules(oneRuleIR(c.match));
+      expect(rules).toHaveLength(c.rules);
+      for (const h of c.has ?? []) expect(rules.flatMap((r) => r.match)).toContainEqual(h);
+    });
+  }
+
+  it("neverMatches rules are not rendered", () => {
+    const ir = oneRuleIR({});
+    ir.policies["np/prod/web"]!.ingress[0]!.neverMatches = "notNets covers everything";
+    expect(webRules(ir)).toEqual([]);
+  });
+});
+
+describe("collapseCidrs", () => {
+  const c = (xs: string[]) => collapseCidrs(xs.map((x) => parseCidr(x)!)).map((x) => `${x.base.toString(16)}/${x.prefix}`);
+  it("drops contained CIDRs and keeps disjoint ones", () => {
+    expect(c(["10.1.0.0/16", "10.0.0.0/8", "10.2.3.0/24", "11.0.0.0/8"])).toEqual(["a000000/8", "b000000/8"]);
+    expect(c(["10.0.0.0/25", "10.0.0.128/25"])).toEqual(["a000000/25", "a000080/25"]);
+  });
+});

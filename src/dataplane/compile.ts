@@ -1,0 +1,452 @@
+/**
+ * Translation of one IR rule into kernel rule conditions, and of the IR's sets into kernel sets.
+ * Structure only: the family split is rule/'s `ruleForFamily`, and every IR field maps onto one
+ * condition kind. Where one kernel rule cannot say "A or B" the rule is expanded into several
+ * kernel rules with the same action (alternatives); where Calico's semantics are "all of", the
+ * conditions go into one rule.
+ *
+ * Expansions (each alternative is a complete kernel rule; they are OR-ed by sitting in sequence
+ * with identical actions — valid because a matching rule's action is the same whichever
+ * alternative matched):
+ *  - a positive selector set is two kernel sets (addresses in a hash set, CIDRs in an interval
+ *    set, see naming.ts SetPart): "in S" = "in S-addrs" or "in S-nets";
+ *  - positive ports OR named ports: one alternative for the numeric ranges and one per named-port
+ *    set;
+ *  - negative ports on a rule without a port-carrying protocol (validation forbids it, but the IR
+ *    can say it): "protocol carries no port" or "protocol carries ports and port not in …",
+ *    mirroring rule/match.ts where a portless packet passes every negative port match.
+ */
+import { BugError } from "../model/index.js";
+import {
+  carriesPorts,
+  formatAddr,
+  formatCidr,
+  isHostCidr,
+  parseAddr,
+  parseCidr,
+  ruleForFamily,
+  type Cidr,
+  type ClusterIR,
+  type EntityMatch,
+  type PortRange,
+  type RuleIR,
+  type RuleOrigin,
+  type SetDef,
+  type SetId,
+} from "../rule/index.js";
+import type { DpMatch, DpRule, DpSet, Family, KeyField, Side } from "./model.js";
+import { compiledSetName, setName, type SetPart } from "./naming.js";
+
+/** Protocols whose packets carry ports (rule/protocol.ts carriesPorts), as a list for proto matches. */
+export const PORT_PROTOCOLS = [6, 17, 132, 136].filter((p) => carriesPorts(p));
+
+// ------------------------------------------------------------------------------------ CIDRs
+
+/** Removes CIDRs contained in another one of the list (same family); the union is unchanged and
+ *  the result has no overlaps, which kernel interval sets require. Sorted canonical text. */
+export function collapseCidrs(cidrs: Cidr[]): Cidr[] {
+  const sorted = [...cidrs].sort((a, b) => a.prefix - b.prefix || (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+  const kept: Cidr[] = [];
+  for (const c of sorted) {
+    if (kept.some((k) => k.family === c.family && contains(k, c))) continue;
+    kept.push(c);
+  }
+  return kept.sort(compareCidr);
+}
+
+function contains(outer: Cidr, inner: Cidr): boolean {
+  if (outer.prefix > inner.prefix) return false;
+  const bits = outer.family === 4 ? 32 : 128;
+  const shift = BigInt(bits - outer.prefix);
+  return inner.base >> shift === outer.base >> shift;
+}
+
+function compareCidr(a: Cidr, b: Cidr): number {
+  if (a.family !== b.family) return a.family - b.family;
+  if (a.base !== b.base) return a.base < b.base ? -1 : 1;
+  return a.prefix - b.prefix;
+}
+
+function parseCidrOrBug(s: string, where: string): Cidr {
+  const c = parseCidr(s);
+  if (!c) throw new BugError(`${where}: invalid CIDR ${s}`);
+  return c;
+}
+
+/** Canonical kernel text of CIDRs of one family: bare address for host CIDRs, else a/len. */
+export function cidrTexts(cidrs: string[], family: Family, where: string): string[] {
+  const parsed = cidrs.map((c) => parseCidrOrBug(c, where)).filter((c) => c.family === family);
+  return collapseCidrs(parsed).map((c) => (isHostCidr(c) ? formatAddr({ family: c.family, value: c.base }) : formatCidr(c)));
+}
+
+// ------------------------------------------------------------------------------------ sets
+
+/**
+ * Kernel sets derived from the IR's sets, created on first use. Element lists are computed once
+ * per (set, family, part) and shared by every rule that names the set.
+ */
+export class SetRegistry {
+  private readonly sets = new Map<string, DpSet>();
+  private readonly used = new Set<string>();
+
+  constructor(private readonly ir: ClusterIR) {}
+
+  private def(id: SetId): SetDef {
+    const d = this.ir.sets[id];
+    if (!d) throw new BugError(`rule references set ${id} which is not in the IR`);
+    return d;
+  }
+
+  private about(d: SetDef): string {
+    if (d.kind === "selector") return `selector ${d.selector}`;
+    if (d.kind === "named-port") return `named port ${d.portName}${d.selector ? ` of ${d.selector}` : ""}`;
+    return `service ${d.service.namespace}/${d.service.name}${d.withPorts ? " (ports)" : ""}`;
+  }
+
+  private ensure(name: string, make: () => DpSet): DpSet {
+    let s = this.sets.get(name);
+    if (!s) {
+      s = make();
+      this.sets.set(name, s);
+    }
+    return s;
+  }
+
+  /** Both kernel sets of a selector set: [addresses (hash), CIDRs (interval)]. */
+  selectorParts(id: SetId, family: Family): [DpSet, DpSet] {
+    const d = this.def(id);
+    if (d.kind !== "selector") throw new BugError(`set ${id} is used as a selector set but is ${d.kind}`);
+    const mk = (part: SetPart) =>
+      this.ensure(setName(family, part, id), () => {
+        const hosts: string[] = [];
+        const nets: Cidr[] = [];
+        for (const m of d.members) {
+          const c = parseCidrOrBug(m, `set ${id}`);
+          if (c.family !== family) continue;
+          if (isHostCidr(c)) hosts.push(formatAddr({ family, value: c.base }));
+          else nets.push(c);
+        }
+        return part === "addrs"
+          ? { name: setName(family, "addrs", id), family, fields: ["addr"], interval: false, elements: sortUnique(hosts), about: this.about(d) }
+          : { name: setName(family, "nets", id), family, fields: ["addr"], interval: true, elements: collapseCidrs(nets).map(formatCidr), about: `${this.about(d)} (CIDRs)` };
+      });
+    return [mk("addrs"), mk("nets")];
+  }
+
+  /** Addresses of a service set used as a source (no ports). */
+  addressSet(id: SetId, family: Family): DpSet {
+    const d = this.def(id);
+    if (d.kind === "selector") throw new BugError(`set ${id} is a selector set, not an address set`);
+    return this.ensure(setName(family, "main", id), () => {
+      const addrs: string[] = [];
+      for (const m of d.members) {
+        const a = parseAddr(m.addr);
+        if (!a) throw new BugError(`set ${id} has invalid member ${m.addr}`);
+        if (a.family === family) addrs.push(formatAddr(a));
+      }
+      return { name: setName(family, "main", id), family, fields: ["addr"], interval: false, elements: sortUnique(addrs), about: this.about(d) };
+    });
+  }
+
+  /** (address . protocol . port) of a named-port set or a service set with ports. */
+  portSet(id: SetId, family: Family): DpSet {
+    const d = this.def(id);
+    if (d.kind === "selector") throw new BugError(`set ${id} is a selector set, not a port set`);
+    return this.ensure(setName(family, "main", id), () => {
+      const els: string[] = [];
+      for (const m of d.members) {
+        const a = parseAddr(m.addr);
+        if (!a) throw new BugError(`set ${id} has invalid member ${m.addr}`);
+        if (a.family === family) els.push(`${formatAddr(a)} . ${m.protocol} . ${m.port}`);
+      }
+      return {
+        name: setName(family, "main", id),
+        family,
+        fields: ["addr", "l4proto", "port"],
+        interval: false,
+        elements: sortUnique(els),
+        about: this.about(d),
+      };
+    });
+  }
+
+  /** A service set with ports (or a named-port set in that position) is looked up with the port;
+   *  an address-only service set (source side) by address — the choice rule/match.ts makes. */
+  portSetOrAddress(id: SetId, family: Family): DpSet {
+    const d = this.def(id);
+    const withPorts = d.kind === "service" ? d.withPorts : d.kind === "named-port";
+    return withPorts ? this.portSet(id, family) : this.addressSet(id, family);
+  }
+
+  /** A concatenated set compiled from a run of Allow rules. */
+  compiled(key: string, family: Family, elements: string[], about: string): DpSet {
+    const name = compiledSetName(family, key);
+    return this.ensure(name, () => ({ name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: sortUnique(elements), about }));
+  }
+
+  get(name: string): DpSet | undefined {
+    return this.sets.get(name);
+  }
+
+  markUsed(name: string): void {
+    this.used.add(name);
+  }
+
+  /** Sets named by at least one final rule, sorted by name. */
+  usedSets(): DpSet[] {
+    return [...this.sets.values()].filter((s) => this.used.has(s.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}
+
+export function sortUnique(xs: string[]): string[] {
+  return [...new Set(xs)].sort();
+}
+
+// ------------------------------------------------------------------------------------ one rule
+
+/** Cross product: every combination of one alternative from each group. */
+function product(groups: DpMatch[][][]): DpMatch[][] {
+  let acc: DpMatch[][] = [[]];
+  for (const g of groups) {
+    const next: DpMatch[][] = [];
+    for (const a of acc) for (const alt of g) next.push([...a, ...alt]);
+    acc = next;
+  }
+  return acc;
+}
+
+const portKey = (side: Side): KeyField => (side === "src" ? "sport" : "dport");
+const addrKey = (side: Side): KeyField => (side === "src" ? "saddr" : "daddr");
+
+/**
+ * The kernel conditions of one IR rule in one family, as alternatives (each a conjunction).
+ * Empty array: the rule does not exist in this family (or never matches).
+ */
+export function compileMatch(rule: RuleIR, family: Family, sets: SetRegistry): DpMatch[][] {
+  if (rule.neverMatches) return [];
+  const m = ruleForFamily(rule.match, family);
+  if (!m) return [];
+  const where = `rule ${rule.origin.policy} ${rule.origin.direction} ${rule.origin.index}`;
+  const common: DpMatch[] = [{ kind: "family", family }];
+  if (m.protocol !== undefined) common.push({ kind: "proto", protocols: [m.protocol] });
+  if (m.notProtocol !== undefined) common.push({ kind: "proto", protocols: [m.notProtocol], negate: true });
+  if (m.icmp) common.push(icmpMatch(family, m.icmp.type, m.icmp.code, false));
+  if (m.notIcmp) common.push(icmpMatch(family, m.notIcmp.type, m.notIcmp.code, true));
+  const protoCarriesPorts = m.protocol !== undefined && carriesPorts(m.protocol);
+
+  const groups: DpMatch[][][] = [[common]];
+  for (const side of ["src", "dst"] as const) {
+    const e: EntityMatch = side === "src" ? m.src : m.dst;
+    const conj: DpMatch[] = [];
+    if (e.nets && e.nets.length > 0) conj.push({ kind: "addr", side, family, cidrs: cidrTexts(e.nets, family, where) });
+    if (e.notNets && e.notNets.length > 0) conj.push({ kind: "addr", side, family, cidrs: cidrTexts(e.notNets, family, where), negate: true });
+    for (const id of e.notSets ?? []) {
+      const [a, n] = sets.selectorParts(id, family);
+      conj.push({ kind: "addr-set", side, family, set: a.name, negate: true }, { kind: "addr-set", side, family, set: n.name, negate: true });
+    }
+    if (e.serviceSet) conj.push(serviceMatch(e.serviceSet, side, family, sets));
+    groups.push([conj]);
+    // Positive sets: each is "addrs or nets".
+    for (const id of e.sets ?? []) {
+      const [a, n] = sets.selectorParts(id, family);
+      groups.push([[{ kind: "addr-set", side, family, set: a.name }], [{ kind: "addr-set", side, family, set: n.name }]]);
+    }
+    // Positive ports: numeric ranges or any named-port set.
+    const ranges = e.ports ?? [];
+    const named = e.namedPortSets ?? [];
+    if (ranges.length > 0 || named.length > 0) {
+      const alts: DpMatch[][] = [];
+      if (ranges.length > 0) {
+        const alt: DpMatch[] = [];
+        if (!protoCarriesPorts) alt.push({ kind: "proto", protocols: PORT_PROTOCOLS });
+        alt.push({ kind: "port", side, ranges: normRanges(ranges) });
+        alts.push(alt);
+      }
+      for (const id of named) {
+        alts.push([{ kind: "concat-set", family, key: [addrKey(side), "l4proto", portKey(side)], set: sets.portSet(id, family).name }]);
+      }
+      groups.push(alts);
+    }
+    // Negative ports: all must miss; a portless packet passes.
+    const notRanges = e.notPorts ?? [];
+    const notNamed = e.notNamedPortSets ?? [];
+    if (notRanges.length > 0 || notNamed.length > 0) {
+      const misses: DpMatch[] = [];
+      if (notRanges.length > 0) misses.push({ kind: "port", side, ranges: normRanges(notRanges), negate: true });
+      for (const id of notNamed) {
+        misses.push({ kind: "concat-set", family, key: [addrKey(side), "l4proto", portKey(side)], set: sets.portSet(id, family).name, negate: true });
+      }
+      if (protoCarriesPorts) groups.push([misses]);
+      else if (notRanges.length === 0) groups.push([misses]); // concat lookups carry l4proto: exact as is
+      else groups.push([[{ kind: "proto", protocols: PORT_PROTOCOLS, negate: true }], [{ kind: "proto", protocols: PORT_PROTOCOLS }, ...misses]]);
+    }
+  }
+  return product(groups).map(dedupe).filter(satisfiable);
+}
+
+/**
+ * False for conjunctions no packet can meet, which nft refuses to load ("conflicting protocols"):
+ * two protocol requirements with nothing in common, or an ICMP match whose family protocol is
+ * excluded by the rule's protocol. Such a rule matches nothing in rule/match.ts either (e.g. an
+ * ICMPv4 rule without ipVersion, split into the IPv6 family), so omitting it changes no verdict.
+ */
+export function satisfiable(conj: DpMatch[]): boolean {
+  let allowed: Set<number> | undefined;
+  const excluded = new Set<number>();
+  for (const m of conj) {
+    if (m.kind === "proto") {
+      if (m.negate) m.protocols.forEach((p) => excluded.add(p));
+      else allowed = new Set(m.protocols.filter((p) => !allowed || allowed.has(p)));
+    } else if (m.kind === "icmp") {
+      const p = m.family === 4 ? 1 : 58;
+      allowed = new Set([p].filter((x) => !allowed || allowed.has(x)));
+    }
+  }
+  if (!allowed) return true;
+  return [...allowed].some((p) => !excluded.has(p));
+}
+
+function serviceMatch(id: SetId, side: Side, family: Family, sets: SetRegistry): DpMatch {
+  const s = sets.portSetOrAddress(id, family);
+  return s.fields.length === 1
+    ? { kind: "addr-set", side, family, set: s.name }
+    : { kind: "concat-set", family, key: [addrKey(side), "l4proto", portKey(side)], set: s.name };
+}
+
+function icmpMatch(family: Family, type: number, code: number | undefined, negate: boolean): DpMatch {
+  const m: DpMatch = { kind: "icmp", family, type };
+  if (code !== undefined) m.code = code;
+  if (negate) m.negate = true;
+  return m;
+}
+
+/** Sorted, merged ranges (overlapping or adjacent ranges join; the union is unchanged). */
+export function normRanges(ranges: PortRange[]): PortRange[] {
+  const sorted = [...ranges].sort((a, b) => a.first - b.first || a.last - b.last);
+  const out: PortRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.first <= last.last + 1) last.last = Math.max(last.last, r.last);
+    else out.push({ first: r.first, last: r.last });
+  }
+  return out;
+}
+
+function dedupe(ms: DpMatch[]): DpMatch[] {
+  const seen = new Set<string>();
+  const out: DpMatch[] = [];
+  for (const m of ms) {
+    const k = JSON.stringify(m);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(m);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ allow runs
+
+interface RunCandidate {
+  family: Family;
+  side: Side;
+  set: DpSet;
+  protocol: number;
+  ports: number[];
+}
+
+const MAX_COMPILED_PORTS = 64;
+
+/** A rule that can join a compiled lookup: exactly family + one protocol carrying ports + one hash
+ *  address set (either side) + destination single ports, and the plain Allow action. */
+function runCandidate(r: DpRule, isPlainAllow: (r: DpRule) => boolean, sets: SetRegistry): RunCandidate | undefined {
+  if (!isPlainAllow(r) || r.match.length !== 4) return undefined;
+  let family: Family | undefined;
+  let protocol: number | undefined;
+  let addr: { side: Side; set: DpSet } | undefined;
+  let ports: number[] | undefined;
+  for (const m of r.match) {
+    if (m.kind === "family") family = m.family;
+    else if (m.kind === "proto" && !m.negate && m.protocols.length === 1 && carriesPorts(m.protocols[0]!)) protocol = m.protocols[0];
+    else if (m.kind === "addr-set" && !m.negate) {
+      const s = sets.get(m.set);
+      if (!s || s.interval) return undefined;
+      addr = { side: m.side, set: s };
+    } else if (m.kind === "port" && !m.negate && m.side === "dst" && m.ranges.every((x) => x.first === x.last)) {
+      ports = m.ranges.map((x) => x.first);
+    } else return undefined;
+  }
+  if (family === undefined || protocol === undefined || !addr || !ports || ports.length > MAX_COMPILED_PORTS) return undefined;
+  return { family, side: addr.side, set: addr.set, protocol, ports };
+}
+
+/**
+ * Within each maximal run of consecutive plain-Allow rules, replaces the rules that look up
+ * (one address set, protocol, destination ports) by one lookup of a concatenated set
+ * (address . protocol . port) per (family, address side) — when at least two rules share that
+ * shape. Exact: every rule of the run has the same action, so the run accepts the union of what
+ * its rules match whatever their order, and the concatenated set holds exactly that union.
+ * Per-packet cost drops from one rule per policy rule to one set lookup.
+ */
+export function compileAllowRuns(
+  rules: DpRule[],
+  isPlainAllow: (r: DpRule) => boolean,
+  sets: SetRegistry,
+  chainName: string,
+  allowAction: Pick<DpRule, "effects" | "verdict">,
+): DpRule[] {
+  const out: DpRule[] = [];
+  let i = 0;
+  while (i < rules.length) {
+    if (!isPlainAllow(rules[i]!)) {
+      out.push(rules[i]!);
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < rules.length && isPlainAllow(rules[j]!)) j++;
+    const run = rules.slice(i, j);
+    const groups = new Map<string, Array<{ rule: DpRule; c: RunCandidate }>>();
+    for (const rule of run) {
+      const c = runCandidate(rule, isPlainAllow, sets);
+      if (!c) continue;
+      const k = `${c.family}|${c.side}`;
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = []));
+      g.push({ rule, c });
+    }
+    const replaced = new Map<DpRule, DpRule | null>();
+    for (const [k, g] of groups) {
+      if (g.length < 2) continue;
+      const { family, side } = g[0]!.c;
+      const elements: string[] = [];
+      for (const { c } of g) for (const a of c.set.elements) for (const p of c.ports) elements.push(`${a} . ${c.protocol} . ${p}`);
+      const origins = g.flatMap(({ rule }) => rule.origins ?? (rule.origin ? [rule.origin] : []));
+      const about = `compiled allow: ${g.map(({ c }) => c.set.about).join(" | ")}`.slice(0, 200);
+      const set = sets.compiled(`${chainName}|${i}|${k}`, family, elements, about);
+      const compiled: DpRule = {
+        match: [{ kind: "concat-set", family, key: [side === "src" ? "saddr" : "daddr", "l4proto", "dport"], set: set.name }],
+        ...allowAction,
+        label: `${labelOfOrigins(origins)} (compiled)`,
+      };
+      if (origins[0]) compiled.origin = origins[0];
+      compiled.origins = origins;
+      g.forEach(({ rule }, n) => replaced.set(rule, n === 0 ? compiled : null));
+    }
+    for (const rule of run) {
+      const r = replaced.get(rule);
+      if (r === undefined) out.push(rule);
+      else if (r !== null) out.push(r);
+    }
+    i = j;
+  }
+  return out;
+}
+
+function labelOfOrigins(origins: RuleOrigin[]): string {
+  if (origins.length === 0) return "";
+  const o = origins[0]!;
+  const idx = [...new Set(origins.filter((x) => x.policy === o.policy).map((x) => x.index))].join(",");
+  const where = o.tier ? `${o.tier}/${o.policy}` : o.policy;
+  const others = new Set(origins.map((x) => x.policy)).size - 1;
+  return `${where} ${o.direction} rules ${idx}${others > 0 ? ` +${others} policies` : ""}`;
+}

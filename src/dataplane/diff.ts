@@ -1,0 +1,119 @@
+/**
+ * The minimal change between two dataplane models, as backend-neutral operations. A renderer turns
+ * a list of operations into one atomic transaction; the applier computes them against what it last
+ * programmed. Granularity: set and map elements one by one, chains whole (a changed chain is
+ * flushed and refilled inside the same transaction), sets/maps/chains created and deleted.
+ *
+ * A new pod in a selector therefore costs one element per kernel set it belongs to — no chain is
+ * touched — and a policy edit replaces only that policy's chain(s).
+ */
+import type { DataplaneModel, DpChain, DpMap, DpMapTarget, DpSet } from "./model.js";
+
+export type DpOp =
+  | { op: "add-set"; set: DpSet }
+  | { op: "delete-set"; name: string }
+  | { op: "add-elements"; set: string; elements: string[] }
+  | { op: "delete-elements"; set: string; elements: string[] }
+  | { op: "add-map"; map: DpMap }
+  | { op: "delete-map"; name: string }
+  | { op: "add-map-elements"; map: string; elements: Record<string, DpMapTarget> }
+  | { op: "delete-map-elements"; map: string; keys: string[] }
+  | { op: "add-chain"; chain: DpChain }
+  | { op: "replace-chain"; chain: DpChain }
+  | { op: "delete-chain"; name: string };
+
+/** Definition of a set without its elements: when this changes the set must be re-created. */
+function setShape(s: DpSet): string {
+  return JSON.stringify([s.family, s.fields, s.interval]);
+}
+
+function chainShape(c: DpChain): string {
+  return JSON.stringify(c.base ?? null);
+}
+
+function sameJSON(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Elements of sorted unique `a` missing from `b` (both sorted): linear merge. */
+function minus(a: string[], b: string[]): string[] {
+  const out: string[] = [];
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && b[j]! < x) j++;
+    if (j < b.length && b[j] === x) continue;
+    out.push(x);
+  }
+  return out;
+}
+
+/**
+ * Operations that turn `from` into `to`. Order inside the list is not significant; renderers order
+ * them so references always resolve (create before use, delete after last use).
+ */
+export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
+  const ops: DpOp[] = [];
+  // Sets.
+  for (const [name, s] of Object.entries(to.sets)) {
+    const old = from.sets[name];
+    if (!old) {
+      ops.push({ op: "add-set", set: s });
+      continue;
+    }
+    if (setShape(old) !== setShape(s)) {
+      // The naming invariant makes this unreachable for sets we build; handled for safety.
+      ops.push({ op: "delete-set", name }, { op: "add-set", set: s });
+      continue;
+    }
+    const del = minus(old.elements, s.elements);
+    const add = minus(s.elements, old.elements);
+    if (del.length > 0) ops.push({ op: "delete-elements", set: name, elements: del });
+    if (add.length > 0) ops.push({ op: "add-elements", set: name, elements: add });
+  }
+  for (const name of Object.keys(from.sets)) if (!(name in to.sets)) ops.push({ op: "delete-set", name });
+
+  // Chains.
+  for (const [name, c] of Object.entries(to.chains)) {
+    const old = from.chains[name];
+    if (!old) ops.push({ op: "add-chain", chain: c });
+    else if (chainShape(old) !== chainShape(c)) ops.push({ op: "delete-chain", name }, { op: "add-chain", chain: c });
+    else if (!sameJSON(old.rules, c.rules)) ops.push({ op: "replace-chain", chain: c });
+  }
+  for (const name of Object.keys(from.chains)) if (!(name in to.chains)) ops.push({ op: "delete-chain", name });
+
+  // Maps.
+  for (const [name, m] of Object.entries(to.maps)) {
+    const old = from.maps[name];
+    if (!old) {
+      ops.push({ op: "add-map", map: m });
+      continue;
+    }
+    const del: string[] = [];
+    const add: Record<string, DpMapTarget> = {};
+    for (const [k, t] of Object.entries(old.elements)) {
+      const n = m.elements[k];
+      if (!n) del.push(k);
+      else if (!sameJSON(n, t)) {
+        del.push(k);
+        add[k] = n;
+      }
+    }
+    for (const [k, t] of Object.entries(m.elements)) if (!(k in old.elements)) add[k] = t;
+    if (del.length > 0) ops.push({ op: "delete-map-elements", map: name, keys: del.sort() });
+    if (Object.keys(add).length > 0) ops.push({ op: "add-map-elements", map: name, elements: add });
+  }
+  for (const name of Object.keys(from.maps)) if (!(name in to.maps)) ops.push({ op: "delete-map", name });
+  return ops;
+}
+
+/** Short human summary of a list of operations ("+3 elements, 1 chain replaced"). */
+export function summarizeOps(ops: DpOp[]): string {
+  const n: Record<string, number> = {};
+  for (const o of ops) {
+    const w = o.op === "add-elements" || o.op === "delete-elements" ? o.elements.length : o.op === "delete-map-elements" ? o.keys.length : o.op === "add-map-elements" ? Object.keys(o.elements).length : 1;
+    n[o.op] = (n[o.op] ?? 0) + w;
+  }
+  return Object.entries(n)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+}

@@ -1,0 +1,5 @@
+export * from "./model.js";
+export * from "./naming.js";
+export { buildDataplane, checkReferences, type BuildOptions } from "./build.js";
+export { collapseCidrs, normRanges } from "./compile.js";
+export { diffModels, summarizeOps, type DpOp } from "./diff.js";

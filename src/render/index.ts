@@ -1,0 +1,2 @@
+/** Renderers: dataplane model → backend text. Each backend is a namespace. */
+export * as nft from "./nft/index.js";

@@ -1,0 +1,141 @@
+/**
+ * Dataplane conditions, effects and verdicts → nft JSON expressions (libnftables JSON schema,
+ * nft 1.0.6), one function per model kind. Pure and mechanical: every model kind maps to a fixed
+ * expression shape, and nothing here looks at what a rule means.
+ */
+import { assertNever } from "../../model/index.js";
+import type { DpEffect, DpMatch, DpRule, DpVerdict, Family, KeyField, SetField } from "../../dataplane/index.js";
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type NftExpr = { [k: string]: Json };
+
+const meta = (key: string): Json => ({ meta: { key } });
+const payload = (protocol: string, field: string): Json => ({ payload: { protocol, field } });
+const match = (op: string, left: Json, right: Json): NftExpr => ({ match: { op, left, right } });
+
+const ipProto = (f: Family) => (f === 4 ? "ip" : "ip6");
+
+/** An address or CIDR as an nft JSON value. */
+export function addrValue(text: string): Json {
+  const slash = text.indexOf("/");
+  if (slash < 0) return text;
+  return { prefix: { addr: text.slice(0, slash), len: Number(text.slice(slash + 1)) } };
+}
+
+function anySet(values: Json[]): Json {
+  return values.length === 1 ? values[0]! : { set: values };
+}
+
+function portValue(r: { first: number; last: number }): Json {
+  return r.first === r.last ? r.first : { range: [r.first, r.last] };
+}
+
+function keyExpr(k: KeyField, family: Family): Json {
+  switch (k) {
+    case "saddr":
+    case "daddr":
+      return payload(ipProto(family), k);
+    case "l4proto":
+      return meta("l4proto");
+    case "sport":
+    case "dport":
+      return payload("th", k);
+  }
+}
+
+export function matchExprs(m: DpMatch): NftExpr[] {
+  switch (m.kind) {
+    case "family":
+      return [match("==", meta("nfproto"), m.family === 4 ? "ipv4" : "ipv6")];
+    case "iface":
+      return [match(m.negate ? "!=" : "==", meta(m.dir === "in" ? "iifname" : "oifname"), m.prefix ? `${m.name}*` : m.name)];
+    case "ct":
+      return [match(m.negate ? "!=" : "in", { ct: { key: "state" } }, m.states.length === 1 ? m.states[0]! : m.states)];
+    case "mark":
+      return [match(m.negate ? "!=" : "==", { "&": [meta("mark"), m.mask >>> 0] }, m.value >>> 0)];
+    case "proto":
+      return [match(m.negate ? "!=" : "==", meta("l4proto"), anySet(m.protocols))];
+    case "addr":
+      return [match(m.negate ? "!=" : "==", payload(ipProto(m.family), m.side === "src" ? "saddr" : "daddr"), anySet(m.cidrs.map(addrValue)))];
+    case "addr-set":
+      return [match(m.negate ? "!=" : "==", payload(ipProto(m.family), m.side === "src" ? "saddr" : "daddr"), `@${m.set}`)];
+    case "port":
+      return [match(m.negate ? "!=" : "==", payload("th", m.side === "src" ? "sport" : "dport"), anySet(m.ranges.map(portValue)))];
+    case "concat-set":
+      return [match(m.negate ? "!=" : "==", { concat: m.key.map((k) => keyExpr(k, m.family)) }, `@${m.set}`)];
+    case "icmp": {
+      const proto = m.family === 4 ? "icmp" : "icmpv6";
+      // Explicit protocol: the ICMP header fields are only meaningful on ICMP packets of the family,
+      // and Calico's notICMP also requires one.
+      const dep = match("==", meta("l4proto"), m.family === 4 ? 1 : 58);
+      if (m.code === undefined) return [dep, match(m.negate ? "!=" : "==", payload(proto, "type"), m.type)];
+      if (!m.negate) return [dep, match("==", payload(proto, "type"), m.type), match("==", payload(proto, "code"), m.code)];
+      return [dep, match("!=", { concat: [payload(proto, "type"), payload(proto, "code")] }, { set: [{ concat: [m.type, m.code] }] })];
+    }
+    default:
+      return assertNever(m, "dataplane match");
+  }
+}
+
+export function effectExprs(e: DpEffect): NftExpr[] {
+  switch (e.kind) {
+    case "mark-set":
+      return [{ mangle: { key: meta("mark"), value: { "|": [meta("mark"), e.bits >>> 0] } } }];
+    case "mark-clear":
+      return [{ mangle: { key: meta("mark"), value: { "&": [meta("mark"), ~e.bits >>> 0] } } }];
+    case "log":
+      return [{ log: { prefix: e.prefix, group: e.group } }];
+    case "notrack":
+      return [{ notrack: null }];
+    default:
+      return assertNever(e, "dataplane effect");
+  }
+}
+
+/** One verdict may need several kernel rules (reject: TCP reset for TCP, ICMP for the rest). Each
+ *  returned list is [extra conditions, verdict expression]. */
+export function verdictVariants(v: DpVerdict): Array<{ cond: NftExpr[]; verdict: NftExpr }> {
+  switch (v.kind) {
+    case "accept":
+    case "drop":
+    case "return":
+      return [{ cond: [], verdict: { [v.kind]: null } }];
+    case "jump":
+    case "goto":
+      return [{ cond: [], verdict: { [v.kind]: { target: v.chain } } }];
+    case "dispatch":
+      return [{ cond: [], verdict: { vmap: { key: meta(v.iface === "in" ? "iifname" : "oifname"), data: `@${v.map}` } } }];
+    case "reject":
+      // tcp reset is reliable for TCP on both families; an ICMP error is not (NETNS.md §2: the
+      // error races connect() and IPv6 connects time out). Everything else gets admin-prohibited.
+      return [
+        { cond: [match("==", meta("l4proto"), 6)], verdict: { reject: { type: "tcp reset" } } },
+        { cond: [], verdict: { reject: { type: "icmpx", expr: "admin-prohibited" } } },
+      ];
+    default:
+      return assertNever(v, "dataplane verdict");
+  }
+}
+
+/** The kernel rules (expression lists) of one model rule; effects run before the verdict. */
+export function ruleExprLists(r: DpRule): NftExpr[][] {
+  const conds = r.match.flatMap(matchExprs);
+  const effects = (r.effects ?? []).flatMap(effectExprs);
+  if (!r.verdict) return [[...conds, ...effects]];
+  const variants = verdictVariants(r.verdict);
+  // Effects (e.g. a log record) must run once per packet: with several variants the effects go on
+  // the variant's own rule, which only one packet class can match.
+  return variants.map((v) => [...conds, ...v.cond, ...effects, v.verdict]);
+}
+
+export function setTypeOf(family: Family, fields: SetField[]): Json {
+  const t = fields.map((f) => (f === "addr" ? (family === 4 ? "ipv4_addr" : "ipv6_addr") : f === "l4proto" ? "inet_proto" : "inet_service"));
+  return t.length === 1 ? t[0]! : t;
+}
+
+/** A canonical model element ("a . 6 . 80", "10.0.0.0/8", "1.2.3.4") as an nft JSON element. */
+export function elementValue(el: string, fields: SetField[]): Json {
+  if (fields.length === 1) return fields[0] === "addr" ? addrValue(el) : Number(el);
+  const parts = el.split(" . ");
+  return { concat: parts.map((p, i) => (fields[i] === "addr" ? addrValue(p) : Number(p))) };
+}

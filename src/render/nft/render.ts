@@ -1,0 +1,168 @@
+/**
+ * Dataplane model → nft JSON batches for `nft -j -f -`. Two entry points:
+ *
+ *  - renderFull(model): one transaction that atomically replaces tortie's table. nft 1.0.6 has no
+ *    `destroy`, so the idiom is add table (no-op if present) → delete table → add table + content.
+ *    Order inside: sets, chains, maps, rules (maps reference chains, rules reference both).
+ *  - renderOps(ops, to): one transaction applying a diff (dataplane/diff.ts). Creation happens
+ *    before use and deletion after the last use inside the same transaction:
+ *      new sets / maps / chain declarations → element removals and additions → rules of new and
+ *      replaced chains (flush + add) → map element changes → delete chains → delete maps and sets.
+ *
+ * Every kernel rule carries a comment "<12-char content hash> <origin label>"; drift detection
+ * compares those hashes with what the kernel lists, so it never has to parse nft's re-printed
+ * expressions.
+ */
+import { createHash } from "node:crypto";
+import {
+  COMMENT_HASH_LEN,
+  ruleComment,
+  TABLE_FAMILY,
+  TABLE_NAME,
+  type DataplaneModel,
+  type DpChain,
+  type DpMap,
+  type DpMapTarget,
+  type DpOp,
+  type DpSet,
+} from "../../dataplane/index.js";
+import { elementValue, ruleExprLists, setTypeOf, type Json, type NftExpr } from "./expr.js";
+
+export type NftCommand = { [verb: string]: { [object: string]: Json } };
+export interface NftBatch {
+  nftables: NftCommand[];
+}
+
+export interface NftTarget {
+  family: string;
+  table: string;
+}
+
+export const DEFAULT_TARGET: NftTarget = { family: TABLE_FAMILY, table: TABLE_NAME };
+
+export function hashExprs(exprs: NftExpr[]): string {
+  return createHash("sha256").update(JSON.stringify(exprs)).digest("base64url").slice(0, COMMENT_HASH_LEN);
+}
+
+/** A model chain's kernel rules with their comments, in order. */
+export function chainRules(c: DpChain): Array<{ expr: NftExpr[]; comment: string }> {
+  const out: Array<{ expr: NftExpr[]; comment: string }> = [];
+  for (const r of c.rules) {
+    for (const expr of ruleExprLists(r)) out.push({ expr, comment: ruleComment(hashExprs(expr), r.label) });
+  }
+  return out;
+}
+
+function tableObj(t: NftTarget): { [k: string]: Json } {
+  return { table: { family: t.family, name: t.table } };
+}
+
+function setObj(s: DpSet, t: NftTarget, withElements: boolean): { [k: string]: Json } {
+  const o: { [k: string]: Json } = { family: t.family, table: t.table, name: s.name, type: setTypeOf(s.family, s.fields) };
+  if (s.interval) o.flags = ["interval"];
+  if (withElements && s.elements.length > 0) o.elem = s.elements.map((e) => elementValue(e, s.fields));
+  return { set: o };
+}
+
+function mapElem(k: string, v: DpMapTarget): Json {
+  return [k, { [v.verdict]: { target: v.chain } }];
+}
+
+function mapObj(m: DpMap, t: NftTarget, withElements: boolean): { [k: string]: Json } {
+  const o: { [k: string]: Json } = { family: t.family, table: t.table, name: m.name, type: "ifname", map: "verdict" };
+  const els = Object.entries(m.elements).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (withElements && els.length > 0) o.elem = els.map(([k, v]) => mapElem(k, v));
+  return { map: o };
+}
+
+function chainObj(c: DpChain, t: NftTarget): { [k: string]: Json } {
+  const o: { [k: string]: Json } = { family: t.family, table: t.table, name: c.name };
+  if (c.base) {
+    o.type = "filter";
+    o.hook = c.base.hook;
+    o.prio = c.base.priority;
+    o.policy = c.base.policy;
+  }
+  return { chain: o };
+}
+
+function ruleCmds(c: DpChain, t: NftTarget): NftCommand[] {
+  return chainRules(c).map(({ expr, comment }) => ({ add: { rule: { family: t.family, table: t.table, chain: c.name, comment, expr } } }));
+}
+
+function elementCmd(verb: "add" | "delete", s: { name: string; fields: DpSet["fields"] }, elements: string[], t: NftTarget): NftCommand {
+  return { [verb]: { element: { family: t.family, table: t.table, name: s.name, elem: elements.map((e) => elementValue(e, s.fields)) } } };
+}
+
+/** Whole table, replacing whatever tortie's table held, in one transaction. */
+export function renderFull(model: DataplaneModel, t: NftTarget = DEFAULT_TARGET): NftBatch {
+  const cmds: NftCommand[] = [{ add: tableObj(t) }, { delete: tableObj(t) }, { add: tableObj(t) }];
+  for (const s of Object.values(model.sets)) cmds.push({ add: setObj(s, t, true) });
+  const chains = Object.values(model.chains);
+  for (const c of chains) cmds.push({ add: chainObj(c, t) });
+  for (const m of Object.values(model.maps)) cmds.push({ add: mapObj(m, t, true) });
+  for (const c of chains) cmds.push(...ruleCmds(c, t));
+  return { nftables: cmds };
+}
+
+/** Removes tortie's table (used on shutdown and by tests); a no-op when it does not exist. */
+export function renderDeleteTable(t: NftTarget = DEFAULT_TARGET): NftBatch {
+  return { nftables: [{ add: tableObj(t) }, { delete: tableObj(t) }] };
+}
+
+/**
+ * One transaction applying `ops` (computed from the model the kernel holds to `to`). `to` supplies
+ * set field layouts for element operations on sets that are not being created.
+ */
+export function renderOps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel, t: NftTarget = DEFAULT_TARGET): NftBatch {
+  const phase: NftCommand[][] = [[], [], [], [], [], [], []];
+  const fieldsOf = (name: string) => to.sets[name] ?? from.sets[name];
+  for (const o of ops) {
+    switch (o.op) {
+      case "add-set":
+        phase[0]!.push({ add: setObj(o.set, t, true) });
+        break;
+      case "add-map":
+        phase[0]!.push({ add: mapObj(o.map, t, false) });
+        phase[3]!.push(...(Object.keys(o.map.elements).length > 0 ? [{ add: { element: { family: t.family, table: t.table, name: o.map.name, elem: Object.entries(o.map.elements).map(([k, v]) => mapElem(k, v)) } } }] : []));
+        break;
+      case "add-chain":
+        phase[0]!.push({ add: chainObj(o.chain, t) });
+        phase[2]!.push(...ruleCmds(o.chain, t));
+        break;
+      case "replace-chain":
+        phase[2]!.push({ flush: chainObj(o.chain, t) }, ...ruleCmds(o.chain, t));
+        break;
+      case "delete-elements": {
+        const s = fieldsOf(o.set);
+        if (s) phase[1]!.unshift(elementCmd("delete", s, o.elements, t));
+        break;
+      }
+      case "add-elements": {
+        const s = fieldsOf(o.set);
+        if (s) phase[1]!.push(elementCmd("add", s, o.elements, t));
+        break;
+      }
+      case "delete-map-elements":
+        phase[3]!.unshift({ delete: { element: { family: t.family, table: t.table, name: o.map, elem: o.keys } } });
+        break;
+      case "add-map-elements":
+        phase[3]!.push({ add: { element: { family: t.family, table: t.table, name: o.map, elem: Object.entries(o.elements).map(([k, v]) => mapElem(k, v)) } } });
+        break;
+      case "delete-chain": {
+        // A chain must be empty and unreferenced to be deleted: flush it first; references from
+        // other chains and maps were removed in earlier phases of this transaction.
+        const c = { family: t.family, table: t.table, name: o.name };
+        phase[4]!.push({ flush: { chain: c } }, { delete: { chain: c } });
+        break;
+      }
+      case "delete-map":
+        phase[5]!.push({ delete: { map: { family: t.family, table: t.table, name: o.name } } });
+        break;
+      case "delete-set":
+        phase[6]!.push({ delete: { set: { family: t.family, table: t.table, name: o.name } } });
+        break;
+    }
+  }
+  return { nftables: phase.flat() };
+}
