@@ -3,3 +3,4 @@ export * from "./model/index.js";
 export * from "./rule/index.js";
 export * from "./selector/index.js";
 export * from "./convert/index.js";
+export * as conformance from "./conformance/index.js";
