@@ -53,7 +53,7 @@ function checkInterfaceName(value: unknown, path: IssuePath, allowStar: boolean,
 }
 
 function checkEndpointPortCommon(p: Obj, path: IssuePath, report: Report): void {
-  if (p.protocol !== undefined) {
+  if (typeof p.protocol === "string" || (typeof p.protocol === "number" && Number.isInteger(p.protocol))) {
     const prob = protocolProblem(p.protocol);
     if (prob) report("invalid-protocol", [...path, "protocol"], prob);
     else if (!supportsPorts(p.protocol))

@@ -55,7 +55,7 @@ export function checkRule(value: unknown, path: IssuePath, ctx: RuleContext, rep
   const v = ipVersion === 4 || ipVersion === 6 ? ipVersion : undefined;
 
   for (const f of ["protocol", "notProtocol"] as const) {
-    if (rule[f] === undefined) continue;
+    if (!isWellTyped(rule[f])) continue; // a wrong type was reported by the structure check
     const p = protocolProblem(rule[f]);
     if (p) report("invalid-protocol", [...path, f], p);
   }
@@ -86,6 +86,7 @@ export function checkRule(value: unknown, path: IssuePath, ctx: RuleContext, rep
       if (ports.length > MAX_PORTS) report("too-many", fp, `${ports.length} ${f}; at most ${MAX_PORTS} are allowed`);
       let numeric = false;
       ports.forEach((p, i) => {
+        if (!isWellTyped(p)) return;
         const r = parseCalicoPort(p);
         if (!r.ok) report("invalid-port", [...fp, i], r.reason);
         else if (r.port.kind === "range") numeric = true;
@@ -120,6 +121,11 @@ export function checkRule(value: unknown, path: IssuePath, ctx: RuleContext, rep
 
   const meta = obj(rule.metadata);
   if (meta) checkAnnotations(meta.annotations, [...path, "metadata", "annotations"], report);
+}
+
+/** An int-or-string field holding an integer or a string (other values are type errors). */
+function isWellTyped(v: unknown): v is number | string {
+  return typeof v === "string" || (typeof v === "number" && Number.isInteger(v));
 }
 
 export function checkAction(action: unknown, path: IssuePath, report: Report): void {

@@ -270,6 +270,7 @@ export const SCHEMAS: Record<KindId, Schema> = {
 
 function typeName(v: unknown): string {
   if (v === null) return "null";
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
   if (Array.isArray(v)) return "list";
   if (typeof v === "object") return "mapping";
   if (typeof v === "number") return Number.isInteger(v) ? "integer" : "number";
@@ -423,6 +424,10 @@ export function checkStructure(kind: KindId, obj: unknown): Issue[] {
         }
         break;
       case "invalid_type":
+        if (typeof got === "number" && !Number.isFinite(got) && raw.expected === "number") {
+          // Reported by the value checks (e.g. invalid-order) with a better message.
+          break;
+        }
         if (got === undefined) {
           out.push({
             code: "required",
