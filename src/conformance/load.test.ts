@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expectedProbes, k8sE2ePodNames, loadScenarioDir, loadScenarios, parseScenarios, ScenarioLoadError, stepStates } from "./index.js";
+import { expectedProbes, formatTable, k8sE2ePodNames, loadScenarioDir, loadScenarios, parseScenarios, ScenarioLoadError, stepStates } from "./index.js";
 
 const POLICY = `
   apiVersion: networking.k8s.io/v1
@@ -181,5 +182,37 @@ describe("format validation", () => {
     expect(r.scenarios.map((s) => s.name)).toEqual(["same"]);
     expect(r.issues.map((i) => i.code).sort()).toEqual(["duplicate-scenario", "expect-form"]);
     expect(() => loadScenarios(dir)).toThrow(ScenarioLoadError);
+  });
+});
+
+describe("the table and default+overrides forms agree", () => {
+  const pods = k8sE2ePodNames();
+  const verdict = fc.constantFrom("allow" as const, "deny" as const);
+  const pattern = fc.constantFrom("*", ...pods, "x/*", "y/*", "z/*", "*/a", "*/b", "*/c");
+  it("a default with overrides expands to the same probes as its table written out", () => {
+    fc.assert(
+      fc.property(verdict, fc.array(fc.record({ from: pattern, to: pattern, verdict }), { maxLength: 8 }), (def, overrides) => {
+        // Write the table by hand-evaluating the overrides (later wins), as a person would.
+        const match = (p: string, e: string) => p === "*" || p === e || (p.endsWith("/*") && e.startsWith(p.slice(0, -1))) || (p.startsWith("*/") && e.endsWith(p.slice(1)));
+        const cells = pods.map((f) =>
+          pods.map((t) => {
+            if (f === t) return null;
+            let v: "allow" | "deny" = def;
+            for (const o of overrides) if (match(o.from, f) && match(o.to, t)) v = o.verdict;
+            return v;
+          }),
+        );
+        const table = formatTable({ rows: pods, columns: pods, cells }).replace(/\n/g, "\n      ");
+        const ov = overrides.map((o) => `      - {from: "${o.from}", to: "${o.to}", verdict: ${o.verdict}}\n`).join("");
+        const head = "name: eq\nsource: t\nmodel: k8s-e2e\nexpect:\n";
+        const a = parseScenarios(`${head}  - protocol: TCP\n    port: 80\n    table: |\n      ${table}\n`, "a.yaml");
+        const b = parseScenarios(`${head}  - protocol: TCP\n    port: 80\n    default: ${def}\n    overrides:${ov ? "\n" + ov : " []\n"}`, "b.yaml");
+        expect(a.issues).toEqual([]);
+        expect(b.issues).toEqual([]);
+        const key = (s: typeof a.scenarios[0]) => expectedProbes(s).map((p) => `${p.from}>${p.to}=${p.verdict}`).sort();
+        expect(key(b.scenarios[0]!)).toEqual(key(a.scenarios[0]!));
+      }),
+      { numRuns: 60 },
+    );
   });
 });
