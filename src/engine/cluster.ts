@@ -1,0 +1,365 @@
+/**
+ * Cluster: compiles a snapshot of resources into the ClusterIR and answers questions about it.
+ *
+ * Wiring (each box is a node an incremental calculator can reuse):
+ *
+ *   resources ─▶ partition by kind
+ *     Namespace / ServiceAccount / Profile ──▶ profile records (labelsToApply, rules)
+ *     Pod / WorkloadEndpoint / HostEndpoint ──▶ endpoint builder ──┐
+ *     NetworkSet / GlobalNetworkSet ──────────▶ net-set records ───┴▶ effective labels ▶ LabelIndex
+ *     Tier + policy tiers ────────────────────▶ buildTiers (sorted TierIR)
+ *     (G)NP, staged, K8s NP (via convert) ────▶ compilePolicy ─┬▶ RuleCompiler ─▶ SetRegistry
+ *     profiles ───────────────────────────────▶ compileProfile ┘
+ *     PolicyResolver(tiers, policies) + LabelIndex ─▶ per-endpoint programs
+ *     SetRegistry + LabelIndex + EndpointSlices ─▶ calculateSets (members)
+ *   ─▶ ClusterIR (plain, sorted data) ─▶ explain / matrix (rule/match.ts) and kernel renderers
+ *
+ * Invalid resources are dropped with an issue (Felix: "validation failed; treating as missing").
+ */
+import type {
+  EndpointSlice,
+  GlobalNetworkPolicy,
+  GlobalNetworkSet,
+  HostEndpoint,
+  Issue,
+  K8sNetworkPolicy,
+  Namespace,
+  NetworkPolicy,
+  NetworkSet,
+  Pod,
+  Profile,
+  Resource,
+  ServiceAccount,
+  StagedGlobalNetworkPolicy,
+  StagedKubernetesNetworkPolicy,
+  StagedNetworkPolicy,
+  Tier,
+  WorkloadEndpoint,
+} from "../model/index.js";
+import { issue, kindOf } from "../model/index.js";
+import { convertKubernetesNetworkPolicy } from "../convert/index.js";
+import { indexSets, type ClusterIR, type EndpointIR, type PolicyIR, type PolicyKey, type ProfileIR, type SetLookup } from "../rule/index.js";
+import {
+  calicoProfile,
+  defaultAllowProfile,
+  effectiveLabels,
+  hostEndpointRecord,
+  namespaceProfile,
+  networkSetRecord,
+  NS_PROFILE_PREFIX,
+  podToEndpoint,
+  SA_PROFILE_PREFIX,
+  serviceAccountProfile,
+  workloadEndpointRecord,
+  type EndpointRecord,
+  type NetworkSetRecord,
+  type ProfileRecord,
+  type SkippedPod,
+} from "./endpoint-builder.js";
+import { DEFAULT_FAILSAFE, failsafeRules, type FailsafeConfig } from "./failsafe.js";
+import { LabelIndex } from "./label-index.js";
+import { buildTiers, compilePolicy, compileProfile, PolicyResolver, profileKey, type CompiledPolicy, type PolicyInput } from "./policy-resolver.js";
+import { calculateSets, SetRegistry } from "./set-calculator.js";
+import { endpointRef } from "./refs.js";
+import { tryExplain, explain, type Explanation, type ExplainQuery } from "./explain.js";
+import { tryMatrix, type Matrix, type MatrixQuery } from "./matrix.js";
+import { FlowInputError } from "./errors.js";
+
+export interface ClusterOptions {
+  /** Host-endpoint failsafe ports; Felix's defaults when absent. */
+  failsafe?: FailsafeConfig;
+  /** Felix DefaultEndpointToHostAction (workload → its own host). Default "Drop" (Felix default). */
+  defaultEndpointToHostAction?: "Drop" | "Return" | "Accept";
+}
+
+/** Input: resources, or loader output ({resource, source}). */
+export type ClusterInput = ReadonlyArray<Resource | { resource: Resource }>;
+
+function isWrapped(x: Resource | { resource: Resource }): x is { resource: Resource } {
+  return typeof x === "object" && x !== null && "resource" in x && !("kind" in x);
+}
+
+interface Partitioned {
+  namespaces: Namespace[];
+  serviceAccounts: ServiceAccount[];
+  profiles: Profile[];
+  pods: Pod[];
+  weps: WorkloadEndpoint[];
+  heps: HostEndpoint[];
+  netsets: Array<NetworkSet | GlobalNetworkSet>;
+  tiers: Tier[];
+  policies: PolicyInput[];
+  k8sPolicies: Array<K8sNetworkPolicy | StagedKubernetesNetworkPolicy>;
+  slices: EndpointSlice[];
+}
+
+function describe(r: Resource): string {
+  const ns = r.metadata?.namespace;
+  return `${r.kind} ${ns ? `${ns}/` : ""}${r.metadata?.name ?? "<no name>"}`;
+}
+
+function partition(input: ClusterInput, issues: Issue[]): Partitioned {
+  const p: Partitioned = { namespaces: [], serviceAccounts: [], profiles: [], pods: [], weps: [], heps: [], netsets: [], tiers: [], policies: [], k8sPolicies: [], slices: [] };
+  const seen = new Map<string, number>();
+  for (const raw of input) {
+    const r = isWrapped(raw) ? raw.resource : raw;
+    const k = kindOf(r?.apiVersion, r?.kind);
+    if (!k) {
+      issues.push({ ...issue("unknown-kind", ["kind"], `unknown resource kind ${JSON.stringify(r?.apiVersion)}/${JSON.stringify(r?.kind)}`), resource: r ? describe(r) : "<null>" });
+      continue;
+    }
+    if (!r.metadata || typeof r.metadata.name !== "string" || r.metadata.name === "") {
+      issues.push({ ...issue("missing-name", ["metadata", "name"], "resource has no metadata.name"), resource: describe(r) });
+      continue;
+    }
+    const id = `${k.id}|${k.namespaced ? r.metadata.namespace || "default" : ""}|${r.metadata.name}`;
+    if (seen.has(id)) issues.push({ ...issue("duplicate-resource", ["metadata", "name"], `${describe(r)} appears more than once; the last one is used`, "warning"), resource: describe(r) });
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+    switch (k.id) {
+      case "Namespace": p.namespaces.push(r as Namespace); break;
+      case "ServiceAccount": p.serviceAccounts.push(r as ServiceAccount); break;
+      case "Profile": p.profiles.push(r as Profile); break;
+      case "Pod": p.pods.push(r as Pod); break;
+      case "WorkloadEndpoint": p.weps.push(r as WorkloadEndpoint); break;
+      case "HostEndpoint": p.heps.push(r as HostEndpoint); break;
+      case "NetworkSet": case "GlobalNetworkSet": p.netsets.push(r as NetworkSet | GlobalNetworkSet); break;
+      case "Tier": p.tiers.push(r as Tier); break;
+      case "NetworkPolicy": case "GlobalNetworkPolicy": case "StagedNetworkPolicy": case "StagedGlobalNetworkPolicy":
+        p.policies.push({ kind: k.id, resource: r as NetworkPolicy | GlobalNetworkPolicy | StagedNetworkPolicy | StagedGlobalNetworkPolicy, label: describe(r) });
+        break;
+      case "KubernetesNetworkPolicy": case "StagedKubernetesNetworkPolicy":
+        p.k8sPolicies.push(r as K8sNetworkPolicy | StagedKubernetesNetworkPolicy);
+        break;
+      case "EndpointSlice": p.slices.push(r as EndpointSlice); break;
+      case "Service": break; // `services` matches use the EndpointSlices, as Felix does
+    }
+  }
+  return p;
+}
+
+
+export class Cluster {
+  readonly ir: ClusterIR;
+  /** Problems found while compiling (errors mean a resource was dropped). */
+  readonly issues: Issue[];
+  readonly options: Required<ClusterOptions>;
+  /** Pods that exist but have no endpoint, with the reason (explain reports it). */
+  readonly skippedPods: Map<string, string>;
+  private readonly byKey = new Map<string, EndpointIR>();
+  private readonly byRef = new Map<string, EndpointIR>();
+  private readonly byIP = new Map<string, EndpointIR[]>();
+  private lookup: SetLookup | undefined;
+
+  private constructor(ir: ClusterIR, issues: Issue[], options: Required<ClusterOptions>, skipped: Map<string, string>) {
+    this.ir = ir;
+    this.issues = issues;
+    this.options = options;
+    this.skippedPods = skipped;
+    for (const ep of ir.endpoints) {
+      this.byKey.set(ep.key, ep);
+      this.byRef.set(endpointRef(ep), ep);
+      if (ep.kind === "workload" && ep.namespace && !ep.pod) this.byRef.set(`${ep.namespace}/${ep.name}`, ep);
+      for (const ip of ep.ips) {
+        let l = this.byIP.get(ip);
+        if (!l) this.byIP.set(ip, (l = []));
+        l.push(ep);
+      }
+    }
+  }
+
+  static fromResources(resources: ClusterInput, options: ClusterOptions = {}): Cluster {
+    const opts: Required<ClusterOptions> = {
+      failsafe: options.failsafe ?? DEFAULT_FAILSAFE,
+      defaultEndpointToHostAction: options.defaultEndpointToHostAction ?? "Drop",
+    };
+    const issues: Issue[] = [];
+    const p = partition(resources, issues);
+
+    // ---- profiles
+    const profiles = new Map<string, ProfileRecord>();
+    profiles.set(defaultAllowProfile().name, defaultAllowProfile());
+    for (const pr of p.profiles) profiles.set(pr.metadata.name, calicoProfile(pr));
+    for (const ns of p.namespaces) profiles.set(NS_PROFILE_PREFIX + ns.metadata.name, namespaceProfile(ns));
+    for (const sa of p.serviceAccounts) {
+      const rec = serviceAccountProfile(sa);
+      profiles.set(rec.name, rec);
+    }
+
+    // ---- endpoints
+    const endpoints = new Map<string, EndpointRecord>();
+    const skipped = new Map<string, string>();
+    const addEndpoint = (rec: EndpointRecord | SkippedPod) => {
+      if ("reason" in rec) {
+        skipped.set(rec.ref, rec.reason);
+        return;
+      }
+      if (endpoints.has(rec.key)) issues.push({ ...issue("duplicate-endpoint", [], `${rec.source} has the same endpoint key ${rec.key} as another resource; the last one is used`, "warning"), resource: rec.source });
+      endpoints.set(rec.key, rec);
+    };
+    for (const pod of p.pods) {
+      const rec = podToEndpoint(pod, issues);
+      addEndpoint(rec);
+      if (!("reason" in rec)) {
+        // A real cluster always has the pod's Namespace and ServiceAccount; synthesise what the
+        // input leaves out so namespace/SA labels and the kns allow profile exist.
+        const ns = rec.namespace!;
+        if (!profiles.has(NS_PROFILE_PREFIX + ns)) profiles.set(NS_PROFILE_PREFIX + ns, namespaceProfile({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
+        const saProfile = rec.profiles[1]!;
+        if (!profiles.has(saProfile)) {
+          const sa = saProfile.slice(SA_PROFILE_PREFIX.length + ns.length + 1);
+          profiles.set(saProfile, serviceAccountProfile({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace: ns } }));
+        }
+      }
+    }
+    for (const w of p.weps) addEndpoint(workloadEndpointRecord(w, issues));
+    for (const h of p.heps) addEndpoint(hostEndpointRecord(h, issues));
+    const netsets = new Map<string, NetworkSetRecord>();
+    for (const s of p.netsets) {
+      const rec = networkSetRecord(s, issues);
+      netsets.set(rec.key, rec);
+    }
+
+    // ---- labels
+    const index = new LabelIndex();
+    const labelsOf = new Map<string, Record<string, string>>();
+    for (const ep of endpoints.values()) {
+      const l = effectiveLabels(ep.ownLabels, ep.profiles, profiles);
+      labelsOf.set(ep.key, l);
+      index.add(ep.key, l);
+    }
+    for (const ns of netsets.values()) index.add(ns.key, effectiveLabels(ns.ownLabels, ns.profiles, profiles));
+
+    // ---- policies
+    const sets = new SetRegistry();
+    const compiled: CompiledPolicy[] = [];
+    const addPolicy = (input: PolicyInput) => {
+      const r = compilePolicy(input, sets);
+      issues.push(...r.issues);
+      if (r.policy) compiled.push(r.policy);
+    };
+    for (const pol of p.policies) addPolicy(pol);
+    for (const knp of p.k8sPolicies) {
+      const label = describe(knp);
+      const staged = knp.kind === "StagedKubernetesNetworkPolicy";
+      if (staged && (knp.spec as { stagedAction?: string })?.stagedAction === "Delete") {
+        // The converter produces nothing for a staged Delete; keep a stub so the what-if view can
+        // remove the enforced policy.
+        addPolicy({ kind: "StagedKubernetesNetworkPolicy", resource: { apiVersion: "projectcalico.org/v3", kind: "StagedNetworkPolicy", metadata: { ...knp.metadata }, spec: { stagedAction: "Delete" } }, label });
+        continue;
+      }
+      const conv = convertKubernetesNetworkPolicy(knp);
+      issues.push(...conv.issues.map((i) => (i.resource ? i : { ...i, resource: label })));
+      if (!conv.policy) continue;
+      addPolicy({
+        kind: staged ? "StagedKubernetesNetworkPolicy" : "KubernetesNetworkPolicy",
+        resource: { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: conv.policy.metadata, spec: conv.policy.spec } as NetworkPolicy,
+        label,
+      });
+    }
+    // Later duplicates win (same key).
+    const byKey = new Map<PolicyKey, CompiledPolicy>();
+    for (const c of compiled) byKey.set(c.ir.key, c);
+    const policiesList = [...byKey.values()];
+    const tiers = buildTiers(p.tiers, policiesList.map((c) => c.ir.tier));
+    for (const t of tiers) {
+      if (t.missing) {
+        issues.push(issue("missing-tier", [], `policies name tier ${JSON.stringify(t.name)}, which does not exist; they are ordered after all tiers and end with Deny (Calico's client would refuse to create them)`, "warning"));
+      }
+    }
+
+    // ---- profiles compiled
+    const profileIR: Record<PolicyKey, ProfileIR> = {};
+    for (const rec of [...profiles.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const c = compileProfile(rec, sets);
+      if (c.issues.some((i) => i.severity === "error")) {
+        issues.push(...c.issues);
+        continue;
+      }
+      issues.push(...c.issues);
+      const key = profileKey(rec.name);
+      profileIR[key] = { key, name: rec.name, ingress: c.ingress, egress: c.egress };
+    }
+
+    // ---- programs
+    const resolver = new PolicyResolver(tiers, policiesList);
+    const epIR: EndpointIR[] = [];
+    for (const ep of [...endpoints.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+      const labels = labelsOf.get(ep.key)!;
+      const programs = resolver.programs(ep, labels, ep.profiles.map(profileKey));
+      const ir: EndpointIR = {
+        key: ep.key,
+        kind: ep.kind,
+        name: ep.name,
+        ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}),
+        ...(ep.pod !== undefined ? { pod: ep.pod } : {}),
+        node: ep.node,
+        ...(ep.interfaceName !== undefined ? { interfaceName: ep.interfaceName } : {}),
+        ips: ep.ips,
+        labels,
+        namedPorts: ep.namedPorts,
+        ...programs,
+      };
+      epIR.push(ir);
+    }
+
+    // ---- sets
+    const setDefs = calculateSets(sets, { index, endpoints, netsets, slices: p.slices });
+
+    const policyIR: Record<PolicyKey, PolicyIR> = {};
+    for (const c of [...policiesList].sort((a, b) => (a.ir.key < b.ir.key ? -1 : a.ir.key > b.ir.key ? 1 : 0))) policyIR[c.ir.key] = c.ir;
+
+    const ir: ClusterIR = {
+      tiers,
+      policies: policyIR,
+      profiles: profileIR,
+      sets: setDefs,
+      endpoints: epIR,
+      failsafe: failsafeRules(opts.failsafe),
+      defaultEndpointToHostAction: opts.defaultEndpointToHostAction,
+    };
+    return new Cluster(ir, issues, opts, skipped);
+  }
+
+  /** Membership index over the IR's sets (built lazily, shared by all queries). */
+  get sets(): SetLookup {
+    return (this.lookup ??= indexSets(this.ir.sets));
+  }
+
+  endpointByKey(key: string): EndpointIR | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** By reference: "ns/pod", "hep:<name>", a WorkloadEndpoint name or "ns/<wep name>". */
+  endpointByRef(ref: string): EndpointIR | undefined {
+    return this.byRef.get(ref) ?? (ref.startsWith("hep/") || ref.startsWith("wep/") ? this.byKey.get(ref) : undefined);
+  }
+
+  endpointsByIP(ip: string): EndpointIR[] {
+    return this.byIP.get(ip) ?? [];
+  }
+
+  get endpoints(): readonly EndpointIR[] {
+    return this.ir.endpoints;
+  }
+
+  /** Is this flow allowed, and which tier / policy / rule decided it? Throws FlowInputError (with
+   *  issues) for unknown endpoints or a bad port; tryExplain returns them instead. */
+  explain(q: ExplainQuery): Explanation {
+    return explain(this, q);
+  }
+
+  tryExplain(q: ExplainQuery): { ok: true; value: Explanation } | { ok: false; issues: Issue[] } {
+    return tryExplain(this, q);
+  }
+
+  /** The allow/deny table of all endpoint pairs. Throws FlowInputError for a bad query. */
+  matrix(q: MatrixQuery): Matrix {
+    const r = tryMatrix(this, q);
+    if (!r.ok) throw new FlowInputError(r.issues);
+    return r.value;
+  }
+
+  tryMatrix(q: MatrixQuery): { ok: true; value: Matrix } | { ok: false; issues: Issue[] } {
+    return tryMatrix(this, q);
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * Endpoint builder: turns Pods, WorkloadEndpoints, HostEndpoints, Namespaces, ServiceAccounts,
+ * Profiles and (Global)NetworkSets into the labelled things policy works on, the way Calico's
+ * Kubernetes conversion and syncer update processors do (SEMANTICS §1.6, §6):
+ *
+ *   Pod ──(k8s conversion)──▶ workload endpoint: labels + projectcalico.org/{namespace,orchestrator,
+ *        serviceaccount}, profiles [kns.<ns>, ksa.<ns>.<sa>], IPs, named container ports
+ *   Namespace ──▶ profile kns.<ns> (allow both ways; labelsToApply pcns.*)
+ *   ServiceAccount ──▶ profile ksa.<ns>.<sa> (no rules; labelsToApply pcsa.*)
+ *   NetworkSet ──▶ labelled CIDRs + projectcalico.org/namespace, parent profile kns.<ns>
+ *
+ * Pure: one call per input snapshot; the agent can call the per-resource functions incrementally.
+ */
+import type {
+  EndpointPort,
+  GlobalNetworkSet,
+  HostEndpoint,
+  Issue,
+  Namespace,
+  NetworkSet,
+  Pod,
+  Profile,
+  Rule,
+  ServiceAccount,
+  WorkloadEndpoint,
+} from "../model/index.js";
+import { issue } from "../model/index.js";
+import { canonicalAddr, formatAddr, parseAddr, parseCidr, protocolNumber, type NamedPortDecl } from "../rule/index.js";
+
+export const LABEL_NAMESPACE = "projectcalico.org/namespace";
+export const LABEL_ORCHESTRATOR = "projectcalico.org/orchestrator";
+export const LABEL_SERVICE_ACCOUNT = "projectcalico.org/serviceaccount";
+export const LABEL_NAME = "projectcalico.org/name";
+export const NS_PROFILE_PREFIX = "kns.";
+export const SA_PROFILE_PREFIX = "ksa.";
+export const NS_LABEL_PREFIX = "pcns.";
+export const SA_LABEL_PREFIX = "pcsa.";
+/** Kubernetes adds this label to every namespace (since 1.21); YAML often leaves it out. */
+export const K8S_NS_NAME_LABEL = "kubernetes.io/metadata.name";
+/** Calico's static profile for auto-created host endpoints (libcalico-go/lib/resources/static.go). */
+export const DEFAULT_ALLOW_PROFILE = "projectcalico-default-allow";
+
+/** A profile as the engine uses it: rules still in resource form (compiled later) plus labels. */
+export interface ProfileRecord {
+  name: string;
+  labelsToApply: Record<string, string>;
+  ingress: Rule[];
+  egress: Rule[];
+  /** What produced it, for messages: "Namespace prod", "Profile foo", "built-in". */
+  source: string;
+}
+
+export interface EndpointRecord {
+  key: string;
+  kind: "workload" | "host";
+  name: string;
+  namespace?: string;
+  pod?: string;
+  node: string;
+  interfaceName?: string;
+  /** Canonical single addresses, IPv4 first. */
+  ips: string[];
+  ownLabels: Record<string, string>;
+  profiles: string[];
+  namedPorts: NamedPortDecl[];
+  source: string;
+}
+
+export interface NetworkSetRecord {
+  key: string; // "netset/<ns>/<name>" | "gnetset/<name>"
+  name: string;
+  namespace?: string;
+  ownLabels: Record<string, string>;
+  profiles: string[];
+  /** Canonical masked CIDRs; /0 split into two /1 like Felix. */
+  nets: string[];
+}
+
+/** Why a Pod produced no endpoint (explain reports it instead of "unknown endpoint"). */
+export interface SkippedPod {
+  ref: string; // ns/name
+  reason: string;
+}
+
+/** Calico's WorkloadEndpoint name escaping: "-" doubles, parts joined with "-". */
+export function workloadEndpointName(node: string, orchestrator: string, workload: string, endpoint: string): string {
+  const esc = (s: string) => s.replace(/-/g, "--");
+  return [node, orchestrator, workload, endpoint].map(esc).join("-");
+}
+
+export function namespaceProfile(ns: Namespace): ProfileRecord {
+  const name = ns.metadata.name;
+  const labels: Record<string, string> = { [K8S_NS_NAME_LABEL]: name, ...(ns.metadata.labels ?? {}) };
+  const labelsToApply: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) labelsToApply[NS_LABEL_PREFIX + k] = v;
+  labelsToApply[`${NS_LABEL_PREFIX}${LABEL_NAME}`] = name;
+  return {
+    name: NS_PROFILE_PREFIX + name,
+    labelsToApply,
+    ingress: [{ action: "Allow" }],
+    egress: [{ action: "Allow" }],
+    source: `Namespace ${name}`,
+  };
+}
+
+export function serviceAccountProfileName(namespace: string, sa: string): string {
+  return `${SA_PROFILE_PREFIX}${namespace || "default"}.${sa}`;
+}
+
+export function serviceAccountProfile(sa: ServiceAccount): ProfileRecord {
+  const ns = sa.metadata.namespace || "default";
+  const labelsToApply: Record<string, string> = {};
+  for (const [k, v] of Object.entries(sa.metadata.labels ?? {})) labelsToApply[SA_LABEL_PREFIX + k] = v;
+  labelsToApply[`${SA_LABEL_PREFIX}${LABEL_NAME}`] = sa.metadata.name;
+  return { name: serviceAccountProfileName(ns, sa.metadata.name), labelsToApply, ingress: [], egress: [], source: `ServiceAccount ${ns}/${sa.metadata.name}` };
+}
+
+export function calicoProfile(p: Profile): ProfileRecord {
+  return {
+    name: p.metadata.name,
+    labelsToApply: { ...(p.spec?.labelsToApply ?? {}) },
+    ingress: p.spec?.ingress ?? [],
+    egress: p.spec?.egress ?? [],
+    source: `Profile ${p.metadata.name}`,
+  };
+}
+
+export function defaultAllowProfile(): ProfileRecord {
+  return { name: DEFAULT_ALLOW_PROFILE, labelsToApply: {}, ingress: [{ action: "Allow" }], egress: [{ action: "Allow" }], source: "built-in" };
+}
+
+function sortIPs(ips: string[]): string[] {
+  const uniq = [...new Set(ips)];
+  return uniq.sort((a, b) => {
+    const fa = a.includes(":") ? 6 : 4;
+    const fb = b.includes(":") ? 6 : 4;
+    if (fa !== fb) return fa - fb;
+    const va = parseAddr(a)!.value;
+    const vb = parseAddr(b)!.value;
+    return va < vb ? -1 : va > vb ? 1 : 0;
+  });
+}
+
+function portProtocol(p: string | number | undefined): number | undefined {
+  if (p === undefined || p === "") return 6;
+  // Endpoint port protocols are case-insensitive in Calico's model (numorstring lower-cases).
+  if (typeof p === "string") {
+    const lower = p.toLowerCase();
+    if (lower === "tcp") return 6;
+    if (lower === "udp") return 17;
+    if (lower === "sctp") return 132;
+  }
+  return protocolNumber(p);
+}
+
+/** Pod → workload endpoint (Calico's default k8s conversion), or why there is none. */
+export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | SkippedPod {
+  const ns = pod.metadata.namespace || "default";
+  const ref = `${ns}/${pod.metadata.name}`;
+  if (pod.spec?.hostNetwork) return { ref, reason: "the pod uses the host network, so Calico has no workload endpoint for it" };
+  const phase = pod.status?.phase;
+  if (phase === "Succeeded" || phase === "Failed") return { ref, reason: `the pod has finished (phase ${phase}) and no longer owns its IPs` };
+  const raw: string[] = [];
+  for (const p of pod.status?.podIPs ?? []) if (p?.ip) raw.push(p.ip);
+  if (raw.length === 0 && pod.status?.podIP) raw.push(pod.status.podIP);
+  const ips: string[] = [];
+  raw.forEach((ip, i) => {
+    const c = canonicalAddr(ip);
+    if (!c) {
+      issues.push({ ...issue("invalid-pod-ip", ["status", "podIPs", i, "ip"], `pod IP ${JSON.stringify(ip)} is not an IP address`), resource: `Pod ${ref}` });
+      return;
+    }
+    ips.push(c);
+  });
+  if (ips.length === 0) return { ref, reason: "the pod has no IP address yet (status.podIP/podIPs), so Calico does not program it" };
+
+  // The ServiceAccount admission controller fills serviceAccountName; YAML written by hand often
+  // leaves it out, so default it the way a real cluster would.
+  const sa = pod.spec?.serviceAccountName || "default";
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(pod.metadata.labels ?? {})) {
+    // The syncer strips these so a workload cannot claim another namespace's labels.
+    if (k.startsWith(NS_LABEL_PREFIX) || k.startsWith(SA_LABEL_PREFIX)) continue;
+    labels[k] = v;
+  }
+  labels[LABEL_NAMESPACE] = ns;
+  labels[LABEL_ORCHESTRATOR] = "k8s";
+  labels[LABEL_SERVICE_ACCOUNT] = sa;
+
+  const namedPorts: NamedPortDecl[] = [];
+  const containers = [...(pod.spec?.containers ?? []), ...(((pod.spec as Record<string, unknown>)?.initContainers as Pod["spec"]["containers"]) ?? [])];
+  for (const c of containers) {
+    for (const p of c.ports ?? []) {
+      if (!p.name || !p.containerPort) continue;
+      const proto = portProtocol(p.protocol);
+      if (proto === undefined || (proto !== 6 && proto !== 17 && proto !== 132)) continue; // Calico ignores other protocols
+      namedPorts.push({ name: p.name, protocol: proto, port: p.containerPort });
+    }
+  }
+  const node = pod.spec?.nodeName ?? "";
+  const name = workloadEndpointName(node, "k8s", pod.metadata.name, "eth0");
+  return {
+    key: `wep/${ns}/${name}`,
+    kind: "workload",
+    name,
+    namespace: ns,
+    pod: ref,
+    node,
+    ips: sortIPs(ips),
+    ownLabels: labels,
+    profiles: [NS_PROFILE_PREFIX + ns, serviceAccountProfileName(ns, sa)],
+    namedPorts,
+    source: `Pod ${ref}`,
+  };
+}
+
+function endpointPorts(ports: EndpointPort[] | undefined, where: string, resource: string, issues: Issue[]): NamedPortDecl[] {
+  const out: NamedPortDecl[] = [];
+  (ports ?? []).forEach((p, i) => {
+    if (!p?.name) return; // unnamed ports are CNI bookkeeping; Felix ignores them
+    const proto = portProtocol(p.protocol);
+    if (proto === undefined || !Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
+      issues.push({ ...issue("invalid-endpoint-port", ["spec", where, i], `port ${JSON.stringify(p)} needs a protocol (TCP/UDP/SCTP) and a port number 1–65535`), resource });
+      return;
+    }
+    out.push({ name: p.name, protocol: proto, port: p.port });
+  });
+  return out;
+}
+
+/** WorkloadEndpoint given directly (VMs, other orchestrators), as the Calico client stores it. */
+export function workloadEndpointRecord(w: WorkloadEndpoint, issues: Issue[]): EndpointRecord | SkippedPod {
+  const ns = w.metadata.namespace || "default";
+  const resource = `WorkloadEndpoint ${ns}/${w.metadata.name}`;
+  const ips: string[] = [];
+  (w.spec?.ipNetworks ?? []).forEach((n, i) => {
+    const c = parseCidr(n);
+    if (!c) {
+      issues.push({ ...issue("invalid-ip-network", ["spec", "ipNetworks", i], `${JSON.stringify(n)} is not an IP network`), resource });
+      return;
+    }
+    ips.push(formatAddr({ family: c.family, value: c.base }));
+  });
+  if (ips.length === 0) return { ref: `${ns}/${w.metadata.name}`, reason: "the workload endpoint has no ipNetworks; Calico filters it out" };
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(w.metadata.labels ?? {})) {
+    if (k.startsWith(NS_LABEL_PREFIX) || k.startsWith(SA_LABEL_PREFIX)) continue;
+    labels[k] = v;
+  }
+  labels[LABEL_NAMESPACE] = ns;
+  labels[LABEL_ORCHESTRATOR] = w.spec?.orchestrator ?? "";
+  if (w.spec?.serviceAccountName) labels[LABEL_SERVICE_ACCOUNT] = w.spec.serviceAccountName;
+  return {
+    key: `wep/${ns}/${w.metadata.name}`,
+    kind: "workload",
+    name: w.metadata.name,
+    namespace: ns,
+    pod: w.spec?.orchestrator === "k8s" && w.spec?.pod ? `${ns}/${w.spec.pod}` : undefined,
+    node: w.spec?.node ?? "",
+    interfaceName: w.spec?.interfaceName,
+    ips: sortIPs(ips),
+    ownLabels: labels,
+    profiles: [...(w.spec?.profiles ?? [])],
+    namedPorts: endpointPorts(w.spec?.ports, "ports", resource, issues),
+    source: resource,
+  };
+}
+
+export function hostEndpointRecord(h: HostEndpoint, issues: Issue[]): EndpointRecord {
+  const resource = `HostEndpoint ${h.metadata.name}`;
+  const ips: string[] = [];
+  (h.spec?.expectedIPs ?? []).forEach((ip, i) => {
+    const c = canonicalAddr(ip);
+    if (!c) {
+      issues.push({ ...issue("invalid-expected-ip", ["spec", "expectedIPs", i], `${JSON.stringify(ip)} is not an IP address`), resource });
+      return;
+    }
+    ips.push(c);
+  });
+  return {
+    key: `hep/${h.metadata.name}`,
+    kind: "host",
+    name: h.metadata.name,
+    node: h.spec?.node ?? "",
+    interfaceName: h.spec?.interfaceName,
+    ips: sortIPs(ips),
+    ownLabels: { ...(h.metadata.labels ?? {}) },
+    profiles: [...(h.spec?.profiles ?? [])],
+    namedPorts: endpointPorts(h.spec?.ports, "ports", resource, issues),
+    source: resource,
+  };
+}
+
+/** Felix cannot put a /0 into a kernel set, so it splits it into two /1s (named_port_index.go). */
+function splitZero(c: string): string[] {
+  if (c === "0.0.0.0/0") return ["0.0.0.0/1", "128.0.0.0/1"];
+  if (c === "::/0") return ["::/1", "8000::/1"];
+  return [c];
+}
+
+export function networkSetRecord(s: NetworkSet | GlobalNetworkSet, issues: Issue[]): NetworkSetRecord {
+  const global = s.kind === "GlobalNetworkSet";
+  const ns = global ? undefined : s.metadata.namespace || "default";
+  const resource = global ? `GlobalNetworkSet ${s.metadata.name}` : `NetworkSet ${ns}/${s.metadata.name}`;
+  const nets: string[] = [];
+  (s.spec?.nets ?? []).forEach((n, i) => {
+    const c = parseCidr(n);
+    if (!c) {
+      issues.push({ ...issue("invalid-net", ["spec", "nets", i], `${JSON.stringify(n)} is not a CIDR or IP address`), resource });
+      return;
+    }
+    nets.push(...splitZero(`${formatAddr({ family: c.family, value: c.base })}/${c.prefix}`));
+  });
+  const ownLabels = { ...(s.metadata.labels ?? {}) };
+  if (!global) ownLabels[LABEL_NAMESPACE] = ns!;
+  return {
+    key: global ? `gnetset/${s.metadata.name}` : `netset/${ns}/${s.metadata.name}`,
+    name: s.metadata.name,
+    namespace: ns,
+    ownLabels,
+    profiles: global ? [] : [NS_PROFILE_PREFIX + ns],
+    nets: [...new Set(nets)],
+  };
+}
+
+/** Effective labels: own labels, then each profile's labelsToApply in order; first definition of a
+ *  key wins (felix labelindex: own labels shadow parents). */
+export function effectiveLabels(own: Record<string, string>, profiles: string[], profileRecords: Map<string, ProfileRecord>): Record<string, string> {
+  const out: Record<string, string> = { ...own };
+  for (const p of profiles) {
+    const rec = profileRecords.get(p);
+    if (!rec) continue;
+    for (const [k, v] of Object.entries(rec.labelsToApply)) if (!Object.hasOwn(out, k)) out[k] = v;
+  }
+  return out;
+}

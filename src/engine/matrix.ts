@@ -1,0 +1,236 @@
+/**
+ * matrix: the allow/deny table of all endpoint pairs for one protocol/port.
+ *
+ * Endpoints are grouped into equivalence classes the way Cilium groups pods into identities: two
+ * endpoints are interchangeable when they have the same programs (same policies in the same
+ * order, same profiles, same kind) and their addresses are members of exactly the same sets and
+ * rule CIDRs (for the query's protocol/port). Every input the rule semantics read is in that
+ * signature, so one evaluation per class pair is exact, not an approximation.
+ */
+import type { Issue } from "../model/index.js";
+import { issue } from "../model/index.js";
+import {
+  addrKey,
+  cachedCidr,
+  carriesPorts,
+  cidrContains,
+  icmpProtocolFor,
+  isHostCidr,
+  parseAddr,
+  protocolName,
+  protocolNumber,
+  stagedAffects,
+  type Addr,
+  type ClusterIR,
+  type EndpointIR,
+  type EntityMatch,
+  type Packet,
+  type RuleIR,
+  type Verdict,
+} from "../rule/index.js";
+import type { Cluster } from "./cluster.js";
+import { endpointRef } from "./refs.js";
+import { evaluateFlow, type FlowEnd } from "./flow.js";
+
+export interface MatrixQuery {
+  protocol: string | number;
+  port?: number;
+  icmp?: { type: number; code?: number };
+  /** Default 4. */
+  family?: 4 | 6;
+}
+
+export type Cell = Verdict | null;
+
+export interface StagedChange {
+  from: string;
+  to: string;
+  verdict: Verdict;
+  staged: Verdict;
+}
+
+export interface Matrix {
+  family: 4 | 6;
+  protocol: number;
+  port?: number;
+  /** Endpoint references, in IR order (rows = from, columns = to). */
+  endpoints: string[];
+  /** verdicts[i][j]: from endpoints[i] to endpoints[j]; null on the diagonal (a pod talking to
+   *  itself never crosses its own policy). */
+  verdicts: Cell[][];
+  allowed: number;
+  denied: number;
+  /** Number of equivalence classes the endpoints fell into. */
+  classes: number;
+  /** Pairs whose verdict enforcing the staged policies would change. */
+  stagedChanges: StagedChange[];
+  /** Endpoints left out because they have no address of the family. */
+  skipped: string[];
+}
+
+function ruleLists(ir: ClusterIR): RuleIR[][] {
+  const out: RuleIR[][] = [];
+  for (const p of Object.values(ir.policies)) out.push(p.ingress, p.egress);
+  for (const p of Object.values(ir.profiles)) out.push(p.ingress, p.egress);
+  if (ir.failsafe) out.push(ir.failsafe.inbound, ir.failsafe.outbound);
+  return out;
+}
+
+function ruleCidrs(ir: ClusterIR, family: 4 | 6): string[] {
+  const set = new Set<string>();
+  const add = (e: EntityMatch) => {
+    for (const c of e.nets ?? []) set.add(c);
+    for (const c of e.notNets ?? []) set.add(c);
+  };
+  for (const list of ruleLists(ir)) for (const r of list) {
+    add(r.match.src);
+    add(r.match.dst);
+  }
+  return [...set].filter((c) => cachedCidr(c)?.family === family).sort();
+}
+
+/** Address signatures: for each endpoint address, the sets and rule CIDRs it belongs to. */
+function addressSignatures(ir: ClusterIR, addrs: Addr[], protocol: number, port: number | undefined): string[] {
+  const member = addrs.map(() => [] as string[]);
+  const byKey = new Map<string, number[]>();
+  addrs.forEach((a, i) => {
+    const k = addrKey(a);
+    let l = byKey.get(k);
+    if (!l) byKey.set(k, (l = []));
+    l.push(i);
+  });
+  const mark = (k: string, id: string) => {
+    for (const i of byKey.get(k) ?? []) member[i]!.push(id);
+  };
+  for (const id of Object.keys(ir.sets).sort()) {
+    const def = ir.sets[id]!;
+    if (def.kind === "selector") {
+      for (const m of def.members) {
+        const c = cachedCidr(m)!;
+        if (isHostCidr(c)) mark(addrKey({ family: c.family, value: c.base }), id);
+        else addrs.forEach((a, i) => {
+          if (cidrContains(c, a) && member[i]![member[i]!.length - 1] !== id) member[i]!.push(id);
+        });
+      }
+    } else {
+      const withPorts = def.kind === "named-port" || def.withPorts;
+      for (const m of def.members) {
+        const a = parseAddr(m.addr)!;
+        if (!withPorts) mark(addrKey(a), id);
+        else if (port !== undefined && m.protocol === protocol && m.port === port) mark(addrKey(a), id);
+      }
+    }
+  }
+  const cidrs = ruleCidrs(ir, addrs[0]?.family ?? 4).map((c) => [c, cachedCidr(c)!] as const);
+  return addrs.map((a, i) => {
+    const nets = cidrs.filter(([, c]) => cidrContains(c, a)).map(([t]) => t);
+    return `${[...new Set(member[i])].join(",")}|${nets.join(",")}`;
+  });
+}
+
+export function tryMatrix(cluster: Cluster, q: MatrixQuery): { ok: true; value: Matrix } | { ok: false; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const protocol = protocolNumber(q.protocol as string | number);
+  if (protocol === undefined) issues.push(issue("invalid-protocol", ["protocol"], `protocol ${JSON.stringify(q.protocol)} is not TCP, UDP, SCTP, ICMP, ICMPv6, UDPLite or a number 1–255`));
+  if (q.port !== undefined && (!Number.isInteger(q.port) || q.port < 1 || q.port > 65535)) issues.push(issue("invalid-port", ["port"], `port ${JSON.stringify(q.port)} must be an integer 1–65535`));
+  if (protocol !== undefined && carriesPorts(protocol) && q.port === undefined) issues.push(issue("missing-port", ["port"], `a ${protocolName(protocol)} matrix needs a destination port`));
+  const family = q.family ?? 4;
+  if (family !== 4 && family !== 6) issues.push(issue("invalid-family", ["family"], "family must be 4 or 6"));
+  if (issues.length > 0) return { ok: false, issues };
+  const port = carriesPorts(protocol!) ? q.port : undefined;
+
+  const ir = cluster.ir;
+  const eps: Array<{ ep: EndpointIR; ip: string; addr: Addr }> = [];
+  const skipped: string[] = [];
+  for (const ep of ir.endpoints) {
+    const ip = ep.ips.find((i) => (i.includes(":") ? 6 : 4) === family);
+    if (ip) eps.push({ ep, ip, addr: parseAddr(ip)! });
+    else skipped.push(endpointRef(ep));
+  }
+  const sigs = addressSignatures(ir, eps.map((e) => e.addr), protocol!, port);
+  const hasHosts = eps.some((e) => e.ep.kind === "host");
+  const progIds = new Map<string, number>();
+  const classOf: number[] = [];
+  const classKey = new Map<string, number>();
+  const reps: number[] = [];
+  eps.forEach((e, i) => {
+    const progText = JSON.stringify([e.ep.ingress, e.ep.egress, e.ep.forward, e.ep.preDNAT, e.ep.untracked]);
+    let pid = progIds.get(progText);
+    if (pid === undefined) progIds.set(progText, (pid = progIds.size));
+    const key = `${e.ep.kind}|${pid}|${hasHosts ? e.ep.node : ""}|${e.ep.interfaceName === "*"}|${sigs[i]}`;
+    let c = classKey.get(key);
+    if (c === undefined) {
+      classKey.set(key, (c = reps.length));
+      reps.push(i);
+    }
+    classOf.push(c);
+  });
+
+  const base: Omit<Packet, "srcIP" | "dstIP"> = { family, protocol: protocol! };
+  if (port !== undefined) base.dstPort = port;
+  if (protocol === icmpProtocolFor(family)) {
+    base.icmpType = q.icmp?.type ?? (family === 4 ? 8 : 128);
+    base.icmpCode = q.icmp?.code ?? 0;
+  }
+  const end = (i: number): FlowEnd => ({ kind: "endpoint", ep: eps[i]!.ep, ip: eps[i]!.ip, ref: endpointRef(eps[i]!.ep) });
+  const n = reps.length;
+  const classVerdict: Verdict[] = new Array(n * n);
+  const stagedVerdict: Array<Verdict | undefined> = new Array(n * n);
+  const stagedClasses = reps.map((r) => stagedAffects(eps[r]!.ep.ingress, ir) || stagedAffects(eps[r]!.ep.egress, ir));
+  for (let a = 0; a < n; a++) {
+    for (let b = 0; b < n; b++) {
+      const s = end(reps[a]!);
+      const d = end(reps[b]!);
+      const packet: Packet = { ...base, srcIP: s.ip, dstIP: d.ip };
+      classVerdict[a * n + b] = evaluateFlow(cluster, s, d, packet, { trace: false }).verdict;
+      if (stagedClasses[a] || stagedClasses[b]) stagedVerdict[a * n + b] = evaluateFlow(cluster, s, d, packet, { trace: false, staged: true }).verdict;
+    }
+  }
+
+  const refs = eps.map((e) => endpointRef(e.ep));
+  const verdicts: Cell[][] = [];
+  const stagedChanges: StagedChange[] = [];
+  let allowed = 0;
+  let denied = 0;
+  for (let i = 0; i < eps.length; i++) {
+    const row: Cell[] = new Array(eps.length);
+    const ci = classOf[i]! * n;
+    for (let j = 0; j < eps.length; j++) {
+      if (i === j) {
+        row[j] = null;
+        continue;
+      }
+      const v = classVerdict[ci + classOf[j]!]!;
+      row[j] = v;
+      if (v === "allow") allowed++;
+      else denied++;
+      const sv = stagedVerdict[ci + classOf[j]!];
+      if (sv !== undefined && sv !== v) stagedChanges.push({ from: refs[i]!, to: refs[j]!, verdict: v, staged: sv });
+    }
+    verdicts.push(row);
+  }
+  const value: Matrix = { family, protocol: protocol!, endpoints: refs, verdicts, allowed, denied, classes: n, stagedChanges, skipped };
+  if (port !== undefined) value.port = port;
+  return { ok: true, value };
+}
+
+export function formatMatrix(m: Matrix): string {
+  const lines: string[] = [];
+  const what = `${protocolName(m.protocol)}${m.port !== undefined ? `/${m.port}` : ""}, IPv${m.family}`;
+  lines.push(`${what}: ${m.allowed} allowed, ${m.denied} denied (${m.endpoints.length} endpoints, ${m.classes} classes)`);
+  const width = String(m.endpoints.length).length;
+  const refWidth = Math.max(4, ...m.endpoints.map((r) => r.length));
+  const num = (i: number) => String(i + 1).padStart(width);
+  lines.push(`${" ".repeat(width + 1 + refWidth)}  ${m.endpoints.map((_, j) => num(j)).join(" ")}`);
+  m.verdicts.forEach((row, i) => {
+    const cells = row.map((c) => (c === null ? "-" : c === "allow" ? "✓" : "✗").padStart(width));
+    lines.push(`${num(i)} ${m.endpoints[i]!.padEnd(refWidth)}  ${cells.join(" ")}`);
+  });
+  lines.push("rows: from, columns: to; ✓ allow, ✗ deny, - self");
+  if (m.skipped.length > 0) lines.push(`not shown (no IPv${m.family} address): ${m.skipped.join(", ")}`);
+  if (m.stagedChanges.length > 0) {
+    lines.push(`staged policies would change ${m.stagedChanges.length} pair(s):`);
+    for (const c of m.stagedChanges) lines.push(`  ${c.from} → ${c.to}: ${c.verdict} → ${c.staged}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

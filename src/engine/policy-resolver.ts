@@ -1,0 +1,263 @@
+/**
+ * Policy compiler and resolver.
+ *
+ *  compilePolicy:  Calico-form policy resource → PolicyIR (+ its parsed endpoint selector)
+ *  buildTiers:     Tier resources + built-ins + tiers named by policies but missing → sorted TierIR
+ *  PolicyResolver: for an endpoint, the ordered tiers/policies of each program (felix
+ *                  calc/policy_resolver.go + event_sequencer.go tierInfoToProtoTierInfo).
+ *
+ * Selection is evaluated once per label class (identical effective labels), not per endpoint.
+ */
+import type {
+  GlobalNetworkPolicy,
+  Issue,
+  NetworkPolicy,
+  PolicyType,
+  Rule,
+  StagedGlobalNetworkPolicy,
+  StagedNetworkPolicy,
+  Tier,
+} from "../model/index.js";
+import { issue } from "../model/index.js";
+import {
+  comparePolicies,
+  compareTiers,
+  type Direction,
+  type DirectionProgram,
+  type EndpointIR,
+  type PolicyIR,
+  type PolicyKey,
+  type RuleIR,
+  type TierIR,
+  type TierProgram,
+} from "../rule/index.js";
+import { SelectorParseError, type Selector } from "../selector/index.js";
+import type { EndpointRecord, ProfileRecord } from "./endpoint-builder.js";
+import { labelSignature } from "./label-index.js";
+import { compileRule } from "./rule-compiler.js";
+import { policySelector } from "./selector-rewrite.js";
+import type { SetRegistry } from "./set-calculator.js";
+
+/** The built-in tiers (v3.32+): always present. */
+export const BUILTIN_TIERS: TierIR[] = [
+  { name: "kube-admin", order: 1000, defaultAction: "Pass" },
+  { name: "default", order: 1_000_000, defaultAction: "Deny" },
+  { name: "kube-baseline", order: 10_000_000, defaultAction: "Pass" },
+];
+
+export const KIND_SHORT: Record<string, string> = {
+  NetworkPolicy: "np",
+  GlobalNetworkPolicy: "gnp",
+  StagedNetworkPolicy: "snp",
+  StagedGlobalNetworkPolicy: "sgnp",
+  StagedKubernetesNetworkPolicy: "sknp",
+  KubernetesNetworkPolicy: "knp",
+};
+
+const ENFORCED_OF_STAGED: Record<string, string> = {
+  StagedNetworkPolicy: "NetworkPolicy",
+  StagedGlobalNetworkPolicy: "GlobalNetworkPolicy",
+  StagedKubernetesNetworkPolicy: "KubernetesNetworkPolicy",
+};
+
+export function policyKey(kind: string, name: string, namespace?: string): PolicyKey {
+  const short = KIND_SHORT[kind] ?? kind;
+  return namespace ? `${short}/${namespace}/${name}` : `${short}/${name}`;
+}
+
+export function profileKey(name: string): PolicyKey {
+  return `pro/${name}`;
+}
+
+/** A Calico-form policy the compiler accepts. `kind` says what it came from (a Kubernetes
+ *  NetworkPolicy arrives here already converted, with kind "KubernetesNetworkPolicy"). */
+export interface PolicyInput {
+  kind: "NetworkPolicy" | "GlobalNetworkPolicy" | "StagedNetworkPolicy" | "StagedGlobalNetworkPolicy" | "StagedKubernetesNetworkPolicy" | "KubernetesNetworkPolicy";
+  resource: NetworkPolicy | GlobalNetworkPolicy | StagedNetworkPolicy | StagedGlobalNetworkPolicy;
+  /** Resource label for messages, e.g. "NetworkPolicy prod/web". */
+  label: string;
+}
+
+export interface CompiledPolicy {
+  ir: PolicyIR;
+  selector: Selector;
+}
+
+/** The types table (SEMANTICS §2.3), used when `types` is empty. */
+export function defaultTypes(ingress: Rule[] | undefined, egress: Rule[] | undefined): PolicyType[] {
+  const i = (ingress ?? []).length > 0;
+  const e = (egress ?? []).length > 0;
+  if (!e) return ["Ingress"];
+  if (!i) return ["Egress"];
+  return ["Ingress", "Egress"];
+}
+
+function compileRules(rules: Rule[] | undefined, dir: Direction, tier: string, key: PolicyKey, ns: string, sets: SetRegistry, issues: Issue[]): RuleIR[] {
+  const out: RuleIR[] = [];
+  (rules ?? []).forEach((r, index) => {
+    const res = compileRule(r, { namespace: ns, origin: { tier, policy: key, direction: dir, index }, path: ["spec", dir, index], sets });
+    issues.push(...res.issues);
+    if (res.rule) out.push(res.rule);
+  });
+  return out;
+}
+
+export function compilePolicy(input: PolicyInput, sets: SetRegistry): { policy?: CompiledPolicy; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const r = input.resource;
+  const spec = (r.spec ?? {}) as GlobalNetworkPolicy["spec"] & { stagedAction?: PolicyIR["stagedAction"] };
+  const namespaced = input.kind !== "GlobalNetworkPolicy" && input.kind !== "StagedGlobalNetworkPolicy";
+  const ns = namespaced ? r.metadata.namespace || "default" : undefined;
+  const name = r.metadata.name;
+  const key = policyKey(input.kind, name, ns);
+  const tier = spec.tier || "default";
+  const staged = input.kind.startsWith("Staged");
+  const stagedAction = staged ? (spec.stagedAction ?? "Set") : undefined;
+
+  let selector: Selector;
+  try {
+    selector = policySelector({
+      namespace: ns,
+      selector: spec.selector,
+      namespaceSelector: namespaced ? undefined : spec.namespaceSelector,
+      serviceAccountSelector: spec.serviceAccountSelector,
+    });
+  } catch (e) {
+    if (!(e instanceof SelectorParseError)) throw e;
+    issues.push(issue("invalid-selector", ["spec", "selector"], `policy selector: ${e.message}`));
+    return { issues: withResource(issues, input.label) };
+  }
+
+  const types = spec.types && spec.types.length > 0 ? spec.types : defaultTypes(spec.ingress, spec.egress);
+  const deleting = stagedAction === "Delete";
+  const ingress = compileRules(spec.ingress, "ingress", tier, key, ns ?? "", sets, issues);
+  const egress = compileRules(spec.egress, "egress", tier, key, ns ?? "", sets, issues);
+  if (issues.some((i) => i.severity === "error")) return { issues: withResource(issues, input.label) };
+
+  const ir: PolicyIR = {
+    key,
+    kind: input.kind,
+    name,
+    ...(ns !== undefined ? { namespace: ns } : {}),
+    tier,
+    order: typeof spec.order === "number" ? spec.order : input.kind === "KubernetesNetworkPolicy" || input.kind === "StagedKubernetesNetworkPolicy" ? (spec.order ?? 1000) : null,
+    staged,
+    selector: selector.toString(),
+    // A staged Delete carries no spec; it selects nothing and governs nothing.
+    governs: deleting ? { ingress: false, egress: false } : { ingress: types.includes("Ingress"), egress: types.includes("Egress") },
+    ingress,
+    egress,
+    applyOnForward: !namespaced && spec.applyOnForward === true,
+    preDNAT: !namespaced && spec.preDNAT === true,
+    doNotTrack: !namespaced && spec.doNotTrack === true,
+  };
+  if (staged) {
+    ir.stagedAction = stagedAction;
+    ir.stagedTarget = policyKey(ENFORCED_OF_STAGED[input.kind]!, name, ns);
+  }
+  return { policy: { ir, selector }, issues: withResource(issues, input.label) };
+}
+
+function withResource(issues: Issue[], label: string): Issue[] {
+  return issues.map((i) => (i.resource ? i : { ...i, resource: label }));
+}
+
+export function compileProfile(p: ProfileRecord, sets: SetRegistry): { ingress: RuleIR[]; egress: RuleIR[]; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const key = profileKey(p.name);
+  const ingress = compileRules(p.ingress, "ingress", "", key, "", sets, issues);
+  const egress = compileRules(p.egress, "egress", "", key, "", sets, issues);
+  return { ingress, egress, issues: withResource(issues, p.source) };
+}
+
+export function buildTiers(tierResources: Tier[], policyTiers: Iterable<string>): TierIR[] {
+  const byName = new Map<string, TierIR>();
+  for (const t of BUILTIN_TIERS) byName.set(t.name, { ...t });
+  for (const t of tierResources) {
+    byName.set(t.metadata.name, {
+      name: t.metadata.name,
+      order: typeof t.spec?.order === "number" ? t.spec.order : null,
+      defaultAction: t.spec?.defaultAction === "Pass" ? "Pass" : "Deny",
+    });
+  }
+  for (const name of policyTiers) {
+    if (!byName.has(name)) byName.set(name, { name, order: null, defaultAction: "Deny", missing: true });
+  }
+  return [...byName.values()].sort(compareTiers);
+}
+
+type ProgramSet = Pick<EndpointIR, "ingress" | "egress" | "forward" | "preDNAT" | "untracked">;
+
+/** Orders policies globally (tier, then policy order) and hands out per-endpoint programs. */
+export class PolicyResolver {
+  private readonly sorted: CompiledPolicy[];
+  private readonly tierByName: Map<string, TierIR>;
+  private readonly selectingCache = new Map<string, CompiledPolicy[]>();
+  private readonly programCache = new Map<string, ProgramSet>();
+
+  constructor(tiers: TierIR[], policies: CompiledPolicy[]) {
+    this.tierByName = new Map(tiers.map((t) => [t.name, t]));
+    const tierIndex = new Map(tiers.map((t, i) => [t.name, i]));
+    this.sorted = [...policies].sort((a, b) => {
+      const ta = tierIndex.get(a.ir.tier)!;
+      const tb = tierIndex.get(b.ir.tier)!;
+      if (ta !== tb) return ta - tb;
+      return comparePolicies(a.ir, b.ir);
+    });
+  }
+
+  /** Policies (sorted) whose selector matches these effective labels. */
+  selecting(labels: Readonly<Record<string, string>>, sig = labelSignature(labels)): CompiledPolicy[] {
+    let hit = this.selectingCache.get(sig);
+    if (!hit) {
+      hit = this.sorted.filter((p) => p.selector.matches(labels));
+      this.selectingCache.set(sig, hit);
+    }
+    return hit;
+  }
+
+  programs(ep: EndpointRecord, labels: Readonly<Record<string, string>>, profileKeys: PolicyKey[]): ProgramSet {
+    const sig = labelSignature(labels);
+    const cacheKey = `${ep.kind}|${sig}|${profileKeys.join(",")}`;
+    const hit = this.programCache.get(cacheKey);
+    if (hit) return hit;
+    const sel = this.selecting(labels, sig);
+    const host = ep.kind === "host";
+    const normal = (p: PolicyIR) => !p.doNotTrack && !p.preDNAT;
+    const out: ProgramSet = {
+      ingress: this.program(sel, "ingress", normal, profileKeys, false),
+      egress: this.program(sel, "egress", normal, profileKeys, false),
+    };
+    if (host) {
+      const fwd = (p: PolicyIR) => normal(p) && p.applyOnForward;
+      out.forward = { ingress: this.program(sel, "ingress", fwd, [], false), egress: this.program(sel, "egress", fwd, [], false) };
+      out.preDNAT = this.program(sel, "ingress", (p) => p.preDNAT, [], true);
+      out.untracked = {
+        ingress: this.program(sel, "ingress", (p) => p.doNotTrack, [], true),
+        egress: this.program(sel, "egress", (p) => p.doNotTrack, [], true),
+      };
+    }
+    this.programCache.set(cacheKey, out);
+    return out;
+  }
+
+  /** `passTiers`: untracked and preDNAT tiers end with Pass (later tables still apply). */
+  private program(sel: CompiledPolicy[], dir: Direction, want: (p: PolicyIR) => boolean, profiles: PolicyKey[], passTiers: boolean): DirectionProgram {
+    const tiers: TierProgram[] = [];
+    const stagedTiers: TierProgram[] = [];
+    const push = (list: TierProgram[], p: PolicyIR) => {
+      let last = list[list.length - 1];
+      if (!last || last.tier !== p.tier) {
+        const t = this.tierByName.get(p.tier)!;
+        last = { tier: p.tier, defaultAction: passTiers ? "Pass" : t.defaultAction, policies: [] };
+        list.push(last);
+      }
+      last.policies.push(p.key);
+    };
+    for (const { ir } of sel) {
+      if (!want(ir) || !ir.governs[dir]) continue;
+      push(ir.staged ? stagedTiers : tiers, ir);
+    }
+    return { direction: dir, tiers, stagedTiers: passTiers ? [] : stagedTiers, profiles };
+  }
+}

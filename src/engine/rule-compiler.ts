@@ -1,0 +1,190 @@
+/**
+ * Rule compiler: one Calico rule (resource form) → one RuleIR, with selectors replaced by set ids
+ * (felix calc/rule_scanner.go ruleToParsedRule, after libcalico-go RuleAPIV3ToBackend).
+ *
+ * Problems are returned as issues; a policy with any error issue is dropped as a whole, the way
+ * Felix treats a resource that fails validation as missing.
+ */
+import type { EntityRule, Issue, IssuePath, PortSpec, Rule } from "../model/index.js";
+import { issue } from "../model/index.js";
+import {
+  canonicalCidr,
+  parseCidr,
+  PROTO_ANY,
+  PROTO_SCTP,
+  PROTO_TCP,
+  PROTO_UDP,
+  protocolNumber,
+  type EntityMatch,
+  type PortRange,
+  type RuleIR,
+  type RuleMatch,
+  type RuleOrigin,
+} from "../rule/index.js";
+import { parseSelector, SelectorParseError, type Selector } from "../selector/index.js";
+import { entitySelectorTexts } from "./selector-rewrite.js";
+import type { SetRegistry } from "./set-calculator.js";
+
+export interface RuleContext {
+  /** Policy namespace; "" for global policies and profiles. */
+  namespace: string;
+  origin: RuleOrigin;
+  /** Path of the rule inside its resource, e.g. ["spec", "ingress", 2]. */
+  path: IssuePath;
+  sets: SetRegistry;
+}
+
+const ACTIONS = new Set(["Allow", "Deny", "Log", "Pass"]);
+
+type ParsedPorts = { ranges: PortRange[]; named: string[] };
+
+/** numorstring.PortFromString: "a:b" range, a number, or a port name. */
+export function parsePorts(list: PortSpec[] | undefined, path: IssuePath, issues: Issue[]): ParsedPorts {
+  const out: ParsedPorts = { ranges: [], named: [] };
+  (list ?? []).forEach((p, i) => {
+    const bad = (why: string) => issues.push(issue("invalid-port", [...path, i], `port ${JSON.stringify(p)}: ${why}`));
+    if (typeof p === "number") {
+      if (!Number.isInteger(p) || p < 1 || p > 65535) return bad("port number must be between 1 and 65535");
+      out.ranges.push({ first: p, last: p });
+      return;
+    }
+    if (typeof p !== "string") return bad("must be a number, a \"min:max\" range or a port name");
+    const m = /^([0-9]+):([0-9]+)$/.exec(p);
+    if (m) {
+      const a = Number(m[1]);
+      const b = Number(m[2]);
+      if (a < 1 || b > 65535 || a > b) return bad("port range invalid, port number must be between 1 and 65535 and min ≤ max");
+      out.ranges.push({ first: a, last: b });
+      return;
+    }
+    if (/^[0-9]+$/.test(p)) {
+      const n = Number(p);
+      if (n < 1 || n > 65535) return bad("port number must be between 1 and 65535");
+      out.ranges.push({ first: n, last: n });
+      return;
+    }
+    if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(p)) return bad("not a port number, range or port name");
+    out.named.push(p);
+  });
+  return out;
+}
+
+function selectorOrIssue(text: string, path: IssuePath, issues: Issue[]): Selector | undefined {
+  try {
+    return parseSelector(text);
+  } catch (e) {
+    if (e instanceof SelectorParseError) {
+      issues.push(issue("invalid-selector", path, `selector ${JSON.stringify(text)}: ${e.message}`));
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+function cidrs(list: string[] | undefined, path: IssuePath, issues: Issue[]): string[] | undefined {
+  if (!list || list.length === 0) return undefined;
+  const out: string[] = [];
+  list.forEach((n, i) => {
+    const c = typeof n === "string" ? parseCidr(n) : undefined;
+    if (!c) {
+      issues.push(issue("invalid-cidr", [...path, i], `${JSON.stringify(n)} is not a CIDR`));
+      return;
+    }
+    out.push(canonicalCidr(n)!);
+  });
+  return out;
+}
+
+/** Felix ipsetmember.ProtocolFrom for a rule's protocol: UDP and SCTP as such, anything else TCP;
+ *  no protocol → any. */
+function namedPortProtocol(protocol: number | undefined): number {
+  if (protocol === undefined) return PROTO_ANY;
+  if (protocol === PROTO_UDP) return PROTO_UDP;
+  if (protocol === PROTO_SCTP) return PROTO_SCTP;
+  return PROTO_TCP;
+}
+
+function compileEntity(
+  side: "source" | "destination",
+  er: EntityRule | undefined,
+  ctx: RuleContext,
+  protocol: number | undefined,
+  issues: Issue[],
+): EntityMatch {
+  const path = [...ctx.path, side];
+  const e: EntityMatch = {};
+  if (!er) return e;
+  const nets = cidrs(er.nets, [...path, "nets"], issues);
+  if (nets) e.nets = nets;
+  const notNets = cidrs(er.notNets, [...path, "notNets"], issues);
+  if (notNets) e.notNets = notNets;
+
+  let texts: { positive: string; negative: string };
+  try {
+    texts = entitySelectorTexts(er, ctx.namespace);
+  } catch (err) {
+    if (err instanceof SelectorParseError) {
+      issues.push(issue("invalid-selector", path, `${side} selector: ${err.message}`));
+      return e;
+    }
+    throw err;
+  }
+  const positive = texts.positive ? selectorOrIssue(texts.positive, [...path, "selector"], issues) : undefined;
+  const negative = texts.negative ? selectorOrIssue(texts.negative, [...path, "notSelector"], issues) : undefined;
+
+  const ports = parsePorts(er.ports, [...path, "ports"], issues);
+  const notPorts = parsePorts(er.notPorts, [...path, "notPorts"], issues);
+  const npProto = namedPortProtocol(protocol);
+  // Named ports are filtered by the positive selector (also the negated ones: the rule can only
+  // match inside the positive selector anyway).
+  const npSel = positive ?? parseSelector("all()");
+  if (ports.ranges.length > 0) e.ports = ports.ranges;
+  if (ports.named.length > 0) e.namedPortSets = ports.named.map((n) => ctx.sets.namedPort(npSel, n, npProto));
+  if (notPorts.ranges.length > 0) e.notPorts = notPorts.ranges;
+  if (notPorts.named.length > 0) e.notNamedPortSets = notPorts.named.map((n) => ctx.sets.namedPort(npSel, n, npProto));
+  // Felix drops the selector set when named ports alone already carry it.
+  if (positive && (ports.ranges.length > 0 || ports.named.length === 0)) e.sets = [ctx.sets.selector(positive)];
+  if (negative) e.notSets = [ctx.sets.selector(negative)];
+
+  if (er.services?.name) {
+    const ns = er.services.namespace || ctx.namespace;
+    if (!ns) {
+      issues.push(issue("service-namespace-required", [...path, "services", "namespace"], "a services match in a global policy must give the service namespace"));
+    } else {
+      e.serviceSet = ctx.sets.service(ns, er.services.name, side === "destination");
+    }
+  }
+  return e;
+}
+
+function protocolOf(spec: string | number | undefined, path: IssuePath, issues: Issue[]): number | undefined {
+  if (spec === undefined || spec === null) return undefined;
+  const n = protocolNumber(spec);
+  if (n === undefined) issues.push(issue("invalid-protocol", path, `protocol ${JSON.stringify(spec)} is not a protocol name (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite) or number 1–255`));
+  return n;
+}
+
+export function compileRule(rule: Rule, ctx: RuleContext): { rule?: RuleIR; issues: Issue[] } {
+  const issues: Issue[] = [];
+  if (!rule || typeof rule !== "object" || !ACTIONS.has(rule.action)) {
+    issues.push(issue("invalid-action", [...ctx.path, "action"], `action ${JSON.stringify(rule?.action)} must be Allow, Deny, Log or Pass`));
+    return { issues };
+  }
+  const match: RuleMatch = { src: {}, dst: {} };
+  if (rule.ipVersion !== undefined) {
+    if (rule.ipVersion !== 4 && rule.ipVersion !== 6) issues.push(issue("invalid-ip-version", [...ctx.path, "ipVersion"], "ipVersion must be 4 or 6"));
+    else match.ipVersion = rule.ipVersion;
+  }
+  const protocol = protocolOf(rule.protocol, [...ctx.path, "protocol"], issues);
+  if (protocol !== undefined) match.protocol = protocol;
+  const notProtocol = protocolOf(rule.notProtocol, [...ctx.path, "notProtocol"], issues);
+  if (notProtocol !== undefined) match.notProtocol = notProtocol;
+  if (rule.icmp && rule.icmp.type !== undefined) match.icmp = rule.icmp.code !== undefined ? { type: rule.icmp.type, code: rule.icmp.code } : { type: rule.icmp.type };
+  if (rule.notICMP && rule.notICMP.type !== undefined) {
+    match.notIcmp = rule.notICMP.code !== undefined ? { type: rule.notICMP.type, code: rule.notICMP.code } : { type: rule.notICMP.type };
+  }
+  match.src = compileEntity("source", rule.source, ctx, protocol, issues);
+  match.dst = compileEntity("destination", rule.destination, ctx, protocol, issues);
+  if (issues.some((i) => i.severity === "error")) return { issues };
+  return { rule: { action: rule.action, match, origin: ctx.origin }, issues };
+}

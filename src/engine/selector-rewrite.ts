@@ -1,0 +1,111 @@
+/**
+ * The selector texts Calico builds for policies and rules (SEMANTICS §1.6; libcalico-go
+ * updateprocessors/{rules,networkpolicyprocessor,globalnetworkpolicyprocessor,selectors}.go and
+ * felix calc/rule_scanner.go combineMatchesIfPossible).
+ *
+ * Calico glues *texts* together ("(%s) && %s", blunt strings.Replace of "all()") and Felix parses
+ * the result; the set id is the hash of the re-parsed canonical form. We reproduce the texts step
+ * by step and parse once at the end, so ids equal Felix's.
+ */
+import { parseSelector, prefixLabels, replaceInText, type Selector } from "../selector/index.js";
+import { LABEL_NAMESPACE, LABEL_SERVICE_ACCOUNT, NS_LABEL_PREFIX, SA_LABEL_PREFIX } from "./endpoint-builder.js";
+
+const HAS_NAMESPACE = `has(${LABEL_NAMESPACE})`;
+const NOT_HAS_NAMESPACE = `!has(${LABEL_NAMESPACE})`;
+const HAS_SERVICE_ACCOUNT = `has(${LABEL_SERVICE_ACCOUNT})`;
+
+/** parseSelectorAttachPrefix: parse, prefix every label, print canonical. */
+function prefixed(text: string, prefix: string): string {
+  return prefixLabels(parseSelector(text), prefix).toString();
+}
+
+function prefixAndAppend(current: string, extra: string | undefined, prefix: string): string {
+  if (!extra) return current;
+  const p = prefixed(extra, prefix);
+  if (p === "") return current;
+  return current ? `(${current}) && ${p}` : p;
+}
+
+export interface PolicySelectorInput {
+  namespace?: string; // set for namespaced policies
+  selector?: string;
+  namespaceSelector?: string; // GNP only
+  serviceAccountSelector?: string;
+}
+
+/** The policy's endpoint selector text as Felix receives it. Throws SelectorParseError. */
+export function policySelectorText(p: PolicySelectorInput): string {
+  let sel = p.selector ?? "";
+  if (p.namespace) {
+    const nsSel = `${LABEL_NAMESPACE} == '${p.namespace}'`;
+    sel = sel ? `(${sel}) && ${nsSel}` : nsSel;
+    sel = prefixAndAppend(sel, p.serviceAccountSelector, SA_LABEL_PREFIX);
+    return sel;
+  }
+  if (p.namespaceSelector) {
+    sel = prefixAndAppend(sel, p.namespaceSelector, NS_LABEL_PREFIX);
+    sel = replaceInText(sel, "all()", HAS_NAMESPACE);
+  }
+  if (p.serviceAccountSelector) {
+    sel = prefixAndAppend(sel, p.serviceAccountSelector, SA_LABEL_PREFIX);
+    sel = replaceInText(sel, "all()", HAS_SERVICE_ACCOUNT);
+  }
+  return sel;
+}
+
+export function policySelector(p: PolicySelectorInput): Selector {
+  return parseSelector(policySelectorText(p));
+}
+
+export interface EntitySelectorInput {
+  selector?: string;
+  notSelector?: string;
+  namespaceSelector?: string;
+  serviceAccounts?: { names?: string[]; selector?: string };
+}
+
+/** parseServiceAccounts (rules.go). */
+function serviceAccountText(sam: { names?: string[]; selector?: string }): string {
+  let updated = "";
+  if (sam.selector) updated = prefixed(sam.selector, SA_LABEL_PREFIX);
+  const names = sam.names ?? [];
+  if (names.length === 0) return updated;
+  const namesSel = parseSelector(`${LABEL_SERVICE_ACCOUNT} in { '${names.join("', '")}' }`).toString();
+  return updated ? `(${updated}) && (${namesSel})` : namesSel;
+}
+
+/**
+ * GetEntityRuleSelector (rules.go): the positive selector text of one EntityRule after Calico's
+ * v3 → v1 conversion; "" means "no selector match". `ns` is the policy namespace ("" for global
+ * policies and profiles). The notSelector is passed through verbatim by Calico.
+ */
+export function entityRuleSelectorText(er: EntitySelectorInput, ns: string): string {
+  const saSel = er.serviceAccounts ? serviceAccountText(er.serviceAccounts) : "";
+  let nsSel = "";
+  if (er.namespaceSelector) {
+    nsSel = prefixed(er.namespaceSelector, NS_LABEL_PREFIX);
+    nsSel = replaceInText(nsSel, "all()", HAS_NAMESPACE);
+    nsSel = replaceInText(nsSel, "global()", NOT_HAS_NAMESPACE);
+  } else if (ns) {
+    nsSel = `${LABEL_NAMESPACE} == '${ns}'`;
+  }
+  const parts = [saSel, er.selector ?? ""].filter((x) => x !== "");
+  let sel = parts.length === 0 ? "" : parts.length === 1 ? parts[0]! : `(${parts.join(") && (")})`;
+  if (nsSel && (sel || er.notSelector || er.namespaceSelector)) sel = sel ? `(${nsSel}) && (${sel})` : nsSel;
+  return sel;
+}
+
+/**
+ * Felix rule scanner combineMatchesIfPossible: with a positive selector, the negative one is folded
+ * into it (the rule can only match known endpoints anyway). Without one, the negative selector
+ * stays separate so that it can also match addresses outside every endpoint.
+ */
+export function combineMatches(positive: string, negative: string): { positive: string; negative: string } {
+  if (positive && negative) return { positive: `(${positive}) && (!(${negative}))`, negative: "" };
+  return { positive, negative };
+}
+
+/** The positive and negative selector texts the rule's IP sets are built from. */
+export function entitySelectorTexts(er: EntitySelectorInput, ns: string): { positive: string; negative: string } {
+  return combineMatches(entityRuleSelectorText(er, ns), er.notSelector ?? "");
+}
