@@ -1,22 +1,36 @@
 /** The nft binary: JSON batches in, JSON listings out. */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { isKernelError } from "./errors.js";
 import { exec, type ExecOptions } from "./exec.js";
 
+// nft -f - opens /dev/stdin, which fails with ENXIO when stdin is a socket — and Node's child
+// stdio "pipes" are socketpairs. Batches therefore go through a private temp file.
+let batchDir: string | undefined;
+function withBatchFile<T>(content: string, fn: (path: string) => Promise<T>): Promise<T> {
+  batchDir ??= mkdtempSync(join(tmpdir(), "tortie-nft-"));
+  const p = join(batchDir, `${randomBytes(6).toString("hex")}.nft`);
+  writeFileSync(p, content);
+  return fn(p).finally(() => rmSync(p, { force: true }));
+}
+
 export type NftOptions = Pick<ExecOptions, "netns" | "timeoutMs">;
 
-/** Runs one JSON batch (`nft -j -f -`): the kernel applies it atomically or not at all. */
+/** Runs one JSON batch (`nft -j -f <file>`): the kernel applies it atomically or not at all. */
 export async function nftApply(batch: unknown, opts: NftOptions = {}): Promise<void> {
-  await exec("nft", ["-j", "-f", "-"], { ...opts, input: JSON.stringify(batch) });
+  await withBatchFile(JSON.stringify(batch), (p) => exec("nft", ["-j", "-f", p], opts));
 }
 
 /** Checks a batch without applying it (`nft -c`). */
 export async function nftCheck(batch: unknown, opts: NftOptions = {}): Promise<void> {
-  await exec("nft", ["-c", "-j", "-f", "-"], { ...opts, input: JSON.stringify(batch) });
+  await withBatchFile(JSON.stringify(batch), (p) => exec("nft", ["-c", "-j", "-f", p], opts));
 }
 
-/** Runs nft text (`nft -f -`). */
+/** Runs nft text (`nft -f`). */
 export async function nftApplyText(text: string, opts: NftOptions = {}): Promise<void> {
-  await exec("nft", ["-f", "-"], { ...opts, input: text });
+  await withBatchFile(text, (p) => exec("nft", ["-f", p], opts));
 }
 
 /** `nft -j list table <family> <name>`; null when the table does not exist. */

@@ -1,0 +1,76 @@
+/**
+ * The renderer against the real kernel, inside a namespace created for this file: everything it
+ * renders must load, list back to the expected digest, and deltas must converge to the same state
+ * as a full load.
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDataplane, diffModels } from "../../dataplane/index.js";
+import { arbCluster, type ArbSpec } from "../../dataplane/testdata/arbitrary.js";
+import { fixtureIR, NODE } from "../../dataplane/testdata/fixtures.js";
+import { nftApply, nftApplyText, nftListTable, nftListTableText } from "../../kernel/index.js";
+import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../../netns/index.js";
+import { diffDigest, expectedDigest, parseListing, renderDeleteTable, renderFull, renderOps, renderText } from "./index.js";
+
+const root = canUseNetns();
+const ns = uniqueName("rnd");
+
+const spec: ArbSpec = {
+  pods: [
+    { name: "a", iface: "cali5e1c4d6c68c", v4: "198.18.1.10", v6: "fd00:198:0:1::10", node: "n1" },
+    { name: "b", iface: "cali2f5353dd8c5", v4: "198.18.1.11", v6: "fd00:198:0:1::11", node: "n1" },
+    { name: "c", iface: "cali3754a2f57f6", v4: "198.18.1.12", v6: "fd00:198:0:1::12", node: "n1" },
+  ],
+  externalNets: ["198.19.0.0/16", "198.19.4.0/24", "fd00:198:99::/64"],
+};
+
+async function actualDigest() {
+  return parseListing(await nftListTable("inet", "tortie", { netns: ns }));
+}
+
+describe.skipIf(!root)("nft renderer in a real kernel", () => {
+  beforeAll(async () => {
+    await createNamespace(ns);
+  });
+  afterAll(async () => {
+    await deleteNamespace(ns);
+  });
+
+  it("the fixture loads as JSON and as text, and both list identically", async () => {
+    for (const config of [{}, { denyAction: "reject" as const, logDenied: true, compileAllowRuns: false }]) {
+      const m = buildDataplane(fixtureIR(), NODE, { config });
+      await nftApply(renderFull(m), { netns: ns });
+      expect(diffDigest(expectedDigest(m), (await actualDigest())!)).toEqual([]);
+      const fromJson = await nftListTableText("inet", "tortie", { netns: ns });
+      await nftApplyText(renderText(m), { netns: ns });
+      expect(await nftListTableText("inet", "tortie", { netns: ns })).toBe(fromJson);
+    }
+  });
+
+  it("drift shows up in the digest: flushed table, extra rule, missing element", async () => {
+    const m = buildDataplane(fixtureIR(), NODE);
+    await nftApply(renderFull(m), { netns: ns });
+    await nftApplyText("add rule inet tortie cali-wl-to-host accept\n", { netns: ns });
+    expect(diffDigest(expectedDigest(m), (await actualDigest())!)).toEqual(["chain cali-wl-to-host rules differ (9 listed, 8 expected)"]);
+    await nftApplyText("delete element inet tortie cali6ns-bad00000000000000000000 { 2001:db8::/32 }\n", { netns: ns });
+    expect(diffDigest(expectedDigest(m), (await actualDigest())!)).toContain("set cali6ns-bad00000000000000000000 elements differ (0 listed, 1 expected)");
+    await nftApplyText("flush table inet tortie\n", { netns: ns });
+    expect(diffDigest(expectedDigest(m), (await actualDigest())!).length).toBeGreaterThan(5);
+    await nftApply(renderDeleteTable(), { netns: ns });
+    expect(await actualDigest()).toBeNull();
+  });
+
+  it("random clusters load, and a delta to another random cluster converges to its full load", async () => {
+    await fc.assert(
+      fc.asyncProperty(arbCluster(spec), arbCluster(spec), fc.boolean(), async (ir1, ir2, compile) => {
+        const a = buildDataplane(ir1, "n1", { config: { compileAllowRuns: compile } });
+        const b = buildDataplane(ir2, "n1", { config: { compileAllowRuns: compile } });
+        await nftApply(renderFull(a), { netns: ns });
+        expect(diffDigest(expectedDigest(a), (await actualDigest())!)).toEqual([]);
+        await nftApply(renderOps(diffModels(a, b), b, a), { netns: ns });
+        expect(diffDigest(expectedDigest(b), (await actualDigest())!)).toEqual([]);
+      }),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 25) },
+    );
+  });
+});

@@ -1,0 +1,88 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { buildDataplane, diffModels, type DataplaneModel, type DpRule } from "../../dataplane/index.js";
+import { fixtureIR, NODE, SET_DNS } from "../../dataplane/testdata/fixtures.js";
+import { ruleExprLists } from "./expr.js";
+import { chainRules, expectedDigest, parseListing, renderFull, renderOps, renderText } from "./index.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Compares with testdata/<name>; UPDATE_GOLDEN=1 rewrites the file instead. */
+function golden(name: string, actual: string): void {
+  const p = join(here, "testdata", name);
+  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(p)) {
+    writeFileSync(p, actual);
+    if (process.env.UPDATE_GOLDEN !== "1") throw new Error(`golden ${name} was missing and has been written; re-run`);
+    return;
+  }
+  expect(actual).toBe(readFileSync(p, "utf8"));
+}
+
+describe("golden rulesets", () => {
+  it("fixture, default config (nft text)", () => {
+    golden("fixture.nft", renderText(buildDataplane(fixtureIR(), NODE)));
+  });
+  it("fixture, reject + logDenied + no compiled runs (nft text)", () => {
+    golden("fixture-reject-log.nft", renderText(buildDataplane(fixtureIR(), NODE, { config: { denyAction: "reject", logDenied: true, compileAllowRuns: false } })));
+  });
+  it("fixture, default config (nft JSON)", () => {
+    golden("fixture.json", JSON.stringify(renderFull(buildDataplane(fixtureIR(), NODE)), null, 1) + "\n");
+  });
+});
+
+describe("rule expressions", () => {
+  const cases: Array<[string, DpRule, number, RegExp[]]> = [
+    ["plain accept", { match: [], verdict: { kind: "accept" } }, 1, [/"accept":null/]],
+    ["reject splits into tcp reset and icmpx", { match: [{ kind: "family", family: 4 }], verdict: { kind: "reject" } }, 2, [/tcp reset/, /admin-prohibited/]],
+    ["log effect precedes the verdict", { match: [], effects: [{ kind: "log", prefix: "x", group: 3 }], verdict: { kind: "drop" } }, 1, [/"log":\{"prefix":"x","group":3\}\},\{"drop"/]],
+    ["mark clear uses the complement", { match: [], effects: [{ kind: "mark-clear", bits: 0x30000 }] }, 1, [/4294770687/]],
+    ["interface prefix becomes a wildcard", { match: [{ kind: "iface", dir: "in", name: "cali", prefix: true }], verdict: { kind: "return" } }, 1, [/"cali\*"/]],
+    ["port ranges and lists", { match: [{ kind: "port", side: "dst", ranges: [{ first: 80, last: 80 }, { first: 8000, last: 8080 }] }] }, 1, [/"set":\[80,\{"range":\[8000,8080\]\}\]/]],
+    ["negated icmp type/code is a concatenation", { match: [{ kind: "icmp", family: 6, type: 128, code: 0, negate: true }] }, 1, [/"op":"!=","left":\{"concat"/, /"right":58/]],
+  ];
+  for (const [name, rule, n, res] of cases) {
+    it(name, () => {
+      const lists = ruleExprLists(rule);
+      expect(lists).toHaveLength(n);
+      const s = JSON.stringify(lists);
+      for (const re of res) expect(s).toMatch(re);
+    });
+  }
+
+  it("every kernel rule gets a comment starting with its content hash", () => {
+    const m = buildDataplane(fixtureIR(), NODE);
+    for (const c of Object.values(m.chains)) for (const r of chainRules(c)) expect(r.comment).toMatch(/^[A-Za-z0-9_-]{12}( |$)/);
+  });
+});
+
+describe("renderOps ordering", () => {
+  it("creates before use and deletes after the last use", () => {
+    const a = buildDataplane(fixtureIR(), NODE);
+    const ir = fixtureIR();
+    ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db");
+    (ir.sets[SET_DNS] as { members: string[] }).members = [];
+    const b = buildDataplane(ir, NODE);
+    const cmds = renderOps(diffModels(a, b), b, a).nftables.map((c) => `${Object.keys(c)[0]} ${Object.keys(Object.values(c)[0]!)[0]}`);
+    const first = (s: string) => cmds.indexOf(s);
+    const last = (s: string) => cmds.lastIndexOf(s);
+    expect(last("delete element")).toBeLessThan(first("delete chain"));
+    expect(last("flush chain")).toBeLessThanOrEqual(last("delete chain"));
+    expect(cmds.filter((c) => c === "delete set").length).toBeGreaterThan(0);
+    expect(last("delete chain")).toBeLessThan(first("delete set"));
+  });
+});
+
+describe("digest", () => {
+  it("a listing that mirrors the rendered batch has the expected digest", () => {
+    const m: DataplaneModel = buildDataplane(fixtureIR(), NODE);
+    // Build a listing the way `nft -j list table` shows it: objects with elements, rules with comments.
+    const batch = renderFull(m).nftables.slice(2).map((c) => c.add!);
+    const listing = { nftables: [{ metainfo: {} }, ...batch] };
+    expect(parseListing(listing)).toEqual(expectedDigest(m));
+  });
+  it("no table → null", () => {
+    expect(parseListing({ nftables: [{ metainfo: {} }] })).toBeNull();
+  });
+});
