@@ -27,14 +27,17 @@ import type {
 import { issue } from "../model/index.js";
 import { canonicalAddr, formatAddr, parseAddr, parseCidr, protocolNumber, type NamedPortDecl } from "../rule/index.js";
 
-export const LABEL_NAMESPACE = "projectcalico.org/namespace";
-export const LABEL_ORCHESTRATOR = "projectcalico.org/orchestrator";
-export const LABEL_SERVICE_ACCOUNT = "projectcalico.org/serviceaccount";
-export const LABEL_NAME = "projectcalico.org/name";
+import {
+  LABEL_NAMESPACE,
+  LABEL_ORCHESTRATOR,
+  LABEL_SERVICE_ACCOUNT,
+  NAMESPACE_LABEL_PREFIX as NS_LABEL_PREFIX,
+  SERVICE_ACCOUNT_LABEL_PREFIX as SA_LABEL_PREFIX,
+} from "../selector/index.js";
+
+const LABEL_NAME = "projectcalico.org/name";
 export const NS_PROFILE_PREFIX = "kns.";
 export const SA_PROFILE_PREFIX = "ksa.";
-export const NS_LABEL_PREFIX = "pcns.";
-export const SA_LABEL_PREFIX = "pcsa.";
 /** Kubernetes adds this label to every namespace (since 1.21); YAML often leaves it out. */
 export const K8S_NS_NAME_LABEL = "kubernetes.io/metadata.name";
 /** Calico's static profile for auto-created host endpoints (libcalico-go/lib/resources/static.go). */

@@ -9,9 +9,29 @@ export { explain, tryExplain, formatExplanation, formatStages, type Explanation,
 export { tryMatrix, formatMatrix, type Matrix, type MatrixQuery, type Cell, type StagedChange } from "./matrix.js";
 export { evaluateFlow, resolveFlow, type FlowEnd, type FlowQuery, type FlowResult, type FlowStage, type HostActionStage, type Stage } from "./flow.js";
 export { DEFAULT_FAILSAFE, failsafeRules, parseFailsafeList, type FailsafeConfig, type FailsafePort } from "./failsafe.js";
-export { BUILTIN_TIERS, KIND_SHORT, policyKey, profileKey, defaultTypes, PolicyResolver, compilePolicy, compileProfile, buildTiers, type CompiledPolicy, type PolicyInput } from "./policy-resolver.js";
+export { BUILTIN_TIERS_IR, KIND_SHORT, policyKey, profileKey, defaultTypes, PolicyResolver, compilePolicy, compileProfile, buildTiers, type CompiledPolicy, type PolicyInput } from "./policy-resolver.js";
 export { compileRule, parsePorts, type RuleContext } from "./rule-compiler.js";
 export { SetRegistry, calculateSets, type SetInputs } from "./set-calculator.js";
 export { LabelIndex, labelSignature, type LabelClass } from "./label-index.js";
 export { policySelectorText, policySelector, entitySelectorTexts, entityRuleSelectorText, combineMatches, type PolicySelectorInput, type EntitySelectorInput } from "./selector-rewrite.js";
-export * from "./endpoint-builder.js";
+export {
+  podToEndpoint,
+  workloadEndpointRecord,
+  hostEndpointRecord,
+  networkSetRecord,
+  namespaceProfile,
+  serviceAccountProfile,
+  serviceAccountProfileName,
+  calicoProfile,
+  defaultAllowProfile,
+  effectiveLabels,
+  workloadEndpointName,
+  NS_PROFILE_PREFIX,
+  SA_PROFILE_PREFIX,
+  K8S_NS_NAME_LABEL,
+  DEFAULT_ALLOW_PROFILE,
+  type EndpointRecord,
+  type NetworkSetRecord,
+  type ProfileRecord,
+  type SkippedPod,
+} from "./endpoint-builder.js";

@@ -39,7 +39,7 @@ import { policySelector } from "./selector-rewrite.js";
 import type { SetRegistry } from "./set-calculator.js";
 
 /** The built-in tiers (v3.32+): always present. */
-export const BUILTIN_TIERS: TierIR[] = [
+export const BUILTIN_TIERS_IR: TierIR[] = [
   { name: "kube-admin", order: 1000, defaultAction: "Pass" },
   { name: "default", order: 1_000_000, defaultAction: "Deny" },
   { name: "kube-baseline", order: 10_000_000, defaultAction: "Pass" },
@@ -172,7 +172,7 @@ export function compileProfile(p: ProfileRecord, sets: SetRegistry): { ingress: 
 
 export function buildTiers(tierResources: Tier[], policyTiers: Iterable<string>): TierIR[] {
   const byName = new Map<string, TierIR>();
-  for (const t of BUILTIN_TIERS) byName.set(t.name, { ...t });
+  for (const t of BUILTIN_TIERS_IR) byName.set(t.name, { ...t });
   for (const t of tierResources) {
     byName.set(t.metadata.name, {
       name: t.metadata.name,

@@ -7,8 +7,16 @@
  * the result; the set id is the hash of the re-parsed canonical form. We reproduce the texts step
  * by step and parse once at the end, so ids equal Felix's.
  */
-import { parseSelector, prefixLabels, replaceInText, type Selector } from "../selector/index.js";
-import { LABEL_NAMESPACE, LABEL_SERVICE_ACCOUNT, NS_LABEL_PREFIX, SA_LABEL_PREFIX } from "./endpoint-builder.js";
+import {
+  LABEL_NAMESPACE,
+  LABEL_SERVICE_ACCOUNT,
+  NAMESPACE_LABEL_PREFIX as NS_LABEL_PREFIX,
+  parseSelector,
+  prefixLabels,
+  replaceInText,
+  SERVICE_ACCOUNT_LABEL_PREFIX as SA_LABEL_PREFIX,
+  type Selector,
+} from "../selector/index.js";
 
 const HAS_NAMESPACE = `has(${LABEL_NAMESPACE})`;
 const NOT_HAS_NAMESPACE = `!has(${LABEL_NAMESPACE})`;
