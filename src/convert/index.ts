@@ -13,3 +13,10 @@ export {
 } from "./k8s-network-policy.js";
 export { simplifyPorts, portFromString, portToSpec, type CalicoPort } from "./ports.js";
 export { convertUid, goNormaliseCidr } from "./go-net.js";
+export {
+  parseLegacyPolicy,
+  legacyToNetworkPolicy,
+  LEGACY_ANNOTATION,
+  type LegacyOptions,
+  type LegacyPolicyOptions,
+} from "./legacy.js";
