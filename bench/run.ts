@@ -32,7 +32,8 @@ function table(results: BenchResult[]): string {
 
 function machine(): string {
   const cpus = os.cpus();
-  return `${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${os.platform()} ${os.release()}, Node ${process.version}`;
+  const load = os.loadavg()[0].toFixed(2);
+  return `${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${os.platform()} ${os.release()}, Node ${process.version}; 1-min load average ${load} when the run began (other work on the machine lowers the figures)`;
 }
 
 async function updateDoc(file: string, body: string): Promise<void> {
