@@ -3,6 +3,7 @@ import type { Resource } from "../model/index.js";
 import { applyDefaults, defaultPolicyTypes } from "./defaults.js";
 
 const res = (o: object) => o as unknown as Resource;
+const specOf = (r: Resource) => (r as unknown as { spec: Record<string, unknown> }).spec;
 
 describe("defaultPolicyTypes (SEMANTICS §2.3)", () => {
   it.each([
@@ -40,15 +41,15 @@ describe("applyDefaults", () => {
       res({ apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "p", namespace: "x" }, spec: { tier: "t", types: ["Egress"], ingress: [{ action: "Allow" }] } }),
     );
     expect(out.metadata.namespace).toBe("x");
-    expect((out.spec as { types: string[] }).types).toEqual(["Egress"]);
+    expect(specOf(out).types).toEqual(["Egress"]);
     expect(out.metadata.labels).toEqual({ "projectcalico.org/tier": "t" });
   });
 
   it("staged: stagedAction Set; Delete clears types", () => {
     const set = applyDefaults(res({ apiVersion: "projectcalico.org/v3", kind: "StagedGlobalNetworkPolicy", metadata: { name: "p" }, spec: {} }));
-    expect(set.spec).toEqual({ tier: "default", stagedAction: "Set", types: ["Ingress"] });
+    expect(specOf(set)).toEqual({ tier: "default", stagedAction: "Set", types: ["Ingress"] });
     const del = applyDefaults(res({ apiVersion: "projectcalico.org/v3", kind: "StagedNetworkPolicy", metadata: { name: "p" }, spec: { stagedAction: "Delete", types: ["Ingress"] } }));
-    expect(del.spec).toEqual({ tier: "default", stagedAction: "Delete" });
+    expect(specOf(del)).toEqual({ tier: "default", stagedAction: "Delete" });
   });
 
   it("Tier: defaultAction Deny; no namespace for cluster-scoped kinds", () => {
@@ -60,9 +61,9 @@ describe("applyDefaults", () => {
     const k = applyDefaults(
       res({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "k" }, spec: { egress: [{ ports: [{ port: 53 }] }] } }),
     );
-    expect(k.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"], egress: [{ ports: [{ port: 53, protocol: "TCP" }] }] });
+    expect(specOf(k)).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"], egress: [{ ports: [{ port: 53, protocol: "TCP" }] }] });
     const only = applyDefaults(res({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "k" }, spec: { podSelector: {} } }));
-    expect((only.spec as { policyTypes: string[] }).policyTypes).toEqual(["Ingress"]);
+    expect(specOf(only).policyTypes).toEqual(["Ingress"]);
   });
 
   it("core kinds: TCP default for ports; defaultNamespace option", () => {
@@ -71,7 +72,7 @@ describe("applyDefaults", () => {
       { defaultNamespace: "lab" },
     );
     expect(pod.metadata.namespace).toBe("lab");
-    expect((pod.spec as { containers: Array<{ ports: unknown[] }> }).containers[0]!.ports).toEqual([{ containerPort: 80, protocol: "TCP" }]);
+    expect((specOf(pod).containers as Array<{ ports: unknown[] }>)[0]!.ports).toEqual([{ containerPort: 80, protocol: "TCP" }]);
   });
 
   it("removes nulls", () => {

@@ -129,7 +129,7 @@ items:
   it("keeps only valid resources, applies defaults, and reports every issue at once", () => {
     const r = loadManifests({ text: `${NP}---\n${NP.replace("allow-tcp-6379", "Bad").replace("[6379]", "[0]")}` });
     expect(r.resources).toHaveLength(1);
-    const spec = r.resources[0]!.resource.spec as { types: string[]; tier: string };
+    const spec = (r.resources[0]!.resource as unknown as { spec: { types: string[]; tier: string } }).spec;
     expect(spec.types).toEqual(["Ingress"]);
     expect(spec.tier).toBe("default");
     expect(r.issues.map((i) => i.code)).toEqual(["invalid-name", "invalid-port"]);
@@ -159,7 +159,7 @@ items:
   it("treats null fields as absent, like Go's decoder", () => {
     const r = loadManifests({ text: `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: x\n  labels:\nspec:\n  selector:\n  ingress:\n` });
     expect(r.issues).toEqual([]);
-    expect(r.resources[0]!.resource.spec).toEqual({ tier: "default", types: ["Ingress"] });
+    expect((r.resources[0]!.resource as unknown as { spec: unknown }).spec).toEqual({ tier: "default", types: ["Ingress"] });
   });
 });
 
