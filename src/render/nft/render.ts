@@ -7,7 +7,8 @@
  *  - renderOps(ops, to): one transaction applying a diff (dataplane/diff.ts). Creation happens
  *    before use and deletion after the last use inside the same transaction:
  *      new sets / maps / chain declarations → element removals and additions → rules of new and
- *      replaced chains (flush + add) → map element changes → delete chains → delete maps and sets.
+ *      replaced chains (flush + add) → map element changes → flush doomed chains → delete maps →
+ *      delete chains → delete sets.
  *
  * Every kernel rule carries a comment "<12-char content hash> <origin label>"; drift detection
  * compares those hashes with what the kernel lists, so it never has to parse nft's re-printed
@@ -115,7 +116,10 @@ export function renderDeleteTable(t: NftTarget = DEFAULT_TARGET): NftBatch {
  * set field layouts for element operations on sets that are not being created.
  */
 export function renderOps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel, t: NftTarget = DEFAULT_TARGET): NftBatch {
-  const phase: NftCommand[][] = [[], [], [], [], [], [], []];
+  // 0 create, 1 elements, 2 rules, 3 map elements, 4 flush doomed chains, 5 delete maps,
+  // 6 delete chains, 7 delete sets. Doomed chains are all flushed before any is deleted because
+  // they may jump to each other; maps go before chains because their elements name chains.
+  const phase: NftCommand[][] = [[], [], [], [], [], [], [], []];
   const fieldsOf = (name: string) => to.sets[name] ?? from.sets[name];
   for (const o of ops) {
     switch (o.op) {
@@ -153,14 +157,15 @@ export function renderOps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel,
         // A chain must be empty and unreferenced to be deleted: flush it first; references from
         // other chains and maps were removed in earlier phases of this transaction.
         const c = { family: t.family, table: t.table, name: o.name };
-        phase[4]!.push({ flush: { chain: c } }, { delete: { chain: c } });
+        phase[4]!.push({ flush: { chain: c } });
+        phase[6]!.push({ delete: { chain: c } });
         break;
       }
       case "delete-map":
         phase[5]!.push({ delete: { map: { family: t.family, table: t.table, name: o.name } } });
         break;
       case "delete-set":
-        phase[6]!.push({ delete: { set: { family: t.family, table: t.table, name: o.name } } });
+        phase[7]!.push({ delete: { set: { family: t.family, table: t.table, name: o.name } } });
         break;
     }
   }

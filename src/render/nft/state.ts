@@ -29,6 +29,12 @@ export function expectedDigest(model: DataplaneModel): NftDigest {
 
 const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, "ipv6-icmp": 58, icmpv6: 58, sctp: 132, udplite: 136 };
 
+/** Canonical text of a set element as written in a batch or listed by nft (addresses canonical,
+ *  protocols as numbers, concatenations joined by " . "). */
+export function normalizeElement(v: unknown): string {
+  return normAtom(v);
+}
+
 function normAtom(v: unknown): string {
   if (typeof v === "number") return String(v);
   if (typeof v === "string") {

@@ -1,0 +1,4 @@
+export { Applier, ApplyError, DEFAULT_RETRY, type ApplierEvent, type ApplierOptions, type ApplyResult, type DriftReport, type RetryPolicy } from "./applier.js";
+export { nftBackend, type Backend } from "./backend.js";
+export { FakeKernel } from "./fake-kernel.js";
+export { NftKernel, type Kernel, type NftKernelOptions } from "./kernel.js";

@@ -1,0 +1,131 @@
+/**
+ * The applier and the fake kernel against the real kernel (in a namespace of this file): the fake
+ * must accept and refuse the same batches, and the applier must converge, detect drift and resync
+ * on both alike.
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDataplane, type DataplaneModel } from "../dataplane/index.js";
+import { arbCluster, type ArbSpec } from "../dataplane/testdata/arbitrary.js";
+import { fixtureIR, NODE } from "../dataplane/testdata/fixtures.js";
+import { isKernelError, nftApplyText, nftListTable } from "../kernel/index.js";
+import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
+import { nft } from "../render/index.js";
+import { Applier, FakeKernel, NftKernel } from "./index.js";
+
+const root = canUseNetns();
+const ns = uniqueName("apl");
+const T = { family: "inet", table: "tortie" };
+
+const spec: ArbSpec = {
+  pods: [
+    { name: "a", iface: "cali5e1c4d6c68c", v4: "198.18.1.10", v6: "fd00:198:0:1::10", node: "n1" },
+    { name: "b", iface: "cali2f5353dd8c5", v4: "198.18.1.11", v6: "fd00:198:0:1::11", node: "n1" },
+  ],
+  externalNets: ["198.19.0.0/16", "fd00:198:99::/64"],
+};
+
+describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
+  beforeAll(() => createNamespace(ns));
+  afterAll(() => deleteNamespace(ns));
+
+  it("the fake refuses exactly the batches the kernel refuses, and both stay unchanged", async () => {
+    const setup = {
+      nftables: [
+        { add: { table: { family: "inet", name: "tortie" } } },
+        { delete: { table: { family: "inet", name: "tortie" } } },
+        { add: { table: { family: "inet", name: "tortie" } } },
+        { add: { chain: { ...T, name: "a" } } },
+        { add: { chain: { ...T, name: "b" } } },
+        { add: { set: { ...T, name: "s", type: "ipv4_addr", flags: ["interval"], elem: [{ prefix: { addr: "10.0.0.0", len: 8 } }] } } },
+        { add: { map: { ...T, name: "m", type: "ifname", map: "verdict", elem: [["x", { goto: { target: "b" } }]] } } },
+        { add: { rule: { ...T, chain: "a", comment: "AAAAAAAAAAAA", expr: [{ jump: { target: "b" } }] } } },
+      ],
+    };
+    const batches: Array<[string, unknown[]]> = [
+      ["rule naming a missing chain", [{ add: { rule: { ...T, chain: "a", expr: [{ jump: { target: "zz" } }] } } }]],
+      ["deleting a referenced chain", [{ delete: { chain: { ...T, name: "b" } } }]],
+      ["deleting a non-empty, unreferenced chain (allowed)", [{ delete: { chain: { ...T, name: "a" } } }]],
+      ["deleting a missing element", [{ delete: { element: { ...T, name: "s", elem: ["1.2.3.4"] } } }]],
+      ["overlapping interval", [{ add: { element: { ...T, name: "s", elem: [{ prefix: { addr: "10.1.0.0", len: 16 } }] } } }]],
+      ["re-adding a map key with another verdict", [{ add: { element: { ...T, name: "m", elem: [["x", { goto: { target: "a" } }]] } } }]],
+      ["a valid batch", [{ add: { element: { ...T, name: "s", elem: ["11.0.0.1"] } } }, { flush: { chain: { ...T, name: "a" } } }, { delete: { chain: { ...T, name: "a" } } }]],
+    ];
+    const real = new NftKernel({ netns: ns });
+    for (const [name, cmds] of batches) {
+      const fake = new FakeKernel();
+      await real.apply(setup);
+      await fake.apply(setup);
+      const batch = { nftables: [{ add: { chain: { ...T, name: "new" } } }, ...cmds] };
+      const outcome = async (k: { apply(b: unknown): Promise<void> }) => {
+        try {
+          await k.apply(batch);
+          return "ok";
+        } catch (e) {
+          if (!isKernelError(e)) throw e;
+          return "refused";
+        }
+      };
+      const [r, f] = [await outcome(real), await outcome(fake)];
+      expect(f, name).toBe(r);
+      expect(nft.parseListing(await fake.list()), name).toEqual(nft.parseListing(await real.list()));
+    }
+  });
+
+  it("applies a sequence of models with deltas on both kernels to identical states", async () => {
+    const fixture = (mut?: (ir: ReturnType<typeof fixtureIR>) => void) => {
+      const ir = fixtureIR();
+      mut?.(ir);
+      return buildDataplane(ir, NODE);
+    };
+    const seq: DataplaneModel[] = [
+      fixture(),
+      fixture((ir) => ir.endpoints.pop()), // host endpoint gone: its chains, maps and base chains go
+      fixture(), // and back
+      fixture((ir) => (ir.endpoints = ir.endpoints.filter((e) => e.kind === "host"))),
+      fixture((ir) => (ir.policies["np/prod/web"]!.ingress = ir.policies["np/prod/web"]!.ingress.slice(3))),
+      fixture(),
+    ];
+    const real = new NftKernel({ netns: ns });
+    await real.apply(nft.renderDeleteTable());
+    const fake = new FakeKernel();
+    const ra = new Applier(real, { sleep: async () => {} });
+    const fa = new Applier(fake, { sleep: async () => {} });
+    for (const [i, m] of seq.entries()) {
+      const [r, f] = [await ra.apply(m), await fa.apply(m)];
+      expect(r.mode, `step ${i}`).toBe(i === 0 ? "full" : "delta");
+      expect(f.mode, `step ${i}`).toBe(r.mode);
+      expect(nft.diffDigest(nft.expectedDigest(m), nft.parseListing(await real.list())!), `step ${i}`).toEqual([]);
+      expect(nft.parseListing(await fake.list()), `step ${i}`).toEqual(nft.parseListing(await real.list()));
+    }
+  });
+
+  it("random model sequences converge with one delta batch each", async () => {
+    const real = new NftKernel({ netns: ns });
+    await fc.assert(
+      fc.asyncProperty(fc.array(arbCluster(spec), { minLength: 2, maxLength: 4 }), async (irs) => {
+        const applier = new Applier(real, { sleep: async () => {}, retry: { maxAttempts: 1 } });
+        await real.apply(nft.renderDeleteTable());
+        for (const ir of irs) {
+          const m = buildDataplane(ir, "n1");
+          await applier.apply(m);
+          expect(nft.diffDigest(nft.expectedDigest(m), nft.parseListing(await real.list())!)).toEqual([]);
+        }
+      }),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 15) },
+    );
+  });
+
+  it("detects someone flushing or deleting the table and resyncs", async () => {
+    const m = buildDataplane(fixtureIR(), NODE);
+    const applier = new Applier(new NftKernel({ netns: ns }), { sleep: async () => {} });
+    await applier.apply(m);
+    expect((await applier.checkDrift()).differences).toEqual([]);
+    for (const cmd of ["flush table inet tortie", "delete table inet tortie", "delete element inet tortie cali40svc-prod-api { 198.18.2.20 . tcp . 8443 }"]) {
+      await nftApplyText(cmd + "\n", { netns: ns });
+      const r = await applier.checkDrift();
+      expect(r.resynced, cmd).toBe(true);
+      expect(nft.diffDigest(nft.expectedDigest(m), nft.parseListing(await nftListTable("inet", "tortie", { netns: ns }))!), cmd).toEqual([]);
+    }
+  });
+});
