@@ -4,7 +4,18 @@
  */
 import type { Command } from "commander";
 import { register as validate } from "./validate.js";
+import { register as apply } from "./apply.js";
+import { register as create } from "./create.js";
+import { register as replace } from "./replace.js";
+import { register as del } from "./delete.js";
+import { register as get } from "./get.js";
+import { register as patch } from "./patch.js";
+import { register as label } from "./label.js";
+import { register as explain } from "./explain.js";
+import { register as matrix } from "./matrix.js";
+import { register as diff } from "./diff.js";
+import { register as convert } from "./convert.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [validate];
+export const COMMANDS: RegisterCommand[] = [validate, apply, create, replace, del, get, patch, label, explain, matrix, diff, convert];

@@ -1,0 +1,25 @@
+/** Options shared by the resource verbs, so every verb spells them the same way. */
+import { Option, type Command } from "commander";
+import type { DatastoreOverrides } from "../../datastore/index.js";
+import { addDatastoreOptions } from "../datastore-config.js";
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+export function addFileOptions(cmd: Command, required: boolean): Command {
+  const f = new Option("-f, --filename <file>", "file, directory (read recursively) or - for stdin; repeatable").argParser(collect);
+  if (required) f.makeOptionMandatory(true);
+  return cmd.addOption(f).addOption(new Option("-R, --recursive", "accepted for calicoctl compatibility: directories are always read recursively").hideHelp());
+}
+
+export function addNamespaceOption(cmd: Command): Command {
+  return cmd.addOption(new Option("-n, --namespace <ns>", "namespace for namespaced resources (default: default)"));
+}
+
+export function addCommonStoreOptions(cmd: Command): Command {
+  return addDatastoreOptions(cmd);
+}
+
+export interface FileOpts extends DatastoreOverrides {
+  filename?: string[];
+  namespace?: string;
+}
