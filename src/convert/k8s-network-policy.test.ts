@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { K8sNetworkPolicy, K8sNetworkPolicySpec, LabelSelector, Rule, StagedKubernetesNetworkPolicy } from "../model/index.js";
+import type {
+  EntityRule,
+  K8sNetworkPolicy,
+  K8sNetworkPolicyPeer,
+  K8sNetworkPolicySpec,
+  LabelSelector,
+  Rule,
+  StagedKubernetesNetworkPolicy,
+} from "../model/index.js";
 import { parseSelector } from "../selector/index.js";
 import { convertUid, goNormaliseCidr, parseUuid } from "./go-net.js";
 import { convertKubernetesNetworkPolicy, k8sSelectorToCalico } from "./k8s-network-policy.js";
@@ -176,7 +184,7 @@ describe("convertKubernetesNetworkPolicy", () => {
     ["ipBlock normalised", { ipBlock: { cidr: "10.1.2.3/16", except: ["10.1.2.3/24", "2001:DB8::1/32"] } }, { nets: ["10.1.0.0/16"], notNets: ["10.1.2.0/24", "2001:db8::/32"] }],
     ["ipBlock wins over selectors", { ipBlock: { cidr: "10.0.0.0/8" }, podSelector: {} }, { nets: ["10.0.0.0/8"] }],
     ["empty peer", {}, { selector: ORCH }],
-  ] as const)("peer: %s", (_n, peer, want) => {
+  ] as Array<[string, K8sNetworkPolicyPeer, EntityRule]>)("peer: %s", (_n, peer, want) => {
     const { policy } = convert(np({ ingress: [{ from: [peer] }], egress: [{ to: [peer] }], policyTypes: ["Ingress", "Egress"] }));
     expect(policy.spec.ingress).toEqual([{ action: "Allow", source: want, destination: {} }]);
     expect(policy.spec.egress).toEqual([{ action: "Allow", source: {}, destination: want }]);

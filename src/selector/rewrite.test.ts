@@ -48,7 +48,8 @@ describe("prefixLabels (Calico PrefixVisitor tests)", () => {
   it("matches the original on prefixed label maps", () => {
     const sel = p(`a == "1" && !has(b) || c not in {"x"}`);
     const pre = prefixLabels(sel, "pcsa.");
-    for (const l of [{ a: "1" }, { a: "1", b: "" }, { c: "x" }, {}]) {
+    const maps: Array<Record<string, string>> = [{ a: "1" }, { a: "1", b: "" }, { c: "x" }, {}];
+    for (const l of maps) {
       const prefixed = Object.fromEntries(Object.entries(l).map(([k, v]) => [`pcsa.${k}`, v]));
       expect(pre.matches(prefixed)).toBe(sel.matches(l));
     }
