@@ -6,3 +6,4 @@ export * from "./validate/index.js";
 export * from "./convert/index.js";
 export * as conformance from "./conformance/index.js";
 export * from "./engine/index.js";
+export * from "./datastore/index.js";
