@@ -83,12 +83,24 @@ export class Selector {
   }
 }
 
+/**
+ * Selectors are immutable, so identical texts can share one parsed, compiled instance; the engine
+ * re-reads the same policy texts on every recompute. Bounded: cleared when it grows past the cap.
+ */
+const CACHE_CAP = 20_000;
+const cache = new Map<string, Selector>();
+
 /** Parses a selector. Throws SelectorParseError (and only that) on invalid input. */
 export function parseSelector(text: string): Selector {
   if (typeof text !== "string") {
     throw new SelectorParseError(`selector must be a string, not ${text === null ? "null" : typeof text}`, 0, String(text));
   }
-  return new Selector(parseAst(text));
+  const hit = cache.get(text);
+  if (hit !== undefined) return hit;
+  const sel = new Selector(parseAst(text));
+  if (cache.size >= CACHE_CAP) cache.clear();
+  cache.set(text, sel);
+  return sel;
 }
 
 export function tryParseSelector(text: string): { ok: true; selector: Selector } | { ok: false; error: SelectorParseError } {
