@@ -5,9 +5,10 @@
  */
 import { stringify as toYaml } from "yaml";
 import { DatastoreError, type Store, type StoredResource } from "../datastore/index.js";
-import { formatPath, kindFromCliName, kindOf, type Issue, type KindInfo, type Resource } from "../model/index.js";
+import { kindFromCliName, kindOf, type Issue, type KindInfo, type Resource } from "../model/index.js";
 import { loadManifests } from "../validate/index.js";
 import { CliError } from "./datastore-config.js";
+import { formatIssues } from "./output.js";
 import { formatTable } from "./table.js";
 
 // ------------------------------------------------------------------ output sink
@@ -64,16 +65,10 @@ export function failLine(msg: string): void {
   io.fail();
 }
 
-export function formatIssue(i: Issue): string {
-  const where = i.pos ? `${i.pos.file ?? "<input>"}:${i.pos.line}:${i.pos.col}: ` : "";
-  const sev = i.severity === "error" ? red("error") : yellow("warning");
-  const path = i.path.length ? ` [${formatPath(i.path)}]` : "";
-  const res = i.resource ? `${i.resource}: ` : "";
-  return `${where}${sev}: ${res}${i.message}${path} (${i.code})`;
-}
-
-export function printIssues(issues: readonly Issue[]): void {
-  for (const i of issues) io.err(`${formatIssue(i)}\n`);
+/** Issues on stderr, with source excerpts when the texts are known (the shared printer of output.ts). */
+export function printIssues(issues: readonly Issue[], sources?: ReadonlyMap<string, string>): void {
+  const text = formatIssues(issues, { color: io.color, ...(sources ? { sources } : {}) });
+  if (text) io.err(text);
 }
 
 // ------------------------------------------------------------------ kinds and namespaces
@@ -138,7 +133,7 @@ export function readInputs(files: readonly string[], namespace: string | undefin
     }
     resources.push({ resource, kind, where });
   }
-  printIssues(issues);
+  printIssues(issues, loaded.sources);
   const errors = issues.filter((i) => i.severity === "error").length;
   if (errors) {
     failLine(`${errors} error(s) in the input; nothing was changed`);
