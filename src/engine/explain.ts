@@ -143,7 +143,7 @@ export function formatStages(stages: Stage[], indent = ""): string[] {
         tier = t;
         lines.push(`${indent}  ${t === "" ? "profiles" : `tier ${t}`}`);
       }
-      lines.push(`${indent}    ${stepLine(s)}`);
+      lines.push(`${indent}${t === undefined || s.kind === "failsafe" ? "  " : "    "}${stepLine(s)}`);
     }
   }
   return lines;

@@ -35,3 +35,4 @@ export {
   type ProfileRecord,
   type SkippedPod,
 } from "./endpoint-builder.js";
+export { tryDiff, formatDiff, interestingPorts, type DiffQuery, type ClusterDiff, type PairChange } from "./diff.js";
