@@ -15,11 +15,7 @@ import { register as explain } from "./explain.js";
 import { register as matrix } from "./matrix.js";
 import { register as diff } from "./diff.js";
 import { register as convert } from "./convert.js";
-import { register as explain } from "./explain.js";
-import { register as matrix } from "./matrix.js";
-import { register as diff } from "./diff.js";
-import { register as convert } from "./convert.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [validate, apply, create, replace, del, get, patch, label, explain, matrix, diff, convert, explain, matrix, diff, convert];
+export const COMMANDS: RegisterCommand[] = [validate, apply, create, replace, del, get, patch, label, explain, matrix, diff, convert];
