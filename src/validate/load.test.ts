@@ -184,6 +184,9 @@ describe("loadManifests: YAML problems are issues", () => {
       ["invalid-type", "metadata.labels.enabled"],
       ["invalid-type", "metadata.labels.num"],
     ]);
+    // floats only in go-yaml's syntax: "e0" is a string (yaml's own 1.1 schema reads NaN)
+    const e0 = loadManifests({ text: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: e0\n" });
+    expect(e0.issues).toEqual([]);
     // base-60 and timestamps stay strings, so an unquoted port range works
     const ok = loadManifests({ text: `${NP.replace("[6379]", "[6379:6380]")}` });
     expect(ok.issues).toEqual([]);

@@ -95,11 +95,30 @@ function posAt(text: string, lc: LineCounter, file: string | undefined, offset: 
   return pos;
 }
 
+/** go-yaml v2's float syntax (resolve.go yamlStyleFloat): a digit is required before any exponent. */
+const GO_YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
+
+const goYamlFloat = {
+  identify: (v: unknown) => typeof v === "number",
+  default: true,
+  tag: "tag:yaml.org,2002:float",
+  test: GO_YAML_FLOAT,
+  resolve: (s: string) => parseFloat(s),
+};
+
+/**
+ * The YAML 1.1 tags, adjusted to read scalars as go-yaml v2 does: no base-60 numbers, no
+ * timestamps, and floats only in go-yaml's syntax (yaml's 1.1 float would read "e0" as NaN).
+ */
 function tagFilter(tags: unknown[]): unknown[] {
-  return tags.filter((t) => {
-    const tag = t as { tag?: string; format?: string };
-    return !(tag.tag?.endsWith(":timestamp") || tag.format === "TIME");
+  const kept = tags.filter((t) => {
+    const tag = t as { tag?: string; format?: string; test?: RegExp };
+    if (tag.tag?.endsWith(":timestamp") || tag.format === "TIME") return false;
+    // Keep only the .inf/.nan float; the others are replaced by goYamlFloat.
+    if (tag.tag?.endsWith(":float") && !(tag.test && /inf/.test(tag.test.source))) return false;
+    return true;
   });
+  return [...kept, goYamlFloat];
 }
 
 /** Parses every document of a YAML/JSON text. Never throws on user input. */
