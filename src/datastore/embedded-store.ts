@@ -421,7 +421,7 @@ class EmbeddedWatch implements Watch {
         } else this.schedule(this.pollMs);
       });
     }, ms);
-    this.timer.unref?.();
+    // Deliberately not unref'd: an active watch keeps the process alive, like etcd's watch stream.
   }
 
   private async tick(): Promise<void> {
