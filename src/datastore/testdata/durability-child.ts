@@ -3,6 +3,8 @@
  *   writer <dataDir> <id>   creates w<id>-<i> and applies counter-<id> = i in a loop, printing
  *                           "ack <name> <revision>" on stdout after each write returned
  *   watcher <dataDir> <id>  watches and prints "seen <revision>" now and then
+ *   follow <dataDir> <id>   watches and prints every change as "<type> <name> <revision>"; holds
+ *                           no timer of its own, so only the watch keeps it alive
  * Lines go out with writeSync so that an "ack" printed is an ack the parent will read.
  */
 import { writeSync } from "node:fs";
@@ -27,6 +29,11 @@ if (mode === "writer") {
     });
     say(`ack counter-${id}=${i} ${u.revision}`);
   }
+} else if (mode === "follow") {
+  store.watch(undefined, (e) => {
+    if (e.type === "snapshot") say(`snapshot ${e.revision} ${e.items.length}`);
+    else say(`${e.type} ${e.resource.metadata.name} ${e.revision}`);
+  });
 } else {
   let n = 0;
   store.watch(undefined, (e) => {
