@@ -72,7 +72,7 @@ describe("tortie validate", () => {
         "   |              ^^^^^^",
         "  = in NetworkPolicy(prod/db)",
         "",
-        "2 errors in 1 resource; 1 resource valid",
+        "2 errors; 1 resource valid",
         "",
       ].join("\n"),
     );
@@ -113,7 +113,7 @@ describe("tortie validate", () => {
       spy.mockRestore();
       process.exitCode = prev;
     }
-    expect(writes.join("")).toContain("2 errors in 1 resource; 1 resource valid");
+    expect(writes.join("")).toContain("2 errors; 1 resource valid");
   });
 
   it("runs as a process, reading stdin", () => {

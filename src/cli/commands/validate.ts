@@ -57,7 +57,6 @@ export async function runValidate(opts: ValidateOptions, io: ValidateIO = defaul
   }
   const result = loadManifests(inputs);
   const issues: Issue[] = [...result.issues];
-  const docsWithErrors = new Set(issues.filter((i) => i.severity === "error").map((i) => i.resource ?? `${i.pos?.file}:${i.pos?.line}`));
   if (result.resources.length === 0 && issues.length === 0) {
     issues.push({ code: "no-resources", path: [], severity: "error", message: "no resources found in the input" });
   }
@@ -88,8 +87,7 @@ export async function runValidate(opts: ValidateOptions, io: ValidateIO = defaul
   const n = result.resources.length;
   const valid = `${n} resource${n === 1 ? "" : "s"} valid`;
   if (counts.errors > 0) {
-    const bad = docsWithErrors.size;
-    io.out(`${issues.length > 0 ? "\n" : ""}${counts.text} in ${bad} resource${bad === 1 ? "" : "s"}; ${valid}\n`);
+    io.out(`\n${counts.text}; ${valid}\n`);
     return 1;
   }
   io.out(`${issues.length > 0 ? "\n" : ""}${valid}${counts.warnings ? ` (${counts.text})` : ""}\n`);
