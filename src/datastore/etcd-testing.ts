@@ -4,7 +4,7 @@
  * (agent, CLI) can run against a real etcd too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +38,17 @@ export interface EtcdMember {
   pid: number | undefined;
 }
 
+/** Serve clients over TLS and require client certificates signed by `caFile`. */
+export interface EtcdTestTls {
+  caFile: string;
+  /** Server certificate (must cover IP 127.0.0.1) and key. */
+  certFile: string;
+  keyFile: string;
+  /** A client certificate the harness itself uses for its health check. */
+  clientCertFile: string;
+  clientKeyFile: string;
+}
+
 export interface EtcdCluster {
   members: EtcdMember[];
   /** All client URLs. */
@@ -63,12 +74,15 @@ function waitExit(p: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-async function waitHealthy(endpoints: string[], timeoutMs: number, logs: () => string): Promise<void> {
+async function waitHealthy(endpoints: string[], timeoutMs: number, logs: () => string, tls?: EtcdTestTls): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
+  const credentials = tls
+    ? { rootCertificate: readFileSync(tls.caFile), certChain: readFileSync(tls.clientCertFile), privateKey: readFileSync(tls.clientKeyFile) }
+    : undefined;
   while (Date.now() < deadline) {
     for (const ep of endpoints) {
-      const c = new Etcd3({ hosts: [ep], defaultCallOptions: () => ({ deadline: Date.now() + 1000 }) });
+      const c = new Etcd3({ hosts: [ep], defaultCallOptions: () => ({ deadline: Date.now() + 1000 }), ...(credentials ? { credentials } : {}) });
       try {
         await c.put("/tortie-test/health").value("ok");
         return;
@@ -84,14 +98,15 @@ async function waitHealthy(endpoints: string[], timeoutMs: number, logs: () => s
 }
 
 /** Starts `size` etcd members forming one cluster; resolves once a write succeeds. */
-export async function startEtcd(opts: { members?: number; timeoutMs?: number } = {}): Promise<EtcdCluster> {
+export async function startEtcd(opts: { members?: number; timeoutMs?: number; tls?: EtcdTestTls } = {}): Promise<EtcdCluster> {
+  const scheme = opts.tls ? "https" : "http";
   const size = opts.members ?? 1;
   const root = mkdtempSync(join(tmpdir(), `tortie-etcd-${process.pid}-`));
   const token = `tortie-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
     const [cp, pp] = [await freePort(), await freePort()];
-    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${cp}`, peerUrl: `http://127.0.0.1:${pp}`, dataDir: join(root, `m${i}`), process: undefined, pid: undefined });
+    members.push({ name: `m${i}`, clientUrl: `${scheme}://127.0.0.1:${cp}`, peerUrl: `http://127.0.0.1:${pp}`, dataDir: join(root, `m${i}`), process: undefined, pid: undefined });
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
   const logBuf = new Map<string, string[]>();
@@ -111,6 +126,9 @@ export async function startEtcd(opts: { members?: number; timeoutMs?: number } =
       // Short timeouts so a killed member is noticed quickly in tests.
       "--heartbeat-interval=50",
       "--election-timeout=500",
+      ...(opts.tls
+        ? [`--cert-file=${opts.tls.certFile}`, `--key-file=${opts.tls.keyFile}`, `--trusted-ca-file=${opts.tls.caFile}`, "--client-cert-auth=true"]
+        : []),
     ];
     const p = spawn(ETCD_BINARY, args, { stdio: ["ignore", "ignore", "pipe"] });
     const lines: string[] = logBuf.get(m.name) ?? [];
@@ -142,7 +160,7 @@ export async function startEtcd(opts: { members?: number; timeoutMs?: number } =
       if (!m) throw new Error(`no etcd member ${index}`);
       if (m.process && m.process.exitCode === null && m.process.signalCode === null) return;
       spawnMember(m);
-      await waitHealthy([m.clientUrl], opts.timeoutMs ?? 30_000, logs);
+      await waitHealthy([m.clientUrl], opts.timeoutMs ?? 30_000, logs, opts.tls);
     },
     async stop() {
       for (const m of members) {
@@ -167,7 +185,7 @@ export async function startEtcd(opts: { members?: number; timeoutMs?: number } =
     },
   };
   try {
-    await waitHealthy(cluster.endpoints, opts.timeoutMs ?? 30_000, logs);
+    await waitHealthy(cluster.endpoints, opts.timeoutMs ?? 30_000, logs, opts.tls);
   } catch (err) {
     await cluster.stop();
     throw err;

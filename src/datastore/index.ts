@@ -9,4 +9,4 @@ export { EmbeddedStore, EMBEDDED_DB_FILE, type EmbeddedStoreOptions } from "./em
 export { EtcdStore, type EtcdStoreOptions } from "./etcd-store.js";
 export { resolveDatastoreConfig, defaultDataDir, DEFAULT_CONFIG_FILE, type DatastoreConfig, type DatastoreOverrides } from "./config.js";
 export { openStore, type OpenStoreOptions } from "./open.js";
-export { startEtcd, etcdAvailable, ETCD_BINARY, type EtcdCluster, type EtcdMember } from "./etcd-testing.js";
+export { startEtcd, etcdAvailable, ETCD_BINARY, type EtcdCluster, type EtcdMember, type EtcdTestTls } from "./etcd-testing.js";
