@@ -33,6 +33,7 @@ ruleTester("Kubernetes NetworkPolicy", {
     knp("podSelector: {}\npolicyTypes: [Ingress, Ingress]"),
     sknp("podSelector: {}\nstagedAction: Set"),
     sknp("stagedAction: Delete"),
+    { name: "podSelector {} is the zero value", yaml: sknp("stagedAction: Delete\npodSelector: {}") },
   ],
   invalid: [
     { yaml: knp("podSelector: {matchLabels: {'bad key': x}}"), codes: ["invalid-label-key"] },
@@ -64,7 +65,8 @@ ruleTester("Kubernetes NetworkPolicy", {
     { yaml: knp("policyTypes: [Ingress, Egress, Ingress]"), codes: ["invalid-policy-types"] },
     { yaml: knp("ingress:\n- from: []\n  action: Allow"), codes: ["unknown-field"] },
     { name: "Calico fields in a Kubernetes policy", yaml: knp("selector: all()"), codes: ["unknown-field"] },
-    { yaml: sknp("stagedAction: Delete\npodSelector: {}"), codes: ["staged-delete-not-empty"] },
+    { yaml: sknp("stagedAction: Delete\npodSelector: {matchLabels: {a: b}}"), codes: ["staged-delete-not-empty"] },
+    { name: "an empty list is not Go's nil", yaml: sknp("stagedAction: Delete\ningress: []"), codes: ["staged-delete-not-empty"] },
     { yaml: sknp("stagedAction: Later"), codes: ["invalid-staged-action"] },
     { yaml: sknp("ingress:\n- ports: [{port: 0}]"), codes: ["invalid-port"] },
   ],

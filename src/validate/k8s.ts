@@ -12,7 +12,7 @@ import { cidrContains, parseAddr, parseCidr } from "../rule/index.js";
 import { arr, num, obj, quote, str, type Obj, type Report } from "./check-util.js";
 import { checkLabels, labelValueProblem, qualifiedNameProblem } from "./labels.js";
 import { dns1123LabelProblem, dns1123SubdomainProblem } from "./names.js";
-import { checkStagedAction } from "./policy.js";
+import { checkStagedAction, checkStagedDeleteEmpty } from "./policy.js";
 import { K8S_PROTOCOLS, portNameProblem } from "./ports.js";
 
 const SELECTOR_OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"] as const;
@@ -151,10 +151,7 @@ export function checkK8sNetworkPolicy(res: Obj, staged: boolean, report: Report)
   if (staged) {
     const action = checkStagedAction(spec, report);
     if (action === "Delete") {
-      for (const k of Object.keys(spec)) {
-        if (k !== "stagedAction")
-          report("staged-delete-not-empty", ["spec", k], `with stagedAction Delete the spec must be empty; remove ${k}`);
-      }
+      checkStagedDeleteEmpty(spec, ["stagedAction"], report, (k) => `with stagedAction Delete the spec must be empty; remove ${k}`);
       return;
     }
   }

@@ -39,18 +39,22 @@ export function checkStagedAction(spec: Obj, report: Report): string | undefined
   return undefined;
 }
 
+/**
+ * Whether a spec field differs from Go's zero value, as Calico's reflect.DeepEqual against an
+ * empty spec sees it: "" and false are zero; a list (even empty) or a number (a *float64) is set;
+ * a mapping is zero only when it has no set fields (LabelSelector{} is a struct, not a pointer).
+ */
+export function isSetField(v: unknown): boolean {
+  if (v === undefined || v === "" || v === false) return false;
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) return Object.values(v).some(isSetField);
+  return true;
+}
+
 /** With stagedAction Delete, every spec field except these must be empty. */
-function checkStagedDeleteEmpty(spec: Obj, keep: string[], report: Report): void {
+export function checkStagedDeleteEmpty(spec: Obj, keep: string[], report: Report, message: (k: string) => string): void {
   for (const [k, v] of Object.entries(spec)) {
-    if (keep.includes(k)) continue;
-    const empty = v === undefined || v === "" || v === false || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
-    if (!empty) {
-      report(
-        "staged-delete-not-empty",
-        ["spec", k],
-        `with stagedAction Delete, spec may only name the tier; remove ${k}`,
-      );
-    }
+    if (keep.includes(k) || !isSetField(v)) continue;
+    report("staged-delete-not-empty", ["spec", k], message(k));
   }
 }
 
@@ -61,7 +65,7 @@ export function checkCalicoPolicy(kind: CalicoPolicyKind, res: Obj, report: Repo
   if (staged) {
     const action = checkStagedAction(spec, report);
     if (action === "Delete") {
-      checkStagedDeleteEmpty(spec, ["tier", "stagedAction"], report);
+      checkStagedDeleteEmpty(spec, ["tier", "stagedAction"], report, (k) => `with stagedAction Delete, spec may only name the tier; remove ${k}`);
       return;
     }
   }
