@@ -2,3 +2,4 @@ export { Applier, ApplyError, DEFAULT_RETRY, type ApplierEvent, type ApplierOpti
 export { nftBackend, type Backend } from "./backend.js";
 export { FakeKernel } from "./fake-kernel.js";
 export { NftKernel, type Kernel, type NftKernelOptions } from "./kernel.js";
+export { IptablesKernel, iptablesBackend, iptablesBinaries, type IptBatch, type IptablesKernelOptions, type IptablesVariant } from "./iptables-backend.js";

@@ -352,7 +352,7 @@ export function renderRule(r: DpRule, ctx: RuleContext): KRule[] {
   const writes = effects.reduce((b, e) => b | effectWrites(e), 0);
   const multiRule = perAlt.some((n) => n > 1);
   const unsafe = multiRule && (writes & readBits(r.match)) !== 0;
-  if (v?.kind !== "dispatch" && (unsafe || (multiRule && blockCost < repeatCost))) {
+  if (unsafe || (multiRule && blockCost < repeatCost)) {
     const s1 = ctx.scratch[1];
     out.push(mk(["-j", "MARK", "--set-xmark", `0x0/${hex(s1)}`]));
     for (const a of t.alts) out.push(mk([...altArgs(a, ctx.scratch[0]), "-j", "MARK", "--set-xmark", `${hex(s1)}/${hex(s1)}`]));

@@ -1,0 +1,109 @@
+/**
+ * The iptables + ipset backend (`--dataplane iptables`): the same Backend/Kernel pair as nftables,
+ * rendered from the same dataplane model by render/iptables.
+ *
+ * A batch is a plan of steps (ipset restore → iptables-restore → ip6tables-restore → ipset
+ * restore; see render/iptables/plan.ts). Deltas are planned from the previous and next renders
+ * alone. A full replace and a removal must also delete what the kernel holds beyond the model
+ * (stale cali-* chains, duplicate jumps, old sets), so those batches are planned by the kernel
+ * object right before running, from a fresh listing.
+ *
+ * Each step is atomic (iptables-restore commits each table at once; ipset restore is applied line by
+ * line but the plans only ever add, swap or destroy whole sets there), the sequence is not. When a
+ * step fails the applier forgets what it believes is programmed and retries with a full replace,
+ * which converges from any mix.
+ *
+ * Which iptables: `variant` "default" runs iptables-restore / iptables-save, i.e. whatever the
+ * host's alternatives point at (iptables-nft on Debian 12); "legacy" and "nft" pick
+ * iptables-legacy-* / iptables-nft-* explicitly. Use the variant the rest of the host uses:
+ * rules of both variants on one hook both apply, and each tool lists only its own.
+ */
+import type { Family } from "../dataplane/index.js";
+import { exec, type ExecOptions } from "../kernel/index.js";
+import { iptables } from "../render/index.js";
+import type { Backend } from "./backend.js";
+import type { Kernel } from "./kernel.js";
+
+export type IptablesVariant = "default" | "legacy" | "nft";
+
+export type IptBatch =
+  | { kind: "steps"; steps: iptables.IptStep[] }
+  | { kind: "full"; rendered: iptables.IptRendered }
+  | { kind: "remove" };
+
+export interface IptablesKernelOptions extends Pick<ExecOptions, "netns" | "timeoutMs"> {
+  variant?: IptablesVariant;
+  /** Seconds iptables-restore waits for the xtables lock (/run/xtables.lock is host-wide, shared
+   *  by every namespace). */
+  lockWaitSeconds?: number;
+  families?: Family[];
+}
+
+export function iptablesBinaries(variant: IptablesVariant, family: Family): { restore: string; save: string } {
+  const base = family === 4 ? "iptables" : "ip6tables";
+  const v = variant === "default" ? "" : `-${variant}`;
+  return { restore: `${base}${v}-restore`, save: `${base}${v}-save` };
+}
+
+export class IptablesKernel implements Kernel {
+  private readonly variant: IptablesVariant;
+  private readonly families: Family[];
+  /** Steps run by the last apply() (for tests and diagnostics). */
+  lastSteps: iptables.IptStep[] = [];
+
+  constructor(private readonly opts: IptablesKernelOptions = {}) {
+    this.variant = opts.variant ?? "default";
+    this.families = opts.families ?? [4, 6];
+  }
+
+  private execOpts(input?: string): ExecOptions {
+    const o: ExecOptions = {};
+    if (this.opts.netns !== undefined) o.netns = this.opts.netns;
+    if (this.opts.timeoutMs !== undefined) o.timeoutMs = this.opts.timeoutMs;
+    if (input !== undefined) o.input = input;
+    return o;
+  }
+
+  async apply(batch: unknown): Promise<void> {
+    const b = batch as IptBatch;
+    let steps: iptables.IptStep[];
+    if (b.kind === "steps") steps = b.steps;
+    else {
+      const state = iptables.parseState(await this.list());
+      steps = b.kind === "full" ? iptables.planFull(b.rendered, state) : iptables.planRemove(state);
+    }
+    this.lastSteps = steps;
+    for (const s of steps) await this.run(s);
+  }
+
+  async run(step: iptables.IptStep): Promise<void> {
+    if (step.tool === "ipset") {
+      await exec("ipset", ["restore", "-exist"], this.execOpts(step.input));
+      return;
+    }
+    const { restore } = iptablesBinaries(this.variant, step.family);
+    await exec(restore, ["--noflush", "--wait", String(this.opts.lockWaitSeconds ?? 10)], this.execOpts(step.input));
+  }
+
+  /** iptables-save of every table per family, and ipset save. */
+  async list(): Promise<iptables.IptListing> {
+    const save: iptables.IptListing["save"] = {};
+    for (const f of this.families) save[f] = (await exec(iptablesBinaries(this.variant, f).save, [], this.execOpts())).stdout;
+    const ipset = (await exec("ipset", ["save"], this.execOpts())).stdout;
+    return { save, ipset };
+  }
+}
+
+/** The Backend half: batches for IptablesKernel and the drift digest. */
+export function iptablesBackend(options: Partial<iptables.IptOptions> = {}): Backend<iptables.IptDigest> {
+  const r = (m: Parameters<typeof iptables.render>[0]) => iptables.renderCached(m, options);
+  return {
+    name: "iptables",
+    full: (m): IptBatch => ({ kind: "full", rendered: r(m) }),
+    delta: (_ops, to, from): IptBatch => ({ kind: "steps", steps: iptables.planDelta(r(from), r(to)) }),
+    remove: (): IptBatch => ({ kind: "remove" }),
+    expected: (m) => iptables.expectedDigest(r(m)),
+    parse: (l) => iptables.stateDigest(iptables.parseState(l as iptables.IptListing)),
+    compare: (e, a) => iptables.diffDigest(e, a),
+  };
+}
