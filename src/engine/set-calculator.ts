@@ -52,7 +52,8 @@ export class SetRegistry {
 }
 
 export interface SetInputs {
-  index: LabelIndex;
+  /** Only `select` is used: the agent's incremental calculator passes its own membership index. */
+  index: Pick<LabelIndex, "select">;
   endpoints: Map<string, EndpointRecord>;
   netsets: Map<string, NetworkSetRecord>;
   slices: EndpointSlice[];

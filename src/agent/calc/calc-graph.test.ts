@@ -1,0 +1,172 @@
+/**
+ * State-sequence tests (Felix calc_graph_fv_test.go): a test is a list of whole datastore states;
+ * the graph is driven from state to state by the put/delete updates between them, and after every
+ * flush the dataplane model built from its output must equal the model computed from scratch from
+ * the datastore contents at that point. Each sequence is replayed through expanders that perturb
+ * the order (reverse KV order within a state, reverse state order, empty states in between, states
+ * split into single-KV steps, several states squashed into one flush) and under three flush
+ * strategies (after every update, after every state, once at the end).
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { buildDataplane, diffModels, type DataplaneModel } from "../../dataplane/index.js";
+import { kindOf, type Resource } from "../../model/index.js";
+import { CalcGraph } from "./calc-graph.js";
+import { modelFromScratch } from "./oracle.js";
+import { LOCAL, stateResources, VOCABULARY, type StateChoice } from "./testdata/vocabulary.js";
+
+type State = Resource[];
+
+function rid(r: Resource): string {
+  const k = kindOf(r.apiVersion, r.kind)!;
+  return `${k.id}|${k.namespaced ? r.metadata.namespace || "default" : ""}|${r.metadata.name}`;
+}
+
+// ------------------------------------------------------------------------------------ expanders
+
+const reverseKVOrder = (states: State[]): State[] => states.map((s) => [...s].reverse());
+const reverseStateOrder = (states: State[]): State[] => [...states].reverse();
+const insertEmpties = (states: State[]): State[] => states.flatMap((s) => [[], s]);
+/** Each state becomes the chain of states that adds (or changes) one KV at a time, starting from
+ *  the previous state with the KVs that disappear removed. */
+function splitStates(states: State[]): State[] {
+  const out: State[] = [];
+  let prev = new Map<string, Resource>();
+  for (const s of states) {
+    const next = new Map(s.map((r) => [rid(r), r]));
+    const cur = new Map([...prev].filter(([k]) => next.has(k)));
+    out.push([...cur.values()]);
+    for (const [k, r] of next) {
+      cur.set(k, r);
+      out.push([...cur.values()]);
+    }
+    prev = next;
+  }
+  return out;
+}
+
+const EXPANDERS: Record<string, (s: State[]) => State[]> = {
+  identity: (s) => s,
+  reverseKVOrder,
+  reverseStateOrder,
+  insertEmpties,
+  splitStates,
+  "reverseKVOrder+splitStates": (s) => splitStates(reverseKVOrder(s)),
+};
+
+// ------------------------------------------------------------------------------------ driver
+
+type FlushStrategy = "per-update" | "per-state" | "at-end";
+
+function updatesBetween(from: Map<string, Resource>, to: State): Array<{ type: "put" | "delete"; resource: Resource }> {
+  const next = new Map(to.map((r) => [rid(r), r]));
+  const ups: Array<{ type: "put" | "delete"; resource: Resource }> = [];
+  for (const [k, r] of from) if (!next.has(k)) ups.push({ type: "delete", resource: r });
+  for (const [k, r] of next) if (from.get(k) !== r) ups.push({ type: "put", resource: r });
+  return ups;
+}
+
+function check(calc: CalcGraph, store: Map<string, Resource>, where: string): DataplaneModel {
+  const got = buildDataplane(calc.flush().ir, LOCAL);
+  const want = modelFromScratch([...store.values()], LOCAL);
+  expect(got, where).toEqual(want);
+  return got;
+}
+
+function run(states: State[], strategy: FlushStrategy): void {
+  const calc = new CalcGraph({ node: LOCAL });
+  const store = new Map<string, Resource>();
+  states.forEach((s, i) => {
+    for (const u of updatesBetween(store, s)) {
+      calc.onUpdate(u);
+      if (u.type === "put") store.set(rid(u.resource), u.resource);
+      else store.delete(rid(u.resource));
+      if (strategy === "per-update") check(calc, store, `state ${i} after ${u.type} ${rid(u.resource)}`);
+    }
+    if (strategy === "per-state") check(calc, store, `after state ${i}`);
+  });
+  check(calc, store, "at end");
+}
+
+const stateArb: fc.Arbitrary<StateChoice> = fc.tuple(...VOCABULARY.map((e) => fc.integer({ min: -1, max: e.variants.length - 1 })));
+
+describe("CalcGraph state sequences", () => {
+  const everything: StateChoice = VOCABULARY.map(() => 0);
+  const variantsLast: StateChoice = VOCABULARY.map((e) => e.variants.length - 1);
+  const fixed: Record<string, State[]> = {
+    "all first variants, then none": [stateResources(everything), []],
+    "first variants → last variants → first": [stateResources(everything), stateResources(variantsLast), stateResources(everything)],
+    "each entry alone": VOCABULARY.map((_, i) => stateResources(VOCABULARY.map((__, j) => (j === i ? 0 : -1)))),
+  };
+  for (const [name, states] of Object.entries(fixed)) {
+    for (const [ename, expand] of Object.entries(EXPANDERS)) {
+      for (const strategy of ["per-update", "per-state", "at-end"] as const) {
+        it(`${name} / ${ename} / flush ${strategy}`, () => run(expand(states), strategy));
+      }
+    }
+  }
+
+  it("random state sequences under every expander and flush strategy equal the from-scratch model", () => {
+    fc.assert(
+      fc.property(fc.array(stateArb, { minLength: 1, maxLength: 4 }), fc.constantFrom(...Object.keys(EXPANDERS)), fc.constantFrom<FlushStrategy>("per-state", "per-update", "at-end"), (choices, ename, strategy) => {
+        run(EXPANDERS[ename]!(choices.map(stateResources)), strategy);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("CalcGraph locality and minimal change", () => {
+  const base = (podALabels: Record<string, string>, remoteLabels: Record<string, string>, remoteIP = "198.18.2.10"): Resource[] => [
+    { apiVersion: "v1", kind: "Pod", metadata: { name: "a", namespace: "ns1", labels: podALabels }, spec: { nodeName: LOCAL, containers: [] }, status: { phase: "Running", podIP: "198.18.1.10" } } as Resource,
+    { apiVersion: "v1", kind: "Pod", metadata: { name: "b", namespace: "ns1", labels: { role: "web" } }, spec: { nodeName: LOCAL, containers: [] }, status: { phase: "Running", podIP: "198.18.1.11" } } as Resource,
+    { apiVersion: "v1", kind: "Pod", metadata: { name: "r", namespace: "ns1", labels: remoteLabels }, spec: { nodeName: "node2", containers: [] }, status: { phase: "Running", podIP: remoteIP } } as Resource,
+    {
+      apiVersion: "projectcalico.org/v3",
+      kind: "NetworkPolicy",
+      metadata: { name: "web", namespace: "ns1" },
+      spec: { selector: "role == 'web'", ingress: [{ action: "Allow", source: { selector: "role == 'client'" } }] },
+    } as Resource,
+  ];
+
+  function start(resources: Resource[]): { calc: CalcGraph; model: DataplaneModel } {
+    const calc = new CalcGraph({ node: LOCAL });
+    calc.replaceAll(resources);
+    return { calc, model: buildDataplane(calc.flush().ir, LOCAL) };
+  }
+
+  it("programs only local endpoints", () => {
+    const { calc } = start(base({ role: "web" }, { role: "web" }));
+    expect(calc.localIR.endpoints.map((e) => e.key).sort()).toEqual(["wep/ns1/node1-k8s-a-eth0", "wep/ns1/node1-k8s-b-eth0"]);
+    expect(calc.localIR.endpoints[0]!.interfaceName).toBe("cali" + "" + calc.localIR.endpoints[0]!.interfaceName!.slice(4));
+  });
+
+  it("a remote label change that no local selector cares about changes nothing", () => {
+    const { calc } = start(base({ role: "web" }, { role: "x" }));
+    const before = calc.localIR;
+    calc.onUpdate({ type: "put", resource: base({ role: "web" }, { role: "y" })[2]! });
+    const r = calc.flush();
+    expect(r.changed).toBe(false);
+    expect(r.ir).toBe(before);
+  });
+
+  it("a remote pod entering a rule's selector changes one set's elements and nothing else", () => {
+    const { calc, model } = start(base({ role: "web" }, { role: "x" }));
+    calc.onUpdate({ type: "put", resource: base({ role: "web" }, { role: "client" })[2]! });
+    const r = calc.flush();
+    expect(r.delta).toMatchObject({ endpoints: [], policies: [], profiles: [], tiers: false });
+    expect(r.delta.sets).toHaveLength(1);
+    const ops = diffModels(model, buildDataplane(r.ir, LOCAL));
+    expect(ops).toEqual([{ op: "add-elements", set: expect.stringMatching(/^cali40s-/), elements: ["198.18.2.10"] }]);
+  });
+
+  it("a local label change that moves a pod out of a policy touches only that pod's chains", () => {
+    const { calc, model } = start(base({ role: "web" }, { role: "client" }));
+    calc.onUpdate({ type: "put", resource: base({ role: "other" }, { role: "client" })[0]! });
+    const r = calc.flush();
+    expect(r.delta.endpoints).toEqual(["wep/ns1/node1-k8s-a-eth0"]);
+    const ops = diffModels(model, buildDataplane(r.ir, LOCAL));
+    const iface = r.ir.endpoints.find((e) => e.key === "wep/ns1/node1-k8s-a-eth0")!.interfaceName!;
+    expect(ops.map((o) => `${o.op} ${"chain" in o ? o.chain.name : ""}`).sort()).toEqual([`replace-chain cali-tw-${iface}`]);
+  });
+});

@@ -1,0 +1,774 @@
+/**
+ * The agent's incremental calculation: datastore updates in, the local node's ClusterIR out, with
+ * dirty tracking between flushes (Felix calc_graph.go, synchronous and single-threaded).
+ *
+ * Wiring (each step reuses the engine's per-resource functions, so the result is by construction
+ * what Cluster.fromResources computes; calc-graph.test.ts checks that it is, on random sequences):
+ *
+ *   put/delete ─▶ dispatch by kind
+ *     Namespace / ServiceAccount / Profile ─▶ profile sources ─(effective record per name)─┐
+ *     Pod / WorkloadEndpoint / HostEndpoint ─▶ endpoint sources ─(winner per key)──────────┤
+ *     NetworkSet / GlobalNetworkSet ─▶ net-set records ────────────────────────────────────┤
+ *                                                                                          ▼
+ *                                      labelled items: effective labels (own + profiles)
+ *                                        │ label change ─▶ SetIndex (active sets only)
+ *                                        └ local endpoint ─▶ dirty endpoint
+ *     Tier ─────────────────────────────▶ tiers (buildTiers) ─ change ─▶ every local endpoint dirty
+ *     (G)NP, staged, K8s NP ─▶ compilePolicy ─▶ policy whose old or new selector matches a
+ *                                               local endpoint ─▶ dirty endpoint
+ *     EndpointSlice ─▶ service sets dirty
+ *
+ *   flush: dirty endpoints ─▶ PolicyResolver(tiers, policies selecting it) ─▶ EndpointIR
+ *          ─▶ active policies / profiles (referenced by local programs) ─▶ active sets (refcounts)
+ *          ─▶ SetIndex.flush (members of dirty sets) ─▶ local ClusterIR + what changed
+ *
+ * Only what the node needs is kept in the output: its endpoints, the policies and profiles their
+ * programs name, and the sets those rules use. A remote pod's label change reaches the output only
+ * if it changes the membership of an active set.
+ */
+import { kindOf, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
+import { convertKubernetesNetworkPolicy } from "../../convert/index.js";
+import {
+  buildTiers,
+  calicoProfile,
+  compilePolicy,
+  compileProfile,
+  DEFAULT_ALLOW_PROFILE,
+  DEFAULT_FAILSAFE,
+  defaultAllowProfile,
+  effectiveLabels,
+  failsafeRules,
+  hostEndpointRecord,
+  labelSignature,
+  namespaceProfile,
+  networkSetRecord,
+  NS_PROFILE_PREFIX,
+  PolicyResolver,
+  podToEndpoint,
+  profileKey,
+  SA_PROFILE_PREFIX,
+  serviceAccountProfile,
+  SetRegistry,
+  workloadEndpointRecord,
+  type ClusterOptions,
+  type CompiledPolicy,
+  type EndpointRecord,
+  type NetworkSetRecord,
+  type PolicyInput,
+  type ProfileRecord,
+} from "../../engine/index.js";
+import type { ClusterIR, EndpointIR, PolicyIR, PolicyKey, ProfileIR, SetDef, SetId, TierIR } from "../../rule/index.js";
+import { withWorkloadInterface } from "./interfaces.js";
+import { SetIndex, type SetRequest } from "./set-index.js";
+
+export type CalcUpdate = { type: "put"; resource: Resource } | { type: "delete"; resource: Resource };
+
+export interface CalcOptions {
+  node: string;
+  cluster?: ClusterOptions;
+  /** Workload interface prefix for Calico's veth naming (default "cali"). */
+  interfacePrefix?: string;
+}
+
+/** What one flush changed in the local IR (keys / ids, sorted). */
+export interface CalcDelta {
+  endpoints: string[];
+  policies: PolicyKey[];
+  profiles: PolicyKey[];
+  sets: SetId[];
+  tiers: boolean;
+}
+
+export interface FlushResult {
+  changed: boolean;
+  /** The local IR after the flush (the same object as before when nothing changed). */
+  ir: ClusterIR;
+  delta: CalcDelta;
+}
+
+export interface CalcStats {
+  endpoints: { workload: number; host: number };
+  policies: number;
+  profiles: number;
+  sets: number;
+  setMembers: number;
+  resources: number;
+}
+
+/** Which kinds of resources compete for one profile name / endpoint key; higher wins (the order in
+ *  which Cluster.fromResources fills its maps, so later sources override earlier ones). */
+const PROFILE_PRIO = { builtin: 0, profile: 1, namespace: 2, serviceAccount: 3 } as const;
+const ENDPOINT_PRIO = { pod: 0, wep: 1, hep: 2 } as const;
+
+interface Source<T> {
+  key: string;
+  prio: number;
+  rec: T;
+}
+
+/** Candidates per key from several resources; the effective one is the highest priority. */
+class Sources<T> {
+  private readonly byRid = new Map<string, Source<T>>();
+  private readonly byKey = new Map<string, Set<string>>();
+
+  set(rid: string, src: Source<T> | undefined): string[] {
+    const touched: string[] = [];
+    const old = this.byRid.get(rid);
+    if (old) {
+      touched.push(old.key);
+      const s = this.byKey.get(old.key)!;
+      s.delete(rid);
+      if (s.size === 0) this.byKey.delete(old.key);
+      this.byRid.delete(rid);
+    }
+    if (src) {
+      this.byRid.set(rid, src);
+      let s = this.byKey.get(src.key);
+      if (!s) this.byKey.set(src.key, (s = new Set()));
+      s.add(rid);
+      if (src.key !== old?.key) touched.push(src.key);
+    }
+    return touched;
+  }
+
+  /** Highest priority wins; between equals the larger resource id (Cluster: later in the sorted
+   *  snapshot overrides earlier). */
+  best(key: string): T | undefined {
+    let best: Source<T> | undefined;
+    let bestRid = "";
+    for (const rid of this.byKey.get(key) ?? []) {
+      const s = this.byRid.get(rid)!;
+      if (!best || s.prio > best.prio || (s.prio === best.prio && rid > bestRid)) {
+        best = s;
+        bestRid = rid;
+      }
+    }
+    return best?.rec;
+  }
+}
+
+function resourceId(r: Resource): { rid: string; kind: KindId; namespace: string | undefined } | undefined {
+  const k = kindOf(r?.apiVersion, r?.kind);
+  if (!k || !r.metadata || typeof r.metadata.name !== "string" || r.metadata.name === "") return undefined;
+  const ns = k.namespaced ? r.metadata.namespace || "default" : undefined;
+  return { rid: `${k.id}|${ns ?? ""}|${r.metadata.name}`, kind: k.id, namespace: ns };
+}
+
+function describe(r: Resource): string {
+  const ns = r.metadata?.namespace;
+  return `${r.kind} ${ns ? `${ns}/` : ""}${r.metadata?.name ?? "<no name>"}`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+interface PolicyEntry {
+  compiled: CompiledPolicy;
+  /** Sets its rules reference. */
+  sets: Map<SetId, SetRequest>;
+}
+
+interface ProfileEntry {
+  ir: ProfileIR | undefined;
+  sets: Map<SetId, SetRequest>;
+}
+
+interface LocalEndpoint {
+  ir: EndpointIR;
+  json: string;
+  policies: Set<PolicyKey>;
+  profiles: Set<PolicyKey>;
+}
+
+const EMPTY_IR: ClusterIR = { tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] };
+
+export class CalcGraph {
+  readonly node: string;
+  private readonly failsafe: ClusterIR["failsafe"];
+  private readonly endpointToHost: "Drop" | "Return" | "Accept";
+  private readonly ifacePrefix: string | undefined;
+
+  // ---- inputs
+  private readonly resources = new Map<string, { kind: KindId; json: string; resource: Resource }>();
+
+  // ---- profiles
+  private readonly profileSources = new Sources<ProfileRecord>();
+  /** Profiles Cluster synthesises for pods whose Namespace / ServiceAccount is not stored. */
+  private readonly synthRefs = new Map<string, { count: number; rec: ProfileRecord }>();
+  private readonly profiles = new Map<string, { rec: ProfileRecord; json: string }>();
+  private readonly dirtyProfileNames = new Set<string>();
+
+  // ---- labelled items
+  private readonly endpointSources = new Sources<EndpointRecord>();
+  private readonly endpoints = new Map<string, EndpointRecord>();
+  private readonly netsets = new Map<string, NetworkSetRecord>();
+  private readonly itemJson = new Map<string, string>();
+  private readonly labels = new Map<string, Readonly<Record<string, string>>>();
+  private readonly labelSig = new Map<string, string>();
+  private readonly profileUsers = new Map<string, Set<string>>();
+  private readonly itemProfiles = new Map<string, string[]>();
+  private readonly dirtyItems = new Set<string>();
+
+  // ---- policies and tiers
+  private readonly policyOfRid = new Map<string, PolicyKey>();
+  private readonly policies = new Map<PolicyKey, PolicyEntry>();
+  /** Policies changed since the last flush, with their value at the previous flush. */
+  private readonly dirtyPolicies = new Map<PolicyKey, PolicyEntry | undefined>();
+  private readonly tierResources = new Map<string, Tier>();
+  private readonly policyTierCount = new Map<string, number>();
+  private tiersDirty = true;
+  private tiers: TierIR[] = [];
+  private tiersJson = "";
+
+  // ---- slices
+  private readonly slicesByService = new Map<string, Map<string, EndpointSlice>>();
+  private readonly serviceOfSlice = new Map<string, string>();
+
+  // ---- local output
+  private readonly local = new Map<string, LocalEndpoint>();
+  private readonly dirtyEndpoints = new Set<string>();
+  private readonly activePolicies = new Map<PolicyKey, number>();
+  private readonly activeProfiles = new Map<PolicyKey, { count: number; entry: ProfileEntry }>();
+  private readonly setRefs = new Map<SetId, number>();
+  private readonly sets: SetIndex;
+  private ir: ClusterIR = EMPTY_IR;
+  /** Issues of the latest compilation of each resource (rid → issues). */
+  private readonly issuesByRid = new Map<string, Issue[]>();
+
+  constructor(opts: CalcOptions) {
+    this.node = opts.node;
+    this.failsafe = failsafeRules(opts.cluster?.failsafe ?? DEFAULT_FAILSAFE);
+    this.endpointToHost = opts.cluster?.defaultEndpointToHostAction ?? "Drop";
+    this.ifacePrefix = opts.interfacePrefix;
+    this.profileSources.set("builtin", { key: DEFAULT_ALLOW_PROFILE, prio: PROFILE_PRIO.builtin, rec: defaultAllowProfile() });
+    this.dirtyProfileNames.add(DEFAULT_ALLOW_PROFILE);
+    const self = this;
+    this.sets = new SetIndex({
+      endpoints: this.endpoints,
+      netsets: this.netsets,
+      slicesOf: (svc) => [...(this.slicesByService.get(svc)?.values() ?? [])],
+      *items() {
+        yield* self.labels;
+      },
+    });
+  }
+
+  // ================================================================================== inputs
+
+  /** Replaces the whole input (a watch snapshot): only the differences become updates. */
+  replaceAll(items: readonly Resource[]): void {
+    const next = new Map<string, Resource>();
+    for (const r of items) {
+      const id = resourceId(r);
+      if (id) next.set(id.rid, r);
+    }
+    for (const [rid, old] of [...this.resources]) if (!next.has(rid)) this.onUpdate({ type: "delete", resource: old.resource });
+    for (const r of next.values()) this.onUpdate({ type: "put", resource: r });
+  }
+
+  onUpdate(u: CalcUpdate): void {
+    const id = resourceId(u.resource);
+    if (!id) return; // Cluster drops such resources too (unknown kind, no name)
+    const { rid, kind, namespace } = id;
+    const old = this.resources.get(rid);
+    if (u.type === "put") {
+      const json = JSON.stringify(u.resource);
+      if (old && old.json === json) return;
+      this.resources.set(rid, { kind, json, resource: u.resource });
+    } else {
+      if (!old) return;
+      this.resources.delete(rid);
+    }
+    const r = u.type === "put" ? u.resource : undefined;
+    const issues: Issue[] = [];
+    switch (kind) {
+      case "Namespace":
+        this.setProfileSource(rid, r && { key: NS_PROFILE_PREFIX + r.metadata.name, prio: PROFILE_PRIO.namespace, rec: namespaceProfile(r as never) });
+        break;
+      case "ServiceAccount": {
+        const rec = r && serviceAccountProfile(r as never);
+        this.setProfileSource(rid, rec && { key: rec.name, prio: PROFILE_PRIO.serviceAccount, rec });
+        break;
+      }
+      case "Profile":
+        this.setProfileSource(rid, r && { key: r.metadata.name, prio: PROFILE_PRIO.profile, rec: calicoProfile(r as never) });
+        break;
+      case "Pod":
+        this.onPod(rid, old?.resource, r, issues);
+        break;
+      case "WorkloadEndpoint": {
+        const rec = r && workloadEndpointRecord(r as never, issues);
+        this.setEndpointSource(rid, rec && !("reason" in rec) ? { key: rec.key, prio: ENDPOINT_PRIO.wep, rec } : undefined);
+        break;
+      }
+      case "HostEndpoint": {
+        const rec = r && hostEndpointRecord(r as never, issues);
+        this.setEndpointSource(rid, rec && { key: rec.key, prio: ENDPOINT_PRIO.hep, rec });
+        break;
+      }
+      case "NetworkSet":
+      case "GlobalNetworkSet": {
+        const before = old && networkSetRecord(old.resource as never, []);
+        const rec = r && networkSetRecord(r as never, issues);
+        const key = (rec ?? before)!.key;
+        if (rec) this.netsets.set(key, rec);
+        else this.netsets.delete(key);
+        this.setItemProfiles(key, rec?.profiles ?? []);
+        this.dirtyItems.add(key);
+        break;
+      }
+      case "Tier":
+        if (r) this.tierResources.set(r.metadata.name, r as Tier);
+        else this.tierResources.delete(old!.resource.metadata.name);
+        this.tiersDirty = true;
+        break;
+      case "NetworkPolicy":
+      case "GlobalNetworkPolicy":
+      case "StagedNetworkPolicy":
+      case "StagedGlobalNetworkPolicy":
+        this.setPolicy(rid, r && { kind, resource: r as PolicyInput["resource"], label: describe(r) }, issues);
+        break;
+      case "KubernetesNetworkPolicy":
+      case "StagedKubernetesNetworkPolicy":
+        this.setPolicy(rid, r && this.k8sPolicyInput(r, issues), issues);
+        break;
+      case "EndpointSlice":
+        this.onSlice(rid, namespace!, r as EndpointSlice | undefined);
+        break;
+      case "Service":
+        break; // `services` matches use the EndpointSlices, as Felix does
+    }
+    if (issues.length > 0) this.issuesByRid.set(rid, issues);
+    else this.issuesByRid.delete(rid);
+  }
+
+  /** Compilation problems of the current inputs (resources dropped or partly ignored). */
+  issues(): Issue[] {
+    return [...this.issuesByRid.values()].flat();
+  }
+
+  // ---------------------------------------------------------------------------------- profiles
+
+  private setProfileSource(rid: string, src: Source<ProfileRecord> | undefined): void {
+    for (const name of this.profileSources.set(rid, src)) this.dirtyProfileNames.add(name);
+  }
+
+  private addSynth(name: string, make: () => ProfileRecord, delta: 1 | -1): void {
+    const e = this.synthRefs.get(name);
+    if (delta > 0) {
+      if (e) e.count++;
+      else {
+        this.synthRefs.set(name, { count: 1, rec: make() });
+        this.dirtyProfileNames.add(name);
+      }
+    } else if (e && --e.count === 0) {
+      this.synthRefs.delete(name);
+      this.dirtyProfileNames.add(name);
+    }
+  }
+
+  /** Namespace and ServiceAccount profiles a valid pod makes Cluster synthesise when missing. */
+  private podSynth(rec: EndpointRecord, delta: 1 | -1): void {
+    const ns = rec.namespace!;
+    this.addSynth(NS_PROFILE_PREFIX + ns, () => namespaceProfile({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }), delta);
+    const saProfile = rec.profiles[1]!;
+    const sa = saProfile.slice(SA_PROFILE_PREFIX.length + ns.length + 1);
+    this.addSynth(saProfile, () => serviceAccountProfile({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace: ns } }), delta);
+  }
+
+  private onPod(rid: string, before: Resource | undefined, r: Resource | undefined, issues: Issue[]): void {
+    const oldRec = before && podToEndpoint(before as never, []);
+    const rec = r && podToEndpoint(r as never, issues);
+    if (rec && !("reason" in rec)) this.podSynth(rec, 1);
+    if (oldRec && !("reason" in oldRec)) this.podSynth(oldRec, -1);
+    this.setEndpointSource(rid, rec && !("reason" in rec) ? { key: rec.key, prio: ENDPOINT_PRIO.pod, rec } : undefined);
+  }
+
+  /** Effective profile record of `name` (what Cluster.fromResources' profile map holds). */
+  private profileRecord(name: string): ProfileRecord | undefined {
+    return this.profileSources.best(name) ?? this.synthRefs.get(name)?.rec;
+  }
+
+  // ---------------------------------------------------------------------------------- endpoints
+
+  private setEndpointSource(rid: string, src: Source<EndpointRecord> | undefined): void {
+    for (const key of this.endpointSources.set(rid, src)) {
+      const rec = this.endpointSources.best(key);
+      if (rec) this.endpoints.set(key, rec);
+      else this.endpoints.delete(key);
+      this.setItemProfiles(key, rec?.profiles ?? []);
+      this.dirtyItems.add(key);
+    }
+  }
+
+  private setItemProfiles(item: string, profiles: string[]): void {
+    for (const p of this.itemProfiles.get(item) ?? []) {
+      const u = this.profileUsers.get(p);
+      u?.delete(item);
+      if (u && u.size === 0) this.profileUsers.delete(p);
+    }
+    if (profiles.length === 0) {
+      this.itemProfiles.delete(item);
+      return;
+    }
+    this.itemProfiles.set(item, profiles);
+    for (const p of profiles) {
+      let u = this.profileUsers.get(p);
+      if (!u) this.profileUsers.set(p, (u = new Set()));
+      u.add(item);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------- policies
+
+  private k8sPolicyInput(r: Resource, issues: Issue[]): PolicyInput | undefined {
+    const label = describe(r);
+    const staged = r.kind === "StagedKubernetesNetworkPolicy";
+    const spec = (r as { spec?: { stagedAction?: string } }).spec;
+    if (staged && spec?.stagedAction === "Delete") {
+      return { kind: "StagedKubernetesNetworkPolicy", resource: { apiVersion: "projectcalico.org/v3", kind: "StagedNetworkPolicy", metadata: { ...r.metadata }, spec: { stagedAction: "Delete" } } as never, label };
+    }
+    const conv = convertKubernetesNetworkPolicy(r as never);
+    issues.push(...conv.issues.map((i) => (i.resource ? i : { ...i, resource: label })));
+    if (!conv.policy) return undefined;
+    return {
+      kind: staged ? "StagedKubernetesNetworkPolicy" : "KubernetesNetworkPolicy",
+      resource: { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: conv.policy.metadata, spec: conv.policy.spec } as NetworkPolicy,
+      label,
+    };
+  }
+
+  private setPolicy(rid: string, input: PolicyInput | undefined, issues: Issue[]): void {
+    let entry: PolicyEntry | undefined;
+    if (input) {
+      const reg = new SetRegistry();
+      const res = compilePolicy(input, reg);
+      issues.push(...res.issues);
+      if (res.policy) entry = { compiled: res.policy, sets: new Map(reg.requests) };
+    }
+    const oldKey = this.policyOfRid.get(rid);
+    if (oldKey !== undefined) this.removePolicy(oldKey);
+    this.policyOfRid.delete(rid);
+    if (entry) {
+      const key = entry.compiled.ir.key;
+      if (this.policies.has(key)) this.removePolicy(key);
+      this.policyOfRid.set(rid, key);
+      this.remember(key);
+      this.policies.set(key, entry);
+      this.countTier(entry.compiled.ir.tier, 1);
+    }
+  }
+
+  private remember(key: PolicyKey): void {
+    if (!this.dirtyPolicies.has(key)) this.dirtyPolicies.set(key, this.policies.get(key));
+  }
+
+  private removePolicy(key: PolicyKey): void {
+    const e = this.policies.get(key);
+    if (!e) return;
+    this.remember(key);
+    this.policies.delete(key);
+    this.countTier(e.compiled.ir.tier, -1);
+  }
+
+  private countTier(tier: string, delta: number): void {
+    const n = (this.policyTierCount.get(tier) ?? 0) + delta;
+    const had = this.policyTierCount.has(tier);
+    if (n <= 0) this.policyTierCount.delete(tier);
+    else this.policyTierCount.set(tier, n);
+    if (had !== n > 0) this.tiersDirty = true;
+  }
+
+  // ---------------------------------------------------------------------------------- slices
+
+  private onSlice(rid: string, namespace: string, s: EndpointSlice | undefined): void {
+    const old = this.serviceOfSlice.get(rid);
+    if (old) {
+      const m = this.slicesByService.get(old)!;
+      m.delete(rid);
+      if (m.size === 0) this.slicesByService.delete(old);
+      this.serviceOfSlice.delete(rid);
+      this.sets.onServiceChanged(old);
+    }
+    const svc = s?.metadata.labels?.["kubernetes.io/service-name"];
+    if (s && svc) {
+      const key = `${namespace}/${svc}`;
+      let m = this.slicesByService.get(key);
+      if (!m) this.slicesByService.set(key, (m = new Map()));
+      m.set(rid, s);
+      this.serviceOfSlice.set(rid, key);
+      this.sets.onServiceChanged(key);
+    }
+  }
+
+  // ================================================================================== flush
+
+  /** Propagates every update since the last flush; see the file comment for the order. */
+  flush(): FlushResult {
+    const delta: CalcDelta = { endpoints: [], policies: [], profiles: [], sets: [], tiers: false };
+    const changedPolicies = new Set<PolicyKey>();
+    const changedProfiles = new Set<PolicyKey>();
+
+    // 1. Profiles: effective records → labelled items using them, and active profile IR.
+    const recompileProfiles = new Set<string>();
+    for (const name of this.dirtyProfileNames) {
+      const rec = this.profileRecord(name);
+      const json = rec ? JSON.stringify(rec) : "";
+      const old = this.profiles.get(name);
+      if ((old?.json ?? "") === json) continue;
+      if (rec) this.profiles.set(name, { rec, json });
+      else this.profiles.delete(name);
+      for (const item of this.profileUsers.get(name) ?? []) this.dirtyItems.add(item);
+      recompileProfiles.add(name);
+    }
+    this.dirtyProfileNames.clear();
+
+    // 2. Labelled items: effective labels → set membership; local endpoints → dirty.
+    const profileMap = new Map([...this.profiles].map(([k, v]) => [k, v.rec]));
+    for (const item of this.dirtyItems) {
+      const ep = this.endpoints.get(item);
+      const ns = ep ? undefined : this.netsets.get(item);
+      const rec = ep ?? ns;
+      const json = rec ? JSON.stringify(rec) : "";
+      const contentChanged = json !== (this.itemJson.get(item) ?? "");
+      const labels = rec ? effectiveLabels(rec.ownLabels, rec.profiles, profileMap) : undefined;
+      const sig = labels ? labelSignature(labels) : "";
+      const labelsChanged = sig !== (this.labelSig.get(item) ?? "") || (rec === undefined) !== !this.labels.has(item);
+      if (rec) {
+        this.itemJson.set(item, json);
+        this.labels.set(item, labels!);
+        this.labelSig.set(item, sig);
+      } else {
+        this.itemJson.delete(item);
+        this.labels.delete(item);
+        this.labelSig.delete(item);
+      }
+      if (labelsChanged) this.sets.onItemLabels(item, labels);
+      if (contentChanged) this.sets.onItemContent(item);
+      if ((ep && ep.node === this.node) || this.local.has(item)) this.dirtyEndpoints.add(item);
+    }
+    this.dirtyItems.clear();
+
+    // 3. Tiers: a change reorders programs everywhere.
+    if (this.tiersDirty) {
+      this.tiersDirty = false;
+      const tiers = buildTiers([...this.tierResources.values()], this.policyTierCount.keys());
+      const json = JSON.stringify(tiers);
+      if (json !== this.tiersJson) {
+        this.tiers = tiers;
+        this.tiersJson = json;
+        delta.tiers = true;
+        for (const k of this.local.keys()) this.dirtyEndpoints.add(k);
+      }
+    }
+
+    // 4. Policies: local endpoints selected before or after are dirty; active ones changed.
+    for (const [key, before] of this.dirtyPolicies) {
+      const after = this.policies.get(key);
+      if (before && after && JSON.stringify(before.compiled.ir) === JSON.stringify(after.compiled.ir)) continue;
+      // An endpoint that referenced the policy matched `before` with its current labels (had its
+      // labels changed, it would be dirty already), so old-or-new selector matching covers it.
+      for (const epKey of this.local.keys()) {
+        const labels = this.labels.get(epKey);
+        if (!labels) continue;
+        if ((before && before.compiled.selector.matches(labels)) || (after && after.compiled.selector.matches(labels))) this.dirtyEndpoints.add(epKey);
+      }
+      if (this.activePolicies.has(key)) {
+        changedPolicies.add(key);
+        if (before) for (const id of before.sets.keys()) this.unrefSet(id);
+        if (after) for (const [id, req] of after.sets) this.refSet(id, req);
+      }
+    }
+    this.dirtyPolicies.clear();
+
+    // 5. Programs of dirty local endpoints; active policies / profiles follow the references.
+    for (const key of [...this.dirtyEndpoints].sort(cmp)) {
+      const old = this.local.get(key);
+      const next = this.endpointIR(key);
+      if (!next) {
+        if (old) {
+          this.local.delete(key);
+          this.release(old);
+          delta.endpoints.push(key);
+        }
+        continue;
+      }
+      const json = JSON.stringify(next.ir);
+      if (old && old.json === json) continue;
+      next.json = json;
+      this.local.set(key, next);
+      this.retain(next, changedPolicies, changedProfiles);
+      if (old) this.release(old);
+      delta.endpoints.push(key);
+    }
+    this.dirtyEndpoints.clear();
+
+    // Active profiles whose record changed: recompile.
+    for (const name of recompileProfiles) {
+      const pk = profileKey(name);
+      const a = this.activeProfiles.get(pk);
+      if (!a || changedProfiles.has(pk)) continue;
+      const entry = this.compileProfileEntry(name);
+      if (JSON.stringify(entry.ir) === JSON.stringify(a.entry.ir)) continue;
+      for (const [id, req] of entry.sets) this.refSet(id, req);
+      for (const id of a.entry.sets.keys()) this.unrefSet(id);
+      a.entry = entry;
+      changedProfiles.add(pk);
+    }
+
+    // 6. Set members.
+    delta.sets = this.sets.flush().sort(cmp);
+    delta.policies = [...changedPolicies].sort(cmp);
+    delta.profiles = [...changedProfiles].sort(cmp);
+
+    const changed = delta.tiers || delta.endpoints.length > 0 || delta.policies.length > 0 || delta.profiles.length > 0 || delta.sets.length > 0 || this.ir === EMPTY_IR;
+    if (changed) this.ir = this.buildIR();
+    return { changed, ir: this.ir, delta };
+  }
+
+  /** The current local IR (as of the last flush). */
+  get localIR(): ClusterIR {
+    return this.ir;
+  }
+
+  stats(): CalcStats {
+    let workload = 0;
+    let host = 0;
+    for (const l of this.local.values()) {
+      if (l.ir.kind === "workload") workload++;
+      else host++;
+    }
+    return {
+      endpoints: { workload, host },
+      policies: this.activePolicies.size,
+      profiles: this.activeProfiles.size,
+      sets: this.sets.size,
+      setMembers: this.sets.memberCount(),
+      resources: this.resources.size,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------- helpers
+
+  private endpointIR(key: string): LocalEndpoint | undefined {
+    const ep = this.endpoints.get(key);
+    const labels = this.labels.get(key);
+    if (!ep || !labels || ep.node !== this.node) return undefined;
+    const selecting: CompiledPolicy[] = [];
+    for (const p of this.policies.values()) if (p.compiled.selector.matches(labels)) selecting.push(p.compiled);
+    const programs = new PolicyResolver(this.tiers, selecting).programs(ep, labels, ep.profiles.map(profileKey));
+    const ir: EndpointIR = withWorkloadInterface(
+      {
+        key: ep.key,
+        kind: ep.kind,
+        name: ep.name,
+        ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}),
+        ...(ep.pod !== undefined ? { pod: ep.pod } : {}),
+        node: ep.node,
+        ...(ep.interfaceName !== undefined ? { interfaceName: ep.interfaceName } : {}),
+        ips: ep.ips,
+        labels: { ...labels },
+        namedPorts: ep.namedPorts,
+        ...programs,
+      },
+      this.ifacePrefix,
+    );
+    const policies = new Set<PolicyKey>();
+    const profiles = new Set<PolicyKey>();
+    const programsOf = [ir.ingress, ir.egress, ir.forward?.ingress, ir.forward?.egress, ir.preDNAT, ir.untracked?.ingress, ir.untracked?.egress];
+    for (const prog of programsOf) {
+      if (!prog) continue;
+      for (const t of prog.tiers) for (const p of t.policies) policies.add(p);
+      for (const p of prog.profiles) profiles.add(p);
+    }
+    return { ir, json: "", policies, profiles };
+  }
+
+  private retain(l: LocalEndpoint, changedPolicies: Set<PolicyKey>, changedProfiles: Set<PolicyKey>): void {
+    for (const key of l.policies) {
+      const n = this.activePolicies.get(key) ?? 0;
+      this.activePolicies.set(key, n + 1);
+      if (n === 0) {
+        changedPolicies.add(key);
+        for (const [id, req] of this.policies.get(key)?.sets ?? []) this.refSet(id, req);
+      }
+    }
+    for (const pk of l.profiles) {
+      const a = this.activeProfiles.get(pk);
+      if (a) {
+        a.count++;
+        continue;
+      }
+      const entry = this.compileProfileEntry(pk.slice("pro/".length));
+      this.activeProfiles.set(pk, { count: 1, entry });
+      for (const [id, req] of entry.sets) this.refSet(id, req);
+      changedProfiles.add(pk);
+    }
+  }
+
+  private release(l: LocalEndpoint): void {
+    for (const key of l.policies) {
+      const n = this.activePolicies.get(key)!;
+      if (n > 1) {
+        this.activePolicies.set(key, n - 1);
+        continue;
+      }
+      this.activePolicies.delete(key);
+      for (const id of this.policies.get(key)?.sets.keys() ?? []) this.unrefSet(id);
+    }
+    for (const pk of l.profiles) {
+      const a = this.activeProfiles.get(pk)!;
+      if (--a.count > 0) continue;
+      this.activeProfiles.delete(pk);
+      for (const id of a.entry.sets.keys()) this.unrefSet(id);
+    }
+  }
+
+  private compileProfileEntry(name: string): ProfileEntry {
+    const rec = this.profileRecord(name);
+    if (!rec) return { ir: undefined, sets: new Map() };
+    const reg = new SetRegistry();
+    const c = compileProfile(rec, reg);
+    if (c.issues.some((i) => i.severity === "error")) return { ir: undefined, sets: new Map() };
+    const key = profileKey(rec.name);
+    return { ir: { key, name: rec.name, ingress: c.ingress, egress: c.egress }, sets: new Map(reg.requests) };
+  }
+
+  private refSet(id: SetId, req: SetRequest): void {
+    const n = this.setRefs.get(id) ?? 0;
+    this.setRefs.set(id, n + 1);
+    if (n === 0) this.sets.activate(id, req);
+  }
+
+  private unrefSet(id: SetId): void {
+    const n = this.setRefs.get(id);
+    if (n === undefined) return;
+    if (n > 1) {
+      this.setRefs.set(id, n - 1);
+      return;
+    }
+    this.setRefs.delete(id);
+    this.sets.deactivate(id);
+  }
+
+  private buildIR(): ClusterIR {
+    const policies: Record<PolicyKey, PolicyIR> = {};
+    for (const key of [...this.activePolicies.keys()].sort(cmp)) {
+      const p = this.policies.get(key);
+      if (p) policies[key] = p.compiled.ir;
+    }
+    const profiles: Record<PolicyKey, ProfileIR> = {};
+    for (const key of [...this.activeProfiles.keys()].sort(cmp)) {
+      const ir = this.activeProfiles.get(key)!.entry.ir;
+      if (ir) profiles[key] = ir;
+    }
+    const sets: Record<SetId, SetDef> = {};
+    for (const id of [...this.setRefs.keys()].sort(cmp)) {
+      const d = this.sets.def(id);
+      if (d) sets[id] = d;
+    }
+    const endpoints = [...this.local.keys()].sort(cmp).map((k) => this.local.get(k)!.ir);
+    return { tiers: this.tiers, policies, profiles, sets, endpoints, failsafe: this.failsafe, defaultEndpointToHostAction: this.endpointToHost };
+  }
+}
