@@ -4,6 +4,12 @@
  *
  *   npm run bench                 # all benches
  *   npm run bench -- selector     # only files matching "selector"
+ *   npm run bench -- --only kernel --quick   # same filter as a flag; shortest sizes
+ *   npm run bench -- --full       # the issue's largest sizes (100k pods, 100k rules); long
+ *
+ * Flags: --full, --quick, --only NAME (repeatable; same as a bare NAME), --no-doc (print only).
+ * Flags reach each bench as `run(opts)` (types.ts BenchOptions); a bench may return a BenchReport
+ * (figures plus extra Markdown) instead of a bare array. Progress lines go to stderr.
  *
  * A bench file exports `async function run(): Promise<BenchResult[]>`.
  * Numbers are wall-clock on whatever machine runs this; tests never assert on them.
@@ -12,9 +18,9 @@ import { readFile, readdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { BenchResult } from "./types.js";
+import type { BenchOptions, BenchReport, BenchResult } from "./types.js";
 
-export type { BenchResult };
+export type { BenchOptions, BenchReport, BenchResult };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const docPath = path.join(here, "..", "docs", "BENCHMARKS.md");
@@ -53,30 +59,68 @@ async function updateDoc(file: string, body: string): Promise<void> {
   await writeFile(docPath, doc);
 }
 
+interface Args {
+  filters: string[];
+  full: boolean;
+  quick: boolean;
+  doc: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { filters: [], full: false, quick: false, doc: true };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i]!;
+    if (x === "--full") a.full = true;
+    else if (x === "--quick") a.quick = true;
+    else if (x === "--no-doc") a.doc = false;
+    else if (x === "--only") {
+      const v = argv[++i];
+      if (!v) throw new Error("--only needs a bench name");
+      a.filters.push(v);
+    } else if (x.startsWith("--only=")) a.filters.push(x.slice(7));
+    else if (x.startsWith("--")) throw new Error(`unknown flag ${x} (known: --full, --quick, --only NAME, --no-doc)`);
+    else a.filters.push(x);
+  }
+  return a;
+}
+
 async function main(): Promise<void> {
-  const filters = process.argv.slice(2);
+  const args = parseArgs(process.argv.slice(2));
+  const filters = args.filters;
   const files = (await readdir(here))
     .filter((f) => f.endsWith(".bench.ts"))
     .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
     .sort();
+  const t0 = Date.now();
+  const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
   for (const file of files) {
-    const mod = (await import(pathToFileURL(path.join(here, file)).href)) as { run?: () => Promise<BenchResult[]> };
+    const mod = (await import(pathToFileURL(path.join(here, file)).href)) as { run?: (opts: BenchOptions) => Promise<BenchResult[] | BenchReport> };
     if (typeof mod.run !== "function") {
       console.error(`${file}: no exported run()`);
       process.exitCode = 1;
       continue;
     }
-    const results = await mod.run();
-    const t = table(results);
-    console.log(`\n${file}\n${t}`);
+    console.error(`[${elapsed()}] ${file} …`);
+    const opts: BenchOptions = {
+      full: args.full,
+      quick: args.quick,
+      progress: (msg) => console.error(`[${elapsed()}] ${file}: ${msg} (load ${os.loadavg()[0].toFixed(2)})`),
+    };
+    const out = await mod.run(opts);
+    const report: BenchReport = Array.isArray(out) ? { results: out } : out;
+    const t = table(report.results);
+    console.log(`\n${file}\n${t}${report.extra ? `\n\n${report.extra}` : ""}`);
+    const flags = [args.full ? " --full" : "", args.quick ? " --quick" : ""].join("");
     const body = [
       `Machine: ${machine()}`,
       `Date: ${new Date().toISOString().slice(0, 10)}`,
-      `Command: \`npm run bench -- ${file.replace(/\.bench\.ts$/, "")}\``,
+      `Command: \`npm run bench -- ${file.replace(/\.bench\.ts$/, "")}${flags}\``,
       "",
       t,
+      ...(report.extra ? ["", report.extra] : []),
     ].join("\n");
-    await updateDoc(file, body);
+    if (args.doc) await updateDoc(file, body);
+    console.error(`[${elapsed()}] ${file} done`);
   }
 }
 
