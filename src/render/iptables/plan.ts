@@ -149,6 +149,7 @@ export function planRemove(state: IptState): IptStep[] {
   const blocks = new Map<Family, string[]>();
   for (const key of Object.keys(state.tables).sort()) {
     const [f, table] = key.split(" ") as [string, IptTable];
+    if (!TABLES.includes(table)) continue;
     const family = Number(f) as Family;
     const lines = tableFull(table, undefined, state.tables[key]!);
     if (lines.length > 0) blocks.set(family, [...(blocks.get(family) ?? []), ...lines]);

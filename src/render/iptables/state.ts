@@ -8,7 +8,7 @@
 import { commentHash, type Family } from "../../dataplane/index.js";
 import { isOurSet, normalizeListedElement } from "./ipset.js";
 import { targetOf, type IptState } from "./plan.js";
-import type { IptRendered } from "./render.js";
+import { TABLES, type IptRendered } from "./render.js";
 
 /** Raw listings as the tools print them. */
 export interface IptListing {
@@ -97,6 +97,9 @@ export function stateDigest(s: IptState): IptDigest | null {
   const d: IptDigest = { chains: {}, jumps: {}, sets: {} };
   let any = false;
   for (const [key, chains] of Object.entries(s.tables)) {
+    // Only the tables we program: cali-* chains elsewhere (e.g. a former Felix's nat chains) are
+    // neither expected nor ever removed, so reporting them would resync forever.
+    if (!(TABLES as readonly string[]).includes(key.split(" ")[1]!)) continue;
     for (const [name, rules] of Object.entries(chains)) {
       if (name.startsWith("cali-")) {
         d.chains[`${key} ${name}`] = rules.map(specHash);
