@@ -1,0 +1,120 @@
+/**
+ * One measurement in a fresh process, so that peak RSS (process.resourceUsage().maxRSS) and heap
+ * figures belong to that measurement alone. Run by the scale benches as
+ *
+ *   node --expose-gc --max-old-space-size=N --import tsx bench/gen/child.ts MODE '{json args}'
+ *
+ * and prints one JSON line on stdout. Progress goes to stderr.
+ *   engine   generate, Cluster.fromResources (timed), explain × n (p50/p99), matrix (optional)
+ *   memory   generate, feed a CalcGraph for node-0, flush, drop the generator's copy, heap used
+ */
+import { Cluster, endpointRef } from "../../src/engine/index.js";
+import { CalcGraph } from "../../src/agent/calc/index.js";
+import { generateCluster, rng } from "./cluster.js";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+function collect(): void {
+  if (gc) for (let i = 0; i < 3; i++) gc();
+}
+const ms = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e6;
+const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
+const heapMiB = () => process.memoryUsage().heapUsed / 1024 / 1024;
+function q(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+}
+
+interface EngineArgs {
+  pods: number;
+  policies: number;
+  seed?: number;
+  explains?: number;
+  matrix?: boolean;
+}
+
+function engine(a: EngineArgs): Record<string, unknown> {
+  let g: ReturnType<typeof generateCluster> | null = generateCluster({ pods: a.pods, policies: a.policies, seed: a.seed ?? 1 });
+  const resources = g.resources;
+  const nResources = resources.length;
+  g = null;
+  collect();
+  const rssInput = process.memoryUsage().rss / 1024 / 1024;
+  const heapInput = heapMiB();
+  const maxRssBefore = maxRssMiB();
+  process.stderr.write(`  generated ${nResources} resources; building\n`);
+  const t = process.hrtime.bigint();
+  const cluster = Cluster.fromResources(resources);
+  const buildMs = ms(t);
+  const maxRssBuild = maxRssMiB();
+  collect();
+  const heapAfter = heapMiB();
+  const errors = cluster.issues.filter((i) => i.severity === "error").length;
+  const out: Record<string, unknown> = {
+    resources: nResources,
+    endpoints: cluster.endpoints.length,
+    sets: Object.keys(cluster.ir.sets).length,
+    errors,
+    buildMs,
+    rssInputMiB: rssInput,
+    maxRssBeforeMiB: maxRssBefore,
+    maxRssMiB: maxRssBuild,
+    heapInputMiB: heapInput,
+    heapRetainedMiB: heapAfter - heapInput,
+  };
+  const n = a.explains ?? 0;
+  if (n > 0) {
+    process.stderr.write(`  built in ${buildMs.toFixed(0)} ms; ${n} explains\n`);
+    const refs = cluster.endpoints.map(endpointRef);
+    const rand = rng(7);
+    const times: number[] = [];
+    const warm = Math.min(100, n);
+    for (let i = 0; i < n + warm; i++) {
+      const from = refs[Math.floor(rand() * refs.length)]!;
+      const to = refs[Math.floor(rand() * refs.length)]!;
+      const t1 = process.hrtime.bigint();
+      cluster.explain({ from, to, protocol: "TCP", port: 8080 });
+      if (i >= warm) times.push(ms(t1));
+    }
+    out.explainP50 = q(times, 0.5);
+    out.explainP99 = q(times, 0.99);
+  }
+  if (a.matrix) {
+    process.stderr.write(`  matrix\n`);
+    const t2 = process.hrtime.bigint();
+    const m = cluster.matrix({ protocol: "TCP", port: 8080 });
+    out.matrixMs = ms(t2);
+    out.matrixClasses = m.classes;
+  }
+  out.maxRssEndMiB = maxRssMiB();
+  return out;
+}
+
+interface MemoryArgs {
+  pods: number;
+  policies: number;
+  seed?: number;
+}
+
+function memory(a: MemoryArgs): Record<string, unknown> {
+  collect();
+  const heap0 = heapMiB();
+  let g: ReturnType<typeof generateCluster> | null = generateCluster({ pods: a.pods, policies: a.policies, seed: a.seed ?? 1 });
+  const graph = new CalcGraph({ node: g.nodes[0]! });
+  const t = process.hrtime.bigint();
+  for (const r of g.resources) graph.onUpdate({ type: "put", resource: r });
+  const f = graph.flush();
+  const loadMs = ms(t);
+  const stats = graph.stats();
+  g = null;
+  collect();
+  const heap1 = heapMiB();
+  return { loadMs, heapMiB: heap1 - heap0, maxRssMiB: maxRssMiB(), stats, localEndpoints: f.ir.endpoints.length };
+}
+
+const [mode, json] = process.argv.slice(2);
+const args = JSON.parse(json ?? "{}");
+let result: Record<string, unknown>;
+if (mode === "engine") result = engine(args as EngineArgs);
+else if (mode === "memory") result = memory(args as MemoryArgs);
+else throw new Error(`unknown mode ${mode}`);
+process.stdout.write(JSON.stringify(result) + "\n");
