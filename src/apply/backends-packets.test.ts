@@ -12,8 +12,7 @@ import { buildDataplane } from "../dataplane/index.js";
 import { fixtureIR, NODE } from "../dataplane/testdata/fixtures.js";
 import { exec } from "../kernel/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
-import { Applier, IptablesKernel, iptablesBackend, NftKernel, type Kernel } from "./index.js";
-import type { Backend } from "./backend.js";
+import { Applier, makeDataplane, type DataplaneChoice } from "./index.js";
 
 const root = canUseNetns();
 const tag = uniqueName("bp").slice(3);
@@ -125,20 +124,20 @@ describe.skipIf(!root)("real packets: nftables and iptables enforce the fixture 
   });
 
   const model = buildDataplane(fixtureIR(), NODE, { config: { denyAction: "reject" } });
-  const backends: Array<[string, () => { kernel: Kernel; backend?: Backend }]> = [
-    ["nftables", () => ({ kernel: new NftKernel({ netns: nodeNs }) })],
-    ["iptables (default: nf_tables)", () => ({ kernel: new IptablesKernel({ netns: nodeNs }), backend: iptablesBackend() })],
-    ["iptables-legacy", () => ({ kernel: new IptablesKernel({ netns: nodeNs, variant: "legacy" }), backend: iptablesBackend() })],
+  const backends: Array<[string, DataplaneChoice]> = [
+    ["nftables", { kind: "nftables", netns: nodeNs }],
+    ["iptables (default: nf_tables)", { kind: "iptables", netns: nodeNs }],
+    ["iptables-legacy", { kind: "iptables", netns: nodeNs, iptablesVariant: "legacy" }],
   ];
 
   it("without policy every probe passes (the topology works)", async () => {
     expect((await matrix()).filter((l) => l.endsWith("deny"))).toEqual([]);
   });
 
-  for (const [name, make] of backends) {
+  for (const [name, choice] of backends) {
     it(`${name}: the probe matrix matches the policies`, async () => {
-      const { kernel, backend } = make();
-      const applier = new Applier(kernel, { ...(backend ? { backend } : {}), sleep: async () => {}, retry: { maxAttempts: 1 } });
+      const { kernel, backend } = makeDataplane(choice);
+      const applier = new Applier(kernel, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
       await applier.apply(model);
       try {
         await exec("conntrack", ["-F"], { netns: nodeNs, okCodes: [0, 1] });

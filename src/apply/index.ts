@@ -3,3 +3,4 @@ export { nftBackend, type Backend } from "./backend.js";
 export { FakeKernel } from "./fake-kernel.js";
 export { NftKernel, type Kernel, type NftKernelOptions } from "./kernel.js";
 export { IptablesKernel, iptablesBackend, iptablesBinaries, type IptBatch, type IptablesKernelOptions, type IptablesVariant } from "./iptables-backend.js";
+export { makeDataplane, DATAPLANE_KINDS, type DataplaneChoice, type DataplaneKind } from "./dataplane-choice.js";
