@@ -317,7 +317,10 @@ export class Cluster {
       failsafe: failsafeRules(opts.failsafe),
       defaultEndpointToHostAction: opts.defaultEndpointToHostAction,
     };
-    return new Cluster(ir, issues, opts, skipped);
+    const cluster = new Cluster(ir, issues, opts, skipped);
+    // Index every set now, so the first queries do not pay for it.
+    cluster.lookup = indexSets(ir.sets, { eager: true });
+    return cluster;
   }
 
   /** Membership index over the IR's sets (built lazily, shared by all queries). */

@@ -30,6 +30,7 @@ import {
   type DirectionProgram,
   type EndpointIR,
   type Packet,
+  type RuleMatcher,
   type TraceStep,
   type Verdict,
 } from "../rule/index.js";
@@ -68,6 +69,8 @@ export interface FlowResult {
 export interface FlowOptions {
   trace?: boolean;
   staged?: boolean;
+  /** Untraced only: a rule matcher equivalent to matchRule (see EvaluateOptions.matcher). */
+  matcher?: RuleMatcher;
 }
 
 /** Evaluates the whole path of a packet (see the table at the top). */
@@ -85,6 +88,7 @@ export function evaluateFlow(cluster: Cluster, src: FlowEnd, dst: FlowEnd, packe
       trace,
       staged,
       failsafe: failsafe ? failsafeFor(ir, direction) : undefined,
+      matcher: opts.matcher,
     });
     const st: FlowStage = { kind: "policy", endpoint: endpointRef(ep), key: ep.key, direction, chain, verdict: r.verdict, decidedBy: r.decidedBy, steps: r.steps };
     stages.push(st);

@@ -16,6 +16,8 @@ import {
   cidrContains,
   icmpProtocolFor,
   isHostCidr,
+  matchCommonPart,
+  matchSidePart,
   parseAddr,
   protocolName,
   protocolNumber,
@@ -26,6 +28,8 @@ import {
   type EntityMatch,
   type Packet,
   type RuleIR,
+  type RuleMatch,
+  type RuleMatcher,
   type Verdict,
 } from "../rule/index.js";
 import type { Cluster } from "./cluster.js";
@@ -128,6 +132,34 @@ function addressSignatures(ir: ClusterIR, addrs: Addr[], protocol: number, port:
   });
 }
 
+/**
+ * A rule matcher for the matrix: matchRule's three parts (matchCommonPart, matchSidePart for each
+ * side) cached per rule and per address class. Exact, because an address class holds addresses no
+ * rule can tell apart, and the packet's protocol/ports are the same for every pair.
+ */
+function partMatcher(cluster: Cluster, template: Packet, addrRep: Addr[]): (srcClass: number, dstClass: number) => RuleMatcher {
+  const sets = cluster.sets;
+  const common = new WeakMap<RuleMatch, boolean>();
+  const sideCache = { src: new WeakMap<EntityMatch, Int8Array>(), dst: new WeakMap<EntityMatch, Int8Array>() };
+  const n = addrRep.length;
+  const side = (which: "src" | "dst", e: EntityMatch, cls: number): boolean => {
+    let arr = sideCache[which].get(e);
+    if (!arr) sideCache[which].set(e, (arr = new Int8Array(n)));
+    let v = arr[cls]!;
+    if (v === 0) {
+      const port = which === "src" ? template.srcPort : template.dstPort;
+      v = matchSidePart(which, e, addrRep[cls]!, template.protocol, port, sets) ? 1 : 2;
+      arr[cls] = v;
+    }
+    return v === 1;
+  };
+  return (srcClass, dstClass) => (fm) => {
+    let c = common.get(fm);
+    if (c === undefined) common.set(fm, (c = matchCommonPart(fm, template)));
+    return c && side("src", fm.src, srcClass) && side("dst", fm.dst, dstClass);
+  };
+}
+
 export function tryMatrix(cluster: Cluster, q: MatrixQuery): { ok: true; value: Matrix } | { ok: false; issues: Issue[] } {
   const issues: Issue[] = [];
   const protocol = protocolNumber(q.protocol as string | number);
@@ -148,6 +180,18 @@ export function tryMatrix(cluster: Cluster, q: MatrixQuery): { ok: true; value: 
     else skipped.push(endpointRef(ep));
   }
   const sigs = addressSignatures(ir, eps.map((e) => e.addr), protocol!, port);
+  // Address classes: endpoints whose addresses no rule can tell apart.
+  const addrClassOf: number[] = [];
+  const addrRep: Addr[] = [];
+  const addrIds = new Map<string, number>();
+  sigs.forEach((sig, i) => {
+    let a = addrIds.get(sig);
+    if (a === undefined) {
+      addrIds.set(sig, (a = addrRep.length));
+      addrRep.push(eps[i]!.addr);
+    }
+    addrClassOf.push(a);
+  });
   const hasHosts = eps.some((e) => e.ep.kind === "host");
   const progIds = new Map<string, number>();
   const classOf: number[] = [];
@@ -157,7 +201,7 @@ export function tryMatrix(cluster: Cluster, q: MatrixQuery): { ok: true; value: 
     const progText = JSON.stringify([e.ep.ingress, e.ep.egress, e.ep.forward, e.ep.preDNAT, e.ep.untracked]);
     let pid = progIds.get(progText);
     if (pid === undefined) progIds.set(progText, (pid = progIds.size));
-    const key = `${e.ep.kind}|${pid}|${hasHosts ? e.ep.node : ""}|${e.ep.interfaceName === "*"}|${sigs[i]}`;
+    const key = `${e.ep.kind}|${pid}|${hasHosts ? e.ep.node : ""}|${e.ep.interfaceName === "*"}|${addrClassOf[i]}`;
     let c = classKey.get(key);
     if (c === undefined) {
       classKey.set(key, (c = reps.length));
@@ -172,6 +216,7 @@ export function tryMatrix(cluster: Cluster, q: MatrixQuery): { ok: true; value: 
     base.icmpType = q.icmp?.type ?? (family === 4 ? 8 : 128);
     base.icmpCode = q.icmp?.code ?? 0;
   }
+  const matcherFor = partMatcher(cluster, { ...base, srcIP: eps[0]?.ip ?? "0.0.0.0", dstIP: eps[0]?.ip ?? "0.0.0.0" } as Packet, addrRep);
   const end = (i: number): FlowEnd => ({ kind: "endpoint", ep: eps[i]!.ep, ip: eps[i]!.ip, ref: endpointRef(eps[i]!.ep) });
   const n = reps.length;
   const classVerdict: Verdict[] = new Array(n * n);
@@ -182,8 +227,9 @@ export function tryMatrix(cluster: Cluster, q: MatrixQuery): { ok: true; value: 
       const s = end(reps[a]!);
       const d = end(reps[b]!);
       const packet: Packet = { ...base, srcIP: s.ip, dstIP: d.ip };
-      classVerdict[a * n + b] = evaluateFlow(cluster, s, d, packet, { trace: false }).verdict;
-      if (stagedClasses[a] || stagedClasses[b]) stagedVerdict[a * n + b] = evaluateFlow(cluster, s, d, packet, { trace: false, staged: true }).verdict;
+      const matcher = matcherFor(addrClassOf[reps[a]!]!, addrClassOf[reps[b]!]!);
+      classVerdict[a * n + b] = evaluateFlow(cluster, s, d, packet, { trace: false, matcher }).verdict;
+      if (stagedClasses[a] || stagedClasses[b]) stagedVerdict[a * n + b] = evaluateFlow(cluster, s, d, packet, { trace: false, staged: true, matcher }).verdict;
     }
   }
 

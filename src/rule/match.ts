@@ -96,7 +96,7 @@ interface IndexedSet {
 
 /** Builds a SetLookup over `sets`. Each set is indexed on first use, so building is O(1) and an
  *  explain touching few sets pays only for those. */
-export function indexSets(sets: Record<SetId, SetDef>): SetLookup {
+export function indexSets(sets: Record<SetId, SetDef>, opts: { eager?: boolean } = {}): SetLookup {
   const cache = new Map<SetId, IndexedSet>();
   const get = (id: SetId): IndexedSet => {
     let s = cache.get(id);
@@ -122,6 +122,7 @@ export function indexSets(sets: Record<SetId, SetDef>): SetLookup {
     cache.set(id, s);
     return s;
   };
+  if (opts.eager) for (const id of Object.keys(sets)) get(id);
   return {
     hasAddr(id, addr) {
       const s = get(id);
@@ -252,6 +253,33 @@ export function matchRule(rule: RuleIR | { match: RuleMatch; neverMatches?: stri
   const m = rule.match;
   const pp = prepare(packet);
   const fields: MatchField[] | undefined = explain ? [] : undefined;
+  const c = matchCommon(m, packet, fields, explain);
+  if (c) return c;
+  const s = matchEntity("source", m.src, pp.src, packet.protocol, packet.srcPort, sets, fields, explain);
+  if (s) return s;
+  const d = matchEntity("destination", m.dst, pp.dst, packet.protocol, packet.dstPort, sets, fields, explain);
+  if (d) return d;
+  return explain ? { matched: true, fields } : { matched: true };
+}
+
+/**
+ * The packet-wide part of a rule (ipVersion, protocol, notProtocol, icmp, notICMP). A rule matches
+ * iff this part, the source side and the destination side all match; matchRule is exactly that
+ * conjunction, and callers that cache the parts (the matrix) use these same functions.
+ */
+export function matchCommonPart(m: RuleMatch, packet: Packet): boolean {
+  return matchCommon(m, packet, undefined, false) === undefined;
+}
+
+/** One side of a rule against one address (and that side's port of the packet). */
+export function matchSidePart(side: "src" | "dst", e: EntityMatch, addr: Addr, protocol: number, port: number | undefined, sets: SetLookup): boolean {
+  return matchEntity(side === "src" ? "source" : "destination", e, addr, protocol, port, sets, undefined, false) === undefined;
+}
+
+/** Decides whether a family-split rule matches; see EvaluateOptions.matcher. */
+export type RuleMatcher = (familyMatch: RuleMatch, rule: RuleIR) => boolean;
+
+function matchCommon(m: RuleMatch, packet: Packet, fields: MatchField[] | undefined, explain: boolean): MatchResult | undefined {
   const fail = (field: MatchField, reason: () => string): MatchResult =>
     explain ? { matched: false, field, reason: reason() } : NO_MATCH_FAST;
 
@@ -277,11 +305,7 @@ export function matchRule(rule: RuleIR | { match: RuleMatch; neverMatches?: stri
     if (icmpMatches(m.notIcmp, packet)) return fail("notICMP", () => `packet ${describeIcmp(packet)} is excluded by notICMP ${describeIcmpMatch(m.notIcmp!)}`);
     fields?.push("notICMP");
   }
-  const s = matchEntity("source", m.src, pp.src, packet.protocol, packet.srcPort, sets, fields, explain);
-  if (s) return s;
-  const d = matchEntity("destination", m.dst, pp.dst, packet.protocol, packet.dstPort, sets, fields, explain);
-  if (d) return d;
-  return explain ? { matched: true, fields } : { matched: true };
+  return undefined;
 }
 
 function icmpMatches(icmp: IcmpMatch, packet: Packet): boolean {
@@ -426,6 +450,12 @@ export interface EvaluateOptions {
   staged?: boolean;
   /** Record steps (default true). */
   trace?: boolean;
+  /**
+   * Untraced runs only: decides rule matches instead of matchRule. It must be equivalent to
+   * matchRule (e.g. matchCommonPart ∧ matchSidePart(src) ∧ matchSidePart(dst) with caching, as the
+   * matrix does); never called for neverMatches rules.
+   */
+  matcher?: RuleMatcher;
 }
 
 export type Verdict = "allow" | "deny";
@@ -510,7 +540,7 @@ export function evaluateDirection(
     for (const key of tier.policies) {
       const pol = ir.policies[key];
       if (!pol) throw new BugError(`program references policy ${key} which is not in the IR`);
-      const r = runRules(policyRules(pol, dir), packet, sets, family, trace, steps, tier.tier, key, pol.staged);
+      const r = runRules(policyRules(pol, dir), packet, sets, family, trace, steps, tier.tier, key, pol.staged, opts.matcher);
       if (typeof r === "object") return decided(r, steps);
       if (r === "pass") {
         passed = true;
@@ -545,7 +575,7 @@ export function evaluateDirection(
     // A profile named by an endpoint but absent from the datastore contributes nothing (felix
     // renders a jump to an empty chain).
     if (!prof) continue;
-    const r = runRules(policyRules(prof, dir), packet, sets, family, trace, steps, "", key, false);
+    const r = runRules(policyRules(prof, dir), packet, sets, family, trace, steps, "", key, false, opts.matcher);
     if (typeof r === "object") return decided(r, steps);
     // "pass" in a profile: skip the rest of this profile and go on to the next one.
   }
@@ -569,6 +599,7 @@ function runRules(
   tier: string,
   policy: PolicyKey,
   staged: boolean,
+  matcher: RuleMatcher | undefined,
 ): RuleIR | "pass" | "none" {
   for (const rule of rules) {
     const fm = ruleForFamily(rule.match, family);
@@ -577,6 +608,12 @@ function runRules(
         steps.push({ kind: "rule-skipped", tier, policy, index: rule.origin.index, action: rule.action, reason: familySkipReason(rule.match, family) ?? "not rendered for this family" });
       }
       continue;
+    }
+    if (!trace && matcher) {
+      if (rule.neverMatches || !matcher(fm, rule)) continue;
+      if (rule.action === "Log") continue;
+      if (rule.action === "Pass") return "pass";
+      return rule;
     }
     const res = matchRule({ match: fm, neverMatches: rule.neverMatches }, packet, sets, trace);
     if (!res.matched) {
@@ -624,7 +661,17 @@ function stagedIndex(ir: ClusterIR): { removed: Set<PolicyKey> } {
  * is added), a staged Delete removes it, Ignore changes nothing. Tiers are re-merged and re-sorted
  * with the same comparators as the engine; a tier whose policies all disappear no longer applies.
  */
+const stagedViewCache = new WeakMap<ClusterIR, WeakMap<DirectionProgram, Partial<Record<Direction, DirectionProgram>>>>();
+
 export function stagedView(program: DirectionProgram, ir: ClusterIR, dir: Direction): DirectionProgram {
+  let byProgram = stagedViewCache.get(ir);
+  if (!byProgram) stagedViewCache.set(ir, (byProgram = new WeakMap()));
+  let entry = byProgram.get(program);
+  if (!entry) byProgram.set(program, (entry = {}));
+  return (entry[dir] ??= computeStagedView(program, ir, dir));
+}
+
+function computeStagedView(program: DirectionProgram, ir: ClusterIR, dir: Direction): DirectionProgram {
   const { removed } = stagedIndex(ir);
   const byTier = new Map<string, { defaultAction: "Deny" | "Pass"; policies: PolicyKey[] }>();
   const add = (t: TierProgram, keys: PolicyKey[]) => {
