@@ -148,6 +148,36 @@ for (const variant of ["default", "legacy"] as IptablesVariant[]) {
   });
 }
 
+/** The fixture plus `n` more workloads on the node (enough for the dispatch prefix trie). */
+function manyWorkloads(n: number): DataplaneModel {
+  return fixture((ir) => {
+    const base = ir.endpoints.find((e) => e.key === "wep/prod/web")!;
+    for (let i = 0; i < n; i++) {
+      const hex = (i * 2654435761).toString(16).padStart(11, "0").slice(-11);
+      ir.endpoints.push({ ...base, key: `wep/prod/w${i}`, name: `w${i}`, interfaceName: `cali${hex}`, ips: [`198.18.3.${i + 1}`] });
+    }
+  });
+}
+
+describe.skipIf(!root)("iptables backend: dispatch trie in the kernel", () => {
+  const ns = uniqueName("ipd");
+  beforeAll(() => createNamespace(ns));
+  afterAll(() => deleteNamespace(ns));
+
+  it("many workloads load as a prefix trie and shrink back to linear dispatch by delta", async () => {
+    const kernel = new IptablesKernel({ netns: ns });
+    const backend = iptablesBackend();
+    const applier = new Applier(kernel, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
+    for (const [n, mode] of [[60, "full"], [30, "delta"], [0, "delta"], [45, "delta"]] as const) {
+      const m = manyWorkloads(n);
+      expect((await applier.apply(m)).mode).toBe(mode);
+      expect(backend.compare(backend.expected(m), backend.parse(await kernel.list())), `${n} workloads`).toEqual([]);
+      const filter = (await exec("iptables-save", ["-t", "filter"], { netns: ns })).stdout;
+      expect(filter.includes(":cali-from-wl-dispatch-"), `${n} workloads`).toBe(n >= 30);
+    }
+  });
+});
+
 describe.skipIf(!root)("iptables backend: full replace over leftovers", () => {
   const ns = uniqueName("ipr");
   beforeAll(() => createNamespace(ns));
