@@ -109,14 +109,14 @@ export function syntheticCluster(o: SyntheticOptions): Resource[] {
         kind: "NetworkPolicy",
         metadata: { name: `np-${i}`, namespace: pick(nss) },
         spec: { tier: rand() < 0.2 ? "platform" : "default", order: Math.floor(rand() * 1000), selector: sel(), ingress, egress },
-      } as Resource);
+      } as unknown as Resource);
     } else if (kind < 0.8) {
       out.push({
         apiVersion: "projectcalico.org/v3",
         kind: "GlobalNetworkPolicy",
         metadata: { name: `gnp-${i}` },
         spec: { tier: rand() < 0.5 ? "security" : "default", order: rand() < 0.9 ? Math.floor(rand() * 1000) : undefined, selector: sel(), ingress, egress },
-      } as Resource);
+      } as unknown as Resource);
     } else if (kind < 0.95) {
       const app = `app-${Math.floor(rand() * apps)}`;
       out.push({
