@@ -17,8 +17,7 @@ import { register as diff } from "./diff.js";
 import { register as convert } from "./convert.js";
 import { register as agent } from "./agent.js";
 import { register as logs } from "./logs.js";
-import { register as lab } from "./lab.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [validate, apply, create, replace, del, get, patch, label, explain, matrix, diff, convert, agent, logs, lab];
+export const COMMANDS: RegisterCommand[] = [validate, apply, create, replace, del, get, patch, label, explain, matrix, diff, convert, agent, logs];

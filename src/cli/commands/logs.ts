@@ -1,0 +1,55 @@
+/**
+ * `tortie logs [-f]`: the flow log the agent writes (<data dir>/flows-<node>.log, JSON lines).
+ */
+import { Option, type Command } from "commander";
+import { followFlowLog, flowLogPath, readFlowLog, type FlowRecord } from "../../agent/index.js";
+import { defaultDataDir } from "../../datastore/index.js";
+import { nodeName } from "./agent.js";
+
+const PROTO: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp" };
+
+function endpoint(addr: string | undefined, port: number | undefined, family: number | undefined): string {
+  if (!addr) return "?";
+  const a = family === 6 || addr.includes(":") ? `[${addr}]` : addr;
+  return port !== undefined ? `${a}:${port}` : addr;
+}
+
+/** One line per record: TIME ACTION DIRECTION POLICY PROTO SRC -> DST (interfaces). */
+export function formatFlow(r: FlowRecord): string {
+  const proto = r.protocol !== undefined ? (PROTO[r.protocol] ?? String(r.protocol)) : "?";
+  const rule = r.policy ? `${r.tier ? `${r.tier}/` : ""}${r.policy}${r.ruleIndex !== undefined ? ` rule ${r.ruleIndex}` : ""}` : r.prefix;
+  const ifaces = [r.inIface ? `in=${r.inIface}` : "", r.outIface ? `out=${r.outIface}` : ""].filter(Boolean).join(" ");
+  return [r.time, (r.action ?? "?").padEnd(5), (r.direction ?? "").padEnd(7), rule, proto, `${endpoint(r.src, r.srcPort, r.family)} -> ${endpoint(r.dst, r.dstPort, r.family)}`, ifaces].filter((x) => x !== "").join("  ");
+}
+
+export function register(program: Command): void {
+  program
+    .command("logs")
+    .summary("show the flow log written by the agent")
+    .description(
+      "Print the packets the agent's rules logged (needs `tortie agent --log-denied` and/or --log-allowed),\n" +
+        "oldest first; -f keeps printing new records as they arrive.",
+    )
+    .option("-f, --follow", "keep printing new records")
+    .option("--node <name>", "whose flow log [env TORTIE_NODE, NODENAME; default: hostname]")
+    .option("--data-dir <dir>", "the agent's data directory [env TORTIE_DATA_DIR]")
+    .option("--file <path>", "read this flow log file instead")
+    .addOption(new Option("-o, --output <format>", "text or json (one object per line)").choices(["text", "json"]).default("text"))
+    .action(async (opts: { follow?: boolean; node?: string; dataDir?: string; file?: string; output: "text" | "json" }) => {
+      const path = opts.file ?? flowLogPath(opts.dataDir ?? process.env.TORTIE_DATA_DIR ?? defaultDataDir(), nodeName(opts.node));
+      const print = (r: FlowRecord) => process.stdout.write((opts.output === "json" ? JSON.stringify(r) : formatFlow(r)) + "\n");
+      if (!opts.follow) {
+        for (const r of readFlowLog(path)) print(r);
+        return;
+      }
+      const stop = followFlowLog(path, print, { fromStart: true });
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stop();
+          resolve();
+        };
+        process.once("SIGINT", done);
+        process.once("SIGTERM", done);
+      });
+    });
+}
