@@ -530,13 +530,55 @@ spec: {selector: role == 'node', doNotTrack: true, applyOnForward: true, ingress
       ["10.9.9.9", "hep:n1-eth0", "deny", { port: 8443 }],
       ["10.6.6.6", "hep:n1-eth0", "deny", { port: 443 }],
       ["10.9.9.9", "hep:n1-eth0", "allow", { protocol: "UDP", port: 9999 }],
-      // preDNAT/doNotTrack policies never apply to workloads.
-      ["10.6.6.6", "x/a", "allow"],
+      // preDNAT/doNotTrack policies never apply to a workload itself (y/a's node has no HEP)…
+      ["10.6.6.6", "y/a", "allow"],
+      // …but traffic from outside to x/a is forwarded through node n1's host endpoint, where
+      // preDNAT policy sees it.
+      ["10.6.6.6", "x/a", "deny"],
+      ["10.9.9.9", "x/a", "allow"],
     ]);
+    expect(c.endpointByRef("y/a")!.ingress.tiers).toEqual([]);
     const ep = c.endpointByRef("hep:n1-eth0")!;
     expect(ep.preDNAT!.tiers[0]).toMatchObject({ defaultAction: "Pass", policies: ["gnp/block-bad"] });
     expect(ep.untracked!.ingress.tiers[0]!.policies).toEqual(["gnp/fast-path"]);
     expect(ep.forward!.ingress.tiers).toEqual([]);
+  });
+
+  it("applyOnForward policy of the uplink host endpoint governs forwarded traffic", () => {
+    const fwd = `${hep}
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: fwd}
+spec:
+  selector: role == 'node'
+  applyOnForward: true
+  types: [Ingress, Egress]
+  ingress: [{action: Deny, source: {nets: [10.6.6.0/24]}}, {action: Allow}]
+  egress: [{action: Deny, destination: {nets: [10.7.7.0/24]}}, {action: Allow}]`;
+    const c = cluster(fwd);
+    check(c, [
+      ["10.6.6.6", "x/a", "deny"],
+      ["10.9.9.9", "x/a", "allow"],
+      ["x/a", "10.7.7.7", "deny"],
+      ["x/a", "10.9.9.9", "allow"],
+      ["y/a", "10.7.7.7", "allow"], // node n2 has no host endpoint
+      ["10.9.9.9", "hep:n1-eth0", "allow"],
+      ["10.6.6.6", "hep:n1-eth0", "deny"],
+      ["10.6.6.6", "hep:n1-eth0", "allow", { port: 22 }], // failsafe for host-bound traffic
+      ["10.6.6.6", "x/a", "deny", { port: 22 }], // …but not for forwarded traffic
+    ]);
+    const e = c.explain({ from: "10.6.6.6", to: "x/a", protocol: "TCP", port: 80 });
+    expect(e.decidedBy).toMatchObject({ kind: "policy", endpoint: "hep:n1-eth0", chain: "forward", decidedBy: { kind: "rule", origin: { policy: "gnp/fwd", index: 0 } } });
+    // Two interface HEPs on one node: the uplink is unknown; explain says so.
+    const two = cluster(`${fwd}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: n1-eth1, labels: {role: node}}
+spec: {node: n1, interfaceName: eth1}`);
+    const e2 = two.explain({ from: "10.6.6.6", to: "x/a", protocol: "TCP", port: 80 });
+    expect(e2.verdict).toBe("allow");
+    expect(e2.notes.join("\n")).toMatch(/several host endpoints/);
   });
 
   it("workload → its own host: DefaultEndpointToHostAction", () => {

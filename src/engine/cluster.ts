@@ -337,6 +337,11 @@ export class Cluster {
     return this.byRef.get(ref) ?? (ref.startsWith("hep/") || ref.startsWith("wep/") ? this.byKey.get(ref) : undefined);
   }
 
+  /** Host endpoints of a node (sorted by key). */
+  hostEndpointsOnNode(node: string): EndpointIR[] {
+    return this.ir.endpoints.filter((e) => e.kind === "host" && e.node === node);
+  }
+
   endpointsByIP(ip: string): EndpointIR[] {
     return this.byIP.get(ip) ?? [];
   }

@@ -47,6 +47,7 @@ export function tryExplain(cluster: Cluster, q: ExplainQuery): { ok: true; value
   if (!r.ok) return r;
   const { src, dst, packet, notes } = r.value;
   const res = evaluateFlow(cluster, src, dst, packet);
+  notes.push(...res.notes);
   const exp: Explanation = { verdict: res.verdict, packet, from: endInfo(src), to: endInfo(dst), stages: res.stages, notes };
   for (const s of res.stages) {
     if (s.kind !== "policy" || s.chain !== "normal") continue;

@@ -12,6 +12,10 @@
  *   workload → host endpoint of its   workload egress, then DefaultEndpointToHostAction: Drop →
  *   own node                          deny; Accept → allow; Return → the HEP's ingress chain when
  *                                     the HEP covers all interfaces ("*"), otherwise allow
+ *   outside → workload                the uplink HEP of the workload's node (if unambiguous):
+ *                                     untracked, preDNAT, applyOnForward ingress; then the
+ *                                     workload's ingress
+ *   workload → outside                workload egress, then the uplink HEP's applyOnForward egress
  */
 import type { Issue } from "../model/index.js";
 import { issue } from "../model/index.js";
@@ -64,6 +68,8 @@ export type Stage = FlowStage | HostActionStage;
 export interface FlowResult {
   verdict: Verdict;
   stages: Stage[];
+  /** Assumptions the evaluation had to make (e.g. which host endpoint carries the traffic). */
+  notes: string[];
 }
 
 export interface FlowOptions {
@@ -76,6 +82,7 @@ export interface FlowOptions {
 /** Evaluates the whole path of a packet (see the table at the top). */
 export function evaluateFlow(cluster: Cluster, src: FlowEnd, dst: FlowEnd, packet: Packet, opts: FlowOptions = {}): FlowResult {
   const stages: Stage[] = [];
+  const notes: string[] = [];
   const ir = cluster.ir;
   const sets = cluster.sets;
   const trace = opts.trace !== false;
@@ -110,38 +117,90 @@ export function evaluateFlow(cluster: Cluster, src: FlowEnd, dst: FlowEnd, packe
     return s.verdict === "deny" ? "deny" : "allow";
   };
 
+  /**
+   * Forwarded traffic entering the node through host endpoint `hep` (felix filter FORWARD): raw
+   * (untracked) and mangle (preDNAT) policy first — failsafe ports only skip those two stages —
+   * then, unless one of them accepted the packet, the HEP's applyOnForward policy (allowed by
+   * default when none applies). The workload's own policy runs afterwards regardless.
+   */
+  const forwardIn = (hep: EndpointIR): Verdict => {
+    let accepted = false;
+    let failsafeHit = false;
+    const early = (prog: DirectionProgram | undefined, chain: ChainFlavour) => {
+      if (accepted || failsafeHit || !prog || prog.tiers.length === 0) return undefined;
+      const st = run(hep, prog, "ingress", chain, true);
+      if (st.decidedBy.kind === "failsafe") failsafeHit = true;
+      else if (st.verdict === "allow") accepted = true;
+      else if (st.verdict === "deny") return "deny" as const;
+      return undefined;
+    };
+    if (early(hep.untracked?.ingress, "untracked") === "deny") return "deny";
+    if (early(hep.preDNAT, "preDNAT") === "deny") return "deny";
+    if (!accepted && hep.forward) {
+      const st = run(hep, hep.forward.ingress, "ingress", "forward", false);
+      if (st.verdict === "deny") return "deny";
+    }
+    return "allow";
+  };
+
+  /** The host endpoint that carries a workload's traffic to and from outside addresses: the only
+   *  named-interface HEP of its node, else its only "*" HEP; undefined (with a note) if ambiguous. */
+  const uplink = (w: EndpointIR): EndpointIR | undefined => {
+    const heps = cluster.hostEndpointsOnNode(w.node);
+    const named = heps.filter((h) => h.interfaceName && h.interfaceName !== "*");
+    const all = heps.filter((h) => h.interfaceName === "*");
+    const pick = named.length === 1 ? named[0] : named.length === 0 && all.length === 1 ? all[0] : undefined;
+    if (!pick && heps.length > 0) {
+      notes.push(`node ${w.node} has several host endpoints (${heps.map(endpointRef).join(", ")}); which one carries this traffic is unknown, so host-endpoint forward policy was not evaluated`);
+    }
+    return pick;
+  };
+
   const srcEp = src.kind === "endpoint" ? src.ep : undefined;
   const dstEp = dst.kind === "endpoint" ? dst.ep : undefined;
   const sameNode = srcEp !== undefined && dstEp !== undefined && srcEp.node !== "" && srcEp.node === dstEp.node;
 
   if (srcEp?.kind === "workload") {
     const s = run(srcEp, srcEp.egress, "egress", "normal", false);
-    if (s.verdict === "deny") return { verdict: "deny", stages };
+    if (s.verdict === "deny") return { verdict: "deny", stages, notes };
+    if (!dstEp && srcEp.node) {
+      // Leaving the node towards an outside address: the uplink HEP's applyOnForward egress policy.
+      const hep = uplink(srcEp);
+      if (hep?.forward) {
+        const f = run(hep, hep.forward.egress, "egress", "forward", false);
+        if (f.verdict === "deny") return { verdict: "deny", stages, notes };
+      }
+      return { verdict: "allow", stages, notes };
+    }
     if (dstEp?.kind === "host" && sameNode) {
       const action = ir.defaultEndpointToHostAction ?? "Drop";
       if (action === "Drop") {
         stages.push({ kind: "endpoint-to-host", action, verdict: "deny" });
-        return { verdict: "deny", stages };
+        return { verdict: "deny", stages, notes };
       }
       if (action === "Accept" || dstEp.interfaceName !== "*") {
         stages.push({ kind: "endpoint-to-host", action, verdict: "allow" });
-        return { verdict: "allow", stages };
+        return { verdict: "allow", stages, notes };
       }
       stages.push({ kind: "endpoint-to-host", action, verdict: "none" });
-      return { verdict: hostChain(dstEp, "ingress"), stages };
+      return { verdict: hostChain(dstEp, "ingress"), stages, notes };
     }
   } else if (srcEp?.kind === "host") {
     if (!(dstEp?.kind === "workload" && sameNode)) {
-      if (hostChain(srcEp, "egress") === "deny") return { verdict: "deny", stages };
+      if (hostChain(srcEp, "egress") === "deny") return { verdict: "deny", stages, notes };
     }
   }
 
   if (dstEp?.kind === "workload") {
+    if (!srcEp && dstEp.node) {
+      const hep = uplink(dstEp);
+      if (hep && forwardIn(hep) === "deny") return { verdict: "deny", stages, notes };
+    }
     const s = run(dstEp, dstEp.ingress, "ingress", "normal", false);
-    return { verdict: s.verdict === "deny" ? "deny" : "allow", stages };
+    return { verdict: s.verdict === "deny" ? "deny" : "allow", stages, notes };
   }
-  if (dstEp?.kind === "host") return { verdict: hostChain(dstEp, "ingress"), stages };
-  return { verdict: "allow", stages };
+  if (dstEp?.kind === "host") return { verdict: hostChain(dstEp, "ingress"), stages, notes };
+  return { verdict: "allow", stages, notes };
 }
 
 // ------------------------------------------------------------------------------------ inputs
