@@ -183,6 +183,10 @@ export function compileRule(rule: Rule, ctx: RuleContext): { rule?: RuleIR; issu
   if (rule.notICMP && rule.notICMP.type !== undefined) {
     match.notIcmp = rule.notICMP.code !== undefined ? { type: rule.notICMP.type, code: rule.notICMP.code } : { type: rule.notICMP.type };
   }
+  if (rule.http) {
+    // Felix renders the rule from its other fields; only the L7 path (Envoy) checks HTTP.
+    issues.push(issue("http-not-enforced", [...ctx.path, "http"], "the http match is only enforced by Calico's application-layer policy; the kernel rule (and explain) ignore it", "warning"));
+  }
   match.src = compileEntity("source", rule.source, ctx, protocol, issues);
   match.dst = compileEntity("destination", rule.destination, ctx, protocol, issues);
   if (issues.some((i) => i.severity === "error")) return { issues };
