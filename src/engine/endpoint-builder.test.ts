@@ -1,0 +1,111 @@
+import { describe, expect, it } from "vitest";
+import type { Issue, Pod } from "../model/index.js";
+import {
+  effectiveLabels,
+  hostEndpointRecord,
+  namespaceProfile,
+  networkSetRecord,
+  podToEndpoint,
+  workloadEndpointName,
+  type EndpointRecord,
+  type ProfileRecord,
+} from "./endpoint-builder.js";
+
+function mkPod(over: Partial<Pod["spec"]> = {}, status: Pod["status"] = { podIP: "10.0.0.5" }, labels: Record<string, string> = {}): Pod {
+  return { apiVersion: "v1", kind: "Pod", metadata: { name: "web-1", namespace: "prod", labels }, spec: { nodeName: "node-a", containers: [], ...over }, status };
+}
+
+describe("workloadEndpointName", () => {
+  it.each([
+    [["node1", "k8s", "web", "eth0"], "node1-k8s-web-eth0"],
+    [["node-a", "k8s", "web-1", "eth0"], "node--a-k8s-web--1-eth0"],
+  ])("%j → %s", (parts, want) => {
+    expect(workloadEndpointName(...(parts as [string, string, string, string]))).toBe(want);
+  });
+});
+
+describe("podToEndpoint", () => {
+  it("converts like Calico: labels, profiles, IPs, named ports (containers and initContainers)", () => {
+    const issues: Issue[] = [];
+    const pod = mkPod(
+      {
+        serviceAccountName: "api",
+        containers: [{ name: "c", ports: [{ name: "http", containerPort: 8080 }, { containerPort: 9000 }, { name: "dns", containerPort: 53, protocol: "UDP" }] }],
+        initContainers: [{ name: "i", ports: [{ name: "init", containerPort: 7000, protocol: "SCTP" }] }],
+      },
+      { podIP: "10.0.0.5", podIPs: [{ ip: "fd00::5" }, { ip: "10.0.0.5" }] },
+      { app: "web", "pcns.evil": "x", "pcsa.evil": "y", "projectcalico.org/namespace": "other" },
+    );
+    const ep = podToEndpoint(pod, issues) as EndpointRecord;
+    expect(issues).toEqual([]);
+    expect(ep).toMatchObject({
+      key: "wep/prod/node--a-k8s-web--1-eth0",
+      kind: "workload",
+      pod: "prod/web-1",
+      node: "node-a",
+      ips: ["10.0.0.5", "fd00::5"],
+      profiles: ["kns.prod", "ksa.prod.api"],
+      namedPorts: [
+        { name: "http", protocol: 6, port: 8080 },
+        { name: "dns", protocol: 17, port: 53 },
+        { name: "init", protocol: 132, port: 7000 },
+      ],
+    });
+    expect(ep.ownLabels).toEqual({
+      app: "web",
+      "projectcalico.org/namespace": "prod",
+      "projectcalico.org/orchestrator": "k8s",
+      "projectcalico.org/serviceaccount": "api",
+    });
+  });
+
+  it.each([
+    ["host network", mkPod({ hostNetwork: true }), /host network/],
+    ["no IP", mkPod({}, {}), /no IP address/],
+    ["finished", mkPod({}, { podIP: "10.0.0.5", phase: "Succeeded" }), /finished/],
+  ])("%s → no endpoint", (_n, pod, why) => {
+    const r = podToEndpoint(pod, []);
+    expect("reason" in r && r.reason).toMatch(why);
+  });
+
+  it("reports an invalid pod IP", () => {
+    const issues: Issue[] = [];
+    podToEndpoint(mkPod({}, { podIPs: [{ ip: "10.0.0.300" }, { ip: "10.0.0.6" }] }), issues);
+    expect(issues.map((i) => i.code)).toEqual(["invalid-pod-ip"]);
+  });
+});
+
+describe("profiles and effective labels", () => {
+  it("namespace profile labels, and own labels shadow profile labels", () => {
+    const ns = namespaceProfile({ apiVersion: "v1", kind: "Namespace", metadata: { name: "prod", labels: { team: "a" } } });
+    expect(ns.labelsToApply).toEqual({ "pcns.kubernetes.io/metadata.name": "prod", "pcns.team": "a", "pcns.projectcalico.org/name": "prod" });
+    const other: ProfileRecord = { name: "p2", labelsToApply: { "pcns.team": "b", extra: "1" }, ingress: [], egress: [], source: "" };
+    const profiles = new Map([[ns.name, ns], ["p2", other]]);
+    expect(effectiveLabels({ "pcns.team": "own" }, ["kns.prod", "p2", "missing"], profiles)).toEqual({
+      "pcns.team": "own",
+      "pcns.kubernetes.io/metadata.name": "prod",
+      "pcns.projectcalico.org/name": "prod",
+      extra: "1",
+    });
+    expect(effectiveLabels({}, ["p2", "kns.prod"], profiles)["pcns.team"]).toBe("b");
+  });
+});
+
+describe("network sets and host endpoints", () => {
+  it("masks host bits, accepts bare IPs, splits /0, adds the namespace label", () => {
+    const issues: Issue[] = [];
+    const r = networkSetRecord({ apiVersion: "projectcalico.org/v3", kind: "NetworkSet", metadata: { name: "n", namespace: "prod", labels: { a: "b" } }, spec: { nets: ["10.1.2.3/16", "192.0.2.1", "0.0.0.0/0", "::/0", "bogus"] } }, issues);
+    expect(r.nets).toEqual(["10.1.0.0/16", "192.0.2.1/32", "0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"]);
+    expect(r.ownLabels).toEqual({ a: "b", "projectcalico.org/namespace": "prod" });
+    expect(r.profiles).toEqual(["kns.prod"]);
+    expect(issues.map((i) => i.code)).toEqual(["invalid-net"]);
+  });
+
+  it("host endpoint: expected IPs, named ports, profiles", () => {
+    const r = hostEndpointRecord(
+      { apiVersion: "projectcalico.org/v3", kind: "HostEndpoint", metadata: { name: "h", labels: { x: "y" } }, spec: { node: "n1", interfaceName: "*", expectedIPs: ["fd00::1", "10.0.0.1"], profiles: ["projectcalico-default-allow"], ports: [{ name: "ssh", protocol: "TCP", port: 22 }] } },
+      [],
+    );
+    expect(r).toMatchObject({ key: "hep/h", kind: "host", node: "n1", interfaceName: "*", ips: ["10.0.0.1", "fd00::1"], namedPorts: [{ name: "ssh", protocol: 6, port: 22 }], profiles: ["projectcalico-default-allow"] });
+  });
+});
