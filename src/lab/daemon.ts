@@ -16,10 +16,10 @@ import net from "node:net";
 import { createInterface } from "node:readline";
 import { Applier, NftKernel } from "../apply/index.js";
 import { modelFromScratch } from "../agent/index.js";
-import { openStore, type DatastoreConfig, type Store, type Watch } from "../datastore/index.js";
+import { isNotFound, openStore, type DatastoreConfig, type Store, type Watch } from "../datastore/index.js";
 import { Cluster, tryExplain, tryMatrix } from "../engine/index.js";
 import { exec } from "../kernel/index.js";
-import { describeResource, type Resource } from "../model/index.js";
+import { describeResource, kindIdOf, type KindId, type Resource } from "../model/index.js";
 import { Topology, type ProbeResult } from "../netns/index.js";
 import { carriesPorts, protocolName, protocolNumber } from "../rule/index.js";
 import { loadManifests } from "../validate/index.js";
@@ -143,6 +143,7 @@ export class LabDaemon {
       agent: spec.agent.mode === "tortie" ? "tortie agent" : "builtin (lab daemon)",
       denyAction: "reject",
       createdAt: new Date().toISOString(),
+      stored: [],
     };
     // Record the namespaces we are about to create before creating them, so a crash mid-way still
     // leaves `lab down` a complete list.
@@ -211,11 +212,16 @@ export class LabDaemon {
     const failures: string[] = [];
     for (const m of resources) {
       try {
-        await this.store.apply(m as unknown as Resource);
+        const r = m as unknown as Resource;
+        const existed = await this.store.get(kindIdOf(r), r.metadata.namespace, r.metadata.name);
+        await this.store.apply(r);
+        // Only what the lab created is deleted again by `lab down`.
+        if (!existed) this.state.stored.push({ kind: kindIdOf(r), ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}), name: r.metadata.name });
       } catch (e) {
         failures.push(`${describeResource(m as Resource)}: ${(e as Error).message}`);
       }
     }
+    this.saveState();
     if (failures.length > 0) throw new Error(`storing the manifests failed: ${failures.join("; ")}`);
     this.log(`stored ${resources.length} resources`);
 
@@ -233,14 +239,14 @@ export class LabDaemon {
         }
       }
     }
+    // The node agents start while the echo servers come up (both are process start-ups).
+    await this.startAgents();
     await this.topo.serve({ tcp: [...tcp], udp: [...udp] });
     for (const netns of this.topo.namespaces()) {
       const a = await this.topo.agent(netns);
       this.state.pids.push(a.pid);
     }
-
-    for (const n of this.topo.nodes.values()) this.rulesetHash.set(n.name, await this.rulesetDigest(n.netns));
-    await this.startAgents();
+    this.saveState();
     await this.waitProgrammed();
 
     const rev = await this.store.revision();
@@ -262,7 +268,9 @@ export class LabDaemon {
     for (const n of nodes) {
       const logFile = `${logPath(spec.stateDir, spec.name).replace(/\.log$/, "")}-agent-${n.name}.log`;
       const fd = openSync(logFile, "a");
-      const args = ["netns", "exec", n.netns, ...spec.agent.command, "agent", "--node", n.name, ...datastoreArgs(spec.datastore), ...(spec.agent.extraArgs ?? [])];
+      const flowLog = `${logPath(spec.stateDir, spec.name).replace(/\.log$/, "")}-flows-${n.name}.log`;
+      // Reject mode: a denied probe answers at once (TCP reset, ICMP prohibited) instead of timing out.
+      const args = ["netns", "exec", n.netns, ...spec.agent.command, "agent", "--node", n.name, "--deny-action", "reject", "--flow-log", flowLog, ...datastoreArgs(spec.datastore), ...(spec.agent.extraArgs ?? [])];
       const child = spawn("ip", args, { stdio: ["ignore", fd, fd] });
       child.on("exit", (code, sig) => {
         if (!this.stopping) this.log(`agent for ${n.name} (pid ${child.pid}) exited: ${code ?? sig}`);
@@ -280,7 +288,7 @@ export class LabDaemon {
     for (const n of this.topo.nodes.values()) {
       for (;;) {
         const text = await this.rulesetText(n.netns);
-        if (/\btable\b/.test(text)) {
+        if (/cali|tortie/.test(text)) {
           this.rulesetHash.set(n.name, hash(text));
           break;
         }
@@ -294,7 +302,9 @@ export class LabDaemon {
 
   private async rulesetText(netns: string): Promise<string> {
     try {
-      return (await exec("nft", ["list", "ruleset"], { netns, timeoutMs: 10_000 })).stdout;
+      // Everything an agent may program: nftables (and iptables-nft), ipsets, iptables-legacy.
+      const script = "nft list ruleset; ipset save 2>/dev/null; iptables-legacy-save 2>/dev/null | grep -v '^#'; ip6tables-legacy-save 2>/dev/null | grep -v '^#'; true";
+      return (await exec("sh", ["-c", script], { netns, timeoutMs: 10_000 })).stdout;
     } catch {
       return "";
     }
@@ -520,12 +530,24 @@ export class LabDaemon {
       }),
     );
     await this.topo?.destroy().catch((e: Error) => this.log(`destroy: ${e.message}`));
+    if (this.store) await deleteStored(this.store, this.state.stored).catch((e: Error) => this.log(`removing stored resources: ${e.message}`));
     await this.store?.close().catch(() => undefined);
     this.server?.close();
     if (removeFiles) {
       for (const p of [statePath(this.spec.stateDir, this.spec.name), specPath(this.spec.stateDir, this.spec.name), socketPath(this.spec.stateDir, this.spec.name)]) rmSync(p, { force: true });
     }
     this.log(`lab ${this.spec.name} down`);
+  }
+}
+
+/** Deletes what the lab stored (resources that existed before `lab up` are not in the list). */
+export async function deleteStored(store: Store, stored: LabState["stored"]): Promise<void> {
+  for (const r of [...stored].reverse()) {
+    try {
+      await store.delete(r.kind as KindId, r.namespace, r.name);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
   }
 }
 

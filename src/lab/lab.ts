@@ -8,6 +8,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
 import net from "node:net";
 import { createInterface } from "node:readline";
+import { openStore } from "../datastore/index.js";
+import { deleteStored } from "./daemon.js";
 import { canUseNetns, deleteNamespace, namespaceExists } from "../netns/index.js";
 import { labsDir, logPath, pidMatches, readState, removeLabFiles, socketPath, specPath, writeJson, type LabSpec, type LabState } from "./state.js";
 
@@ -125,6 +127,8 @@ export async function labDown(stateDir: string, name: string): Promise<{ found: 
       /* fall through to the state-file cleanup */
     }
     for (let i = 0; i < 40 && alive(st.daemonPid); i++) await sleep(50);
+    // The daemon removes the state file as its last step: nothing is left to clean.
+    if (!readState(stateDir, name)) return { found: true, namespaces: st.namespaces.length, killed: [st.daemonPid] };
   }
   return { found: true, ...(await cleanupFromState(stateDir, st)) };
 }
@@ -149,6 +153,19 @@ async function cleanupFromState(stateDir: string, st: LabState): Promise<{ names
     if (await namespaceExists(ns)) {
       await deleteNamespace(ns);
       namespaces++;
+    }
+  }
+  if (st.stored?.length) {
+    // The daemon did not get to it: remove what the lab stored ourselves.
+    try {
+      const store = await openStore(st.datastore);
+      try {
+        await deleteStored(store, st.stored);
+      } finally {
+        await store.close();
+      }
+    } catch {
+      /* the datastore is unreachable: leave the resources */
     }
   }
   removeLabFiles(stateDir, st.name);

@@ -66,6 +66,8 @@ export interface LabState {
   agent: string;
   denyAction: "drop" | "reject";
   createdAt: string;
+  /** Resources `lab up` created in the datastore (kind id, namespace, name); `lab down` deletes them. */
+  stored: Array<{ kind: string; namespace?: string; name: string }>;
 }
 
 export function labsDir(stateDir: string): string {

@@ -52,6 +52,7 @@ export interface UpOptions extends LabCommonOptions {
   nodes: string;
   outside?: string;
   agent: "auto" | "tortie" | "builtin";
+  dataplane?: "nftables" | "iptables";
 }
 
 /** The spec `lab up` (and `demo`) hand to the daemon. */
@@ -71,7 +72,7 @@ export function labSpecFrom(opts: UpOptions, program: Command, name: string): La
     outside: (opts.outside ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     datastore: ds,
     stateDir: opts.stateDir ?? labStateDir(ds),
-    agent: { mode, command: self },
+    agent: { mode, command: self, extraArgs: opts.dataplane && mode === "tortie" ? ["--dataplane", opts.dataplane] : [] },
     cli: self,
   };
 }
@@ -124,7 +125,8 @@ export function register(program: Command): void {
       .option("-f, --filename <path>", "manifest file or directory; repeatable", (v: string, p: string[]) => [...p, v], [] as string[])
       .option("--nodes <n>", "number of lab nodes (node1…nodeN, linked through one bridge); pods without spec.nodeName are spread over them", "1")
       .option("--outside <ips>", "comma-separated outside addresses to create at once (others are added on first use)")
-      .addOption(new Option("--agent <which>", "who programs the nodes").choices(["auto", "tortie", "builtin"]).default("auto")),
+      .addOption(new Option("--agent <which>", "who programs the nodes").choices(["auto", "tortie", "builtin"]).default("auto"))
+      .addOption(new Option("--dataplane <kind>", "the agent's kernel backend").choices(["nftables", "iptables"]).default("nftables")),
   ).action(async (opts: UpOptions, cmd: Command) => {
     try {
       const name = opts.name ?? "lab";
