@@ -14,10 +14,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../datastore/index.js";
-import { exec, nftListTable } from "../kernel/index.js";
+import { makeDataplane, type DataplaneKind } from "../apply/index.js";
+import { exec } from "../kernel/index.js";
 import type { Resource } from "../model/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
-import { nft } from "../render/index.js";
 import { modelFromScratch, podInterfaceName } from "./index.js";
 
 const NODE = "node1";
@@ -56,7 +56,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!enabled)("tortie agent in a node namespace (real kernel)", () => {
+describe.skipIf(!enabled).each(["nftables", "iptables"] as DataplaneKind[])("tortie agent --dataplane %s in a node namespace (real kernel)", (dataplane) => {
   const nodeNs = uniqueName("tan");
   const podNs = { a: uniqueName("taa"), b: uniqueName("tab") };
   let dataDir: string;
@@ -110,7 +110,7 @@ describe.skipIf(!enabled)("tortie agent in a node namespace (real kernel)", () =
     // `ip netns exec` execs the command, so the child's PID is the agent's own.
     const c = spawn(
       "ip",
-      ["netns", "exec", nodeNs, process.execPath, "--import", "tsx", CLI, "agent", "--node", NODE, "--data-dir", dataDir, "--deny-action", "reject", "--drift-check-interval", "0", "--log-level", "info", ...extra],
+      ["netns", "exec", nodeNs, process.execPath, "--import", "tsx", CLI, "agent", "--node", NODE, "--data-dir", dataDir, "--deny-action", "reject", "--drift-check-interval", "0", "--log-level", "info", "--dataplane", dataplane, ...extra],
       { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() },
     );
     children.add(c);
@@ -139,11 +139,16 @@ describe.skipIf(!enabled)("tortie agent in a node namespace (real kernel)", () =
     throw new Error(`agent not ready:\n${(c as ChildProcess & { output: () => string }).output()}`);
   }
 
+  /** What the backend's own drift check reports: kernel vs the model computed from scratch. */
   async function kernelDiff(): Promise<string[]> {
     const want = modelFromScratch((await store.snapshot()).items, NODE, { config: { denyAction: "reject" } });
-    const listing = await nftListTable("inet", "tortie", { netns: nodeNs });
-    if (!listing) return ["table inet tortie missing"];
-    return nft.diffDigest(nft.expectedDigest(want), nft.parseListing(listing)!);
+    const { kernel, backend } = makeDataplane({ kind: dataplane, netns: nodeNs });
+    return backend.compare(backend.expected(want), backend.parse(await kernel.list()));
+  }
+
+  async function nothingOfOurs(): Promise<boolean> {
+    const { kernel, backend } = makeDataplane({ kind: dataplane, netns: nodeNs });
+    return backend.parse(await kernel.list()) === null;
   }
 
   async function until(cond: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
@@ -232,10 +237,10 @@ describe.skipIf(!enabled)("tortie agent in a node namespace (real kernel)", () =
     expect(code).toBe(0);
     expect(await kernelDiff()).toEqual([]);
 
-    // --cleanup removes the table: nothing is filtered any more.
+    // --cleanup removes tortie's table / chains and sets: nothing is filtered any more.
     const cleanup = await exec(process.execPath, ["--import", "tsx", CLI, "agent", "--cleanup", "--node", NODE, "--log-level", "warn"], { netns: nodeNs });
     expect(cleanup.code).toBe(0);
-    expect(await nftListTable("inet", "tortie", { netns: nodeNs })).toBeNull();
+    expect(await nothingOfOurs()).toBe(true);
     await store.apply(policy([8080])); // would deny 9090 again, but no agent programs it
     expect(await canConnect(9090)).toBe(true);
   }, 120_000);

@@ -6,7 +6,7 @@ import { hostname } from "node:os";
 import { Option, type Command } from "commander";
 import pino from "pino";
 import { Agent, AgentMetrics, flowLogPath, parseListen, startHealthServer, type HealthServer } from "../../agent/index.js";
-import { Applier, IptablesKernel, iptablesBackend, NftKernel, nftBackend, type Backend, type IptablesVariant, type Kernel } from "../../apply/index.js";
+import { Applier, makeDataplane, type IptablesVariant } from "../../apply/index.js";
 import { defaultDataDir, type DatastoreOverrides } from "../../datastore/index.js";
 import { isKernelError } from "../../kernel/index.js";
 import { addDatastoreOptions, CliError, datastoreConfigFromOptions, openStoreFromOptions } from "../datastore-config.js";
@@ -23,10 +23,6 @@ interface AgentCliOptions extends DatastoreOverrides {
   flowLog?: string;
   driftCheckInterval: string;
   cleanup?: boolean;
-}
-
-function dataplane(kind: "nftables" | "iptables", variant: IptablesVariant): { kernel: Kernel; backend: Backend } {
-  return kind === "nftables" ? { kernel: new NftKernel(), backend: nftBackend() } : { kernel: new IptablesKernel({ variant }), backend: iptablesBackend() as Backend };
 }
 
 /** "30s", "5m", "500ms", "0" (off) → milliseconds. */
@@ -77,7 +73,7 @@ Examples:
     const node = nodeName(opts.node);
     const log = pino({ level: opts.logLevel, base: { node } });
     if (opts.cleanup) {
-      await cleanup(log);
+      await cleanup(log, opts.iptablesVariant);
       return;
     }
     const drift = parseDuration(opts.driftCheckInterval);
@@ -90,7 +86,7 @@ Examples:
     // Resolve the datastore configuration now so that a bad flag fails at once, not in a retry loop.
     const dsConfig = datastoreConfigFromOptions(opts);
     const flowLog = opts.flowLog ?? flowLogPath(dsConfig.type === "embedded" ? dsConfig.dataDir : defaultDataDir(), node);
-    const { kernel, backend } = dataplane(opts.dataplane, opts.iptablesVariant);
+    const { kernel, backend } = makeDataplane({ kind: opts.dataplane, iptablesVariant: opts.iptablesVariant });
     const agent = new Agent({
       node,
       openStore: () => openStoreFromOptions(opts),
@@ -128,12 +124,9 @@ Examples:
 }
 
 /** Removes both backends' state: a node may have run either. Missing tools or state are fine. */
-async function cleanup(log: pino.Logger): Promise<void> {
-  const backends: Array<[string, Kernel, Backend]> = [
-    ["nftables", new NftKernel(), nftBackend()],
-    ["iptables", new IptablesKernel({ variant: "default" }), iptablesBackend() as Backend],
-  ];
-  for (const [name, kernel, backend] of backends) {
+async function cleanup(log: pino.Logger, variant: IptablesVariant): Promise<void> {
+  for (const name of ["nftables", "iptables"] as const) {
+    const { kernel, backend } = makeDataplane({ kind: name, iptablesVariant: variant });
     try {
       await new Applier(kernel, { backend }).remove();
       log.info({ dataplane: name }, "removed tortie's kernel state");
