@@ -44,6 +44,7 @@ describe("no policy: pods are allowed by their namespace profile", () => {
     const c = cluster("");
     const ep = c.endpointByRef("y/b")!;
     expect(ep.key).toBe("wep/y/n2-k8s-b-eth0");
+    expect(c.endpointByRef("n2-k8s-b-eth0")).toBe(ep);
     expect(ep.labels).toMatchObject({
       app: "b",
       "projectcalico.org/namespace": "y",

@@ -159,6 +159,8 @@ export class Cluster {
       this.byKey.set(ep.key, ep);
       this.byRef.set(endpointRef(ep), ep);
       if (ep.kind === "workload" && ep.namespace && !ep.pod) this.byRef.set(`${ep.namespace}/${ep.name}`, ep);
+      // Pod endpoints can also be named by their WorkloadEndpoint name (node-k8s-pod-eth0).
+      if (ep.kind === "workload" && ep.pod && !this.byRef.has(ep.name)) this.byRef.set(ep.name, ep);
       for (const ip of ep.ips) {
         let l = this.byIP.get(ip);
         if (!l) this.byIP.set(ip, (l = []));
