@@ -22,15 +22,7 @@ interface KnownFailure {
   reason: string;
 }
 
-const KNOWN_FAILURES: KnownFailure[] = [
-  {
-    scenario: "calico-apply-on-forward",
-    probes: ["198.19.66.1 -> x/a TCP/80 @1"],
-    reason:
-      "engine bug: evaluateFlow (src/engine/flow.ts) never runs a host endpoint's forward (applyOnForward) program, " +
-      "so traffic entering node1 through hep:node1-eth0 and forwarded to a pod skips the applyOnForward GNP that denies 198.19.66.0/24",
-  },
-];
+const KNOWN_FAILURES: KnownFailure[] = [];
 
 const root = resolve(import.meta.dirname, "..");
 const loaded = loadScenarioDir(resolve(root, "test/scenarios"));
