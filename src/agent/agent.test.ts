@@ -13,7 +13,7 @@ import { FakeKernel } from "../apply/index.js";
 import { etcdAvailable, openStore, startEtcd, type Store } from "../datastore/index.js";
 import type { Resource } from "../model/index.js";
 import { nft } from "../render/index.js";
-import { Agent, modelFromScratch, startHealthServer } from "./index.js";
+import { Agent, FlowLogWriter, modelFromScratch, readFlowLog, startHealthServer, type NflogPacket } from "./index.js";
 
 const NODE = "node1";
 const silent = pino({ level: "silent" });
@@ -177,6 +177,50 @@ describe("Agent on the embedded store and the fake kernel", () => {
     expect(m).toContain("tortie_agent_apply_errors_total");
     expect(((await (await fetch(`${base}/status`)).json()) as { ready: boolean }).ready).toBe(true);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});
+
+describe("Agent flow log", () => {
+  it("names logged packets after the rule behind their NFLOG prefix, writes them and counts them per policy", async () => {
+    const dir = tempDir();
+    const writer = await openStore({ type: "embedded", dataDir: dir });
+    cleanups.push(() => writer.close());
+    await writer.apply(pod("a", "198.18.1.10", { role: "web" }));
+    await writer.apply({
+      apiVersion: "projectcalico.org/v3",
+      kind: "NetworkPolicy",
+      metadata: { name: "deny-ssh", namespace: "default" },
+      spec: { selector: "role == 'web'", order: 10, ingress: [{ action: "Deny", protocol: "TCP", destination: { ports: [22] } }, { action: "Allow" }] },
+    } as Resource);
+    let deliver: ((p: NflogPacket) => void) | undefined;
+    let stopped = false;
+    const source = {
+      start: async (on: (p: NflogPacket) => void) => void (deliver = on),
+      stop: async () => void (stopped = true),
+    };
+    const logFile = join(dir, "flows-node1.log");
+    const agent = newAgent(new FakeKernel(), () => openStore({ type: "embedded", dataDir: dir }), {
+      dataplane: { logDenied: true },
+      flowSource: source,
+      flowLog: new FlowLogWriter(logFile),
+    });
+    await agent.start();
+    await agent.whenReady();
+    const prefixes = Object.entries(agent.desiredModel!.logIndex);
+    const [denyPrefix] = prefixes.find(([, e]) => e.kind === "rule" && e.action === "Deny")!;
+    expect(denyPrefix).toBe("DPI0|np/default/deny-ssh");
+    deliver!({ prefix: denyPrefix, family: 4, protocol: 6, src: "198.18.2.1", dst: "198.18.1.10", srcPort: 40000, dstPort: 22, outIface: "cali123", time: new Date(0) });
+    deliver!({ prefix: "DRI", family: 4, protocol: 17, src: "198.18.2.1", dst: "198.18.1.10" });
+    deliver!({ prefix: "something else" });
+    await agent.stop();
+    expect(stopped).toBe(true);
+    expect(readFlowLog(logFile)).toEqual([
+      { time: "1970-01-01T00:00:00.000Z", node: NODE, prefix: denyPrefix, action: "Deny", policy: "np/default/deny-ssh", tier: "default", direction: "ingress", ruleIndex: 0, family: 4, protocol: 6, src: "198.18.2.1", dst: "198.18.1.10", srcPort: 40000, dstPort: 22, outIface: "cali123" },
+      expect.objectContaining({ prefix: "DRI", action: "Deny", policy: "(no profile allowed)", direction: "ingress", protocol: 17 }),
+      expect.objectContaining({ prefix: "something else" }),
+    ]);
+    const m = await agent.metrics.text();
+    expect(m).toContain('tortie_agent_flow_log_packets_total{policy="np/default/deny-ssh",action="Deny",direction="ingress",node="node1"} 1');
   });
 });
 

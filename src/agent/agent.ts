@@ -16,12 +16,33 @@
  */
 import type { Logger } from "pino";
 import { Applier, nftBackend, type Backend, type Kernel } from "../apply/index.js";
-import { buildDataplane, ruleCount, type DataplaneConfig, type DataplaneModel } from "../dataplane/index.js";
+import { buildDataplane, ruleCount, type DataplaneConfig, type DataplaneModel, type LogEntry } from "../dataplane/index.js";
 import type { Store, Watch, WatchEvent, WatchStatus } from "../datastore/index.js";
 import type { ClusterOptions } from "../engine/index.js";
 import { isKernelError } from "../kernel/index.js";
 import { CalcGraph } from "./calc/index.js";
+import type { FlowLogWriter, FlowRecord } from "./flow-log-file.js";
 import { AgentMetrics } from "./metrics.js";
+
+/** One packet reported by the kernel's NFLOG (what a flow-log reader hands the agent). */
+export interface NflogPacket {
+  prefix: string;
+  time?: Date;
+  family?: 4 | 6;
+  protocol?: number;
+  src?: string;
+  dst?: string;
+  srcPort?: number;
+  dstPort?: number;
+  inIface?: string;
+  outIface?: string;
+}
+
+/** A reader of the NFLOG group the rules log to (run inside the node's network namespace). */
+export interface FlowSource {
+  start(onPacket: (p: NflogPacket) => void): Promise<void>;
+  stop(): Promise<void>;
+}
 
 export interface AgentOptions {
   node: string;
@@ -41,6 +62,9 @@ export interface AgentOptions {
   /** Backoff for opening the datastore (default 100 ms doubling to 10 s). */
   openBackoff?: { initialMs: number; maxMs: number };
   metrics?: AgentMetrics;
+  /** NFLOG reader; its packets are named after the rule behind them and written to `flowLog`. */
+  flowSource?: FlowSource;
+  flowLog?: FlowLogWriter;
 }
 
 export interface AgentStatus {
@@ -82,6 +106,9 @@ export class Agent {
   private datastoreError: string | undefined;
   private desired: DataplaneModel | undefined;
   private readonly readyWaiters: Array<() => void> = [];
+  /** NFLOG prefix → meaning, from every model built so far (a record may arrive after the rule
+   *  that produced it was replaced; prefixes encode their origin, so old entries stay true). */
+  private readonly logIndex = new Map<string, LogEntry>();
   /** Ends the wait before a retry (stop()). */
   private wake: (() => void) | undefined;
 
@@ -138,6 +165,13 @@ export class Agent {
       }
     }
     if (this.stopped || !this.store) return;
+    if (this.opts.flowSource) {
+      try {
+        await this.opts.flowSource.start((p) => this.onPacket(p));
+      } catch (e) {
+        this.log.error({ err: (e as Error).message }, "cannot read the flow log (NFLOG); policy is enforced regardless");
+      }
+    }
     this.datastoreError = undefined;
     this.log.info({ datastore: this.store.backend, location: this.store.location }, "watching the datastore");
     this.watch = this.store.watch(undefined, (ev) => this.onEvent(ev), { onStatus: (s) => this.onStatus(s) });
@@ -156,6 +190,8 @@ export class Agent {
     this.timer = undefined;
     this.wake?.();
     await this.watch?.stop();
+    await this.opts.flowSource?.stop().catch(() => undefined);
+    this.opts.flowLog?.close();
     await this.running;
     await this.store?.close().catch(() => undefined);
     for (const w of this.readyWaiters.splice(0)) w();
@@ -208,6 +244,28 @@ export class Agent {
   }
 
   // ================================================================================ events
+
+  /** Names the rule behind a logged packet and records it. */
+  flowRecord(p: NflogPacket): FlowRecord {
+    const e = this.logIndex.get(p.prefix);
+    const rec: FlowRecord = { time: (p.time ?? new Date()).toISOString(), node: this.node, prefix: p.prefix };
+    if (e?.kind === "rule") Object.assign(rec, { action: e.action, policy: e.origin.policy, tier: e.origin.tier || undefined, direction: e.origin.direction, ruleIndex: e.origin.index });
+    else if (e?.kind === "end-of-tier") Object.assign(rec, { action: "Deny", policy: "(end of tier)", tier: e.tier, direction: e.direction });
+    else if (e?.kind === "no-profile") Object.assign(rec, { action: "Deny", policy: "(no profile allowed)", direction: e.direction });
+    for (const k of ["family", "protocol", "src", "dst", "srcPort", "dstPort", "inIface", "outIface"] as const) if (p[k] !== undefined) (rec as Record<string, unknown>)[k] = p[k];
+    for (const k of Object.keys(rec)) if (rec[k] === undefined) delete rec[k];
+    return rec;
+  }
+
+  private onPacket(p: NflogPacket): void {
+    const rec = this.flowRecord(p);
+    this.metrics.flowRecords.inc({ policy: rec.policy ?? "(unknown)", action: rec.action ?? "(unknown)", direction: rec.direction ?? "" });
+    try {
+      this.opts.flowLog?.write(rec);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, "cannot write the flow log");
+    }
+  }
 
   private onStatus(s: WatchStatus): void {
     const up = s.state === "connected";
@@ -263,6 +321,7 @@ export class Agent {
       if (!r.changed && !this.needApply && this.readyFlag) continue;
       const model = buildDataplane(r.ir, this.node, { config: this.dpConfig });
       this.desired = model;
+      for (const [prefix, entry] of Object.entries(model.logIndex)) this.logIndex.set(prefix, entry);
       this.metrics.kernelRules.set(ruleCount(model));
       this.metrics.kernelSets.set(Object.keys(model.sets).length);
       try {
