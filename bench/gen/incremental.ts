@@ -1,0 +1,206 @@
+/**
+ * Incremental path of one agent, in its own process (run by incremental.bench.ts):
+ *
+ *   cluster from bench/gen (+ one GlobalNetworkPolicy that admits every pod to node-0's frontends,
+ *   so node-0 holds one set with every pod address: the "100k members" set)
+ *   CalcGraph(node-0) ← every resource; flush          → initial computation
+ *   buildDataplane(local IR)                           → node model
+ *   Applier(nft, fresh namespace).apply(model)         → cold load (also iptables+ipset)
+ *   then, per change kind, K changes, each:
+ *     onUpdate → flush → buildDataplane → diffModels   = "computed"
+ *     → Applier.apply (one atomic nft batch)           = "enforced"
+ *
+ * Change kinds: remote pod add; remote pod label change (app → another app); policy add (a
+ * Calico NetworkPolicy selecting a local app); policy change (a port of such a policy).
+ * Prints one JSON line: per kind p50/p99 of computed and enforced, cold loads, apply-only times.
+ * Without root the kernel parts are skipped (computed only).
+ */
+import { CalcGraph, type CalcUpdate } from "../../src/agent/calc/index.js";
+import { Applier, IptablesKernel, iptablesBackend, NftKernel, nftBackend } from "../../src/apply/index.js";
+import { buildDataplane, diffModels, type DataplaneModel } from "../../src/dataplane/index.js";
+import type { Resource } from "../../src/model/index.js";
+import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../../src/netns/index.js";
+import { generateCluster, podIP, rng } from "./cluster.js";
+
+interface Args {
+  pods: number;
+  policies: number;
+  changes: number;
+  /** Seconds per change kind; stops early (after ≥ 5 changes) when exceeded. */
+  budgetSec: number;
+  kernel: boolean;
+}
+
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+function q(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+}
+const log = (m: string) => process.stderr.write(`  ${m}\n`);
+
+type Pod = Resource & { metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: { nodeName: string } };
+
+async function main(a: Args): Promise<Record<string, unknown>> {
+  const g = generateCluster({ pods: a.pods, policies: a.policies, seed: 1 });
+  const node = g.nodes[0]!;
+  const allPods = g.resources.filter((r) => r.kind === "Pod") as Pod[];
+  const local = allPods.filter((p) => p.spec.nodeName === node);
+  const remote = allPods.filter((p) => p.spec.nodeName !== node);
+  const bigSet = {
+    apiVersion: "projectcalico.org/v3",
+    kind: "GlobalNetworkPolicy",
+    metadata: { name: "bench-cluster-wide" },
+    spec: { order: 5, selector: "tier == 'frontend'", types: ["Ingress"], ingress: [{ action: "Allow", protocol: "TCP", source: { selector: "has(app)" }, destination: { ports: [8080] } }] },
+  } as unknown as Resource;
+
+  const graph = new CalcGraph({ node });
+  let t = now();
+  for (const r of g.resources) graph.onUpdate({ type: "put", resource: r });
+  graph.onUpdate({ type: "put", resource: bigSet });
+  let ir = graph.flush().ir;
+  const initialCalcMs = now() - t;
+  t = now();
+  let model = buildDataplane(ir, node);
+  const initialBuildMs = now() - t;
+  const members = Math.max(...Object.values(model.sets).map((s) => s.elements.length));
+  log(`initial: calc ${initialCalcMs.toFixed(0)} ms, model ${initialBuildMs.toFixed(0)} ms, ${local.length} local pods, ${Object.keys(model.sets).length} sets, largest ${members} members`);
+  const out: Record<string, unknown> = { initialCalcMs, initialBuildMs, localPods: local.length, sets: Object.keys(model.sets).length, largestSet: members, stats: graph.stats() };
+
+  const kernel = a.kernel && canUseNetns();
+  const namespaces: string[] = [];
+  try {
+    let applier: Applier | undefined;
+    let iptApplier: Applier | undefined;
+    if (kernel) {
+      const ns = uniqueName("tbi");
+      namespaces.push(ns);
+      await createNamespace(ns);
+      applier = new Applier(new NftKernel({ netns: ns, timeoutMs: 300_000 }), { backend: nftBackend(), retry: { maxAttempts: 1 } });
+      t = now();
+      await applier.apply(model);
+      out.coldLoadNftMs = now() - t;
+      log(`cold load nft ${Number(out.coldLoadNftMs).toFixed(0)} ms`);
+      const ns2 = uniqueName("tbi");
+      namespaces.push(ns2);
+      await createNamespace(ns2);
+      const ipt = new Applier(new IptablesKernel({ netns: ns2, timeoutMs: 300_000 }), { backend: iptablesBackend(), retry: { maxAttempts: 1 } });
+      t = now();
+      await ipt.apply(model);
+      out.coldLoadIptMs = now() - t;
+      log(`cold load iptables+ipset ${Number(out.coldLoadIptMs).toFixed(0)} ms`);
+      iptApplier = ipt;
+    }
+
+    const rand = rng(99);
+    const localApps = [...new Set(local.map((p) => p.metadata.labels.app!))];
+    const appsByNs = new Map<string, string[]>();
+    for (const p of allPods) {
+      const l = appsByNs.get(p.metadata.namespace) ?? [];
+      if (!l.includes(p.metadata.labels.app!)) l.push(p.metadata.labels.app!);
+      appsByNs.set(p.metadata.namespace, l);
+    }
+    let podSeq = 0;
+    const localNs = new Map(local.map((p) => [p.metadata.labels.app!, p.metadata.namespace]));
+    const addedPolicies: Resource[] = [];
+
+    const kinds: Record<string, () => CalcUpdate> = {
+      "pod add": () => {
+        const tmpl = remote[Math.floor(rand() * remote.length)]!;
+        const i = podSeq++;
+        const ip = podIP(a.pods + i);
+        const p = structuredClone(tmpl) as Pod & { status: Record<string, unknown> };
+        p.metadata.name = `added-${i}`;
+        p.spec.nodeName = g.nodes[1 + (i % Math.max(1, g.nodes.length - 1))] ?? "node-x";
+        p.status = { phase: "Running", podIP: ip, podIPs: [{ ip }] };
+        return { type: "put", resource: p };
+      },
+      "pod label change": () => {
+        const p = structuredClone(remote[Math.floor(rand() * remote.length)]!);
+        const apps = appsByNs.get(p.metadata.namespace)!;
+        p.metadata.labels = { ...p.metadata.labels, app: apps[Math.floor(rand() * apps.length)]!, version: rand() < 0.5 ? "v1" : "v2" };
+        return { type: "put", resource: p };
+      },
+      "policy add": () => {
+        const app = localApps[Math.floor(rand() * localApps.length)]!;
+        const i = addedPolicies.length;
+        const pol = {
+          apiVersion: "projectcalico.org/v3",
+          kind: "NetworkPolicy",
+          metadata: { name: `bench-add-${i}`, namespace: localNs.get(app)! },
+          spec: { order: 500, selector: `app == '${app}'`, types: ["Ingress"], ingress: [{ action: "Allow", protocol: "TCP", source: { selector: `tier == 'backend'` }, destination: { ports: [10000 + (i % 1000)] } }] },
+        } as unknown as Resource;
+        addedPolicies.push(pol);
+        return { type: "put", resource: pol };
+      },
+      "policy change": () => {
+        const pol = structuredClone(addedPolicies[Math.floor(rand() * addedPolicies.length)]!) as unknown as { spec: { ingress: Array<{ destination: { ports: number[] } }> } };
+        pol.spec.ingress[0]!.destination.ports = [20000 + Math.floor(rand() * 1000)];
+        return { type: "put", resource: pol as unknown as Resource };
+      },
+    };
+
+    for (const [kind, make] of Object.entries(kinds)) {
+      const computed: number[] = [];
+      const enforced: number[] = [];
+      const applyOnly: number[] = [];
+      const iptApply: number[] = [];
+      let opsTotal = 0;
+      log(`${a.changes} × ${kind} (at most ${a.budgetSec} s)`);
+      const deadline = now() + a.budgetSec * 1000;
+      let i = 0;
+      for (; i < a.changes && (i < 5 || now() < deadline); i++) {
+        const u = make();
+        const t0 = now();
+        graph.onUpdate(u);
+        const f = graph.flush();
+        let next: DataplaneModel = model;
+        if (f.changed) {
+          ir = f.ir;
+          next = buildDataplane(ir, node);
+        }
+        const ops = diffModels(model, next);
+        const t1 = now();
+        computed.push(t1 - t0);
+        opsTotal += ops.length;
+        if (applier) {
+          await applier.apply(next);
+          const t2 = now();
+          enforced.push(t2 - t0);
+          applyOnly.push(t2 - t1);
+        }
+        // The same pod adds into the iptables+ipset backend (the ipset gets one member each time).
+        if (iptApplier && kind === "pod add" && i < 20) {
+          const t3 = now();
+          await iptApplier.apply(next);
+          iptApply.push(now() - t3);
+        }
+        model = next;
+        if (i > 0 && i % 100 === 0) log(`  ${kind}: ${i}/${a.changes}`);
+      }
+      if (iptApply.length > 0) out.iptUpdate = { p50: q(iptApply, 0.5), p99: q(iptApply, 0.99), n: iptApply.length };
+      out[kind] = {
+        n: i,
+        computedP50: q(computed, 0.5),
+        computedP99: q(computed, 0.99),
+        ...(applier ? { enforcedP50: q(enforced, 0.5), enforcedP99: q(enforced, 0.99), applyP50: q(applyOnly, 0.5), applyP99: q(applyOnly, 0.99) } : {}),
+        opsPerChange: opsTotal / Math.max(1, i),
+      };
+    }
+    if (applier) await applier.remove();
+    if (iptApplier) await iptApplier.remove();
+  } finally {
+    for (const ns of namespaces) await deleteNamespace(ns);
+  }
+  out.kernel = kernel;
+  out.maxRssMiB = process.resourceUsage().maxRSS / 1024;
+  return out;
+}
+
+const args = JSON.parse(process.argv[3] ?? "{}") as Args;
+main(args).then(
+  (r) => process.stdout.write(JSON.stringify(r) + "\n"),
+  (e) => {
+    process.stderr.write(String((e as Error).stack ?? e) + "\n");
+    process.exit(1);
+  },
+);
