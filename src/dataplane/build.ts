@@ -31,6 +31,7 @@
  * never decides what applies, it only lays the programs out.
  */
 import { BugError } from "../model/index.js";
+import { caliInterfaceName } from "../netns/index.js";
 import { failsafeFor, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyKey, type RuleIR } from "../rule/index.js";
 import { compileAllowRuns, compileMatch, SetRegistry } from "./compile.js";
 import {
@@ -101,7 +102,8 @@ class Builder {
     const local = this.ir.endpoints.filter((e) => e.node === this.node);
     const workloads: EndpointIR[] = [];
     const hosts: EndpointIR[] = [];
-    for (const e of local) {
+    for (const raw of local) {
+      const e = withInterface(raw);
       if (!e.interfaceName) {
         this.notes.push(`${e.key}: no interface name, not programmed`);
         continue;
@@ -109,6 +111,9 @@ class Builder {
       (e.kind === "workload" ? workloads : hosts).push(e);
     }
 
+    const prefixes = this.cfg.workloadInterfacePrefixes;
+    this.extraWorkloadIfaces = workloads.map((e) => e.interfaceName!).filter((i) => !prefixes.some((p) => i.startsWith(p))).sort();
+    for (const i of this.extraWorkloadIfaces) this.notes.push(`workload interface ${i} matches no workload prefix (${prefixes.join(", ")}): dispatched by exact name`);
     this.workloadChains(workloads);
     this.hostChains(hosts);
     this.baseChains(hosts.length > 0);
@@ -172,8 +177,17 @@ class Builder {
     ];
   }
 
+  /** Workload interfaces that match none of the configured prefixes (e.g. an OpenStack "tap…"
+   *  endpoint with the default "cali" prefix). Felix would leave them unpoliced; we dispatch them
+   *  by exact name so that every workload endpoint the IR has is enforced. */
+  private extraWorkloadIfaces: string[] = [];
+
   private wlIfaceMatches(dir: "in" | "out", negate = false): DpMatch[] {
-    return this.cfg.workloadInterfacePrefixes.map((p) => ({ kind: "iface", dir, name: p, prefix: true, ...(negate ? { negate: true } : {}) }) as DpMatch);
+    const n = negate ? { negate: true } : {};
+    return [
+      ...this.cfg.workloadInterfacePrefixes.map((p) => ({ kind: "iface", dir, name: p, prefix: true, ...n }) as DpMatch),
+      ...this.extraWorkloadIfaces.map((name) => ({ kind: "iface", dir, name, ...n }) as DpMatch),
+    ];
   }
 
   // ---------------------------------------------------------------------------------- policy chains
@@ -432,6 +446,14 @@ class Builder {
     ];
     this.addChain({ name: BASE_CHAINS.rawOutput, base: { hook: "output", priority: HOOK_PRIORITY.raw, policy: "accept" }, rules: rawOut });
   }
+}
+
+/** Pods' endpoints carry no interface name in the IR (Calico's CNI plugin writes it into the
+ *  WorkloadEndpoint); derive Calico's veth name the way the plugin does. */
+function withInterface(e: EndpointIR): EndpointIR {
+  if (e.interfaceName || e.kind !== "workload" || !e.pod) return e;
+  const slash = e.pod.indexOf("/");
+  return { ...e, interfaceName: caliInterfaceName(e.pod.slice(0, slash), e.pod.slice(slash + 1)) };
 }
 
 // ------------------------------------------------------------------------------------ checks

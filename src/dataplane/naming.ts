@@ -12,6 +12,10 @@
 import { createHash } from "node:crypto";
 import type { Direction, PolicyKey, RuleAction, RuleOrigin, SetId } from "../rule/index.js";
 
+/** Calico's CNI veth name ("cali" + 11 hex of sha1("<ns>.<pod>")); defined in netns/cni.ts, the
+ *  harness that plays the CNI plugin. */
+export { caliInterfaceName } from "../netns/index.js";
+
 /** tortie's own nftables table (family inet: one table for IPv4 and IPv6). */
 export const TABLE_NAME = "tortie";
 export const TABLE_FAMILY = "inet";

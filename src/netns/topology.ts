@@ -82,6 +82,8 @@ type Manifest = { kind?: string; metadata?: { name?: string; namespace?: string 
 const isV6 = (ip: string) => ip.includes(":");
 const WORLD_V4 = "198.19.255.254";
 const WORLD_V6 = "fd00:198:0:ff::fe";
+const WORLD_MAC = "02:00:00:00:00:fe";
+const nodeMac = (i: number) => `02:00:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`;
 
 export class UnsupportedProbe extends Error {
   override readonly name = "UnsupportedProbe";
@@ -168,10 +170,12 @@ export class Topology {
 
     // ---- world
     await this.ns(this.world.netns);
-    this.world.ips = [...new Set(spec.externalIPs ?? [])];
+    // An "external" address that is really a pod's or a host endpoint's stays with its owner.
+    const owned = new Set([...podDefs.flatMap((p) => p.ips), ...heps.flatMap((h) => h.ips)]);
+    this.world.ips = [...new Set(spec.externalIPs ?? [])].filter((ip) => !owned.has(ip));
     await this.sh(this.world.netns, ["echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad", "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad"]);
     await this.ipBatch(this.world.netns, [
-      "link add br0 type bridge",
+      `link add br0 address ${WORLD_MAC} type bridge`,
       "link set br0 up",
       `addr add ${WORLD_V4}/24 dev br0`,
       `addr add ${WORLD_V6}/64 dev br0 nodad`,
@@ -202,7 +206,11 @@ export class Topology {
         "echo 0 > /proc/sys/net/ipv4/icmp_ratelimit",
         "echo 0 > /proc/sys/net/ipv6/icmp/ratelimit",
       ]);
-      await this.ipBatch(this.world.netns, [`link add n${index} type veth peer name ${uplink} netns ${netns}`, `link set n${index} master br0`, `link set n${index} up`]);
+      await this.ipBatch(this.world.netns, [
+        `link add n${index} type veth peer name ${uplink} address ${nodeMac(index)} netns ${netns}`,
+        `link set n${index} master br0`,
+        `link set n${index} up`,
+      ]);
       const extra = own.filter((h) => h.iface && h.iface !== "*" && h.iface !== uplink).map((h) => h.iface!);
       await this.ipBatch(netns, [
         `link set ${uplink} up`,
@@ -270,6 +278,20 @@ export class Topology {
       for (const ip of n.ips.slice(2)) worldRoutes.push(`route add ${ip}/${isV6(ip) ? 128 : 32} via ${isV6(ip) ? n.ips[1] : n.ips[0]}`);
     }
     await this.ipBatch(this.world.netns, worldRoutes);
+
+    // ---- static neighbours on the uplink segment
+    // Host-endpoint policy applies to IPv6 neighbour discovery too (Felix does not exempt it), so a
+    // default-deny host endpoint would otherwise break its node's IPv6 before any probe runs.
+    // Probes must measure policy on the probe packets, so the segment needs no ND or ARP at all.
+    const neigh = (ip: string, mac: string, dev: string) => `neigh replace ${ip} lladdr ${mac} dev ${dev} nud permanent`;
+    const worldNeigh: string[] = [];
+    for (const n of this.nodes.values()) {
+      const cmds = [neigh(WORLD_V4, WORLD_MAC, n.uplink), neigh(WORLD_V6, WORLD_MAC, n.uplink)];
+      for (const o of this.nodes.values()) if (o !== n) cmds.push(neigh(o.ips[0]!, nodeMac(o.index), n.uplink), neigh(o.ips[1]!, nodeMac(o.index), n.uplink));
+      await this.ipBatch(n.netns, cmds);
+      worldNeigh.push(neigh(n.ips[0]!, nodeMac(n.index), "br0"), neigh(n.ips[1]!, nodeMac(n.index), "br0"));
+    }
+    await this.ipBatch(this.world.netns, worldNeigh);
   }
 
   // ---------------------------------------------------------------------------------- lookups
@@ -305,9 +327,9 @@ export class Topology {
       if (!ip) throw new Error(`${ref} has no IPv${family} address`);
       return { netns: p.netns, ip };
     }
-    if (this.world.ips.includes(ref)) return { netns: this.world.netns, ip: ref };
     for (const p2 of this.pods.values()) if (p2.ips.includes(ref)) return { netns: p2.netns, ip: ref };
     for (const n of this.nodes.values()) if (n.ips.includes(ref)) return { netns: n.netns, ip: ref };
+    if (this.world.ips.includes(ref)) return { netns: this.world.netns, ip: ref };
     throw new Error(`${ref} is not a pod, host endpoint or external address of this topology`);
   }
 
