@@ -459,9 +459,15 @@ export class LabDaemon {
       if (p === undefined) throw new Error(`unknown protocol ${JSON.stringify(req.protocol)}`);
       queries.push({ protocol: p, ...(req.port !== undefined ? { port: Number(req.port) } : {}) });
     } else {
-      // Every TCP container port of the lab's pods.
+      // Every TCP container port of the pods in the datastore (named or not); TCP/80 if none.
       const ports = new Set<number>();
-      for (const ep of cluster.ir.endpoints) for (const np of ep.namedPorts) if (np.protocol === 6) ports.add(np.port);
+      for (const r of (await this.store.snapshot()).items) {
+        if (r.kind !== "Pod") continue;
+        for (const c of (((r as unknown as Manifest).spec?.containers ?? []) as Array<{ ports?: Array<{ containerPort?: number; protocol?: string }> }>)) {
+          for (const p of c.ports ?? []) if (p.containerPort && (p.protocol ?? "TCP").toUpperCase() === "TCP") ports.add(p.containerPort);
+        }
+      }
+      if (ports.size === 0) ports.add(80);
       for (const port of [...ports].sort((a, b) => a - b)) queries.push({ protocol: 6, port });
     }
     const family = (req.family as 4 | 6 | undefined) ?? 4;
