@@ -194,6 +194,12 @@ export class PolicyResolver {
   private readonly tierByName: Map<string, TierIR>;
   private readonly selectingCache = new Map<string, CompiledPolicy[]>();
   private readonly programCache = new Map<string, ProgramSet>();
+  /** Candidate index (Felix's label index idea): a policy whose selector requires label k to have
+   *  one of the values V (Selector.labelRestrictions) is listed under (k, v) for each v in V, so
+   *  a label map only tests the policies listed under its own (k, v) pairs plus the unindexed
+   *  ones. Exact: a map with labels[k] ∉ V cannot match. Positions refer to `sorted`. */
+  private readonly byLabel = new Map<string, Map<string, number[]>>();
+  private readonly unindexed: number[] = [];
 
   constructor(tiers: TierIR[], policies: CompiledPolicy[]) {
     this.tierByName = new Map(tiers.map((t) => [t.name, t]));
@@ -204,13 +210,46 @@ export class PolicyResolver {
       if (ta !== tb) return ta - tb;
       return comparePolicies(a.ir, b.ir);
     });
+    this.sorted.forEach((p, i) => {
+      let best: [string, string[]] | undefined;
+      for (const [k, r] of p.selector.labelRestrictions()) {
+        const vals = r.mustHaveOneOfValues;
+        if (vals === undefined) continue;
+        if (!best || vals.length < best[1].length) best = [k, vals];
+      }
+      if (!best) {
+        this.unindexed.push(i);
+        return;
+      }
+      // An empty value list means the selector cannot match anything: listed nowhere.
+      let byValue = this.byLabel.get(best[0]);
+      if (!byValue) this.byLabel.set(best[0], (byValue = new Map()));
+      for (const v of best[1]) {
+        const l = byValue.get(v);
+        if (l) l.push(i);
+        else byValue.set(v, [i]);
+      }
+    });
   }
 
   /** Policies (sorted) whose selector matches these effective labels. */
   selecting(labels: Readonly<Record<string, string>>, sig = labelSignature(labels)): CompiledPolicy[] {
     let hit = this.selectingCache.get(sig);
     if (!hit) {
-      hit = this.sorted.filter((p) => p.selector.matches(labels));
+      const candidates = [...this.unindexed];
+      for (const [k, byValue] of this.byLabel) {
+        const v = Object.prototype.hasOwnProperty.call(labels, k) ? labels[k] : undefined;
+        if (typeof v !== "string") continue;
+        const l = byValue.get(v);
+        if (l) for (const i of l) candidates.push(i);
+      }
+      // Each policy is listed under one label only, so no duplicates; sorting restores order.
+      candidates.sort((a, b) => a - b);
+      hit = [];
+      for (const i of candidates) {
+        const p = this.sorted[i]!;
+        if (p.selector.matches(labels)) hit.push(p);
+      }
       this.selectingCache.set(sig, hit);
     }
     return hit;
