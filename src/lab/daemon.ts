@@ -180,6 +180,10 @@ export class LabDaemon {
       if (!m.spec.nodeName) m.spec.nodeName = nodeNames[rr++ % nodeNames.length];
       if (!nodeNames.includes(String(m.spec.nodeName))) nodeNames.push(String(m.spec.nodeName));
     }
+    // Never build over (or later delete) namespaces that are not ours: a lab of the same name
+    // under another data dir uses the same names.
+    const existing = (await exec("ip", ["netns", "list"])).stdout.split("\n").map((l) => l.split(" ")[0]!).filter((n) => n.startsWith(`${this.state.prefix}-`));
+    if (existing.length > 0) throw new Error(`namespaces ${existing.slice(0, 3).join(", ")}${existing.length > 3 ? ", …" : ""} already exist: another lab named ${spec.name} (under another data dir?) is up; take it down or choose another --name`);
     // Planned names (Topology's scheme), recorded before anything exists.
     const podCount = resources.filter((m) => m.kind === "Pod" || m.kind === "WorkloadEndpoint").length;
     this.state.namespaces = [`${this.state.prefix}-w`, ...Array.from({ length: nodeNames.length + resources.filter((m) => m.kind === "HostEndpoint").length }, (_, i) => `${this.state.prefix}-n${i + 1}`), ...Array.from({ length: podCount }, (_, i) => `${this.state.prefix}-p${i + 1}`)];

@@ -194,3 +194,60 @@ describe.skipIf(!root).each(["nftables", "iptables"])("lab end to end (%s agent)
     expect(nps.stdout).not.toContain("c-from-a");
   });
 });
+
+describe.skipIf(!root)("tortie demo (the README's first command)", () => {
+  const dir = mkdtempSync(join(tmpdir(), `tortie-demo-${process.pid}-`));
+  dirs.push(dir);
+  const data = join(dir, "data");
+  const examples = resolve(import.meta.dirname, "..", "..", "examples");
+  const name = `d${process.pid.toString(36)}${randomBytes(2).toString("hex")}`;
+
+  function tortie(args: string[]) {
+    const env = { ...process.env };
+    for (const k of ["DATASTORE_TYPE", "ETCD_ENDPOINTS", "TORTIE_DATA_DIR", "TORTIE_CONFIG", "SUDO_USER", "npm_command"]) delete env[k];
+    const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args, "--data-dir", data], { encoding: "utf8", env, timeout: 170_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  afterAll(async () => {
+    const st = labState(data, name);
+    await labDown(data, name).catch(() => undefined);
+    for (const ns of st?.namespaces ?? []) await deleteNamespace(ns);
+  });
+
+  it("brings up the demo lab twice (idempotent), the tour's commands work, the kernel agrees with matrix", { timeout: 240_000 }, async () => {
+    // The hidden --name keeps this run's namespaces apart from a user's own demo lab.
+    const first = tortie(["demo", "--name", name]);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    const st1 = labState(data, name)!;
+    const second = tortie(["demo", "--name", name]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(`lab ${name}: 1 node(s), 6 pod(s)`);
+    expect(second.stdout).toContain("tortie lab probe --from default/debug --to api/backend-1 --protocol TCP --port 8080");
+    expect(st1.pids.filter(alive)).toEqual([]);
+
+    const deny = await labRequest(data, name, { op: "probe", from: "default/debug", to: "api/backend-1", protocol: "TCP", port: 8080 });
+    expect([deny.verdict, deny.explain]).toEqual(["deny", "deny"]);
+    const allow = await labRequest(data, name, { op: "probe", from: "web/frontend-1", to: "api/backend-1", protocol: "TCP", port: 8080 });
+    expect([allow.verdict, allow.explain]).toEqual(["allow", "allow"]);
+
+    const m = JSON.parse(tortie(["lab", "matrix", "-o", "json"]).stdout) as { disagreements: unknown[]; probes: number };
+    expect(m.disagreements).toEqual([]);
+    expect(m.probes).toBe(90); // 6 pods → 30 ordered pairs × TCP 80, 5432, 8080
+
+    expect(tortie(["apply", "-f", join(examples, "lab", "allow-debug-to-backend.yaml")]).code).toBe(0);
+    let after: Record<string, unknown> = {};
+    for (let i = 0; i < 20 && after.verdict !== "allow"; i++) {
+      after = await labRequest(data, name, { op: "probe", from: "default/debug", to: "api/backend-1", protocol: "TCP", port: 8080 });
+      if (after.verdict !== "allow") await new Promise((r) => setTimeout(r, 250));
+    }
+    expect([after.verdict, after.explain]).toEqual(["allow", "allow"]);
+
+    const st = labState(data, name)!;
+    expect(tortie(["lab", "down"]).stdout).toBe(`lab ${name} is down\n`);
+    const left = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.split("\n").filter((l) => l.startsWith(`${st.prefix}-`));
+    expect(left).toEqual([]);
+    expect(st.pids.filter(alive)).toEqual([]);
+  });
+});

@@ -80,9 +80,10 @@ export function register(program: Command): void {
     .option("--nodes <n>", "lab nodes (pods without spec.nodeName are spread over them)", "1")
     .addOption(new Option("--agent <which>", "who programs the nodes").choices(["auto", "tortie", "builtin"]).default("auto"))
     .addOption(new Option("--dataplane <kind>", "the agent's kernel backend").choices(["nftables", "iptables"]).default("nftables"))
-    .addOption(new Option("--state-dir <dir>").hideHelp());
+    .addOption(new Option("--state-dir <dir>").hideHelp())
+    .addOption(new Option("--name <name>", "lab name (tests run their own demo beside a user's)").default("demo").hideHelp());
   addDatastoreOptions(cmd);
-  cmd.action(async (opts: Omit<UpOptions, "filename" | "name">, c: Command) => {
+  cmd.action(async (opts: Omit<UpOptions, "filename">, c: Command) => {
     const examples = examplesDir();
     const demo = resolve(examples, "demo");
     const change = resolve(examples, "lab", "allow-debug-to-backend.yaml");
@@ -105,7 +106,8 @@ export function register(program: Command): void {
       process.exitCode = 1;
       return;
     }
-    const spec = labSpecFrom({ ...opts, filename: [demo], name: "demo" } as UpOptions, c, "demo");
+    const name = opts.name ?? "demo";
+    const spec = labSpecFrom({ ...opts, filename: [demo] } as UpOptions, c, name);
     if (typeof spec === "string") {
       process.stderr.write(`tortie demo: ${spec}\n`);
       process.exitCode = 1;
