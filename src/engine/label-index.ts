@@ -22,15 +22,54 @@ export class LabelIndex {
   private readonly classes = new Map<string, LabelClass>();
   private readonly labelsById = new Map<string, Readonly<Record<string, string>>>();
   private readonly cache = new Map<string, string[]>();
+  /** Classes in insertion order, and per label key / (key, value) the ordinals of the classes
+   *  carrying it: select() only evaluates a selector on the classes its label restrictions allow
+   *  (Selector.labelRestrictions), instead of on every class. */
+  private readonly order: LabelClass[] = [];
+  private readonly byKey = new Map<string, number[]>();
+  private readonly byKeyValue = new Map<string, Map<string, number[]>>();
 
   add(id: string, labels: Readonly<Record<string, string>>): void {
     if (this.labelsById.has(id)) throw new Error(`duplicate labelled item ${id}`);
     this.labelsById.set(id, labels);
     const sig = labelSignature(labels);
     let c = this.classes.get(sig);
-    if (!c) this.classes.set(sig, (c = { labels, ids: [] }));
+    if (!c) {
+      this.classes.set(sig, (c = { labels, ids: [] }));
+      const ord = this.order.length;
+      this.order.push(c);
+      for (const k of Object.keys(labels)) {
+        const v = labels[k];
+        if (typeof v !== "string") continue;
+        let ks = this.byKey.get(k);
+        if (!ks) this.byKey.set(k, (ks = []));
+        ks.push(ord);
+        let vs = this.byKeyValue.get(k);
+        if (!vs) this.byKeyValue.set(k, (vs = new Map()));
+        const l = vs.get(v);
+        if (l) l.push(ord);
+        else vs.set(v, [ord]);
+      }
+    }
     c.ids.push(id);
     this.cache.clear();
+  }
+
+  /** Ordinals of the classes that can match `sel` (ascending), or undefined for "all classes". */
+  private candidates(sel: Selector): number[] | undefined {
+    let best: number[] | undefined;
+    for (const [k, r] of sel.labelRestrictions()) {
+      let c: number[];
+      if (r.mustHaveOneOfValues !== undefined) {
+        const vs = this.byKeyValue.get(k);
+        c = [];
+        if (vs) for (const v of r.mustHaveOneOfValues) for (const o of vs.get(v) ?? []) c.push(o);
+        if (r.mustHaveOneOfValues.length > 1) c.sort((a, b) => a - b);
+      } else if (r.mustBePresent) c = this.byKey.get(k) ?? [];
+      else continue;
+      if (!best || c.length < best.length) best = c;
+    }
+    return best;
   }
 
   labels(id: string): Readonly<Record<string, string>> | undefined {
@@ -43,7 +82,15 @@ export class LabelIndex {
     let hit = this.cache.get(key);
     if (hit) return hit;
     hit = [];
-    for (const c of this.classes.values()) if (sel.matches(c.labels)) hit.push(...c.ids);
+    const cand = this.candidates(sel);
+    if (cand === undefined) {
+      for (const c of this.order) if (sel.matches(c.labels)) for (const id of c.ids) hit.push(id);
+    } else {
+      for (const o of cand) {
+        const c = this.order[o]!;
+        if (sel.matches(c.labels)) for (const id of c.ids) hit.push(id);
+      }
+    }
     this.cache.set(key, hit);
     return hit;
   }
