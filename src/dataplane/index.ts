@@ -3,3 +3,4 @@ export * from "./naming.js";
 export { buildDataplane, checkReferences, type BuildOptions } from "./build.js";
 export { collapseCidrs, normRanges } from "./compile.js";
 export { diffModels, summarizeOps, type DpOp } from "./diff.js";
+export { flowLogResolver } from "./flowlog.js";
