@@ -37,7 +37,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       name: `engine: full computation, ${label}`,
       value: Number(r.buildMs),
       unit: "ms",
-      note: `${r.endpoints} endpoints, ${r.sets} sets, ${r.errors} errors; load ${la}${big ? "; target ≤ 3,000 ms" : ""}`,
+      note: `CPU ${Number(r.buildCpuMs).toFixed(0)} ms; ${r.endpoints} endpoints, ${r.sets} sets, ${r.errors} errors; load ${la}${big ? "; target ≤ 3,000 ms" : ""}`,
     });
     results.push({
       name: `engine: peak RSS, ${label}`,
@@ -54,7 +54,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
         name: `engine: matrix TCP/8080, ${label}`,
         value: Number(r.matrixMs),
         unit: "ms",
-        note: `${r.matrixClasses} classes; load ${la}${s.pods === 10_000 ? "; target ≤ 1,000 ms" : ""}`,
+        note: `CPU ${Number(r.matrixCpuMs).toFixed(0)} ms; ${r.matrixClasses} classes; load ${la}${s.pods === 10_000 ? "; target ≤ 1,000 ms" : ""}`,
       });
     }
   }

@@ -43,8 +43,11 @@ function engine(a: EngineArgs): Record<string, unknown> {
   const maxRssBefore = maxRssMiB();
   process.stderr.write(`  generated ${nResources} resources; building\n`);
   const t = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const cluster = Cluster.fromResources(resources);
   const buildMs = ms(t);
+  const cpu = process.cpuUsage(cpu0);
+  const buildCpuMs = (cpu.user + cpu.system) / 1000;
   const maxRssBuild = maxRssMiB();
   collect();
   const heapAfter = heapMiB();
@@ -55,6 +58,7 @@ function engine(a: EngineArgs): Record<string, unknown> {
     sets: Object.keys(cluster.ir.sets).length,
     errors,
     buildMs,
+    buildCpuMs,
     rssInputMiB: rssInput,
     maxRssBeforeMiB: maxRssBefore,
     maxRssMiB: maxRssBuild,
@@ -81,8 +85,11 @@ function engine(a: EngineArgs): Record<string, unknown> {
   if (a.matrix) {
     process.stderr.write(`  matrix\n`);
     const t2 = process.hrtime.bigint();
+    const c2 = process.cpuUsage();
     const m = cluster.matrix({ protocol: "TCP", port: 8080 });
     out.matrixMs = ms(t2);
+    const c3 = process.cpuUsage(c2);
+    out.matrixCpuMs = (c3.user + c3.system) / 1000;
     out.matrixClasses = m.classes;
   }
   out.maxRssEndMiB = maxRssMiB();
