@@ -10,6 +10,9 @@
  * probe fails at once; the verdict is the same as with drop. Conntrack is flushed between steps:
  * explain judges the first packet of a new connection, and so must every probe.
  *
+ * Every scenario runs once per backend (nftables, iptables+ipset; TORTIE_DIFF_BACKENDS=nftables
+ * picks one) on the same namespaces; switching backend first removes what the other programmed.
+ *
  * KERNEL_MISMATCHES lists probes where the kernel and explain are known to disagree, each with its
  * reason; any other disagreement fails, and so does a listed probe that now agrees.
  */
@@ -22,7 +25,7 @@ import { exec } from "../kernel/index.js";
 import type { Resource } from "../model/index.js";
 import { canUseNetns, Topology, UnsupportedProbe } from "../netns/index.js";
 import { applyDefaults, validateResources } from "../validate/index.js";
-import { Applier, NftKernel } from "./index.js";
+import { Applier, DATAPLANE_KINDS, makeDataplane, type DataplaneKind } from "./index.js";
 
 const root = canUseNetns();
 const repo = resolve(import.meta.dirname, "../..");
@@ -36,6 +39,7 @@ interface KnownMismatch {
 const KERNEL_MISMATCHES: KnownMismatch[] = [];
 
 const CONCURRENCY = 12;
+const BACKENDS = (process.env.TORTIE_DIFF_BACKENDS?.split(",") ?? [...DATAPLANE_KINDS]) as DataplaneKind[];
 
 function engineRef(ref: string): string {
   return ref.startsWith("wep:") ? ref.slice(4) : ref;
@@ -107,7 +111,23 @@ describe.skipIf(!root)("kernel verdicts equal explain verdicts on every conforma
     gi++;
     describe(`topology ${gi} (${group.scenarios.length} scenarios)`, () => {
       let topo: Topology;
-      const appliers = new Map<string, Applier>();
+      const appliersOf = new Map<DataplaneKind, Map<string, Applier>>();
+      let active: DataplaneKind | undefined;
+      /** The node appliers of `kind`; what another backend programmed is removed first. */
+      const use = async (kind: DataplaneKind): Promise<Map<string, Applier>> => {
+        if (active !== undefined && active !== kind) for (const a of appliersOf.get(active)!.values()) await a.remove();
+        active = kind;
+        let m = appliersOf.get(kind);
+        if (!m) {
+          m = new Map();
+          for (const n of topo.nodes.values()) {
+            const { kernel, backend } = makeDataplane({ kind, netns: n.netns });
+            m.set(n.name, new Applier(kernel, { backend, retry: { maxAttempts: 2 } }));
+          }
+          appliersOf.set(kind, m);
+        }
+        return m;
+      };
 
       beforeAll(async () => {
         topo = await Topology.create({ resources: group.resources, externalIPs: [...group.externals] });
@@ -122,15 +142,15 @@ describe.skipIf(!root)("kernel verdicts equal explain verdicts on every conforma
           }
         }
         await topo.serve({ tcp: [...tcp], udp: [...udp] });
-        for (const n of topo.nodes.values()) appliers.set(n.name, new Applier(new NftKernel({ netns: n.netns }), { retry: { maxAttempts: 2 } }));
       }, 180_000);
 
       afterAll(async () => {
         await topo?.destroy();
       }, 60_000);
 
-      for (const scenario of group.scenarios) {
-        it(scenario.name, async () => {
+      for (const kind of BACKENDS) for (const scenario of group.scenarios) {
+        it(`${scenario.name} [${kind}]`, async () => {
+          const appliers = await use(kind);
           const { probes, states } = expandProbes(scenario);
           const mismatches: string[] = [];
           const unsupported: string[] = [];
