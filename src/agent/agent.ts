@@ -319,6 +319,8 @@ export class Agent {
       const r = this.calc.flush();
       this.metrics.setCalcStats(this.calc.stats());
       if (!r.changed && !this.needApply && this.readyFlag) continue;
+      // The calculation is incremental; the node's model is rebuilt whole from the local IR (the
+      // applier then sends only the difference). See docs/agent.md "Cost".
       const model = buildDataplane(r.ir, this.node, { config: this.dpConfig });
       this.desired = model;
       for (const [prefix, entry] of Object.entries(model.logIndex)) this.logIndex.set(prefix, entry);

@@ -68,16 +68,14 @@ function sortCidrs(cidrs: Iterable<string>): string[] {
 function sortMembers(ms: PortMember[]): PortMember[] {
   const seen = new Map<string, PortMember>();
   for (const m of ms) seen.set(`${m.addr}|${m.protocol}|${m.port}`, m);
-  const out = [...seen.values()];
-  const key = (m: PortMember) => parseAddr(m.addr)!;
-  out.sort((a, b) => {
-    const ka = key(a);
-    const kb = key(b);
+  // Parse each address once, not once per comparison (large named-port sets).
+  const keyed = [...seen.values()].map((m) => ({ m, k: parseAddr(m.addr)! }));
+  keyed.sort(({ m: a, k: ka }, { m: b, k: kb }) => {
     if (ka.family !== kb.family) return ka.family - kb.family;
     if (ka.value !== kb.value) return ka.value < kb.value ? -1 : 1;
     return a.protocol - b.protocol || a.port - b.port;
   });
-  return out;
+  return keyed.map((x) => x.m);
 }
 
 /** Computes every registered set's members. */

@@ -206,6 +206,7 @@ export class CalcGraph {
   private readonly itemJson = new Map<string, string>();
   private readonly labels = new Map<string, Readonly<Record<string, string>>>();
   private readonly labelSig = new Map<string, string>();
+  private readonly labelClasses = new Map<string, { labels: Readonly<Record<string, string>>; ids: Set<string> }>();
   private readonly profileUsers = new Map<string, Set<string>>();
   private readonly itemProfiles = new Map<string, string[]>();
   private readonly dirtyItems = new Set<string>();
@@ -243,14 +244,11 @@ export class CalcGraph {
     this.ifacePrefix = opts.interfacePrefix;
     this.profileSources.set("builtin", { key: DEFAULT_ALLOW_PROFILE, prio: PROFILE_PRIO.builtin, rec: defaultAllowProfile() });
     this.dirtyProfileNames.add(DEFAULT_ALLOW_PROFILE);
-    const self = this;
     this.sets = new SetIndex({
       endpoints: this.endpoints,
       netsets: this.netsets,
       slicesOf: (svc) => [...(this.slicesByService.get(svc)?.values() ?? [])],
-      *items() {
-        yield* self.labels;
-      },
+      labelClasses: () => this.labelClasses.values(),
     });
   }
 
@@ -535,6 +533,19 @@ export class CalcGraph {
       const labels = rec ? effectiveLabels(rec.ownLabels, rec.profiles, profileMap) : undefined;
       const sig = labels ? labelSignature(labels) : "";
       const labelsChanged = sig !== (this.labelSig.get(item) ?? "") || (rec === undefined) !== !this.labels.has(item);
+      if (labelsChanged) {
+        const oldSig = this.labelSig.get(item);
+        if (oldSig !== undefined) {
+          const c = this.labelClasses.get(oldSig)!;
+          c.ids.delete(item);
+          if (c.ids.size === 0) this.labelClasses.delete(oldSig);
+        }
+        if (rec) {
+          let c = this.labelClasses.get(sig);
+          if (!c) this.labelClasses.set(sig, (c = { labels: labels!, ids: new Set() }));
+          c.ids.add(item);
+        }
+      }
       if (rec) {
         this.itemJson.set(item, json);
         this.labels.set(item, labels!);

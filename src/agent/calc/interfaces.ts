@@ -8,14 +8,15 @@
  *
  * Host endpoints use their own `interfaceName` ("*" = all host interfaces) and are never renamed.
  */
-import { createHash } from "node:crypto";
+import { caliInterfaceName } from "../../dataplane/index.js";
 import type { ClusterIR, EndpointIR } from "../../rule/index.js";
 
 export const WORKLOAD_IFACE_PREFIX = "cali";
 
-/** Calico CNI's VethNameForWorkload(namespace, pod). */
+/** Calico CNI's VethNameForWorkload(namespace, pod); the one implementation lives with the
+ *  CNI-like wiring in src/netns and is re-exported by the dataplane, which derives it too. */
 export function podInterfaceName(namespace: string, pod: string, prefix = WORKLOAD_IFACE_PREFIX): string {
-  return prefix + createHash("sha1").update(`${namespace}.${pod}`).digest("hex").slice(0, 11);
+  return caliInterfaceName(namespace, pod, prefix);
 }
 
 /** The endpoint with its interface filled in when rule 2 applies; the same object otherwise. */

@@ -26,8 +26,9 @@ export interface SetSources {
   netsets: ReadonlyMap<string, NetworkSetRecord>;
   /** EndpointSlices of one service ("ns/name"). */
   slicesOf(service: string): EndpointSlice[];
-  /** Every labelled item with its effective labels (for activating a set). */
-  items(): Iterable<[string, Readonly<Record<string, string>>]>;
+  /** Labelled items grouped by identical effective labels (replicas share them), so activating a
+   *  set evaluates its selector once per group rather than once per item. */
+  labelClasses(): Iterable<{ labels: Readonly<Record<string, string>>; ids: Iterable<string> }>;
 }
 
 function serviceOf(req: SetRequest): string | undefined {
@@ -54,7 +55,7 @@ export class SetIndex {
     if (this.active.has(id)) return;
     const members = new Set<string>();
     if (req.kind !== "service") {
-      for (const [item, labels] of this.src.items()) if (req.selector.matches(labels)) members.add(item);
+      for (const c of this.src.labelClasses()) if (req.selector.matches(c.labels)) for (const id of c.ids) members.add(id);
     } else {
       const svc = serviceOf(req)!;
       let s = this.byService.get(svc);

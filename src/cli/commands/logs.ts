@@ -4,6 +4,7 @@
 import { Option, type Command } from "commander";
 import { followFlowLog, flowLogPath, readFlowLog, type FlowRecord } from "../../agent/index.js";
 import { defaultDataDir } from "../../datastore/index.js";
+import { io } from "../resource-io.js";
 import { nodeName } from "./agent.js";
 
 const PROTO: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp" };
@@ -37,7 +38,7 @@ export function register(program: Command): void {
     .addOption(new Option("-o, --output <format>", "text or json (one object per line)").choices(["text", "json"]).default("text"))
     .action(async (opts: { follow?: boolean; node?: string; dataDir?: string; file?: string; output: "text" | "json" }) => {
       const path = opts.file ?? flowLogPath(opts.dataDir ?? process.env.TORTIE_DATA_DIR ?? defaultDataDir(), nodeName(opts.node));
-      const print = (r: FlowRecord) => process.stdout.write((opts.output === "json" ? JSON.stringify(r) : formatFlow(r)) + "\n");
+      const print = (r: FlowRecord) => io.out((opts.output === "json" ? JSON.stringify(r) : formatFlow(r)) + "\n");
       if (!opts.follow) {
         for (const r of readFlowLog(path)) print(r);
         return;
