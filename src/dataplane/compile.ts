@@ -9,7 +9,10 @@
  * with identical actions — valid because a matching rule's action is the same whichever
  * alternative matched):
  *  - a positive selector set is two kernel sets (addresses in a hash set, CIDRs in an interval
- *    set, see naming.ts SetPart): "in S" = "in S-addrs" or "in S-nets";
+ *    set, see naming.ts SetPart): "in S" = "in S-addrs" or "in S-nets". The CIDR alternative is
+ *    only rendered while the selector holds CIDRs (network sets): an empty interval set would cost
+ *    a rule per packet for nothing. A pod joining or leaving stays one hash-set element; a network
+ *    set's CIDRs appearing or vanishing replaces the chains that use the selector;
  *  - positive ports OR named ports: one alternative for the numeric ranges and one per named-port
  *    set;
  *  - negative ports on a rule without a port-carrying protocol (validation forbids it, but the IR
@@ -242,14 +245,17 @@ export function compileMatch(rule: RuleIR, family: Family, sets: SetRegistry): D
     if (e.notNets && e.notNets.length > 0) conj.push({ kind: "addr", side, family, cidrs: cidrTexts(e.notNets, family, where), negate: true });
     for (const id of e.notSets ?? []) {
       const [a, n] = sets.selectorParts(id, family);
-      conj.push({ kind: "addr-set", side, family, set: a.name, negate: true }, { kind: "addr-set", side, family, set: n.name, negate: true });
+      conj.push({ kind: "addr-set", side, family, set: a.name, negate: true });
+      if (n.elements.length > 0) conj.push({ kind: "addr-set", side, family, set: n.name, negate: true });
     }
     if (e.serviceSet) conj.push(serviceMatch(e.serviceSet, side, family, sets));
     groups.push([conj]);
     // Positive sets: each is "addrs or nets".
     for (const id of e.sets ?? []) {
       const [a, n] = sets.selectorParts(id, family);
-      groups.push([[{ kind: "addr-set", side, family, set: a.name }], [{ kind: "addr-set", side, family, set: n.name }]]);
+      const alts: DpMatch[][] = [[{ kind: "addr-set", side, family, set: a.name }]];
+      if (n.elements.length > 0) alts.push([{ kind: "addr-set", side, family, set: n.name }]);
+      groups.push(alts);
     }
     // Positive ports: numeric ranges or any named-port set.
     const ranges = e.ports ?? [];

@@ -152,6 +152,8 @@ export interface DataplaneConfig {
   endpointToHostAction: "Drop" | "Return" | "Accept";
   /** Compile runs of Allow rules into one concatenated-set lookup (see compile.ts). */
   compileAllowRuns: boolean;
+  /** Put consecutive allow-only policies of a tier into one chain (see build.ts tierJumps). */
+  groupAllowPolicies: boolean;
 }
 
 export const DEFAULT_CONFIG: DataplaneConfig = {
@@ -165,6 +167,7 @@ export const DEFAULT_CONFIG: DataplaneConfig = {
   logAllowed: false,
   endpointToHostAction: "Drop",
   compileAllowRuns: true,
+  groupAllowPolicies: true,
 };
 
 export interface DataplaneModel {

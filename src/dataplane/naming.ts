@@ -125,6 +125,14 @@ export function policyChainName(policy: PolicyKey, dir: Direction): string {
   return lengthLimited(POLICY_PREFIX[dir], policy, MAX_CHAIN_NAME);
 }
 
+const GROUP_PREFIX = { ingress: "cali-gi-", egress: "cali-go-" } as const;
+
+/** A chain holding the rules of several consecutive allow-only policies of one tier (Felix names
+ *  its policy-group chains cali-gi-/cali-go-); named by a hash of the policy list. */
+export function policyGroupChainName(policies: PolicyKey[], dir: Direction): string {
+  return `${GROUP_PREFIX[dir]}${shortHash(policies.join("\n"), MAX_CHAIN_NAME - GROUP_PREFIX[dir].length)}`;
+}
+
 /** Profile keys are "pro/<name>"; Felix names the chain after the bare profile name. */
 export function profileChainName(profile: PolicyKey, dir: Direction): string {
   const name = profile.startsWith("pro/") ? profile.slice(4) : profile;
