@@ -388,7 +388,7 @@ export class LabDaemon {
   private async handle(req: Json): Promise<unknown> {
     switch (req.op) {
       case "status":
-        return { ...this.state, changes: this.changes.slice(-10) };
+        return { ...this.state, changes: this.changes.slice(-10), agents: this.agentStatus() };
       case "probe":
         return this.probe(req);
       case "matrix":
@@ -399,6 +399,10 @@ export class LabDaemon {
       default:
         return { error: `unknown op ${String(req.op)}` };
     }
+  }
+
+  private agentStatus(): Array<{ node: string; pid: number | undefined; running: boolean }> {
+    return [...this.agents].map(([node, c]) => ({ node, pid: c.pid, running: c.exitCode === null && c.signalCode === null }));
   }
 
   private async cluster(): Promise<Cluster> {
@@ -451,6 +455,9 @@ export class LabDaemon {
     if (ex.ok) out.explain = ex.value.verdict;
     const last = this.changes.at(-1);
     if (last) out.lastChange = last;
+    // A verdict from a node whose agent died reflects stale rules: say so.
+    const dead = this.agentStatus().filter((a) => !a.running).map((a) => a.node);
+    if (dead.length > 0) out.warning = `the agent of ${dead.join(", ")} is not running (see its log); the kernel keeps its last rules`;
     return out;
   }
 

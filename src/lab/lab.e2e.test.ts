@@ -9,7 +9,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -58,6 +58,23 @@ spec:
       protocol: TCP
       source: {namespaceSelector: projectcalico.org/name == 'red', selector: app == 'a'}
       destination: {ports: [80]}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: node1-eth0, labels: {role: host}}
+spec: {node: node1, interfaceName: eth0, expectedIPs: [198.19.255.1]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: host-ingress}
+spec:
+  selector: role == 'host'
+  types: [Ingress]
+  ingress:
+    - action: Allow
+      protocol: TCP
+      source: {nets: [198.18.77.0/24]}
+      destination: {ports: [80]}
 `;
 
 const OPEN_B = `
@@ -77,6 +94,16 @@ const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** The daemon's and agents' logs, for a failure message (the temp dir is gone afterwards). */
+function logs(data: string): string {
+  const d = join(data, "labs");
+  if (!existsSync(d)) return "(no logs)";
+  return readdirSync(d)
+    .filter((f) => f.endsWith(".log") && !f.includes("-flows-"))
+    .map((f) => `--- ${f}\n${readFileSync(join(d, f), "utf8").split("\n").slice(-15).join("\n")}`)
+    .join("\n");
+}
 
 function alive(pid: number): boolean {
   try {
@@ -147,6 +174,18 @@ describe.skipIf(!root).each(["nftables", "iptables"])("lab end to end (%s agent)
       ["blue/c", "198.18.200.8", "allow", []],
     ];
     expect(cliProbe("red/a", "blue/c").verdict).toBe("allow");
+    // A host endpoint of the lab node, reached from outside; other protocols.
+    for (const [q, want] of [
+      [{ from: "198.18.77.5", to: "hep:node1-eth0", protocol: "TCP", port: 80 }, "allow"],
+      [{ from: "198.18.78.5", to: "hep:node1-eth0", protocol: "TCP", port: 80 }, "deny"],
+      [{ from: "red/b", to: "red/a", protocol: "UDP", port: 53 }, "allow"],
+      [{ from: "red/b", to: "blue/c", protocol: "UDP", port: 53 }, "deny"],
+      [{ from: "red/a", to: "red/b", protocol: "ICMP" }, "allow"],
+      [{ from: "red/b", to: "red/a", protocol: "SCTP", port: 9 }, "allow"],
+    ] as const) {
+      const r = await labRequest(data, name, { op: "probe", ...q });
+      expect({ ...q, verdict: r.verdict, explain: r.explain }).toEqual({ ...q, verdict: want, explain: want });
+    }
     for (const [from, to, want, extra] of cases) {
       const r = await probe(from, to, 80, extra);
       expect({ from, to, extra, verdict: r.verdict, explain: r.explain }).toEqual({ from, to, extra, verdict: want, explain: want });
@@ -157,12 +196,13 @@ describe.skipIf(!root).each(["nftables", "iptables"])("lab end to end (%s agent)
     const applied = tortie(["apply", "-f", join(dir, "open-b.yaml")]);
     expect(applied.code).toBe(0);
     let after: Record<string, unknown> = {};
-    for (let i = 0; i < 20; i++) {
+    // Generous: the agent takes well under a second, but CI machines can be very busy.
+    for (let i = 0; i < 60; i++) {
       after = await probe("red/b", "blue/c");
       if (after.verdict === "allow") break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    expect(after.verdict).toBe("allow");
+    expect(after.verdict, logs(data)).toBe("allow");
     expect(after.explain).toBe("allow");
     const status = JSON.parse(tortie(["lab", "status", "--name", name, "-o", "json"]).stdout) as { changes: Array<{ resource: string; ms: number | null }> };
     const change = status.changes.find((ch) => ch.resource.includes("c-from-b"));
@@ -238,11 +278,11 @@ describe.skipIf(!root)("tortie demo (the README's first command)", () => {
 
     expect(tortie(["apply", "-f", join(examples, "lab", "allow-debug-to-backend.yaml")]).code).toBe(0);
     let after: Record<string, unknown> = {};
-    for (let i = 0; i < 20 && after.verdict !== "allow"; i++) {
+    for (let i = 0; i < 60 && after.verdict !== "allow"; i++) {
       after = await labRequest(data, name, { op: "probe", from: "default/debug", to: "api/backend-1", protocol: "TCP", port: 8080 });
       if (after.verdict !== "allow") await new Promise((r) => setTimeout(r, 250));
     }
-    expect([after.verdict, after.explain]).toEqual(["allow", "allow"]);
+    expect([after.verdict, after.explain], logs(data)).toEqual(["allow", "allow"]);
 
     const st = labState(data, name)!;
     expect(tortie(["lab", "down"]).stdout).toBe(`lab ${name} is down\n`);

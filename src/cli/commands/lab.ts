@@ -97,7 +97,8 @@ function formatProbe(r: Record<string, unknown>): string {
   const end = (e: { ref: string; ip: string }) => (e.ref === e.ip ? e.ip : `${e.ref} (${e.ip})`);
   const what = `${r.protocol}${r.port !== undefined ? `/${r.port}` : ""}`;
   const ex = r.explain === undefined ? "" : r.explain === r.verdict ? `   explain agrees` : `   ≠ explain says ${r.explain}`;
-  return `${String(r.verdict).toUpperCase()}  ${end(from)} → ${end(to)} ${what} IPv${r.family}: ${r.outcome} in ${r.ms} ms${ex}\n`;
+  const warn = r.warning ? `warning: ${r.warning}\n` : "";
+  return `${String(r.verdict).toUpperCase()}  ${end(from)} → ${end(to)} ${what} IPv${r.family}: ${r.outcome} in ${r.ms} ms${ex}\n${warn}`;
 }
 
 function formatChange(e: Record<string, unknown>): string {
@@ -231,6 +232,7 @@ export function register(program: Command): void {
             continue;
           }
           process.stdout.write(describeLab(r as unknown as LabState));
+          for (const a of (r.agents ?? []) as Array<{ node: string; pid: number; running: boolean }>) if (!a.running) process.stdout.write(`  the agent of ${a.node} (pid ${a.pid}) is not running; see its log\n`);
           if (r.unreachable) process.stdout.write(`  the lab daemon does not answer; \`tortie lab down --name ${name}\` cleans up\n`);
           const changes = (r.changes ?? []) as Array<Record<string, unknown>>;
           if (changes.length) process.stdout.write("  recent changes:\n" + changes.map((c) => `    ${formatChange(c)}`).join(""));
