@@ -18,7 +18,7 @@ import { makeDataplane, type DataplaneKind } from "../apply/index.js";
 import { exec } from "../kernel/index.js";
 import type { Resource } from "../model/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
-import { modelFromScratch, podInterfaceName } from "./index.js";
+import { modelFromScratch, podInterfaceName, readFlowLog } from "./index.js";
 
 const NODE = "node1";
 const REPO = resolve(import.meta.dirname, "../..");
@@ -110,7 +110,7 @@ describe.skipIf(!enabled).each(["nftables", "iptables"] as DataplaneKind[])("tor
     // `ip netns exec` execs the command, so the child's PID is the agent's own.
     const c = spawn(
       "ip",
-      ["netns", "exec", nodeNs, process.execPath, "--import", "tsx", CLI, "agent", "--node", NODE, "--data-dir", dataDir, "--deny-action", "reject", "--drift-check-interval", "0", "--log-level", "info", "--dataplane", dataplane, ...extra],
+      ["netns", "exec", nodeNs, process.execPath, "--import", "tsx", CLI, "agent", "--node", NODE, "--data-dir", dataDir, "--deny-action", "reject", "--drift-check-interval", "0", "--log-level", "info", "--dataplane", dataplane, "--log-denied", "--flow-log", join(dataDir, "flows.log"), ...extra],
       { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: cleanEnv() },
     );
     children.add(c);
@@ -141,7 +141,7 @@ describe.skipIf(!enabled).each(["nftables", "iptables"] as DataplaneKind[])("tor
 
   /** What the backend's own drift check reports: kernel vs the model computed from scratch. */
   async function kernelDiff(): Promise<string[]> {
-    const want = modelFromScratch((await store.snapshot()).items, NODE, { config: { denyAction: "reject" } });
+    const want = modelFromScratch((await store.snapshot()).items, NODE, { config: { denyAction: "reject", logDenied: true } });
     const { kernel, backend } = makeDataplane({ kind: dataplane, netns: nodeNs });
     return backend.compare(backend.expected(want), backend.parse(await kernel.list()));
   }
@@ -202,6 +202,22 @@ describe.skipIf(!enabled).each(["nftables", "iptables"] as DataplaneKind[])("tor
     expect(await kernelDiff()).toEqual([]);
     expect(await canConnect(8080)).toBe(true);
     expect(await canConnect(9090)).toBe(false);
+
+    // The denied connection is in the flow log, named after the tier that denied it and pod b.
+    const flows = join(dataDir, "flows.log");
+    await until(async () => readFlowLog(flows).some((r) => r.dstPort === 9090), "a flow-log record of the denied probe");
+    expect(readFlowLog(flows).find((r) => r.dstPort === 9090)).toMatchObject({
+      node: NODE,
+      verdict: "deny",
+      direction: "ingress",
+      tier: "default",
+      endpoint: "wep/default/node1-k8s-pod--b-eth0",
+      src: A_IP,
+      dst: B_IP,
+      protocol: 6,
+    });
+    const logs = await exec(process.execPath, ["--import", "tsx", CLI, "logs", "--file", flows]);
+    expect(logs.stdout).toMatch(/deny\s+ingress\s+wep\/default\/node1-k8s-pod--b-eth0\s+end of tier default\s+tcp\s+198\.18\.1\.10:\d+ -> 198\.18\.1\.11:9090/);
 
     // A change through the store reaches the kernel.
     await store.apply(pod("pod-a", A_IP, { role: "stranger" }));

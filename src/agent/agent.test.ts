@@ -13,7 +13,8 @@ import { FakeKernel } from "../apply/index.js";
 import { etcdAvailable, openStore, startEtcd, type Store } from "../datastore/index.js";
 import type { Resource } from "../model/index.js";
 import { nft } from "../render/index.js";
-import { Agent, FlowLogWriter, modelFromScratch, readFlowLog, startHealthServer, type NflogPacket } from "./index.js";
+import type { NflogRecord } from "../flowlog/index.js";
+import { Agent, FlowLogWriter, modelFromScratch, podInterfaceName, readFlowLog, startHealthServer } from "./index.js";
 
 const NODE = "node1";
 const silent = pino({ level: "silent" });
@@ -192,10 +193,10 @@ describe("Agent flow log", () => {
       metadata: { name: "deny-ssh", namespace: "default" },
       spec: { selector: "role == 'web'", order: 10, ingress: [{ action: "Deny", protocol: "TCP", destination: { ports: [22] } }, { action: "Allow" }] },
     } as Resource);
-    let deliver: ((p: NflogPacket) => void) | undefined;
+    let deliver: ((p: NflogRecord) => void) | undefined;
     let stopped = false;
     const source = {
-      start: async (on: (p: NflogPacket) => void) => void (deliver = on),
+      start: async (on: (p: NflogRecord) => void) => void (deliver = on),
       stop: async () => void (stopped = true),
     };
     const logFile = join(dir, "flows-node1.log");
@@ -209,18 +210,22 @@ describe("Agent flow log", () => {
     const prefixes = Object.entries(agent.desiredModel!.logIndex);
     const [denyPrefix] = prefixes.find(([, e]) => e.kind === "rule" && e.action === "Deny")!;
     expect(denyPrefix).toBe("DPI0|np/default/deny-ssh");
-    deliver!({ prefix: denyPrefix, family: 4, protocol: 6, src: "198.18.2.1", dst: "198.18.1.10", srcPort: 40000, dstPort: 22, outIface: "cali123", time: new Date(0) });
-    deliver!({ prefix: "DRI", family: 4, protocol: 17, src: "198.18.2.1", dst: "198.18.1.10" });
-    deliver!({ prefix: "something else" });
+    const iface = podInterfaceName("default", "a");
+    const base = { time: "1970-01-01T00:00:00.000Z", family: 4 as const, src: "198.18.2.1", dst: "198.18.1.10", inIface: "eth0", outIface: iface };
+    deliver!({ ...base, prefix: denyPrefix, protocol: 6, srcPort: 40000, dstPort: 22 });
+    deliver!({ ...base, prefix: "DRI", protocol: 17 });
+    deliver!({ ...base, prefix: "something else", protocol: 1, icmpType: 8, icmpCode: 0 });
     await agent.stop();
     expect(stopped).toBe(true);
+    const ep = "wep/default/node1-k8s-a-eth0";
     expect(readFlowLog(logFile)).toEqual([
-      { time: "1970-01-01T00:00:00.000Z", node: NODE, prefix: denyPrefix, action: "Deny", policy: "np/default/deny-ssh", tier: "default", direction: "ingress", ruleIndex: 0, family: 4, protocol: 6, src: "198.18.2.1", dst: "198.18.1.10", srcPort: 40000, dstPort: 22, outIface: "cali123" },
-      expect.objectContaining({ prefix: "DRI", action: "Deny", policy: "(no profile allowed)", direction: "ingress", protocol: 17 }),
-      expect.objectContaining({ prefix: "something else" }),
+      { node: NODE, time: base.time, endpoint: ep, direction: "ingress", tier: "default", policy: "np/default/deny-ssh", rule: 0, verdict: "deny", family: 4, protocol: 6, src: base.src, dst: base.dst, srcPort: 40000, dstPort: 22, prefix: denyPrefix },
+      { node: NODE, time: base.time, endpoint: ep, direction: "ingress", tier: "", policy: "", rule: -1, verdict: "deny", family: 4, protocol: 17, src: base.src, dst: base.dst, prefix: "DRI" },
+      { node: NODE, time: base.time, endpoint: "", direction: "", tier: "", policy: "", rule: -1, verdict: "log", family: 4, protocol: 1, src: base.src, dst: base.dst, icmpType: 8, icmpCode: 0, prefix: "something else" },
     ]);
     const m = await agent.metrics.text();
-    expect(m).toContain('tortie_agent_flow_log_packets_total{policy="np/default/deny-ssh",action="Deny",direction="ingress",node="node1"} 1');
+    expect(m).toContain('tortie_agent_flow_log_packets_total{policy="np/default/deny-ssh",action="deny",direction="ingress",node="node1"} 1');
+    expect(m).toContain('tortie_agent_flow_log_packets_total{policy="(no profile)",action="deny",direction="ingress",node="node1"} 1');
   });
 });
 

@@ -16,31 +16,19 @@
  */
 import type { Logger } from "pino";
 import { Applier, nftBackend, type Backend, type Kernel } from "../apply/index.js";
-import { buildDataplane, ruleCount, type DataplaneConfig, type DataplaneModel, type LogEntry } from "../dataplane/index.js";
+import { buildDataplane, flowLogResolver, ruleCount, type DataplaneConfig, type DataplaneModel, type LogEntry } from "../dataplane/index.js";
 import type { Store, Watch, WatchEvent, WatchStatus } from "../datastore/index.js";
 import type { ClusterOptions } from "../engine/index.js";
 import { isKernelError } from "../kernel/index.js";
 import { CalcGraph } from "./calc/index.js";
+import { toFlowLogLine, type NflogRecord } from "../flowlog/index.js";
 import type { FlowLogWriter, FlowRecord } from "./flow-log-file.js";
 import { AgentMetrics } from "./metrics.js";
 
-/** One packet reported by the kernel's NFLOG (what a flow-log reader hands the agent). */
-export interface NflogPacket {
-  prefix: string;
-  time?: Date;
-  family?: 4 | 6;
-  protocol?: number;
-  src?: string;
-  dst?: string;
-  srcPort?: number;
-  dstPort?: number;
-  inIface?: string;
-  outIface?: string;
-}
-
-/** A reader of the NFLOG group the rules log to (run inside the node's network namespace). */
+/** A reader of the NFLOG group the rules log to, run inside the node's network namespace
+ *  (src/flowlog's UlogdReader in production). */
 export interface FlowSource {
-  start(onPacket: (p: NflogPacket) => void): Promise<void>;
+  start(onRecord: (r: NflogRecord) => void): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,7 +50,8 @@ export interface AgentOptions {
   /** Backoff for opening the datastore (default 100 ms doubling to 10 s). */
   openBackoff?: { initialMs: number; maxMs: number };
   metrics?: AgentMetrics;
-  /** NFLOG reader; its packets are named after the rule behind them and written to `flowLog`. */
+  /** NFLOG reader; its records are named after the rule and endpoint behind them (the models' log
+   *  index) and written to `flowLog`. */
   flowSource?: FlowSource;
   flowLog?: FlowLogWriter;
 }
@@ -109,6 +98,7 @@ export class Agent {
   /** NFLOG prefix → meaning, from every model built so far (a record may arrive after the rule
    *  that produced it was replaced; prefixes encode their origin, so old entries stay true). */
   private readonly logIndex = new Map<string, LogEntry>();
+  private resolver: ReturnType<typeof flowLogResolver> | undefined;
   /** Ends the wait before a retry (stop()). */
   private wake: (() => void) | undefined;
 
@@ -167,7 +157,7 @@ export class Agent {
     if (this.stopped || !this.store) return;
     if (this.opts.flowSource) {
       try {
-        await this.opts.flowSource.start((p) => this.onPacket(p));
+        await this.opts.flowSource.start((r) => this.onNflog(r));
       } catch (e) {
         this.log.error({ err: (e as Error).message }, "cannot read the flow log (NFLOG); policy is enforced regardless");
       }
@@ -245,21 +235,15 @@ export class Agent {
 
   // ================================================================================ events
 
-  /** Names the rule behind a logged packet and records it. */
-  flowRecord(p: NflogPacket): FlowRecord {
-    const e = this.logIndex.get(p.prefix);
-    const rec: FlowRecord = { time: (p.time ?? new Date()).toISOString(), node: this.node, prefix: p.prefix };
-    if (e?.kind === "rule") Object.assign(rec, { action: e.action, policy: e.origin.policy, tier: e.origin.tier || undefined, direction: e.origin.direction, ruleIndex: e.origin.index });
-    else if (e?.kind === "end-of-tier") Object.assign(rec, { action: "Deny", policy: "(end of tier)", tier: e.tier, direction: e.direction });
-    else if (e?.kind === "no-profile") Object.assign(rec, { action: "Deny", policy: "(no profile allowed)", direction: e.direction });
-    for (const k of ["family", "protocol", "src", "dst", "srcPort", "dstPort", "inIface", "outIface"] as const) if (p[k] !== undefined) (rec as Record<string, unknown>)[k] = p[k];
-    for (const k of Object.keys(rec)) if (rec[k] === undefined) delete rec[k];
-    return rec;
+  /** Names the rule and endpoint behind an NFLOG record (src/flowlog's line format + node). */
+  flowRecord(r: NflogRecord): FlowRecord {
+    this.resolver ??= flowLogResolver({ ...(this.desired ?? { endpoints: [] }), logIndex: Object.fromEntries(this.logIndex) } as DataplaneModel);
+    return { node: this.node, ...toFlowLogLine(r, this.resolver) };
   }
 
-  private onPacket(p: NflogPacket): void {
-    const rec = this.flowRecord(p);
-    this.metrics.flowRecords.inc({ policy: rec.policy ?? "(unknown)", action: rec.action ?? "(unknown)", direction: rec.direction ?? "" });
+  private onNflog(r: NflogRecord): void {
+    const rec = this.flowRecord(r);
+    this.metrics.flowRecords.inc({ policy: rec.policy || (rec.tier ? `(end of tier ${rec.tier})` : rec.direction ? "(no profile)" : "(unknown)"), action: rec.verdict, direction: rec.direction });
     try {
       this.opts.flowLog?.write(rec);
     } catch (e) {
@@ -324,6 +308,7 @@ export class Agent {
       const model = buildDataplane(r.ir, this.node, { config: this.dpConfig });
       this.desired = model;
       for (const [prefix, entry] of Object.entries(model.logIndex)) this.logIndex.set(prefix, entry);
+      this.resolver = undefined;
       this.metrics.kernelRules.set(ruleCount(model));
       this.metrics.kernelSets.set(Object.keys(model.sets).length);
       try {

@@ -13,7 +13,22 @@ function tmp(): string {
   dirs.push(d);
   return d;
 }
-const rec = (i: number): FlowRecord => ({ time: new Date(1_700_000_000_000 + i).toISOString(), node: "n1", prefix: `DPI${i}|np/x/y`, action: "Deny", src: "198.18.1.10", dst: "198.18.1.11", protocol: 6, dstPort: 80 });
+const rec = (i: number): FlowRecord => ({
+  node: "n1",
+  time: new Date(1_700_000_000_000 + i).toISOString(),
+  endpoint: "wep/x/y",
+  direction: "ingress",
+  tier: "default",
+  policy: "np/x/y",
+  rule: i,
+  verdict: "deny",
+  family: 4,
+  protocol: 6,
+  src: "198.18.1.10",
+  dst: "198.18.1.11",
+  dstPort: 80,
+  prefix: `DPI${i}|np/x/y`,
+});
 const until = async (cond: () => boolean) => {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
 };

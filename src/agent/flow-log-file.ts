@@ -7,28 +7,10 @@
  */
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { FlowLogLine } from "../flowlog/index.js";
 
-/** One logged packet. `policy`/`action`/`direction` name the rule behind it (from the NFLOG
- *  prefix through the dataplane model's log index); unknown prefixes keep just `prefix`. */
-export interface FlowRecord {
-  time: string;
-  node: string;
-  action?: string;
-  policy?: string;
-  tier?: string;
-  direction?: string;
-  ruleIndex?: number;
-  prefix: string;
-  family?: 4 | 6;
-  protocol?: number;
-  src?: string;
-  dst?: string;
-  srcPort?: number;
-  dstPort?: number;
-  inIface?: string;
-  outIface?: string;
-  [k: string]: unknown;
-}
+/** One line of the flow log: src/flowlog's FlowLogLine plus the node that logged it. */
+export type FlowRecord = FlowLogLine & { node: string };
 
 export const DEFAULT_FLOW_LOG_MAX_BYTES = 10 * 1024 * 1024;
 

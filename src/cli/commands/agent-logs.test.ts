@@ -51,41 +51,47 @@ describe("agent flag parsing", () => {
 
 describe("tortie logs", () => {
   const rec: FlowRecord = {
-    time: "2026-01-01T00:00:00.000Z",
     node: "node1",
-    prefix: "DPI0|np/default/deny-ssh",
-    action: "Deny",
-    policy: "np/default/deny-ssh",
-    tier: "default",
+    time: "2026-01-01T00:00:00.000Z",
+    endpoint: "wep/default/node1-k8s-pod--a-eth0",
     direction: "ingress",
-    ruleIndex: 0,
+    tier: "default",
+    policy: "np/default/deny-ssh",
+    rule: 0,
+    verdict: "deny",
     family: 4,
     protocol: 6,
     src: "198.18.2.1",
     dst: "198.18.1.10",
     srcPort: 40000,
     dstPort: 22,
-    outIface: "cali5e1c4d6c68c",
+    prefix: "DPI0|np/default/deny-ssh",
   };
+  const other = (o: Partial<FlowRecord>): FlowRecord => ({ ...rec, ...o });
 
-  it("formats a record on one line", () => {
-    expect(formatFlow(rec)).toBe("2026-01-01T00:00:00.000Z  Deny   ingress  default/np/default/deny-ssh rule 0  tcp  198.18.2.1:40000 -> 198.18.1.10:22  out=cali5e1c4d6c68c");
-    expect(formatFlow({ time: "t", node: "n", prefix: "weird", family: 6, protocol: 58, src: "fd00:198::1", dst: "fd00:198::2" })).toBe(`t  ?${" ".repeat(15)}weird  icmpv6  fd00:198::1 -> fd00:198::2`);
-  });
+  it.each([
+    [rec, "2026-01-01T00:00:00.000Z  deny   ingress  wep/default/node1-k8s-pod--a-eth0  default/np/default/deny-ssh rule 0  tcp  198.18.2.1:40000 -> 198.18.1.10:22"],
+    [other({ policy: "", rule: -1, tier: "security" }), "2026-01-01T00:00:00.000Z  deny   ingress  wep/default/node1-k8s-pod--a-eth0  end of tier security  tcp  198.18.2.1:40000 -> 198.18.1.10:22"],
+    [other({ policy: "", rule: -1, tier: "", direction: "egress" }), "2026-01-01T00:00:00.000Z  deny   egress   wep/default/node1-k8s-pod--a-eth0  no profile allowed  tcp  198.18.2.1:40000 -> 198.18.1.10:22"],
+    [
+      other({ endpoint: "", direction: "", tier: "", policy: "", rule: -1, verdict: "log", prefix: "weird", family: 6, protocol: 58, src: "fd00:198::1", dst: "fd00:198::2", srcPort: undefined, dstPort: undefined, icmpType: 128, icmpCode: 0 }),
+      '2026-01-01T00:00:00.000Z  log    -        -  prefix "weird"  icmpv6 type 128 code 0  fd00:198::1 -> fd00:198::2',
+    ],
+  ])("formats a record on one line (%#)", (r, line) => expect(formatFlow(r)).toBe(line));
 
   it("prints the node's flow log from the data directory, as text or JSON", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tortie-logs-"));
     dirs.push(dir);
     const w = new FlowLogWriter(flowLogPath(dir, "node1"));
     w.write(rec);
-    w.write({ ...rec, action: "Allow", dstPort: 80 });
+    w.write(other({ verdict: "allow", dstPort: 80 }));
     w.close();
     const text = await runCli(["logs", "--node", "node1", "--data-dir", dir]);
     expect(text.code).toBe(0);
     expect(text.stdout.trim().split("\n")).toHaveLength(2);
-    expect(text.stdout).toContain("Allow");
+    expect(text.stdout).toContain("allow");
     const json = await runCli(["logs", "--node", "node1", "--data-dir", dir, "-o", "json"]);
-    expect(json.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([rec, { ...rec, action: "Allow", dstPort: 80 }]);
+    expect(json.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([rec, other({ verdict: "allow", dstPort: 80 })]);
     const none = await runCli(["logs", "--node", "other", "--data-dir", dir]);
     expect(none).toMatchObject({ code: 0, stdout: "" });
   });

@@ -5,9 +5,10 @@
 import { hostname } from "node:os";
 import { Option, type Command } from "commander";
 import pino from "pino";
-import { Agent, AgentMetrics, flowLogPath, parseListen, startHealthServer, type HealthServer } from "../../agent/index.js";
+import { Agent, AgentMetrics, FlowLogWriter, flowLogPath, parseListen, startHealthServer, type FlowSource, type HealthServer } from "../../agent/index.js";
 import { Applier, makeDataplane, type IptablesVariant } from "../../apply/index.js";
 import { defaultDataDir, type DatastoreOverrides } from "../../datastore/index.js";
+import { UlogdReader, type NflogRecord } from "../../flowlog/index.js";
 import { isKernelError } from "../../kernel/index.js";
 import { addDatastoreOptions, CliError, datastoreConfigFromOptions, openStoreFromOptions } from "../datastore-config.js";
 
@@ -87,6 +88,7 @@ Examples:
     const dsConfig = datastoreConfigFromOptions(opts);
     const flowLog = opts.flowLog ?? flowLogPath(dsConfig.type === "embedded" ? dsConfig.dataDir : defaultDataDir(), node);
     const { kernel, backend } = makeDataplane({ kind: opts.dataplane, iptablesVariant: opts.iptablesVariant });
+    const logging = opts.logDenied === true || opts.logAllowed === true;
     const agent = new Agent({
       node,
       openStore: () => openStoreFromOptions(opts),
@@ -96,13 +98,14 @@ Examples:
       metrics: new AgentMetrics({ node }),
       dataplane: { denyAction: opts.denyAction, logDenied: opts.logDenied === true, logAllowed: opts.logAllowed === true },
       driftCheckIntervalMs: drift,
+      ...(logging ? { flowSource: ulogdSource(NFLOG_GROUP), flowLog: new FlowLogWriter(flowLog) } : {}),
     });
     let server: HealthServer | undefined;
     if (listen) {
       server = await startHealthServer(agent, listen);
       log.info({ listen: `${server.address.host}:${server.address.port}` }, "serving /healthz /readyz /metrics /status");
     }
-    if (opts.logDenied || opts.logAllowed) log.info({ flowLog }, "flow log");
+    if (logging) log.info({ flowLog, nflogGroup: NFLOG_GROUP }, "flow log: reading NFLOG with ulogd");
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -121,6 +124,23 @@ Examples:
     // Keep running: the watch, the timers and the HTTP server hold the event loop.
     await new Promise<never>(() => {});
   });
+}
+
+/** The NFLOG group the rules log to (DataplaneConfig.nflogGroup default). */
+const NFLOG_GROUP = 1;
+
+/** src/flowlog's ulogd-based NFLOG reader, in the agent's own network namespace. */
+function ulogdSource(group: number): FlowSource {
+  let reader: UlogdReader | undefined;
+  return {
+    async start(onRecord: (r: NflogRecord) => void) {
+      reader = new UlogdReader({ group, onRecord });
+      await reader.start();
+    },
+    async stop() {
+      await reader?.stop();
+    },
+  };
 }
 
 /** Removes both backends' state: a node may have run either. Missing tools or state are fine. */

@@ -15,12 +15,12 @@ function endpoint(addr: string | undefined, port: number | undefined, family: nu
   return port !== undefined ? `${a}:${port}` : addr;
 }
 
-/** One line per record: TIME ACTION DIRECTION POLICY PROTO SRC -> DST (interfaces). */
+/** One line per record: TIME VERDICT DIRECTION ENDPOINT TIER/POLICY rule N PROTO SRC -> DST. */
 export function formatFlow(r: FlowRecord): string {
-  const proto = r.protocol !== undefined ? (PROTO[r.protocol] ?? String(r.protocol)) : "?";
-  const rule = r.policy ? `${r.tier ? `${r.tier}/` : ""}${r.policy}${r.ruleIndex !== undefined ? ` rule ${r.ruleIndex}` : ""}` : r.prefix;
-  const ifaces = [r.inIface ? `in=${r.inIface}` : "", r.outIface ? `out=${r.outIface}` : ""].filter(Boolean).join(" ");
-  return [r.time, (r.action ?? "?").padEnd(5), (r.direction ?? "").padEnd(7), rule, proto, `${endpoint(r.src, r.srcPort, r.family)} -> ${endpoint(r.dst, r.dstPort, r.family)}`, ifaces].filter((x) => x !== "").join("  ");
+  const proto = PROTO[r.protocol] ?? String(r.protocol);
+  const rule = r.policy ? `${r.tier ? `${r.tier}/` : ""}${r.policy}${r.rule >= 0 ? ` rule ${r.rule}` : ""}` : r.tier ? `end of tier ${r.tier}` : r.direction ? "no profile allowed" : `prefix ${JSON.stringify(r.prefix)}`;
+  const icmp = r.icmpType !== undefined ? ` type ${r.icmpType}${r.icmpCode !== undefined ? ` code ${r.icmpCode}` : ""}` : "";
+  return [r.time, r.verdict.padEnd(5), (r.direction || "-").padEnd(7), r.endpoint || "-", rule, `${proto}${icmp}`, `${endpoint(r.src, r.srcPort, r.family)} -> ${endpoint(r.dst, r.dstPort, r.family)}`].join("  ");
 }
 
 export function register(program: Command): void {
