@@ -32,7 +32,11 @@ function labName(opts: LabCommonOptions, stateDir: string): string {
   if (opts.name) return opts.name;
   const labs = listLabs(stateDir);
   if (labs.length === 1) return labs[0]!;
-  if (labs.length === 0) throw new LabError("NO_LAB", "no lab is up; start one with `tortie lab up -f DIR` or `tortie demo`");
+  if (labs.length === 0) {
+    // sudo changes the default data dir (/var/lib/tortie for root), and with it where labs are found.
+    const hint = process.getuid?.() !== 0 ? " (a lab started with sudo lives in root's data dir: run this with sudo too)" : "";
+    throw new LabError("NO_LAB", `no lab is up under ${stateDir}${hint}; start one with \`tortie lab up -f DIR\` or \`tortie demo\``);
+  }
   throw new LabError("NO_LAB", `several labs are up (${labs.join(", ")}); choose one with --name`);
 }
 
