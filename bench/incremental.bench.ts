@@ -42,7 +42,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
   const size = `${pods.toLocaleString("en-US")} pods / ${policies.toLocaleString("en-US")} policies, ${r.localPods} local`;
   const results: BenchResult[] = [
     { name: "agent: initial calculation (CalcGraph)", value: Number(r.initialCalcMs), unit: "ms", note: `${size}; ${la}` },
-    { name: "agent: initial dataplane model", value: Number(r.initialBuildMs), unit: "ms", note: `${r.sets} kernel sets, largest ${Number(r.largestSet).toLocaleString("en-US")} members` },
+    { name: "agent: initial dataplane model", value: Number(r.initialBuildMs), unit: "ms", note: `${r.sets} kernel sets, largest ${Number(r.largestSet).toLocaleString("en-US")} elements (address set of every pod: ${Number(r.addrSetMembers).toLocaleString("en-US")})` },
   ];
   if (r.kernel) {
     results.push({ name: "kernel: cold load of the node state, nft", value: Number(r.coldLoadNftMs), unit: "ms", note: `one atomic nft -j -f batch; ${la}` });
@@ -62,7 +62,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
   const pa = r["pod add"] as KindResult | undefined;
   if (pa?.applyP50 !== undefined) {
     results.push({
-      name: `kernel: one update at ${Number(r.largestSet).toLocaleString("en-US")} set members, nft (p99)`,
+      name: `kernel: one update, set of ${Number(r.addrSetMembers).toLocaleString("en-US")} addresses, nft (p99)`,
       value: pa.applyP99!,
       unit: "ms",
       note: `pod add delta via the Applier; p50 ${pa.applyP50.toFixed(1)} ms; target ≤ 10 ms at 100k`,

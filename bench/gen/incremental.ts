@@ -63,8 +63,10 @@ async function main(a: Args): Promise<Record<string, unknown>> {
   let model = buildDataplane(ir, node);
   const initialBuildMs = now() - t;
   const members = Math.max(...Object.values(model.sets).map((s) => s.elements.length));
+  // The plain address set of `has(app)` (every pod): what a pod add changes by one element.
+  const addrMembers = Math.max(0, ...Object.values(model.sets).filter((s) => s.fields.length === 1).map((s) => s.elements.length));
   log(`initial: calc ${initialCalcMs.toFixed(0)} ms, model ${initialBuildMs.toFixed(0)} ms, ${local.length} local pods, ${Object.keys(model.sets).length} sets, largest ${members} members`);
-  const out: Record<string, unknown> = { initialCalcMs, initialBuildMs, localPods: local.length, sets: Object.keys(model.sets).length, largestSet: members, stats: graph.stats() };
+  const out: Record<string, unknown> = { initialCalcMs, initialBuildMs, localPods: local.length, sets: Object.keys(model.sets).length, largestSet: members, addrSetMembers: addrMembers, stats: graph.stats() };
 
   const kernel = a.kernel && canUseNetns();
   const namespaces: string[] = [];
