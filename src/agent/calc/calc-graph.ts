@@ -523,7 +523,7 @@ export class CalcGraph {
     this.dirtyProfileNames.clear();
 
     // 2. Labelled items: effective labels → set membership; local endpoints → dirty.
-    const profileMap = new Map([...this.profiles].map(([k, v]) => [k, v.rec]));
+    const profileMap = this.dirtyItems.size > 0 ? new Map([...this.profiles].map(([k, v]) => [k, v.rec])) : new Map<string, ProfileRecord>();
     for (const item of this.dirtyItems) {
       const ep = this.endpoints.get(item);
       const ns = ep ? undefined : this.netsets.get(item);
