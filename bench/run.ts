@@ -106,7 +106,15 @@ async function main(): Promise<void> {
       quick: args.quick,
       progress: (msg) => console.error(`[${elapsed()}] ${file}: ${msg} (load ${os.loadavg()[0].toFixed(2)})`),
     };
-    const out = await mod.run(opts);
+    let out: BenchResult[] | BenchReport;
+    try {
+      out = await mod.run(opts);
+    } catch (e) {
+      // One failing bench must not cost the others' figures; the doc keeps its previous section.
+      console.error(`[${elapsed()}] ${file} FAILED: ${(e as Error).stack ?? String(e)}`);
+      process.exitCode = 1;
+      continue;
+    }
     const report: BenchReport = Array.isArray(out) ? { results: out } : out;
     const t = table(report.results);
     console.log(`\n${file}\n${t}${report.extra ? `\n\n${report.extra}` : ""}`);
