@@ -121,13 +121,16 @@ describe.skipIf(!enabled).each(["nftables", "iptables"] as DataplaneKind[])("tor
     return c;
   }
 
+  /** GET on the agent's loopback listener, from inside the node namespace (Node's fetch: no curl
+   *  needed on the machine). */
+  async function httpGet(path: string): Promise<{ code: number; body: string }> {
+    const script = `fetch("http://127.0.0.1:9099${path}", { signal: AbortSignal.timeout(1000) }).then(async (r) => console.log(JSON.stringify({ code: r.status, body: await r.text() }))).catch(() => console.log(JSON.stringify({ code: 0, body: "" })))`;
+    const r = await exec(process.execPath, ["-e", script], { netns: nodeNs });
+    return JSON.parse(r.stdout) as { code: number; body: string };
+  }
+
   async function httpCode(path: string): Promise<number> {
-    try {
-      const r = await exec("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", `http://127.0.0.1:9099${path}`], { netns: nodeNs });
-      return Number(r.stdout);
-    } catch {
-      return 0;
-    }
+    return (await httpGet(path)).code;
   }
 
   async function waitReady(c: ChildProcess): Promise<void> {
@@ -226,8 +229,8 @@ describe.skipIf(!enabled).each(["nftables", "iptables"] as DataplaneKind[])("tor
     await until(async () => (await kernelDiff()).length === 0 && (await canConnect(8080)), "pod-a back in the client set");
 
     // Metrics are served from inside the namespace.
-    const metrics = await exec("curl", ["-s", "--max-time", "2", "http://127.0.0.1:9099/metrics"], { netns: nodeNs });
-    expect(metrics.stdout).toMatch(/tortie_agent_change_to_programmed_seconds_count\{node="node1"\} [1-9]/);
+    const metrics = await httpGet("/metrics");
+    expect(metrics.body).toMatch(/tortie_agent_change_to_programmed_seconds_count\{node="node1"\} [1-9]/);
 
     // An established connection carries on through SIGKILL, a store change, restart and resync.
     const held = holdConnection(5000);
