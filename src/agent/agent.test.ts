@@ -96,6 +96,25 @@ describe("Agent on the embedded store and the fake kernel", () => {
     expect(metrics).toMatch(/tortie_agent_applies_total\{mode="full",node="node1"\} 1/);
   });
 
+  it("recomputes from a resync snapshot when it fell behind the store's history, and converges", async () => {
+    const dir = tempDir();
+    // The writer keeps a 2-entry change log, so a watcher that misses a burst must resync.
+    const writer = await openStore({ type: "embedded", dataDir: dir }, { historyLimit: 2 });
+    cleanups.push(() => writer.close());
+    await writer.apply(pod("a", "198.18.1.10", { role: "web" }));
+    await writer.apply(allowFrom("role == 'client'"));
+    const kernel = new FakeKernel();
+    // The agent looks for changes only every 500 ms, so the burst below outruns the change log.
+    const agent = newAgent(kernel, () => openStore({ type: "embedded", dataDir: dir }), { watchOptions: { pollIntervalMs: 500 } });
+    await agent.start();
+    await agent.whenReady();
+    for (let i = 0; i < 10; i++) await writer.apply(pod(`c${i}`, `198.18.2.${10 + i}`, { role: i % 2 ? "client" : "other" }, "node2"));
+    await writer.delete("Pod", "default", "c3");
+    await until(async () => (await kernelVsStore(kernel, writer)).length === 0 && (await agent.metrics.datastoreSnapshots.get()).values.some((v) => v.labels.reason === "resync"), "resync and convergence");
+    const last = JSON.stringify(kernel.batches[kernel.batches.length - 1]);
+    expect(last).not.toMatch(/"delete":\{"table"/); // a delta, not a full replace
+  });
+
   it("keeps the kernel as it is when programming fails, and converges once the kernel accepts batches again", async () => {
     const dir = tempDir();
     const writer = await openStore({ type: "embedded", dataDir: dir });
@@ -256,6 +275,8 @@ describe.skipIf(!etcdAvailable())("Agent on etcd", () => {
     await until(async () => (await kernelVsStore(kernel, writer)).length === 0, "catch-up after etcd is back", 30_000);
     expect(agent.status().datastore.connected).toBe(true);
     const snaps = await agent.metrics.datastoreSnapshots.get();
+    // Caught up by resuming the watch after its last revision, not by a new snapshot.
     expect(snaps.values.find((v) => v.labels.reason === "initial")?.value).toBe(1);
+    expect(snaps.values.find((v) => v.labels.reason === "resync")?.value ?? 0).toBe(0);
   }, 90_000);
 });

@@ -17,7 +17,7 @@
 import type { Logger } from "pino";
 import { Applier, nftBackend, type Backend, type Kernel } from "../apply/index.js";
 import { buildDataplane, flowLogResolver, ruleCount, type DataplaneConfig, type DataplaneModel, type LogEntry } from "../dataplane/index.js";
-import type { Store, Watch, WatchEvent, WatchStatus } from "../datastore/index.js";
+import type { Store, Watch, WatchEvent, WatchOptions, WatchStatus } from "../datastore/index.js";
 import type { ClusterOptions } from "../engine/index.js";
 import { isKernelError } from "../kernel/index.js";
 import { CalcGraph } from "./calc/index.js";
@@ -36,6 +36,8 @@ export interface AgentOptions {
   node: string;
   /** Opens the datastore; called again with backoff until it succeeds. */
   openStore: () => Promise<Store>;
+  /** Passed to Store.watch (e.g. the embedded store's poll interval). */
+  watchOptions?: Omit<WatchOptions, "onStatus">;
   kernel: Kernel;
   backend?: Backend;
   logger: Logger;
@@ -164,7 +166,7 @@ export class Agent {
     }
     this.datastoreError = undefined;
     this.log.info({ datastore: this.store.backend, location: this.store.location }, "watching the datastore");
-    this.watch = this.store.watch(undefined, (ev) => this.onEvent(ev), { onStatus: (s) => this.onStatus(s) });
+    this.watch = this.store.watch(undefined, (ev) => this.onEvent(ev), { ...this.opts.watchOptions, onStatus: (s) => this.onStatus(s) });
     this.connected = true;
     this.metrics.datastoreConnected.set(1);
     const interval = this.opts.driftCheckIntervalMs ?? 60_000;
