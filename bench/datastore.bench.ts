@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EmbeddedStore, EtcdStore, etcdAvailable, startEtcd, type Store, type WatchEvent } from "../src/datastore/index.js";
+import { EmbeddedStore, etcdAvailable, startEtcd, type Store, type WatchEvent } from "../src/datastore/index.js";
+import { EtcdStore } from "../src/datastore/etcd-store.js";
 import type { Resource } from "../src/model/index.js";
 import type { BenchResult } from "./types.js";
 

@@ -8,7 +8,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Etcd3 } from "etcd3";
 
 export const ETCD_BINARY = process.env.TORTIE_ETCD_BINARY ?? "/usr/bin/etcd";
 
@@ -80,6 +79,7 @@ async function waitHealthy(endpoints: string[], timeoutMs: number, logs: () => s
   const credentials = tls
     ? { rootCertificate: readFileSync(tls.caFile), certChain: readFileSync(tls.clientCertFile), privateKey: readFileSync(tls.clientKeyFile) }
     : undefined;
+  const { Etcd3 } = await import("etcd3"); // on demand, like the etcd store itself
   while (Date.now() < deadline) {
     for (const ep of endpoints) {
       const c = new Etcd3({ hosts: [ep], defaultCallOptions: () => ({ deadline: Date.now() + 1000 }), ...(credentials ? { credentials } : {}) });

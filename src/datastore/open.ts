@@ -2,7 +2,6 @@ import { applyDefaults, validateResource } from "../validate/index.js";
 import type { StoreHooks } from "./common.js";
 import type { DatastoreConfig } from "./config.js";
 import { EmbeddedStore } from "./embedded-store.js";
-import { EtcdStore } from "./etcd-store.js";
 import type { Store } from "./types.js";
 
 export interface OpenStoreOptions extends StoreHooks {
@@ -22,7 +21,10 @@ export async function openStore(config: DatastoreConfig, opts: OpenStoreOptions 
   switch (config.type) {
     case "embedded":
       return EmbeddedStore.open({ ...hooks, dataDir: config.dataDir, historyLimit: opts.historyLimit });
-    case "etcdv3":
+    case "etcdv3": {
+      // Loaded on demand: the etcd client (gRPC + protobuf) costs ~0.5 s of CPU at start-up,
+      // which every embedded-datastore CLI call would otherwise pay.
+      const { EtcdStore } = await import("./etcd-store.js");
       return EtcdStore.open({
         ...hooks,
         endpoints: config.endpoints,
@@ -35,5 +37,6 @@ export async function openStore(config: DatastoreConfig, opts: OpenStoreOptions 
         username: config.username,
         password: config.password,
       });
+    }
   }
 }
