@@ -17,7 +17,9 @@ import { register as diff } from "./diff.js";
 import { register as convert } from "./convert.js";
 import { register as agent } from "./agent.js";
 import { register as logs } from "./logs.js";
+import { register as lab } from "./lab.js";
+import { register as demo } from "./demo.js";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [validate, apply, create, replace, del, get, patch, label, explain, matrix, diff, convert, agent, logs];
+export const COMMANDS: RegisterCommand[] = [validate, apply, create, replace, del, get, patch, label, explain, matrix, diff, convert, agent, logs, lab, demo];
