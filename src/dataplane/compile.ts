@@ -38,7 +38,7 @@ import {
   type SetId,
 } from "../rule/index.js";
 import type { DpMatch, DpRule, DpSet, Family, KeyField, Side } from "./model.js";
-import { compiledSetName, setName, type SetPart } from "./naming.js";
+import { compiledSetName, setName } from "./naming.js";
 
 /** Protocols whose packets carry ports (rule/protocol.ts carriesPorts), as a list for proto matches. */
 export const PORT_PROTOCOLS = [6, 17, 132, 136].filter((p) => carriesPorts(p));
@@ -119,19 +119,12 @@ export class SetRegistry {
   selectorParts(id: SetId, family: Family): [DpSet, DpSet] {
     const d = this.def(id);
     if (d.kind !== "selector") throw new BugError(`set ${id} is used as a selector set but is ${d.kind}`);
-    const mk = (part: SetPart) =>
+    const mk = (part: "addrs" | "nets") =>
       this.ensure(setName(family, part, id), () => {
-        const hosts: string[] = [];
-        const nets: Cidr[] = [];
-        for (const m of d.members) {
-          const c = parseCidrOrBug(m, `set ${id}`);
-          if (c.family !== family) continue;
-          if (isHostCidr(c)) hosts.push(formatAddr({ family, value: c.base }));
-          else nets.push(c);
-        }
+        const split = splitSelectorMembers(d.members, family, `set ${id}`);
         return part === "addrs"
-          ? { name: setName(family, "addrs", id), family, fields: ["addr"], interval: false, elements: sortUnique(hosts), about: this.about(d) }
-          : { name: setName(family, "nets", id), family, fields: ["addr"], interval: true, elements: collapseCidrs(nets).map(formatCidr), about: `${this.about(d)} (CIDRs)` };
+          ? { name: setName(family, "addrs", id), family, fields: ["addr"], interval: false, elements: split.hosts, about: this.about(d) }
+          : { name: setName(family, "nets", id), family, fields: ["addr"], interval: true, elements: split.nets, about: `${this.about(d)} (CIDRs)` };
       });
     return [mk("addrs"), mk("nets")];
   }
@@ -199,6 +192,34 @@ export class SetRegistry {
   usedSets(): DpSet[] {
     return [...this.sets.values()].filter((s) => this.used.has(s.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
+}
+
+/**
+ * A selector set's members of one family, split into sorted host addresses and collapsed CIDRs.
+ * Cached per members array: the engine and the agent keep unchanged sets' arrays between builds,
+ * so rebuilding the model after a small change does not re-parse 100k addresses.
+ */
+const splitCache = new WeakMap<string[], { text: string; byFamily: Map<Family, { hosts: string[]; nets: string[] }> }>();
+
+function splitSelectorMembers(members: string[], family: Family, where: string): { hosts: string[]; nets: string[] } {
+  // The joined text guards against callers that change an array in place between builds: joining
+  // is far cheaper than parsing every address again.
+  const text = members.join(",");
+  let entry = splitCache.get(members);
+  if (!entry || entry.text !== text) splitCache.set(members, (entry = { text, byFamily: new Map() }));
+  const hit = entry.byFamily.get(family);
+  if (hit) return hit;
+  const hosts: string[] = [];
+  const nets: Cidr[] = [];
+  for (const m of members) {
+    const c = parseCidrOrBug(m, where);
+    if (c.family !== family) continue;
+    if (isHostCidr(c)) hosts.push(formatAddr({ family, value: c.base }));
+    else nets.push(c);
+  }
+  const out = { hosts: sortUnique(hosts), nets: collapseCidrs(nets).map(formatCidr) };
+  entry.byFamily.set(family, out);
+  return out;
 }
 
 export function sortUnique(xs: string[]): string[] {

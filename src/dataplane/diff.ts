@@ -35,16 +35,30 @@ function sameJSON(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Elements of sorted unique `a` missing from `b` (both sorted): linear merge. */
-function minus(a: string[], b: string[]): string[] {
-  const out: string[] = [];
+/** [removed, added] between two sorted unique lists, in one merge pass. */
+function changes(from: string[], to: string[]): [string[], string[]] {
+  if (from === to) return [[], []];
+  const del: string[] = [];
+  const add: string[] = [];
+  let i = 0;
   let j = 0;
-  for (const x of a) {
-    while (j < b.length && b[j]! < x) j++;
-    if (j < b.length && b[j] === x) continue;
-    out.push(x);
+  while (i < from.length && j < to.length) {
+    const a = from[i]!;
+    const b = to[j]!;
+    if (a === b) {
+      i++;
+      j++;
+    } else if (a < b) {
+      del.push(a);
+      i++;
+    } else {
+      add.push(b);
+      j++;
+    }
   }
-  return out;
+  while (i < from.length) del.push(from[i++]!);
+  while (j < to.length) add.push(to[j++]!);
+  return [del, add];
 }
 
 /**
@@ -65,8 +79,7 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
       ops.push({ op: "delete-set", name }, { op: "add-set", set: s });
       continue;
     }
-    const del = minus(old.elements, s.elements);
-    const add = minus(s.elements, old.elements);
+    const [del, add] = changes(old.elements, s.elements);
     if (del.length > 0) ops.push({ op: "delete-elements", set: name, elements: del });
     if (add.length > 0) ops.push({ op: "add-elements", set: name, elements: add });
   }
