@@ -28,6 +28,8 @@ interface Args {
   changes: number;
   /** Seconds per change kind; stops early (after ≥ 5 changes) when exceeded. */
   budgetSec: number;
+  /** Pod adds also applied to the iptables+ipset backend. */
+  iptUpdates?: number;
   kernel: boolean;
 }
 
@@ -171,7 +173,7 @@ async function main(a: Args): Promise<Record<string, unknown>> {
           applyOnly.push(t2 - t1);
         }
         // The same pod adds into the iptables+ipset backend (the ipset gets one member each time).
-        if (iptApplier && kind === "pod add" && i < 20) {
+        if (iptApplier && kind === "pod add" && i < (a.iptUpdates ?? 20)) {
           const t3 = now();
           await iptApplier.apply(next);
           iptApply.push(now() - t3);
