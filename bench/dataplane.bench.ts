@@ -5,7 +5,8 @@
  *   1. one change at 100k set members: the Applier adds / removes one pod address in a selector
  *      set that holds 100k addresses (one delta batch) — and, for comparison, the same one-element
  *      update in an interval set, which is what tortie avoids by splitting selector sets;
- *   2. cold load of 10k policies: build the model from the IR, render, and load it in one batch;
+ *   2. cold load of 10k policies: build the model from the IR, render, and load it in one batch —
+ *      allow-only policies (grouped into one chain) and policies with a Deny rule (a chain each);
  *   3. per-packet latency (sockperf TCP ping-pong, RTT/2) pod a → pod b with 0 / 1k / 10k policies
  *      that select another pod on the same node (dispatch by interface map keeps the cost flat),
  *      and with the same numbers of policies all selecting pod b (each policy is one jump in b's
@@ -50,7 +51,7 @@ const prog = (dir: "ingress" | "egress", policies: string[]): DirectionProgram =
  * 1000 + i % 50000, from one of 100 shared selector sets), selecting pod `target`; plus a selector
  * set "s:big" with `members` addresses used by pod b's ingress.
  */
-function syntheticIR(opts: { policies: number; target: "b" | "c"; members: number }): ClusterIR {
+function syntheticIR(opts: { policies: number; target: "b" | "c"; members: number; withDeny?: boolean }): ClusterIR {
   const sets: Record<string, SetDef> = {};
   for (let s = 0; s < 100; s++) sets[`s:peer${s}`] = { kind: "selector", id: `s:peer${s}`, selector: `peer == '${s}'`, members: [`${member(120_000 + s)}/32`] };
   const big: string[] = [];
@@ -62,7 +63,11 @@ function syntheticIR(opts: { policies: number; target: "b" | "c"; members: numbe
     const key = `gnp/p${i}`;
     keys.push(key);
     const rule: RuleIR = { action: "Allow", match: { protocol: 6, src: { sets: [`s:peer${i % 100}`] }, dst: { ports: [{ first: 1000 + (i % 50000), last: 1000 + (i % 50000) }] } }, origin: { tier: "default", policy: key, direction: "ingress", index: 0 } };
-    policies[key] = { key, kind: "GlobalNetworkPolicy", name: `p${i}`, tier: "default", order: i, staged: false, selector: `app == '${opts.target}'`, governs: { ingress: true, egress: false }, ingress: [rule], egress: [], applyOnForward: false, preDNAT: false, doNotTrack: false };
+    // withDeny: a Deny rule first, so policies cannot share a group chain (one chain and one jump
+    // per policy, Felix's layout).
+    const deny: RuleIR = { action: "Deny", match: { protocol: 17, src: { sets: [`s:peer${(i + 1) % 100}`] }, dst: { ports: [{ first: 7, last: 7 }] } }, origin: { tier: "default", policy: key, direction: "ingress", index: 0 } };
+    const ingress = opts.withDeny ? [deny, { ...rule, origin: { ...rule.origin, index: 1 } }] : [rule];
+    policies[key] = { key, kind: "GlobalNetworkPolicy", name: `p${i}`, tier: "default", order: i, staged: false, selector: `app == '${opts.target}'`, governs: { ingress: true, egress: false }, ingress, egress: [], applyOnForward: false, preDNAT: false, doNotTrack: false };
   }
   // Pod b always admits the client (and the big set) on the sockperf port, in its own policy.
   const admit: RuleIR[] = [
@@ -173,23 +178,27 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
 
     // ---- 2. cold load of POLICIES policies
     opts.progress(`cold load of ${POLICIES.toLocaleString()} policies`);
-    const loads: Array<{ build: number; render: number; kernel: number; rules: number }> = [];
-    for (let rep = 0; rep < (opts.quick ? 1 : 3); rep++) {
-      const ir = syntheticIR({ policies: POLICIES, target: "b", members: 2 });
-      const t0 = process.hrtime.bigint();
-      const m = buildDataplane(ir, NODE);
-      const t1 = process.hrtime.bigint();
-      const batch = nft.renderFull(m);
-      const t2 = process.hrtime.bigint();
-      await new NftKernel({ netns: nodeNs, timeoutMs: 600_000 }).apply(batch);
-      const t3 = process.hrtime.bigint();
-      loads.push({ build: Number(t1 - t0) / 1e6, render: Number(t2 - t1) / 1e6, kernel: Number(t3 - t2) / 1e6, rules: ruleCount(m) });
+    for (const withDeny of [false, true]) {
+      const shape = withDeny ? "Deny + Allow each (no grouping)" : "one Allow rule each (grouped)";
+      const loads: Array<{ build: number; render: number; kernel: number; rules: number }> = [];
+      for (let rep = 0; rep < (opts.quick ? 1 : 3); rep++) {
+        const ir = syntheticIR({ policies: POLICIES, target: "b", members: 2, withDeny });
+        const t0 = process.hrtime.bigint();
+        const m = buildDataplane(ir, NODE);
+        const t1 = process.hrtime.bigint();
+        const batch = nft.renderFull(m);
+        const t2 = process.hrtime.bigint();
+        await new NftKernel({ netns: nodeNs, timeoutMs: 600_000 }).apply(batch);
+        const t3 = process.hrtime.bigint();
+        loads.push({ build: Number(t1 - t0) / 1e6, render: Number(t2 - t1) / 1e6, kernel: Number(t3 - t2) / 1e6, rules: ruleCount(m) });
+      }
+      const ml = (k: "build" | "render" | "kernel") => median(loads.map((l) => l[k]));
+      const label = `cold load, ${POLICIES.toLocaleString()} policies, ${shape}`;
+      results.push({ name: `${label}: total`, value: ml("build") + ml("render") + ml("kernel"), unit: "ms", note: `${loads[0]!.rules.toLocaleString()} kernel rules; median of ${loads.length}` });
+      results.push({ name: `${label}: build model`, value: ml("build"), unit: "ms" });
+      results.push({ name: `${label}: render JSON`, value: ml("render"), unit: "ms" });
+      results.push({ name: `${label}: nft -j -f (one transaction)`, value: ml("kernel"), unit: "ms" });
     }
-    const ml = (k: "build" | "render" | "kernel") => median(loads.map((l) => l[k]));
-    results.push({ name: `cold load, ${POLICIES.toLocaleString()} policies: total`, value: ml("build") + ml("render") + ml("kernel"), unit: "ms", note: `${loads[0]!.rules.toLocaleString()} kernel rules; median of ${loads.length}` });
-    results.push({ name: `cold load, ${POLICIES.toLocaleString()} policies: build model`, value: ml("build"), unit: "ms" });
-    results.push({ name: `cold load, ${POLICIES.toLocaleString()} policies: render JSON`, value: ml("render"), unit: "ms" });
-    results.push({ name: `cold load, ${POLICIES.toLocaleString()} policies: nft -j -f (one transaction)`, value: ml("kernel"), unit: "ms" });
 
     // ---- 3. per-packet latency
     if (!haveSockperf) notes.push("per-packet latency skipped: sockperf is not installed");
@@ -203,13 +212,16 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       await new Promise((r) => setTimeout(r, 500));
       try {
         const seconds = opts.quick ? 1 : 3;
-        const cells: Array<{ n: number; target: "b" | "c"; avg: number[]; p99: number[] }> = [];
-        for (const n of SERIES) for (const target of ["c", "b"] as const) if (!(n === 0 && target === "b")) cells.push({ n, target, avg: [], p99: [] });
-        const models = new Map(cells.map((c) => [`${c.n}/${c.target}`, buildDataplane(syntheticIR({ policies: c.n, target: c.target, members: 2 }), NODE)]));
+        const cells: Array<{ n: number; target: "b" | "c"; withDeny: boolean; avg: number[]; p99: number[] }> = [];
+        for (const n of SERIES) for (const target of ["c", "b"] as const) if (!(n === 0 && target === "b")) cells.push({ n, target, withDeny: false, avg: [], p99: [] });
+        // For contrast: policies that cannot be grouped (a Deny rule each) cost a jump per policy.
+        cells.push({ n: 1_000, target: "b", withDeny: true, avg: [], p99: [] });
+        const key = (c: { n: number; target: string; withDeny: boolean }) => `${c.n}/${c.target}/${c.withDeny}`;
+        const models = new Map(cells.map((c) => [key(c), buildDataplane(syntheticIR({ policies: c.n, target: c.target, members: 2, withDeny: c.withDeny }), NODE)]));
         // Interleaved repetitions: rep 1 of every cell, then rep 2, … (NETNS.md §5: noise).
         for (let rep = 0; rep < (opts.quick ? 1 : 3); rep++) {
           for (const c of cells) {
-            await applier.apply(models.get(`${c.n}/${c.target}`)!);
+            await applier.apply(models.get(key(c))!);
             const r = await sockperf(topo, seconds);
             c.avg.push(r.avg);
             c.p99.push(r.p99);
@@ -217,7 +229,14 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
         }
         const base0 = median(cells[0]!.avg);
         for (const c of cells) {
-          const what = c.n === 0 ? "no policy" : c.target === "c" ? `${c.n.toLocaleString()} policies selecting another pod` : `${c.n.toLocaleString()} policies selecting the server`;
+          const what =
+            c.n === 0
+              ? "no policy"
+              : c.target === "c"
+                ? `${c.n.toLocaleString()} allow-only policies selecting another pod`
+                : c.withDeny
+                  ? `${c.n.toLocaleString()} Deny+Allow policies selecting the server (one jump each)`
+                  : `${c.n.toLocaleString()} allow-only policies selecting the server (grouped)`;
           const avg = median(c.avg);
           results.push({ name: `latency a→b, ${what}`, value: avg, unit: "µs (RTT/2)", note: `×${(avg / base0).toFixed(2)} of no policy; p99 ${median(c.p99).toFixed(1)} µs; median of ${c.avg.length}` });
         }
