@@ -96,10 +96,23 @@ export function k8sSelectorToCalico(s: LabelSelector | null | undefined, kind: S
         break;
       default:
         // Calico silently skips unknown operators (the API server rejects them).
-        onIgnoredOperator?.(String(e.operator), i);
+        onIgnoredOperator?.(safeText(e.operator), i);
     }
   });
   return parts.join(" && ");
+}
+
+/** String(v) for values read from untyped input: never throws (objects with a broken toString
+ *  would make String() throw, and malformed input must become an issue, not an exception). */
+function safeText(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  if (v === null || v === undefined) return String(v);
+  try {
+    return JSON.stringify(v) ?? typeof v;
+  } catch {
+    return typeof v;
+  }
 }
 
 interface PeerFields {
@@ -115,7 +128,7 @@ function peerFields(peer: K8sNetworkPolicyPeer | null, path: IssuePath, issues: 
   const ipBlock = obj<NonNullable<K8sNetworkPolicyPeer["ipBlock"]>>(peer.ipBlock);
   if (ipBlock !== undefined) {
     const out: PeerFields = { selector: "", nsSelector: "" };
-    const cidr = goNormaliseCidr(String(ipBlock.cidr));
+    const cidr = typeof ipBlock.cidr === "string" ? goNormaliseCidr(ipBlock.cidr) : undefined;
     if (cidr === undefined) {
       issues.push(
         issue(
@@ -130,7 +143,7 @@ function peerFields(peer: K8sNetworkPolicyPeer | null, path: IssuePath, issues: 
     out.nets = [cidr];
     const except = arr<string>(ipBlock.except);
     for (let k = 0; k < except.length; k++) {
-      const n = goNormaliseCidr(String(except[k]));
+      const n = typeof except[k] === "string" ? goNormaliseCidr(except[k]) : undefined;
       if (n === undefined) {
         issues.push(
           issue(
@@ -172,7 +185,7 @@ type PortResult = { ok: true; protocol: string | null; ports: CalicoPort[] | nul
 /** k8sPortToCalicoFields after k8sRuleToCalico's copy (which defaults the protocol to TCP). */
 function portFields(port: K8sNetworkPolicyPort | null): PortResult {
   if (port === null) return { ok: true, protocol: null, ports: null };
-  const protocol = protocolFromString(port.protocol === undefined || port.protocol === null ? "TCP" : String(port.protocol));
+  const protocol = protocolFromString(port.protocol === undefined || port.protocol === null ? "TCP" : safeText(port.protocol));
   if (port.port === undefined || port.port === null) return { ok: true, protocol, ports: null };
   let text = intOrString(port.port as number | string);
   if (port.endPort !== undefined && port.endPort !== null) text = `${text}:${port.endPort}`;
@@ -333,7 +346,7 @@ export function convertKubernetesNetworkPolicy(np: K8sNetworkPolicy | StagedKube
   // The staged path clears uid and resourceVersion before converting (ConvertStagedKubernetesPolicyToK8SEnforced).
   if (!staged) {
     if (meta.uid !== undefined && meta.uid !== "") {
-      const uid = convertUid(String(meta.uid));
+      const uid = convertUid(safeText(meta.uid));
       if (uid === undefined) {
         issues.push(
           issue("k8s-uid-invalid", ["metadata", "uid"], `metadata.uid ${JSON.stringify(meta.uid)} is not a UUID; Calico fails to convert the whole policy`, "error"),
