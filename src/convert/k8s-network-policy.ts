@@ -78,21 +78,22 @@ export function k8sSelectorToCalico(s: LabelSelector | null | undefined, kind: S
   const matchLabels = obj<Record<string, string>>(s.matchLabels) ?? {};
   const exprs = arr<NonNullable<LabelSelector["matchExpressions"]>[number]>(s.matchExpressions).map((e) => obj<typeof e>(e) ?? ({} as typeof e));
   if (kind === "namespace" && Object.keys(matchLabels).length === 0 && exprs.length === 0) return "all()";
-  for (const k of Object.keys(matchLabels).sort(compareUtf8)) parts.push(`${k} == '${matchLabels[k]}'`);
+  for (const k of Object.keys(matchLabels).sort(compareUtf8)) parts.push(`${k} == '${safeText(matchLabels[k])}'`);
   exprs.forEach((e, i) => {
-    const values = arr<string>(e.values).join("', '");
+    const values = arr<unknown>(e.values).map(safeText).join("', '");
+    const key = safeText(e.key);
     switch (e.operator) {
       case "In":
-        parts.push(`${e.key} in { '${values}' }`);
+        parts.push(`${key} in { '${values}' }`);
         break;
       case "NotIn":
-        parts.push(`${e.key} not in { '${values}' }`);
+        parts.push(`${key} not in { '${values}' }`);
         break;
       case "Exists":
-        parts.push(`has(${e.key})`);
+        parts.push(`has(${key})`);
         break;
       case "DoesNotExist":
-        parts.push(`! has(${e.key})`);
+        parts.push(`! has(${key})`);
         break;
       default:
         // Calico silently skips unknown operators (the API server rejects them).
@@ -177,7 +178,7 @@ function protocolFromString(p: string): string {
 
 /** intstr.IntOrString.String(). */
 function intOrString(v: number | string): string {
-  return typeof v === "number" ? String(v) : v;
+  return typeof v === "number" ? String(v) : safeText(v); // safeText: malformed input is not a string
 }
 
 type PortResult = { ok: true; protocol: string | null; ports: CalicoPort[] | null } | { ok: false; error: string };
@@ -188,7 +189,7 @@ function portFields(port: K8sNetworkPolicyPort | null): PortResult {
   const protocol = protocolFromString(port.protocol === undefined || port.protocol === null ? "TCP" : safeText(port.protocol));
   if (port.port === undefined || port.port === null) return { ok: true, protocol, ports: null };
   let text = intOrString(port.port as number | string);
-  if (port.endPort !== undefined && port.endPort !== null) text = `${text}:${port.endPort}`;
+  if (port.endPort !== undefined && port.endPort !== null) text = `${text}:${safeText(port.endPort)}`;
   const p = portFromString(text);
   if (!p.ok) return { ok: false, error: `invalid port ${text}: ${p.error}` };
   return { ok: true, protocol, ports: [p.port] };
