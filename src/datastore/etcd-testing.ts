@@ -15,17 +15,33 @@ export function etcdAvailable(): boolean {
   return existsSync(ETCD_BINARY);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free loopback port BELOW the kernel's ephemeral range (32768+ by default). Members are killed
+ * and restarted on the same ports; a port from the ephemeral range can meanwhile be handed to some
+ * outgoing connection on the machine, and the restart then fails with "address already in use".
+ */
+const PORT_RANGE = { min: 20_000, max: 32_000 };
+const handedOut = new Set<number>();
+
+function tryListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
+}
+
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_RANGE.min + Math.floor(Math.random() * (PORT_RANGE.max - PORT_RANGE.min));
+    if (handedOut.has(port)) continue;
+    if (await tryListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free loopback port in ${PORT_RANGE.min}-${PORT_RANGE.max}`);
 }
 
 export interface EtcdMember {
