@@ -1,6 +1,6 @@
 /**
  * Policy engine: build, explain and matrix on a synthetic cluster of 1,000 pods (≈140 deployments)
- * and 500 policies (bench/synthetic-cluster.ts, fixed seed).
+ * and 500 policies (bench/gen/cluster.ts, fixed seed; the same generator as the scale benches).
  * Targets (issue): one explain ≤ 5 ms; the full matrix ≤ 1 s.
  *
  * Figures are process CPU time (user + system, which includes V8's GC threads), best of 3 where
@@ -8,7 +8,7 @@
  * are wall-clock per call (too short for CPU accounting); their tail includes GC pauses.
  */
 import { Cluster, endpointRef } from "../src/engine/index.js";
-import { rng, syntheticCluster } from "./synthetic-cluster.js";
+import { generateCluster, rng } from "./gen/cluster.js";
 import type { BenchResult } from "./types.js";
 
 function cpuMs<T>(f: () => T): { ms: number; value: T } {
@@ -24,7 +24,7 @@ function quantile(xs: number[], q: number): number {
 }
 
 export async function run(): Promise<BenchResult[]> {
-  const resources = syntheticCluster({ pods: 1000, policies: 500 });
+  const { resources } = generateCluster({ pods: 1000, policies: 500 });
   const note = "1,000 pods, 500 policies";
 
   let build = Infinity;

@@ -353,7 +353,9 @@ export class LabDaemon {
     rmSync(path, { force: true });
     this.server = net.createServer((sock) => {
       sock.on("error", () => sock.destroy());
-      createInterface({ input: sock }).on("line", (line) => {
+      const lines = createInterface({ input: sock });
+      lines.on("error", () => undefined); // readline re-emits socket errors; a client that hangs up must not crash the lab
+      lines.on("line", (line) => {
         let req: Json;
         try {
           req = JSON.parse(line) as Json;

@@ -105,10 +105,17 @@ function logs(data: string): string {
     .join("\n");
 }
 
+/** Running, not merely a zombie: an exited child whose parent is gone may wait for a reaper that
+ *  never comes (PID 1 in a minimal VM), and it holds nothing. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }

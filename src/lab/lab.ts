@@ -5,7 +5,7 @@
  * and recorded namespaces — nothing else).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { createInterface } from "node:readline";
 import { openStore } from "../datastore/index.js";
@@ -25,10 +25,17 @@ export class LabError extends Error {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Running, not merely a zombie: an exited child whose parent is gone may wait for a reaper that
+ *  never comes (PID 1 in a minimal VM), and it holds nothing. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
@@ -89,10 +96,20 @@ export function labRequest(stateDir: string, name: string, req: Record<string, u
       reject(new LabError("UNREACHABLE", `lab ${name} is not answering (${e.message}); \`tortie lab down --name ${name}\` cleans it up`));
     });
     sock.on("connect", () => sock.write(JSON.stringify(req) + "\n"));
-    createInterface({ input: sock }).once("line", (line) => {
+    const lines = createInterface({ input: sock });
+    // readline re-emits the socket's errors (ECONNREFUSED while the daemon is still starting);
+    // the socket's own handler above turns them into a LabError, so nothing may crash here.
+    lines.on("error", () => undefined);
+    lines.once("line", (line) => {
       clearTimeout(timer);
       sock.end();
-      const o = JSON.parse(line) as Record<string, unknown>;
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        reject(new LabError("REQUEST_FAILED", `lab ${name} sent an unreadable reply`));
+        return;
+      }
       if (typeof o.error === "string") reject(new LabError("REQUEST_FAILED", o.error));
       else resolve(o);
     });
@@ -109,7 +126,15 @@ export function labWatch(stateDir: string, name: string, onEvent: (e: Record<str
     sock.on("error", (e) => reject(new LabError("UNREACHABLE", `lab ${name} is not answering (${e.message})`)));
     sock.on("connect", () => sock.write(JSON.stringify({ op: "watch" }) + "\n"));
     sock.on("close", () => resolve());
-    createInterface({ input: sock }).on("line", (line) => onEvent(JSON.parse(line) as Record<string, unknown>));
+    const lines = createInterface({ input: sock });
+    lines.on("error", () => undefined); // reported by the socket's handler
+    lines.on("line", (line) => {
+      try {
+        onEvent(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        /* a torn line at shutdown: skip it */
+      }
+    });
   });
 }
 
@@ -127,8 +152,15 @@ export async function labDown(stateDir: string, name: string): Promise<{ found: 
       /* fall through to the state-file cleanup */
     }
     for (let i = 0; i < 40 && alive(st.daemonPid); i++) await sleep(50);
-    // The daemon removes the state file as its last step: nothing is left to clean.
-    if (!readState(stateDir, name)) return { found: true, namespaces: st.namespaces.length, killed: [st.daemonPid] };
+    // The daemon removes the state file as its last step: nothing is left to clean — except
+    // processes still on their way out (a busy machine), which "down" must not leave behind.
+    if (!readState(stateDir, name)) {
+      const ours = st.pids.filter((pid) => alive(pid) && (pidMatches(pid, "tortie") || pidMatches(pid, "agent") || pidMatches(pid, "lab")));
+      for (let i = 0; i < 100 && ours.some(alive); i++) await sleep(50);
+      for (const pid of ours) if (alive(pid)) process.kill(pid, "SIGKILL");
+      for (let i = 0; i < 40 && ours.some(alive); i++) await sleep(50);
+      return { found: true, namespaces: st.namespaces.length, killed: [st.daemonPid] };
+    }
   }
   return { found: true, ...(await cleanupFromState(stateDir, st)) };
 }
