@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { canUseNetns, deleteNamespace } from "../netns/index.js";
-import { labDown, labRequest, labState } from "./index.js";
+import { labDown, labRequest, labState, processRunning as alive } from "./index.js";
 
 const MAIN = resolve(import.meta.dirname, "..", "cli", "main.ts");
 const root = canUseNetns();
@@ -105,21 +105,6 @@ function logs(data: string): string {
     .join("\n");
 }
 
-/** Running, not merely a zombie: an exited child whose parent is gone may wait for a reaper that
- *  never comes (PID 1 in a minimal VM), and it holds nothing. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(!root).each(["nftables", "iptables"])("lab end to end (%s agent)", (dataplane) => {
   const dir = mkdtempSync(join(tmpdir(), `tortie-lab-${process.pid}-`));

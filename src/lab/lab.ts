@@ -27,7 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Running, not merely a zombie: an exited child whose parent is gone may wait for a reaper that
  *  never comes (PID 1 in a minimal VM), and it holds nothing. */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch {
