@@ -58,7 +58,7 @@ import {
 } from "./endpoint-builder.js";
 import { DEFAULT_FAILSAFE, failsafeRules, type FailsafeConfig } from "./failsafe.js";
 import { LabelIndex } from "./label-index.js";
-import { buildTiers, compilePolicy, compileProfile, PolicyResolver, profileKey, type CompiledPolicy, type PolicyInput } from "./policy-resolver.js";
+import { buildTiers, compilePolicy, compileProfile, PolicyResolver, profileKey, type CompiledPolicy, type PolicyInput, type ProgramSet } from "./policy-resolver.js";
 import { calculateSets, SetRegistry } from "./set-calculator.js";
 import { endpointRef } from "./refs.js";
 import { tryExplain, explain, type Explanation, type ExplainQuery } from "./explain.js";
@@ -137,6 +137,24 @@ function partition(input: ClusterInput, issues: Issue[]): Partitioned {
   return p;
 }
 
+
+/** The IR of one endpoint from its record, effective labels and resolved programs. The one place
+ *  this shape is assembled: the agent's incremental graph builds its endpoints with it too. */
+export function endpointIR(ep: EndpointRecord, labels: Readonly<Record<string, string>>, programs: ProgramSet): EndpointIR {
+  return {
+    key: ep.key,
+    kind: ep.kind,
+    name: ep.name,
+    ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}),
+    ...(ep.pod !== undefined ? { pod: ep.pod } : {}),
+    node: ep.node,
+    ...(ep.interfaceName !== undefined ? { interfaceName: ep.interfaceName } : {}),
+    ips: ep.ips,
+    labels: { ...labels },
+    namedPorts: ep.namedPorts,
+    ...programs,
+  };
+}
 
 export class Cluster {
   readonly ir: ClusterIR;
@@ -288,20 +306,7 @@ export class Cluster {
     for (const ep of [...endpoints.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
       const labels = labelsOf.get(ep.key)!;
       const programs = resolver.programs(ep, labels, ep.profiles.map(profileKey));
-      const ir: EndpointIR = {
-        key: ep.key,
-        kind: ep.kind,
-        name: ep.name,
-        ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}),
-        ...(ep.pod !== undefined ? { pod: ep.pod } : {}),
-        node: ep.node,
-        ...(ep.interfaceName !== undefined ? { interfaceName: ep.interfaceName } : {}),
-        ips: ep.ips,
-        labels,
-        namedPorts: ep.namedPorts,
-        ...programs,
-      };
-      epIR.push(ir);
+      epIR.push(endpointIR(ep, labels, programs));
     }
 
     // ---- sets

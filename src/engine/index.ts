@@ -2,7 +2,7 @@
  * The policy engine: resources → ClusterIR (which policy applies to which endpoint, every rule
  * compiled to set identities), and explain / matrix / diff over that IR. See docs/engine.md.
  */
-export { Cluster, type ClusterOptions, type ClusterInput } from "./cluster.js";
+export { Cluster, endpointIR, type ClusterOptions, type ClusterInput } from "./cluster.js";
 export { endpointRef } from "./refs.js";
 export { FlowInputError } from "./errors.js";
 export { explain, tryExplain, formatExplanation, formatStages, type Explanation, type ExplainQuery, type FlowEndInfo } from "./explain.js";

@@ -186,7 +186,7 @@ export function buildTiers(tierResources: Tier[], policyTiers: Iterable<string>)
   return [...byName.values()].sort(compareTiers);
 }
 
-type ProgramSet = Pick<EndpointIR, "ingress" | "egress" | "forward" | "preDNAT" | "untracked">;
+export type ProgramSet = Pick<EndpointIR, "ingress" | "egress" | "forward" | "preDNAT" | "untracked">;
 
 /** Orders policies globally (tier, then policy order) and hands out per-endpoint programs. */
 export class PolicyResolver {

@@ -50,6 +50,7 @@ import {
   serviceAccountProfile,
   SetRegistry,
   workloadEndpointRecord,
+  endpointIR,
   type ClusterOptions,
   type CompiledPolicy,
   type EndpointRecord,
@@ -670,19 +671,7 @@ export class CalcGraph {
     for (const p of this.policies.values()) if (p.compiled.selector.matches(labels)) selecting.push(p.compiled);
     const programs = new PolicyResolver(this.tiers, selecting).programs(ep, labels, ep.profiles.map(profileKey));
     const ir: EndpointIR = withWorkloadInterface(
-      {
-        key: ep.key,
-        kind: ep.kind,
-        name: ep.name,
-        ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}),
-        ...(ep.pod !== undefined ? { pod: ep.pod } : {}),
-        node: ep.node,
-        ...(ep.interfaceName !== undefined ? { interfaceName: ep.interfaceName } : {}),
-        ips: ep.ips,
-        labels: { ...labels },
-        namedPorts: ep.namedPorts,
-        ...programs,
-      },
+      endpointIR(ep, labels, programs),
       this.ifacePrefix,
     );
     const policies = new Set<PolicyKey>();
