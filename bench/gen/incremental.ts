@@ -68,7 +68,23 @@ async function main(a: Args): Promise<Record<string, unknown>> {
   // The plain address set of `has(app)` (every pod): what a pod add changes by one element.
   const addrMembers = Math.max(0, ...Object.values(model.sets).filter((s) => s.fields.length === 1).map((s) => s.elements.length));
   log(`initial: calc ${initialCalcMs.toFixed(0)} ms, model ${initialBuildMs.toFixed(0)} ms, ${local.length} local pods, ${Object.keys(model.sets).length} sets, largest ${members} members`);
-  const out: Record<string, unknown> = { initialCalcMs, initialBuildMs, localPods: local.length, sets: Object.keys(model.sets).length, largestSet: members, addrSetMembers: addrMembers, stats: graph.stats() };
+  const elements = Object.values(model.sets).reduce((n, s) => n + s.elements.length, 0);
+  const concatElements = Object.values(model.sets).filter((s) => s.fields.length > 1).reduce((n, s) => n + s.elements.length, 0);
+  const rules = Object.values(model.chains).reduce((n, c) => n + c.rules.length, 0);
+  log(`node state: ${Object.keys(model.sets).length} sets, ${elements} elements (${concatElements} in concatenations), ${Object.keys(model.chains).length} chains, ${rules} rules`);
+  const out: Record<string, unknown> = {
+    initialCalcMs,
+    initialBuildMs,
+    localPods: local.length,
+    sets: Object.keys(model.sets).length,
+    elements,
+    concatElements,
+    chains: Object.keys(model.chains).length,
+    rules,
+    largestSet: members,
+    addrSetMembers: addrMembers,
+    stats: graph.stats(),
+  };
 
   const kernel = a.kernel && canUseNetns();
   const namespaces: string[] = [];
