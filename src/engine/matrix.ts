@@ -10,6 +10,7 @@
 import type { Issue } from "../model/index.js";
 import { issue } from "../model/index.js";
 import {
+  AddressSpace,
   addrKey,
   cachedCidr,
   carriesPorts,
@@ -35,6 +36,7 @@ import {
 import type { Cluster } from "./cluster.js";
 import { endpointRef } from "./refs.js";
 import { evaluateFlow, type FlowEnd } from "./flow.js";
+import { ALLOW, DENY, classPairVerdicts, type ClassRep } from "./matrix-classes.js";
 
 export interface MatrixQuery {
   protocol: string | number;
@@ -42,6 +44,10 @@ export interface MatrixQuery {
   icmp?: { type: number; code?: number };
   /** Default 4. */
   family?: 4 | 6;
+  /** "classes" (default): each class's programs evaluated once over bitsets of peer classes
+   *  (matrix-classes.ts). "pairs": one flow evaluation per class pair (evaluateFlow), kept as the
+   *  reference the tests compare against. Both give the same matrix. */
+  method?: "classes" | "pairs";
 }
 
 export type Cell = Verdict | null;
@@ -60,8 +66,9 @@ export interface Matrix {
   /** Endpoint references, in IR order (rows = from, columns = to). */
   endpoints: string[];
   /** verdicts[i][j]: from endpoints[i] to endpoints[j]; null on the diagonal (a pod talking to
-   *  itself never crosses its own policy). */
-  verdicts: Cell[][];
+   *  itself never crosses its own policy). Built on first access (n² cells: 100M at 10k
+   *  endpoints); use `verdict(i, j)` or the class tables to avoid that. */
+  readonly verdicts: Cell[][];
   allowed: number;
   denied: number;
   /** Number of equivalence classes the endpoints fell into. */
@@ -70,6 +77,12 @@ export interface Matrix {
   stagedChanges: StagedChange[];
   /** Endpoints left out because they have no address of the family. */
   skipped: string[];
+  /** The compact table (non-enumerable: not in JSON output). classOf[i]: class of endpoints[i];
+   *  classVerdicts[a * classes + b]: 1 allow, 2 deny, from class a to class b. */
+  readonly classOf: Int32Array;
+  readonly classVerdicts: Uint8Array;
+  /** verdicts[i][j] without building the table. */
+  verdict(i: number, j: number): Cell;
 }
 
 function ruleLists(ir: ClusterIR): RuleIR[][] {
@@ -216,48 +229,103 @@ export function tryMatrix(cluster: Cluster, q: MatrixQuery): { ok: true; value: 
     base.icmpType = q.icmp?.type ?? (family === 4 ? 8 : 128);
     base.icmpCode = q.icmp?.code ?? 0;
   }
+  const n = reps.length;
+  const stagedClasses = reps.map((r) => stagedAffects(eps[r]!.ep.ingress, ir) || stagedAffects(eps[r]!.ep.egress, ir));
+  let classVerdict: Uint8Array;
+  let stagedVerdict: Uint8Array | undefined;
+  if (q.method === "pairs") {
+    ({ classVerdict, stagedVerdict } = pairVerdicts(cluster, eps, reps, addrClassOf, addrRep, base, stagedClasses));
+  } else {
+    const classReps: ClassRep[] = reps.map((r) => ({ ep: eps[r]!.ep, addrClass: addrClassOf[r]! }));
+    const space = new AddressSpace(addrRep, ir.sets);
+    classVerdict = classPairVerdicts(ir, classReps, addrRep, base, { staged: false, space });
+    if (stagedClasses.some(Boolean)) {
+      stagedVerdict = classPairVerdicts(ir, classReps, addrRep, base, { staged: true, space, want: (a, b) => stagedClasses[a]! || stagedClasses[b]! });
+    }
+  }
+
+  const refs = eps.map((e) => endpointRef(e.ep));
+  const classOfArr = Int32Array.from(classOf);
+  const size = new Array<number>(n).fill(0);
+  for (const c of classOf) size[c]!++;
+  let allowed = 0;
+  let denied = 0;
+  for (let a = 0; a < n; a++) {
+    for (let b = 0; b < n; b++) {
+      const pairs = size[a]! * size[b]! - (a === b ? size[a]! : 0);
+      if (classVerdict[a * n + b] === ALLOW) allowed += pairs;
+      else denied += pairs;
+    }
+  }
+  const stagedChanges: StagedChange[] = [];
+  if (stagedVerdict) {
+    const sv = stagedVerdict;
+    const changedRow = new Uint8Array(n);
+    for (let k = 0; k < n * n; k++) if (sv[k] !== 0 && sv[k] !== classVerdict[k]) changedRow[Math.floor(k / n)] = 1;
+    const name = (v: number): Verdict => (v === ALLOW ? "allow" : "deny");
+    for (let i = 0; i < eps.length; i++) {
+      const ci = classOf[i]!;
+      if (!changedRow[ci]) continue;
+      for (let j = 0; j < eps.length; j++) {
+        if (i === j) continue;
+        const k = ci * n + classOf[j]!;
+        if (sv[k] !== 0 && sv[k] !== classVerdict[k]) stagedChanges.push({ from: refs[i]!, to: refs[j]!, verdict: name(classVerdict[k]!), staged: name(sv[k]!) });
+      }
+    }
+  }
+  const cv = classVerdict;
+  const verdict = (i: number, j: number): Cell => (i === j ? null : cv[classOfArr[i]! * n + classOfArr[j]!] === ALLOW ? "allow" : "deny");
+  let table: Cell[][] | undefined;
+  // Property order is the JSON output's (`tortie matrix -o json`): keep it.
+  const value = {
+    family,
+    protocol: protocol!,
+    endpoints: refs,
+    get verdicts(): Cell[][] {
+      return (table ??= refs.map((_, i) => refs.map((_, j) => verdict(i, j))));
+    },
+    allowed,
+    denied,
+    classes: n,
+    stagedChanges,
+    skipped,
+  } as Matrix;
+  if (port !== undefined) value.port = port;
+  Object.defineProperties(value, {
+    classOf: { value: classOfArr, enumerable: false },
+    classVerdicts: { value: cv, enumerable: false },
+    verdict: { value: verdict, enumerable: false },
+  });
+  return { ok: true, value };
+}
+
+/** The reference path: one evaluateFlow per class pair (and per staged-affected pair, staged). */
+function pairVerdicts(
+  cluster: Cluster,
+  eps: Array<{ ep: EndpointIR; ip: string; addr: Addr }>,
+  reps: number[],
+  addrClassOf: number[],
+  addrRep: Addr[],
+  base: Omit<Packet, "srcIP" | "dstIP">,
+  stagedClasses: boolean[],
+): { classVerdict: Uint8Array; stagedVerdict: Uint8Array | undefined } {
   const matcherFor = partMatcher(cluster, { ...base, srcIP: eps[0]?.ip ?? "0.0.0.0", dstIP: eps[0]?.ip ?? "0.0.0.0" } as Packet, addrRep);
   const end = (i: number): FlowEnd => ({ kind: "endpoint", ep: eps[i]!.ep, ip: eps[i]!.ip, ref: endpointRef(eps[i]!.ep) });
   const n = reps.length;
-  const classVerdict: Verdict[] = new Array(n * n);
-  const stagedVerdict: Array<Verdict | undefined> = new Array(n * n);
-  const stagedClasses = reps.map((r) => stagedAffects(eps[r]!.ep.ingress, ir) || stagedAffects(eps[r]!.ep.egress, ir));
+  const classVerdict = new Uint8Array(n * n);
+  const stagedVerdict = stagedClasses.some(Boolean) ? new Uint8Array(n * n) : undefined;
+  const code = (v: Verdict) => (v === "allow" ? ALLOW : DENY);
   for (let a = 0; a < n; a++) {
     for (let b = 0; b < n; b++) {
       const s = end(reps[a]!);
       const d = end(reps[b]!);
       const packet: Packet = { ...base, srcIP: s.ip, dstIP: d.ip };
       const matcher = matcherFor(addrClassOf[reps[a]!]!, addrClassOf[reps[b]!]!);
-      classVerdict[a * n + b] = evaluateFlow(cluster, s, d, packet, { trace: false, matcher }).verdict;
-      if (stagedClasses[a] || stagedClasses[b]) stagedVerdict[a * n + b] = evaluateFlow(cluster, s, d, packet, { trace: false, staged: true, matcher }).verdict;
+      classVerdict[a * n + b] = code(evaluateFlow(cluster, s, d, packet, { trace: false, matcher }).verdict);
+      if (stagedVerdict && (stagedClasses[a] || stagedClasses[b])) stagedVerdict[a * n + b] = code(evaluateFlow(cluster, s, d, packet, { trace: false, staged: true, matcher }).verdict);
     }
   }
-
-  const refs = eps.map((e) => endpointRef(e.ep));
-  const verdicts: Cell[][] = [];
-  const stagedChanges: StagedChange[] = [];
-  let allowed = 0;
-  let denied = 0;
-  for (let i = 0; i < eps.length; i++) {
-    const row: Cell[] = new Array(eps.length);
-    const ci = classOf[i]! * n;
-    for (let j = 0; j < eps.length; j++) {
-      if (i === j) {
-        row[j] = null;
-        continue;
-      }
-      const v = classVerdict[ci + classOf[j]!]!;
-      row[j] = v;
-      if (v === "allow") allowed++;
-      else denied++;
-      const sv = stagedVerdict[ci + classOf[j]!];
-      if (sv !== undefined && sv !== v) stagedChanges.push({ from: refs[i]!, to: refs[j]!, verdict: v, staged: sv });
-    }
-    verdicts.push(row);
-  }
-  const value: Matrix = { family, protocol: protocol!, endpoints: refs, verdicts, allowed, denied, classes: n, stagedChanges, skipped };
-  if (port !== undefined) value.port = port;
-  return { ok: true, value };
+  return { classVerdict, stagedVerdict };
 }
 
 export function formatMatrix(m: Matrix): string {
@@ -268,8 +336,11 @@ export function formatMatrix(m: Matrix): string {
   const refWidth = Math.max(4, ...m.endpoints.map((r) => r.length));
   const num = (i: number) => String(i + 1).padStart(width);
   lines.push(`${" ".repeat(width + 1 + refWidth)}  ${m.endpoints.map((_, j) => num(j)).join(" ")}`);
-  m.verdicts.forEach((row, i) => {
-    const cells = row.map((c) => (c === null ? "-" : c === "allow" ? "✓" : "✗").padStart(width));
+  m.endpoints.forEach((_, i) => {
+    const cells = m.endpoints.map((_, j) => {
+      const c = m.verdict(i, j);
+      return (c === null ? "-" : c === "allow" ? "✓" : "✗").padStart(width);
+    });
     lines.push(`${num(i)} ${m.endpoints[i]!.padEnd(refWidth)}  ${cells.join(" ")}`);
   });
   lines.push("rows: from, columns: to; ✓ allow, ✗ deny, - self");

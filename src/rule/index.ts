@@ -3,3 +3,4 @@ export * from "./protocol.js";
 export * from "./cidr.js";
 export * from "./order.js";
 export * from "./match.js";
+export * from "./match-classes.js";

@@ -324,7 +324,8 @@ function describeIcmpMatch(i: IcmpMatch): string {
   return i.code === undefined ? `type ${i.type}` : `type ${i.type} code ${i.code}`;
 }
 
-function inRanges(port: number, ranges: PortRange[]): boolean {
+/** Whether `port` lies in one of the inclusive ranges (a side's ports / notPorts). */
+export function inRanges(port: number, ranges: PortRange[]): boolean {
   for (const r of ranges) if (port >= r.first && port <= r.last) return true;
   return false;
 }
