@@ -301,11 +301,14 @@ export class Cluster {
     }
 
     // ---- programs
+    // Policy-driven selection: each policy's selector runs once on the label classes its label
+    // restrictions allow; endpoints then share programs per (kind, selecting policies, profiles).
     const resolver = new PolicyResolver(tiers, policiesList);
+    const byClass = resolver.selectingByClass(index);
     const epIR: EndpointIR[] = [];
     for (const ep of [...endpoints.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
       const labels = labelsOf.get(ep.key)!;
-      const programs = resolver.programs(ep, labels, ep.profiles.map(profileKey));
+      const programs = resolver.programsFor(ep.kind, byClass[index.classOf(ep.key)!.ordinal]!, ep.profiles.map(profileKey));
       epIR.push(endpointIR(ep, labels, programs));
     }
 

@@ -9,6 +9,8 @@ import type { Selector } from "../selector/index.js";
 export interface LabelClass {
   labels: Readonly<Record<string, string>>;
   ids: string[];
+  /** Position in insertion order (what selectClasses returns). */
+  ordinal: number;
 }
 
 export function labelSignature(labels: Readonly<Record<string, string>>): string {
@@ -21,7 +23,9 @@ export function labelSignature(labels: Readonly<Record<string, string>>): string
 export class LabelIndex {
   private readonly classes = new Map<string, LabelClass>();
   private readonly labelsById = new Map<string, Readonly<Record<string, string>>>();
+  private readonly classById = new Map<string, number>();
   private readonly cache = new Map<string, string[]>();
+  private readonly classCache = new Map<string, number[]>();
   /** Classes in insertion order, and per label key / (key, value) the ordinals of the classes
    *  carrying it: select() only evaluates a selector on the classes its label restrictions allow
    *  (Selector.labelRestrictions), instead of on every class. */
@@ -35,8 +39,8 @@ export class LabelIndex {
     const sig = labelSignature(labels);
     let c = this.classes.get(sig);
     if (!c) {
-      this.classes.set(sig, (c = { labels, ids: [] }));
       const ord = this.order.length;
+      this.classes.set(sig, (c = { labels, ids: [], ordinal: ord }));
       this.order.push(c);
       for (const k of Object.keys(labels)) {
         const v = labels[k];
@@ -52,7 +56,9 @@ export class LabelIndex {
       }
     }
     c.ids.push(id);
+    this.classById.set(id, c.ordinal);
     this.cache.clear();
+    this.classCache.clear();
   }
 
   /** Ordinals of the classes that can match `sel` (ascending), or undefined for "all classes". */
@@ -82,17 +88,36 @@ export class LabelIndex {
     let hit = this.cache.get(key);
     if (hit) return hit;
     hit = [];
-    const cand = this.candidates(sel);
-    if (cand === undefined) {
-      for (const c of this.order) if (sel.matches(c.labels)) for (const id of c.ids) hit.push(id);
-    } else {
-      for (const o of cand) {
-        const c = this.order[o]!;
-        if (sel.matches(c.labels)) for (const id of c.ids) hit.push(id);
-      }
-    }
+    for (const o of this.selectClasses(sel)) for (const id of this.order[o]!.ids) hit.push(id);
     this.cache.set(key, hit);
     return hit;
+  }
+
+  /** Ordinals (ascending) of the classes the selector matches. */
+  selectClasses(sel: Selector): number[] {
+    const key = sel.toString();
+    let hit = this.classCache.get(key);
+    if (hit) return hit;
+    hit = [];
+    const cand = this.candidates(sel);
+    if (cand === undefined) {
+      for (const c of this.order) if (sel.matches(c.labels)) hit.push(c.ordinal);
+    } else {
+      for (const o of cand) if (sel.matches(this.order[o]!.labels)) hit.push(o);
+    }
+    this.classCache.set(key, hit);
+    return hit;
+  }
+
+  /** The class of a labelled item. */
+  classOf(id: string): LabelClass | undefined {
+    const o = this.classById.get(id);
+    return o === undefined ? undefined : this.order[o];
+  }
+
+  /** Every class, in insertion order (index = ordinal). */
+  get classList(): readonly LabelClass[] {
+    return this.order;
   }
 
   matches(sel: Selector, id: string): boolean {

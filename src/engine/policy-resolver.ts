@@ -33,7 +33,7 @@ import {
 } from "../rule/index.js";
 import { SelectorParseError, type Selector } from "../selector/index.js";
 import type { EndpointRecord, ProfileRecord } from "./endpoint-builder.js";
-import { labelSignature } from "./label-index.js";
+import { labelSignature, type LabelIndex } from "./label-index.js";
 import { compileRule } from "./rule-compiler.js";
 import { policySelector } from "./selector-rewrite.js";
 import type { SetRegistry } from "./set-calculator.js";
@@ -194,6 +194,7 @@ export class PolicyResolver {
   private readonly tierByName: Map<string, TierIR>;
   private readonly selectingCache = new Map<string, CompiledPolicy[]>();
   private readonly programCache = new Map<string, ProgramSet>();
+  private readonly positionsCache = new Map<string, ProgramSet>();
   /** Candidate index (Felix's label index idea): a policy whose selector requires label k to have
    *  one of the values V (Selector.labelRestrictions) is listed under (k, v) for each v in V, so
    *  a label map only tests the policies listed under its own (k, v) pairs plus the unindexed
@@ -260,8 +261,41 @@ export class PolicyResolver {
     const cacheKey = `${ep.kind}|${sig}|${profileKeys.join(",")}`;
     const hit = this.programCache.get(cacheKey);
     if (hit) return hit;
-    const sel = this.selecting(labels, sig);
-    const host = ep.kind === "host";
+    const out = this.build(ep.kind, this.selecting(labels, sig), profileKeys);
+    this.programCache.set(cacheKey, out);
+    return out;
+  }
+
+  /**
+   * For every class of `index` (by ordinal), the positions (ascending, so in policy order) of the
+   * policies whose selector matches it. Driven by the policies: each selector is evaluated only
+   * on the classes its label restrictions allow (LabelIndex.selectClasses), which is what makes
+   * the full computation O(matches) rather than O(classes × candidate policies).
+   */
+  selectingByClass(index: Pick<LabelIndex, "selectClasses" | "classList">): number[][] {
+    const out: number[][] = index.classList.map(() => []);
+    this.sorted.forEach((p, i) => {
+      for (const o of index.selectClasses(p.selector)) out[o]!.push(i);
+    });
+    return out;
+  }
+
+  /**
+   * Programs of an endpoint of `kind` selected by the policies at `positions` (ascending, as
+   * selectingByClass returns them). Shared between every endpoint with the same kind, list of
+   * policies and profiles — programs depend on nothing else.
+   */
+  programsFor(kind: EndpointRecord["kind"], positions: readonly number[], profileKeys: PolicyKey[]): ProgramSet {
+    const cacheKey = `${kind}|${positions.join(",")}|${profileKeys.join(",")}`;
+    const hit = this.positionsCache.get(cacheKey);
+    if (hit) return hit;
+    const out = this.build(kind, positions.map((i) => this.sorted[i]!), profileKeys);
+    this.positionsCache.set(cacheKey, out);
+    return out;
+  }
+
+  private build(kind: EndpointRecord["kind"], sel: CompiledPolicy[], profileKeys: PolicyKey[]): ProgramSet {
+    const host = kind === "host";
     const normal = (p: PolicyIR) => !p.doNotTrack && !p.preDNAT;
     const out: ProgramSet = {
       ingress: this.program(sel, "ingress", normal, profileKeys, false),
@@ -276,7 +310,6 @@ export class PolicyResolver {
         egress: this.program(sel, "egress", (p) => p.doNotTrack, [], true),
       };
     }
-    this.programCache.set(cacheKey, out);
     return out;
   }
 

@@ -7,7 +7,6 @@
 import type { EndpointSlice } from "../model/index.js";
 import {
   canonicalAddr,
-  parseAddr,
   parseCidr,
   PROTO_ANY,
   type NamedPortSetDef,
@@ -59,28 +58,85 @@ export interface SetInputs {
   slices: EndpointSlice[];
 }
 
-function sortCidrs(cidrs: Iterable<string>): string[] {
-  const parsed = [...new Set(cidrs)].map((c) => ({ c, p: parseCidr(c)! }));
-  parsed.sort((a, b) => a.p.family - b.p.family || (a.p.base < b.p.base ? -1 : a.p.base > b.p.base ? 1 : a.p.prefix - b.p.prefix));
-  return parsed.map((x) => x.c);
+/** A member CIDR with its sort key parsed once per calculation (not once per comparison or per
+ *  set: a popular endpoint is a member of hundreds of sets). `v`: number for IPv4 (exact below
+ *  2^53), bigint for IPv6; never compared across families. */
+interface KeyedCidr {
+  c: string;
+  family: number;
+  v: number | bigint;
+  prefix: number;
 }
 
-function sortMembers(ms: PortMember[]): PortMember[] {
-  const seen = new Map<string, PortMember>();
-  for (const m of ms) seen.set(`${m.addr}|${m.protocol}|${m.port}`, m);
-  // Parse each address once, not once per comparison (large named-port sets).
-  const keyed = [...seen.values()].map((m) => ({ m, k: parseAddr(m.addr)! }));
-  keyed.sort(({ m: a, k: ka }, { m: b, k: kb }) => {
-    if (ka.family !== kb.family) return ka.family - kb.family;
-    if (ka.value !== kb.value) return ka.value < kb.value ? -1 : 1;
-    return a.protocol - b.protocol || a.port - b.port;
-  });
-  return keyed.map((x) => x.m);
+function compareKeyed(a: KeyedCidr, b: KeyedCidr): number {
+  return a.family - b.family || (a.v < b.v ? -1 : a.v > b.v ? 1 : a.prefix - b.prefix);
+}
+
+interface PortEntry {
+  m: PortMember;
+  a: KeyedCidr;
+}
+
+function comparePort(x: PortEntry, y: PortEntry): number {
+  return compareKeyed(x.a, y.a) || x.m.protocol - y.m.protocol || x.m.port - y.m.port;
+}
+
+/** Per-calculation memo of parsed member texts and per-item member lists. */
+class MemberCache {
+  private readonly cidrs = new Map<string, KeyedCidr>();
+  private readonly itemCidrs = new Map<string, KeyedCidr[]>();
+
+  cidr(c: string): KeyedCidr {
+    let k = this.cidrs.get(c);
+    if (!k) {
+      const p = parseCidr(c)!;
+      k = { c, family: p.family, v: p.family === 4 ? Number(p.base) : p.base, prefix: p.prefix };
+      this.cidrs.set(c, k);
+    }
+    return k;
+  }
+
+  /** An address, keyed like its host CIDR (same order as parseAddr's value). */
+  addr(a: string): KeyedCidr {
+    return this.cidr(a.includes(":") ? `${a}/128` : `${a}/32`);
+  }
+
+  /** Selector-set members of one labelled item (endpoint IPs as host CIDRs, network set nets). */
+  item(id: string, inp: SetInputs): KeyedCidr[] {
+    let l = this.itemCidrs.get(id);
+    if (l) return l;
+    l = [];
+    const ep = inp.endpoints.get(id);
+    if (ep) for (const ip of ep.ips) l.push(this.addr(ip));
+    else {
+      const ns = inp.netsets.get(id);
+      if (ns) for (const n of ns.nets) l.push(this.cidr(n));
+    }
+    this.itemCidrs.set(id, l);
+    return l;
+  }
+}
+
+function sortCidrs(keyed: Iterable<KeyedCidr>): string[] {
+  // Entries are interned per text, so a Set of entries removes duplicate texts.
+  const uniq = [...new Set(keyed)];
+  uniq.sort(compareKeyed);
+  return uniq.map((x) => x.c);
+}
+
+function sortMembers(entries: PortEntry[]): PortMember[] {
+  // Last duplicate wins, as before (the objects are equal anyway).
+  const seen = new Map<string, PortEntry>();
+  for (const e of entries) seen.set(`${e.m.addr}|${e.m.protocol}|${e.m.port}`, e);
+  const uniq = [...seen.values()];
+  uniq.sort(comparePort);
+  return uniq.map((x) => x.m);
 }
 
 /** Computes every registered set's members. */
 export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, SetDef> {
   const out: Record<SetId, SetDef> = {};
+  const memo = new MemberCache();
   // EndpointSlices by service (kubernetes.io/service-name label).
   const slicesBySvc = new Map<string, EndpointSlice[]>();
   for (const s of inp.slices) {
@@ -95,33 +151,25 @@ export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, S
   for (const id of ids) {
     const r = reg.requests.get(id)!;
     if (r.kind === "selector") {
-      const members: string[] = [];
-      for (const itemId of inp.index.select(r.selector)) {
-        const ep = inp.endpoints.get(itemId);
-        if (ep) {
-          for (const ip of ep.ips) members.push(ip.includes(":") ? `${ip}/128` : `${ip}/32`);
-          continue;
-        }
-        const ns = inp.netsets.get(itemId);
-        if (ns) members.push(...ns.nets);
-      }
+      const members: KeyedCidr[] = [];
+      for (const itemId of inp.index.select(r.selector)) for (const k of memo.item(itemId, inp)) members.push(k);
       const def: SelectorSetDef = { kind: "selector", id, selector: r.selector.toString(), members: sortCidrs(members) };
       out[id] = def;
     } else if (r.kind === "named-port") {
-      const members: PortMember[] = [];
+      const members: PortEntry[] = [];
       for (const itemId of inp.index.select(r.selector)) {
         const ep = inp.endpoints.get(itemId);
         if (!ep) continue; // network sets have no ports
         for (const np of ep.namedPorts) {
           if (np.name !== r.portName) continue;
           if (r.protocol !== PROTO_ANY && np.protocol !== r.protocol) continue;
-          for (const ip of ep.ips) members.push({ addr: ip, protocol: np.protocol, port: np.port });
+          for (const ip of ep.ips) members.push({ m: { addr: ip, protocol: np.protocol, port: np.port }, a: memo.addr(ip) });
         }
       }
       const def: NamedPortSetDef = { kind: "named-port", id, portName: r.portName, protocol: r.protocol, selector: r.selector.toString(), members: sortMembers(members) };
       out[id] = def;
     } else {
-      const members: PortMember[] = [];
+      const members: PortEntry[] = [];
       for (const s of slicesBySvc.get(`${r.namespace}/${r.name}`) ?? []) {
         if (s.addressType === "FQDN") continue;
         for (const ep of s.endpoints ?? []) {
@@ -129,7 +177,7 @@ export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, S
             const addr = canonicalAddr(a);
             if (!addr) continue; // endpoints may hold names
             if (!r.withPorts) {
-              members.push({ addr, protocol: 0, port: 0 });
+              members.push({ m: { addr, protocol: 0, port: 0 }, a: memo.addr(addr) });
               continue;
             }
             for (const p of s.ports ?? []) {
@@ -137,7 +185,7 @@ export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, S
               // membership.
               if (p.port === undefined || p.port === null) continue;
               const proto = p.protocol === "UDP" ? 17 : p.protocol === "SCTP" ? 132 : 6;
-              members.push({ addr, protocol: proto, port: p.port });
+              members.push({ m: { addr, protocol: proto, port: p.port }, a: memo.addr(addr) });
             }
           }
         }
