@@ -215,6 +215,14 @@ export class Applier {
     });
   }
 
+  /** Stops drift checks and releases the kernel's long-lived helpers (after pending calls). */
+  close(): Promise<void> {
+    this.stopDriftChecks();
+    return this.serial(async () => {
+      await this.kernel.close?.();
+    });
+  }
+
   /** Runs checkDrift every `intervalMs` (the timer does not keep the process alive). */
   startDriftChecks(intervalMs: number): void {
     this.stopDriftChecks();

@@ -20,7 +20,12 @@ export type NftOptions = Pick<ExecOptions, "netns" | "timeoutMs">;
 
 /** Runs one JSON batch (`nft -j -f <file>`): the kernel applies it atomically or not at all. */
 export async function nftApply(batch: unknown, opts: NftOptions = {}): Promise<void> {
-  await withBatchFile(JSON.stringify(batch), (p) => exec("nft", ["-j", "-f", p], opts));
+  await nftApplyJson(JSON.stringify(batch), opts);
+}
+
+/** nftApply for a batch already serialised to JSON. */
+export async function nftApplyJson(json: string, opts: NftOptions = {}): Promise<void> {
+  await withBatchFile(json, (p) => exec("nft", ["-j", "-f", p], opts));
 }
 
 /** Checks a batch without applying it (`nft -c`). */

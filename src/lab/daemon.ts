@@ -92,6 +92,7 @@ class BuiltinProgrammer {
   async stop(): Promise<void> {
     await this.watch?.stop();
     await this.running;
+    await Promise.all([...this.appliers.values()].map((a) => a.close().catch(() => undefined)));
   }
 }
 

@@ -1,0 +1,120 @@
+/**
+ * The long-lived nft session against the real kernel, in a namespace of this file: batches are
+ * atomic, errors are reported with the same codes as one-shot nft, and the session survives
+ * (or replaces) a dead or stuck child.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
+import { isKernelError } from "./errors.js";
+import { nftListTable } from "./nft.js";
+import { NftSession } from "./nft-session.js";
+
+const root = canUseNetns();
+const ns = uniqueName("nfs");
+const T = { family: "inet", table: "sess" };
+
+function elementsOf(listing: unknown, set: string): string[] {
+  const items = (listing as { nftables: Array<Record<string, { name?: string; elem?: unknown[] }>> }).nftables;
+  const s = items.find((i) => i.set?.name === set)?.set;
+  return ((s?.elem ?? []) as unknown[]).map((e) => (typeof e === "string" ? e : JSON.stringify(e))).sort();
+}
+
+const setup = {
+  nftables: [
+    { add: { table: { family: "inet", name: "sess" } } },
+    { delete: { table: { family: "inet", name: "sess" } } },
+    { add: { table: { family: "inet", name: "sess" } } },
+    { add: { set: { ...T, name: "a", type: "ipv4_addr" } } },
+    // A concatenated type prints "inet_service" in error echoes: it must not be taken for the sentinel.
+    { add: { set: { ...T, name: "c", type: ["ipv4_addr", "inet_proto", "inet_service"] } } },
+    { add: { chain: { ...T, name: "ch" } } },
+  ],
+};
+
+describe.skipIf(!root)("NftSession (real nft, in a namespace)", () => {
+  beforeAll(() => createNamespace(ns));
+  afterAll(() => deleteNamespace(ns));
+
+  it("applies batches in one process, atomically, and reports errors like one-shot nft", async () => {
+    const s = new NftSession({ netns: ns });
+    try {
+      await s.apply(setup);
+      await s.apply({ nftables: [{ add: { element: { ...T, name: "a", elem: ["198.18.0.1", "198.18.0.2"] } } }] });
+      const pid = s.pid;
+      expect(pid).toBeGreaterThan(0);
+
+      // One valid command and one that fails: neither may take effect.
+      const bad = {
+        nftables: [
+          { add: { element: { ...T, name: "a", elem: ["198.18.0.3"] } } },
+          { delete: { element: { ...T, name: "a", elem: ["198.18.9.9"] } } },
+        ],
+      };
+      const err = await s.apply(bad).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isKernelError(err, "NOT_FOUND")).toBe(true);
+      expect(elementsOf(await nftListTable("inet", "sess", { netns: ns }), "a")).toEqual(["198.18.0.1", "198.18.0.2"]);
+
+      // A type error on the concatenated set (its echo mentions inet_service).
+      const typeErr = await s.apply({ nftables: [{ add: { element: { ...T, name: "c", elem: [{ concat: ["198.18.0.1", "tcp", "not-a-port"] }] } } }] }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isKernelError(typeErr)).toBe(true);
+      await s.apply({ nftables: [{ add: { element: { ...T, name: "c", elem: [{ concat: ["198.18.0.1", "tcp", 80] }] } } }] });
+
+      // Concurrent callers are serialised, each gets its own outcome.
+      const results = await Promise.allSettled([
+        s.apply({ nftables: [{ add: { element: { ...T, name: "a", elem: ["198.18.0.4"] } } }] }),
+        s.apply({ nftables: [{ delete: { element: { ...T, name: "a", elem: ["198.18.7.7"] } } }] }),
+        s.apply({ nftables: [{ add: { element: { ...T, name: "a", elem: ["198.18.0.5"] } } }] }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      expect(elementsOf(await nftListTable("inet", "sess", { netns: ns }), "a")).toEqual(["198.18.0.1", "198.18.0.2", "198.18.0.4", "198.18.0.5"]);
+      expect(s.starts).toBe(1);
+      expect(s.pid).toBe(pid);
+    } finally {
+      await s.close();
+    }
+    expect(s.pid).toBeUndefined();
+  });
+
+  it("restarts after its child dies, and after a timeout", async () => {
+    const s = new NftSession({ netns: ns });
+    try {
+      await s.apply(setup);
+      const pid = s.pid!;
+      process.kill(pid, "SIGKILL"); // our own child
+      await new Promise((r) => setTimeout(r, 100));
+      await s.apply({ nftables: [{ add: { element: { ...T, name: "a", elem: ["198.18.1.1"] } } }] });
+      expect(s.starts).toBe(2);
+      expect(s.pid).not.toBe(pid);
+
+      // A batch that cannot finish in 1 ms: TIMEOUT, the child is killed, and the next call works.
+      const stuck = new NftSession({ netns: ns, timeoutMs: 1 });
+      const big = { nftables: [{ add: { element: { ...T, name: "a", elem: Array.from({ length: 20_000 }, (_, i) => `198.19.${i >> 8}.${i & 255}`) } } }] };
+      const e = await stuck.apply(big).then(
+        () => null,
+        (x: unknown) => x,
+      );
+      await stuck.close();
+      expect(isKernelError(e, "TIMEOUT")).toBe(true);
+      await s.apply({ nftables: [{ add: { element: { ...T, name: "a", elem: ["198.18.1.2"] } } }] });
+      expect(elementsOf(await nftListTable("inet", "sess", { netns: ns }), "a")).toEqual(expect.arrayContaining(["198.18.1.1", "198.18.1.2"]));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a missing namespace is a typed error, not a hang", async () => {
+    const s = new NftSession({ netns: `${ns}-missing`, timeoutMs: 10_000 });
+    const e = await s.apply(setup).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    await s.close();
+    expect(isKernelError(e)).toBe(true);
+  });
+});
