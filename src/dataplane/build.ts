@@ -29,11 +29,26 @@
  *
  * Which endpoint runs which tiers and policies comes from the IR's DirectionPrograms: this file
  * never decides what applies, it only lays the programs out.
+ *
+ * Pieces. The model is the union of independently built pieces, each made by one function here:
+ *   - the frame: base chains, dispatch chains and maps, failsafe chains, the endpoint list, notes
+ *     (inputs: the local endpoints, failsafe rules, DefaultEndpointToHostAction);
+ *   - one piece per local endpoint: its endpoint chains (input: its EndpointIR);
+ *   - one piece per policy, group or profile chain an endpoint chain jumps to (inputs: the
+ *     policy / profile IRs);
+ *   - kernel sets, each a function of its SetSpec and the IR sets it names (compile.ts).
+ * A piece may also depend on *facts* it consulted (does a selector hold CIDRs, is a set small
+ * enough to compile, is a policy allow-only). `buildDataplane` builds every piece once.
+ * `DataplaneBuilder.build` keeps the pieces between calls and rebuilds only those whose input
+ * objects changed identity (the IR's producers — Cluster, the agent's CalcGraph — make a new
+ * object whenever content changes and keep the old one otherwise) or whose facts now have another
+ * value; sets are rebuilt when an IR set they are made of changed. So both paths run the same
+ * code; the incremental one only decides which pieces to run it for.
  */
 import { BugError } from "../model/index.js";
 import { caliInterfaceName } from "../netns/index.js";
-import { failsafeFor, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyKey, type RuleIR } from "../rule/index.js";
-import { compileAllowRuns, compileMatch, SetRegistry } from "./compile.js";
+import { failsafeFor, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
+import { compileAllowRuns, compileMatch, SetRegistry, type FactRecorder, type SetSpec } from "./compile.js";
 import {
   DEFAULT_CONFIG,
   type DataplaneConfig,
@@ -44,6 +59,7 @@ import {
   type DpMap,
   type DpMatch,
   type DpRule,
+  type DpSet,
   type DpVerdict,
   type Family,
   type LogEntry,
@@ -78,80 +94,108 @@ export interface BuildOptions {
   config?: Partial<DataplaneConfig>;
 }
 
+/** The node's model from scratch: every piece built once. */
 export function buildDataplane(ir: ClusterIR, node: string, opts: BuildOptions = {}): DataplaneModel {
-  return new Builder(ir, node, { ...DEFAULT_CONFIG, ...opts.config }).build();
+  return new DataplaneBuilder(node, opts).build(ir);
 }
 
-class Builder {
-  private readonly chains = new Map<string, DpChain>();
-  private readonly maps = new Map<string, DpMap>();
-  private readonly logIndex = new Map<string, LogEntry>();
-  private readonly sets: SetRegistry;
-  private readonly notes: string[] = [];
+/** A chain an endpoint chain jumps to. Its name is a function of the spec. */
+type ChainSpec =
+  | { kind: "policy"; key: PolicyKey; dir: Dir }
+  /** Consecutive allow-only policies of one tier in one chain (see tierJumps). */
+  | { kind: "group"; keys: PolicyKey[]; dir: Dir }
+  | { kind: "profile"; key: PolicyKey; dir: Dir };
+
+/** One independently rebuildable part of the model (see the file comment). */
+interface Piece {
+  /** The IR objects it was made from; another object in their place means "rebuild". */
+  inputs: readonly unknown[];
+  chains: DpChain[];
+  logs: Map<string, LogEntry>;
+  facts: FactRecorder;
+  /** Sets its rules name, with their specs. */
+  sets: Map<string, SetSpec>;
+  /** Policy, group and profile chains its rules jump to (endpoint pieces). */
+  targets: Map<string, ChainSpec>;
+}
+
+interface FramePiece extends Piece {
+  maps: Record<string, DpMap>;
+  endpoints: DpEndpoint[];
+  notes: string[];
+}
+
+/** What the last `build` rebuilt (tests assert locality with it; the agent logs it). */
+export interface BuildStats {
+  full: boolean;
+  endpoints: number;
+  chains: number;
+  frame: boolean;
+  /** Kernel sets whose elements were computed again. */
+  sets: number;
+}
+
+function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Keys whose value is another object in `b` than in `a` (added, removed or replaced). */
+function changedKeys<T>(a: Record<string, T>, b: Record<string, T>): string[] {
+  if (a === b) return [];
+  const out: string[] = [];
+  for (const k in a) if (a[k] !== b[k]) out.push(k);
+  for (const k in b) if (!(k in a)) out.push(k);
+  return out;
+}
+
+/**
+ * Builds pieces. Every chain and set of the model is made by exactly one method here, for the
+ * from-scratch and the incremental path alike. `begin`/`end` bracket one piece: logs, facts and
+ * chains go to the current piece.
+ */
+class PieceMaker {
+  ir: ClusterIR;
+  private piece: Piece | undefined;
   private readonly allBits: number;
 
   constructor(
-    private readonly ir: ClusterIR,
-    private readonly node: string,
+    ir: ClusterIR,
     private readonly cfg: DataplaneConfig,
+    readonly sets: SetRegistry,
   ) {
-    this.sets = new SetRegistry(ir);
+    this.ir = ir;
     this.allBits = cfg.markAccept | cfg.markPass;
   }
 
-  build(): DataplaneModel {
-    const local = this.ir.endpoints.filter((e) => e.node === this.node);
-    const workloads: EndpointIR[] = [];
-    const hosts: EndpointIR[] = [];
-    for (const raw of local) {
-      const e = withInterface(raw);
-      if (!e.interfaceName) {
-        this.notes.push(`${e.key}: no interface name, not programmed`);
-        continue;
+  private begin(inputs: readonly unknown[]): Piece {
+    const p: Piece = { inputs, chains: [], logs: new Map(), facts: new Map(), sets: new Map(), targets: new Map() };
+    this.piece = p;
+    this.sets.recorder = p.facts;
+    return p;
+  }
+
+  private end<P extends Piece>(p: P): P {
+    this.sets.recorder = undefined;
+    this.piece = undefined;
+    for (const c of p.chains) {
+      for (const r of c.rules) {
+        for (const m of r.match) if (m.kind === "addr-set" || m.kind === "concat-set") if (!p.sets.has(m.set)) p.sets.set(m.set, this.sets.specOf(m.set));
       }
-      (e.kind === "workload" ? workloads : hosts).push(e);
     }
+    return p;
+  }
 
-    const prefixes = this.cfg.workloadInterfacePrefixes;
-    this.extraWorkloadIfaces = workloads.map((e) => e.interfaceName!).filter((i) => !prefixes.some((p) => i.startsWith(p))).sort();
-    for (const i of this.extraWorkloadIfaces) this.notes.push(`workload interface ${i} matches no workload prefix (${prefixes.join(", ")}): dispatched by exact name`);
-    this.workloadChains(workloads);
-    this.hostChains(hosts);
-    this.baseChains(hosts.length > 0);
-
-    for (const c of this.chains.values()) for (const r of c.rules) this.markSetsUsed(r.match);
-    const endpoints: DpEndpoint[] = [...workloads, ...hosts]
-      .map((e) => ({ key: e.key, kind: e.kind, iface: e.interfaceName!, ips: [...e.ips] }))
-      .sort((a, b) => cmp(a.key, b.key));
-    const model: DataplaneModel = {
-      node: this.node,
-      config: this.cfg,
-      sets: Object.fromEntries(this.sets.usedSets().map((s) => [s.name, s])),
-      maps: sortedRecord(this.maps),
-      chains: sortedRecord(this.chains),
-      endpoints,
-      logIndex: sortedRecord(this.logIndex),
-      notes: this.notes,
-    };
-    checkReferences(model);
-    return model;
+  private get cur(): Piece {
+    if (!this.piece) throw new BugError("dataplane piece built outside begin/end");
+    return this.piece;
   }
 
   // ---------------------------------------------------------------------------------- helpers
 
-  private markSetsUsed(ms: DpMatch[]): void {
-    for (const m of ms) if (m.kind === "addr-set" || m.kind === "concat-set") this.sets.markUsed(m.set);
-  }
-
   private addChain(c: DpChain): void {
-    if (this.chains.has(c.name)) throw new BugError(`chain ${c.name} built twice`);
-    this.chains.set(c.name, c);
-  }
-
-  private map(name: string): DpMap {
-    let m = this.maps.get(name);
-    if (!m) this.maps.set(name, (m = { name, key: "ifname", elements: {} }));
-    return m;
+    this.cur.chains.push(c);
   }
 
   private deny(): DpVerdict {
@@ -159,7 +203,7 @@ class Builder {
   }
 
   private log(prefix: string, entry: LogEntry): DpEffect {
-    this.logIndex.set(prefix, entry);
+    this.cur.logs.set(prefix, entry);
     return { kind: "log", prefix, group: this.cfg.nflogGroup };
   }
 
@@ -178,35 +222,57 @@ class Builder {
     ];
   }
 
-  /** Workload interfaces that match none of the configured prefixes (e.g. an OpenStack "tap…"
-   *  endpoint with the default "cali" prefix). Felix would leave them unpoliced; we dispatch them
-   *  by exact name so that every workload endpoint the IR has is enforced. */
-  private extraWorkloadIfaces: string[] = [];
-
-  private wlIfaceMatches(dir: "in" | "out", negate = false): DpMatch[] {
-    const n = negate ? { negate: true } : {};
-    return [
-      ...this.cfg.workloadInterfacePrefixes.map((p) => ({ kind: "iface", dir, name: p, prefix: true, ...n }) as DpMatch),
-      ...this.extraWorkloadIfaces.map((name) => ({ kind: "iface", dir, name, ...n }) as DpMatch),
-    ];
+  private policy(key: PolicyKey): PolicyIR {
+    const pol = this.ir.policies[key];
+    if (!pol) throw new BugError(`program references policy ${key} which is not in the IR`);
+    return pol;
   }
 
   // ---------------------------------------------------------------------------------- policy chains
 
-  private policyChain(key: PolicyKey, dir: Dir): string {
-    const name = policyChainName(key, dir);
-    if (this.chains.has(name)) return name;
-    const pol = this.ir.policies[key];
-    if (!pol) throw new BugError(`program references policy ${key} which is not in the IR`);
-    this.addChain({ name, rules: this.ruleList(name, dir === "ingress" ? pol.ingress : pol.egress) });
-    return name;
+  /** The IR objects a policy/group/profile chain is made from. */
+  chainInputs(spec: ChainSpec): unknown[] {
+    switch (spec.kind) {
+      case "policy":
+        return [this.ir.policies[spec.key]];
+      case "group":
+        return spec.keys.map((k) => this.ir.policies[k]);
+      case "profile":
+        return [this.ir.profiles[spec.key]];
+    }
+  }
+
+  /** One policy, group or profile chain (the one way such a chain is built). */
+  chainPiece(name: string, spec: ChainSpec): Piece {
+    const p = this.begin(this.chainInputs(spec));
+    let rules: RuleIR[];
+    if (spec.kind === "policy") rules = this.policy(spec.key)[spec.dir];
+    else if (spec.kind === "group") rules = spec.keys.flatMap((k) => this.policy(k)[spec.dir]);
+    else {
+      // A profile named by an endpoint but absent from the datastore contributes nothing: Felix
+      // renders a jump to an empty chain.
+      const prof = this.ir.profiles[spec.key];
+      rules = prof ? prof[spec.dir] : [];
+    }
+    this.addChain({ name, rules: this.ruleList(rules) });
+    return this.end(p);
   }
 
   /** True when every rule of the policy for `dir` is an Allow (no Pass, Deny or Log). */
   private allowOnly(key: PolicyKey, dir: Dir): boolean {
-    const pol = this.ir.policies[key];
-    if (!pol) throw new BugError(`program references policy ${key} which is not in the IR`);
-    return (dir === "ingress" ? pol.ingress : pol.egress).every((r) => r.action === "Allow");
+    const compute = () => {
+      const pol = this.ir.policies[key];
+      return pol ? pol[dir].every((r) => r.action === "Allow") : undefined;
+    };
+    const value = compute();
+    if (value === undefined) throw new BugError(`program references policy ${key} which is not in the IR`);
+    this.cur.facts.set(`allow|${key}|${dir}`, { value, compute, dep: `p:${key}` });
+    return value;
+  }
+
+  private target(name: string, spec: ChainSpec): string {
+    this.cur.targets.set(name, spec);
+    return name;
   }
 
   /**
@@ -221,40 +287,20 @@ class Builder {
     const out: string[] = [];
     let run: PolicyKey[] = [];
     const flush = () => {
-      if (run.length === 1) out.push(this.policyChain(run[0]!, dir));
-      else if (run.length > 1) out.push(this.groupChain(run, dir));
+      if (run.length === 1) out.push(this.target(policyChainName(run[0]!, dir), { kind: "policy", key: run[0]!, dir }));
+      else if (run.length > 1) out.push(this.target(policyGroupChainName(run, dir), { kind: "group", keys: run, dir }));
       run = [];
     };
     for (const key of policies) {
       if (this.cfg.groupAllowPolicies && this.allowOnly(key, dir)) run.push(key);
       else {
         flush();
-        out.push(this.policyChain(key, dir));
+        this.policy(key);
+        out.push(this.target(policyChainName(key, dir), { kind: "policy", key, dir }));
       }
     }
     flush();
     return out;
-  }
-
-  private groupChain(keys: PolicyKey[], dir: Dir): string {
-    const name = policyGroupChainName(keys, dir);
-    if (this.chains.has(name)) return name;
-    const rules = keys.flatMap((k) => {
-      const pol = this.ir.policies[k]!;
-      return dir === "ingress" ? pol.ingress : pol.egress;
-    });
-    this.addChain({ name, rules: this.ruleList(name, rules) });
-    return name;
-  }
-
-  private profileChain(key: PolicyKey, dir: Dir): string {
-    const name = profileChainName(key, dir);
-    if (this.chains.has(name)) return name;
-    const prof = this.ir.profiles[key];
-    // A profile named by an endpoint but absent from the datastore contributes nothing: Felix
-    // renders a jump to an empty chain.
-    this.addChain({ name, rules: prof ? this.ruleList(name, dir === "ingress" ? prof.ingress : prof.egress) : [] });
-    return name;
   }
 
   private actionOf(rule: RuleIR): Pick<DpRule, "effects" | "verdict"> {
@@ -277,7 +323,7 @@ class Builder {
     }
   }
 
-  private ruleList(chain: string, rules: RuleIR[]): DpRule[] {
+  private ruleList(rules: RuleIR[]): DpRule[] {
     const out: DpRule[] = [];
     for (const rule of rules) {
       const action = this.actionOf(rule);
@@ -291,7 +337,7 @@ class Builder {
     const plain = { effects: [{ kind: "mark-set", bits: this.cfg.markAccept }] as DpEffect[], verdict: { kind: "return" } as DpVerdict };
     const sig = JSON.stringify(plain);
     const isPlainAllow = (r: DpRule) => JSON.stringify({ effects: r.effects, verdict: r.verdict }) === sig;
-    return compileAllowRuns(out, isPlainAllow, this.sets, chain, plain);
+    return compileAllowRuns(out, isPlainAllow, this.sets, plain);
   }
 
   // ---------------------------------------------------------------------------------- endpoint chains
@@ -327,7 +373,8 @@ class Builder {
     }
     if (flavour === "normal") {
       for (const key of program.profiles) {
-        rules.push({ match: [], verdict: { kind: "jump", chain: this.profileChain(key, dir) } });
+        const chain = this.target(profileChainName(key, dir), { kind: "profile", key, dir });
+        rules.push({ match: [], verdict: { kind: "jump", chain } });
         rules.push({ match: [this.markSet(c.markAccept)], verdict: { kind: "return" }, label: "return if profile accepted" });
       }
       const effects = c.logDenied ? [this.log(noProfileLogPrefix(dir), { kind: "no-profile", direction: dir })] : undefined;
@@ -336,26 +383,166 @@ class Builder {
     this.addChain({ name, rules });
   }
 
-  private dispatchTo(mapName: string, iface: string, kind: EndpointChainKind): string {
-    const chain = endpointChainName(kind, iface);
-    this.map(mapName).elements[iface] = { verdict: "goto", chain };
-    return chain;
+  /** The chains of one local endpoint (`raw` as in the IR, `e` with its interface name). */
+  endpointPiece(raw: EndpointIR, e: EndpointIR | undefined): Piece {
+    const p = this.begin([raw]);
+    if (!e) return this.end(p); // no interface: not programmed (the frame notes it)
+    const iface = e.interfaceName!;
+    if (e.kind === "workload") {
+      this.endpointChain(endpointChainName("toWorkload", iface), e.ingress, "ingress", "normal", undefined);
+      this.endpointChain(endpointChainName("fromWorkload", iface), e.egress, "egress", "normal", undefined);
+      return this.end(p);
+    }
+    const none: DirectionProgram = { tiers: [], stagedTiers: [], profiles: [] };
+    const fwd = e.forward ?? { ingress: none, egress: none };
+    const untracked = e.untracked ?? { ingress: none, egress: none };
+    const pre = e.preDNAT ?? none;
+    for (const [kind, program, dir, flavour, failsafe] of hostEndpointChains(e.ingress, e.egress, fwd, pre, untracked)) {
+      this.endpointChain(endpointChainName(kind, iface), program, dir, flavour, failsafe);
+    }
+    return this.end(p);
   }
 
-  private workloadChains(workloads: EndpointIR[]): void {
+  // ---------------------------------------------------------------------------------- frame
+
+  /** The frame's inputs: the local endpoints as in the IR, failsafe rules, endpoint-to-host action. */
+  frameInputs(local: readonly EndpointIR[]): unknown[] {
+    return [this.ir.failsafe, this.ir.defaultEndpointToHostAction, ...local];
+  }
+
+  /** Base chains, dispatch chains and maps, failsafe chains, endpoint list and notes. */
+  framePiece(local: readonly EndpointIR[]): FramePiece {
+    const p = this.begin(this.frameInputs(local));
+    const f = new Frame(this, this.cfg, this.ir);
+    const out = f.build(local, (c) => this.addChain(c));
+    return this.end({ ...p, ...out });
+  }
+
+  /** Failsafe rules → one accept rule each per family (used by the frame). */
+  failsafeChain(name: string, rules: RuleIR[]): DpChain {
+    const out: DpRule[] = [];
+    for (const r of rules) {
+      for (const family of FAMILIES) {
+        for (const match of compileMatch(r, family, this.sets)) out.push({ match, verdict: { kind: "accept" }, origin: r.origin, label: originLabel(r.origin) });
+      }
+    }
+    return { name, rules: out };
+  }
+
+  get denyVerdict(): DpVerdict {
+    return this.deny();
+  }
+}
+
+/** The seven chains of a host endpoint: (chain kind, program, direction, flavour, failsafe chain). */
+function hostEndpointChains(
+  ingress: DirectionProgram,
+  egress: DirectionProgram,
+  fwd: { ingress: DirectionProgram; egress: DirectionProgram },
+  pre: DirectionProgram,
+  untracked: { ingress: DirectionProgram; egress: DirectionProgram },
+): Array<[EndpointChainKind, DirectionProgram, Dir, Flavour, string | undefined]> {
+  return [
+    ["fromHost", ingress, "ingress", "normal", CHAINS.failsafeIn],
+    ["toHost", egress, "egress", "normal", CHAINS.failsafeOut],
+    ["fromHostForward", fwd.ingress, "ingress", "forward", undefined],
+    ["toHostForward", fwd.egress, "egress", "forward", undefined],
+    ["mangleFromHost", pre, "ingress", "preDNAT", CHAINS.failsafeIn],
+    ["rawFromHost", untracked.ingress, "ingress", "untracked", CHAINS.failsafeIn],
+    ["rawToHost", untracked.egress, "egress", "untracked", CHAINS.failsafeOut],
+  ];
+}
+
+/** Which map dispatches to each host endpoint chain kind. */
+const HOST_MAP: Partial<Record<EndpointChainKind, string>> = {
+  fromHost: MAPS.fromHostEndpoint,
+  toHost: MAPS.toHostEndpoint,
+  fromHostForward: MAPS.fromHostEndpointForward,
+  toHostForward: MAPS.toHostEndpointForward,
+  mangleFromHost: MAPS.mangleFromHostEndpoint,
+  rawFromHost: MAPS.rawFromHostEndpoint,
+  rawToHost: MAPS.rawToHostEndpoint,
+};
+
+/** The frame of the model: everything that is not an endpoint, policy or profile chain. */
+class Frame {
+  private readonly maps = new Map<string, DpMap>();
+  private readonly notes: string[] = [];
+  /** Workload interfaces that match none of the configured prefixes (e.g. an OpenStack "tap…"
+   *  endpoint with the default "cali" prefix). Felix would leave them unpoliced; we dispatch them
+   *  by exact name so that every workload endpoint the IR has is enforced. */
+  private extraWorkloadIfaces: string[] = [];
+  private readonly allBits: number;
+  private add: (c: DpChain) => void = () => undefined;
+
+  constructor(
+    private readonly maker: PieceMaker,
+    private readonly cfg: DataplaneConfig,
+    private readonly ir: ClusterIR,
+  ) {
+    this.allBits = cfg.markAccept | cfg.markPass;
+  }
+
+  build(local: readonly EndpointIR[], add: (c: DpChain) => void): { maps: Record<string, DpMap>; endpoints: DpEndpoint[]; notes: string[] } {
+    this.add = add;
+    const workloads: EndpointIR[] = [];
+    const hosts: EndpointIR[] = [];
+    for (const raw of local) {
+      const e = withInterface(raw);
+      if (!e.interfaceName) {
+        this.notes.push(`${e.key}: no interface name, not programmed`);
+        continue;
+      }
+      (e.kind === "workload" ? workloads : hosts).push(e);
+    }
+    const prefixes = this.cfg.workloadInterfacePrefixes;
+    this.extraWorkloadIfaces = workloads.map((e) => e.interfaceName!).filter((i) => !prefixes.some((p) => i.startsWith(p))).sort();
+    for (const i of this.extraWorkloadIfaces) this.notes.push(`workload interface ${i} matches no workload prefix (${prefixes.join(", ")}): dispatched by exact name`);
+    this.workloadDispatch(workloads);
+    this.hostDispatch(hosts);
+    this.baseChains(hosts.length > 0);
+    const endpoints: DpEndpoint[] = [...workloads, ...hosts]
+      .map((e) => ({ key: e.key, kind: e.kind, iface: e.interfaceName!, ips: [...e.ips] }))
+      .sort((a, b) => cmp(a.key, b.key));
+    return { maps: sortedRecord(this.maps), endpoints, notes: this.notes };
+  }
+
+  private map(name: string): DpMap {
+    let m = this.maps.get(name);
+    if (!m) this.maps.set(name, (m = { name, key: "ifname", elements: {} }));
+    return m;
+  }
+
+  private markSet(bit: number): DpMatch {
+    return { kind: "mark", mask: bit, value: bit };
+  }
+
+  private markClear(bits: number): DpMatch {
+    return { kind: "mark", mask: bits, value: 0 };
+  }
+
+  private wlIfaceMatches(dir: "in" | "out", negate = false): DpMatch[] {
+    const n = negate ? { negate: true } : {};
+    return [
+      ...this.cfg.workloadInterfacePrefixes.map((p) => ({ kind: "iface", dir, name: p, prefix: true, ...n }) as DpMatch),
+      ...this.extraWorkloadIfaces.map((name) => ({ kind: "iface", dir, name, ...n }) as DpMatch),
+    ];
+  }
+
+  private workloadDispatch(workloads: EndpointIR[]): void {
     for (const e of workloads) {
       const iface = e.interfaceName!;
-      this.endpointChain(this.dispatchTo(MAPS.toWorkload, iface, "toWorkload"), e.ingress, "ingress", "normal", undefined);
-      this.endpointChain(this.dispatchTo(MAPS.fromWorkload, iface, "fromWorkload"), e.egress, "egress", "normal", undefined);
+      this.map(MAPS.toWorkload).elements[iface] = { verdict: "goto", chain: endpointChainName("toWorkload", iface) };
+      this.map(MAPS.fromWorkload).elements[iface] = { verdict: "goto", chain: endpointChainName("fromWorkload", iface) };
     }
     this.map(MAPS.toWorkload);
     this.map(MAPS.fromWorkload);
     // Unknown workload interface → drop (Felix: the dispatch trie ends in a drop).
-    this.addChain({
+    this.add({
       name: CHAINS.fromWorkloadDispatch,
       rules: [{ match: [], verdict: { kind: "dispatch", iface: "in", map: MAPS.fromWorkload } }, { match: [], verdict: { kind: "drop" }, label: "unknown interface" }],
     });
-    this.addChain({
+    this.add({
       name: CHAINS.toWorkloadDispatch,
       rules: [{ match: [], verdict: { kind: "dispatch", iface: "out", map: MAPS.toWorkload } }, { match: [], verdict: { kind: "drop" }, label: "unknown interface" }],
     });
@@ -364,36 +551,27 @@ class Builder {
     const eth = this.ir.defaultEndpointToHostAction ?? this.cfg.endpointToHostAction;
     toHost.push({
       match: [],
-      verdict: eth === "Accept" ? { kind: "accept" } : eth === "Return" ? { kind: "return" } : this.deny(),
+      verdict: eth === "Accept" ? { kind: "accept" } : eth === "Return" ? { kind: "return" } : this.maker.denyVerdict,
       label: "DefaultEndpointToHostAction",
     });
-    this.addChain({ name: CHAINS.workloadToHost, rules: toHost });
+    this.add({ name: CHAINS.workloadToHost, rules: toHost });
   }
 
-  private hostChains(hosts: EndpointIR[]): void {
+  private hostDispatch(hosts: EndpointIR[]): void {
     if (hosts.length === 0) return;
-    this.failsafeChain(CHAINS.failsafeIn, failsafeFor(this.ir, "ingress"));
-    this.failsafeChain(CHAINS.failsafeOut, failsafeFor(this.ir, "egress"));
-    const dispatch: Array<[string, string, "in" | "out", EndpointChainKind]> = [];
+    this.add(this.maker.failsafeChain(CHAINS.failsafeIn, failsafeFor(this.ir, "ingress")));
+    this.add(this.maker.failsafeChain(CHAINS.failsafeOut, failsafeFor(this.ir, "egress")));
+    const star = new Map<string, string>();
     const none: DirectionProgram = { tiers: [], stagedTiers: [], profiles: [] };
+    const pair = { ingress: none, egress: none };
     for (const e of hosts) {
       const iface = e.interfaceName!;
-      const fwd = e.forward ?? { ingress: none, egress: none };
-      const untracked = e.untracked ?? { ingress: none, egress: none };
-      const pre = e.preDNAT ?? none;
-      const add = (mapName: string, kind: EndpointChainKind, program: DirectionProgram, dir: Dir, flavour: Flavour, failsafe?: string) => {
+      for (const [kind] of hostEndpointChains(none, none, pair, none, pair)) {
+        const mapName = HOST_MAP[kind]!;
         const name = endpointChainName(kind, iface);
         if (iface !== "*") this.map(mapName).elements[iface] = { verdict: "goto", chain: name };
-        else dispatch.push([mapName, name, kind.startsWith("to") || kind === "rawToHost" ? "out" : "in", kind]);
-        this.endpointChain(name, program, dir, flavour, failsafe);
-      };
-      add(MAPS.fromHostEndpoint, "fromHost", e.ingress, "ingress", "normal", CHAINS.failsafeIn);
-      add(MAPS.toHostEndpoint, "toHost", e.egress, "egress", "normal", CHAINS.failsafeOut);
-      add(MAPS.fromHostEndpointForward, "fromHostForward", fwd.ingress, "ingress", "forward");
-      add(MAPS.toHostEndpointForward, "toHostForward", fwd.egress, "egress", "forward");
-      add(MAPS.mangleFromHostEndpoint, "mangleFromHost", pre, "ingress", "preDNAT", CHAINS.failsafeIn);
-      add(MAPS.rawFromHostEndpoint, "rawFromHost", untracked.ingress, "ingress", "untracked", CHAINS.failsafeIn);
-      add(MAPS.rawToHostEndpoint, "rawToHost", untracked.egress, "egress", "untracked", CHAINS.failsafeOut);
+        else if (!star.has(mapName)) star.set(mapName, name);
+      }
     }
     const dispatchChains: Array<[string, string, "in" | "out"]> = [
       [CHAINS.fromHostEndpoint, MAPS.fromHostEndpoint, "in"],
@@ -409,23 +587,13 @@ class Builder {
       const rules: DpRule[] = [{ match: [], verdict: { kind: "dispatch", iface: dir, map: mapName } }];
       // An all-interfaces host endpoint ("*") covers every non-workload interface without its own
       // host endpoint: the catch-all comes after the exact-name lookup.
-      const star = dispatch.find(([m]) => m === mapName);
-      if (star) {
+      const target = star.get(mapName);
+      if (target) {
         for (const w of this.wlIfaceMatches(dir)) rules.push({ match: [w], verdict: { kind: "return" } });
-        rules.push({ match: [], verdict: { kind: "goto", chain: star[1] } });
+        rules.push({ match: [], verdict: { kind: "goto", chain: target } });
       }
-      this.addChain({ name: chain, rules });
+      this.add({ name: chain, rules });
     }
-  }
-
-  private failsafeChain(name: string, rules: RuleIR[]): void {
-    const out: DpRule[] = [];
-    for (const r of rules) {
-      for (const family of FAMILIES) {
-        for (const match of compileMatch(r, family, this.sets)) out.push({ match, verdict: { kind: "accept" }, origin: r.origin, label: originLabel(r.origin) });
-      }
-    }
-    this.addChain({ name, rules: out });
   }
 
   // ---------------------------------------------------------------------------------- base chains
@@ -443,7 +611,7 @@ class Builder {
     for (const m of this.wlIfaceMatches("out")) fwd.push({ match: [m], verdict: { kind: "jump", chain: CHAINS.toWorkloadDispatch } });
     if (haveHosts) fwd.push({ match: [], verdict: { kind: "jump", chain: CHAINS.toHostEndpointForward } });
     fwd.push({ match: [acceptedMark], verdict: { kind: "accept" }, label: "policy explicitly accepted packet" });
-    this.addChain({ name: BASE_CHAINS.forward, base: { hook: "forward", priority: HOOK_PRIORITY.filter, policy: "accept" }, rules: fwd });
+    this.add({ name: BASE_CHAINS.forward, base: { hook: "forward", priority: HOOK_PRIORITY.filter, policy: "accept" }, rules: fwd });
 
     const input: DpRule[] = [{ match: [{ kind: "ct", states: ["established", "related"] }], verdict: { kind: "accept" } }];
     for (const m of this.wlIfaceMatches("in")) input.push({ match: [m], verdict: { kind: "goto", chain: CHAINS.workloadToHost } });
@@ -455,7 +623,7 @@ class Builder {
         { match: [acceptedMark], verdict: { kind: "accept" }, label: "host endpoint policy accepted packet" },
       );
     }
-    this.addChain({ name: BASE_CHAINS.input, base: { hook: "input", priority: HOOK_PRIORITY.filter, policy: "accept" }, rules: input });
+    this.add({ name: BASE_CHAINS.input, base: { hook: "input", priority: HOOK_PRIORITY.filter, policy: "accept" }, rules: input });
 
     if (!haveHosts) return;
     // Host → local workload is not policed (Felix: pragmatic; the host could remove the rules).
@@ -469,7 +637,7 @@ class Builder {
       { match: [], verdict: { kind: "jump", chain: CHAINS.toHostEndpoint } },
       { match: [acceptedMark], verdict: { kind: "accept" }, label: "host endpoint policy accepted packet" },
     );
-    this.addChain({ name: BASE_CHAINS.output, base: { hook: "output", priority: HOOK_PRIORITY.filter, policy: "accept" }, rules: output });
+    this.add({ name: BASE_CHAINS.output, base: { hook: "output", priority: HOOK_PRIORITY.filter, policy: "accept" }, rules: output });
 
     const mangle: DpRule[] = [
       { match: [{ kind: "ct", states: ["established", "related"] }], verdict: { kind: "accept" } },
@@ -478,19 +646,240 @@ class Builder {
       { match: [], verdict: { kind: "jump", chain: CHAINS.mangleFromHostEndpoint } },
       { match: [acceptedMark], verdict: { kind: "accept" }, label: "host endpoint policy accepted packet" },
     ];
-    this.addChain({ name: BASE_CHAINS.manglePrerouting, base: { hook: "prerouting", priority: HOOK_PRIORITY.mangle, policy: "accept" }, rules: mangle });
+    this.add({ name: BASE_CHAINS.manglePrerouting, base: { hook: "prerouting", priority: HOOK_PRIORITY.mangle, policy: "accept" }, rules: mangle });
 
     const rawPre: DpRule[] = [{ match: [], effects: [{ kind: "mark-clear", bits: this.allBits }] }];
     rawPre.push(...this.wlIfaceMatches("in").map((m) => ({ match: [m], verdict: { kind: "accept" } }) as DpRule));
     rawPre.push({ match: [], verdict: { kind: "jump", chain: CHAINS.rawFromHostEndpoint } }, { match: [acceptedMark], verdict: { kind: "accept" } });
-    this.addChain({ name: BASE_CHAINS.rawPrerouting, base: { hook: "prerouting", priority: HOOK_PRIORITY.raw, policy: "accept" }, rules: rawPre });
+    this.add({ name: BASE_CHAINS.rawPrerouting, base: { hook: "prerouting", priority: HOOK_PRIORITY.raw, policy: "accept" }, rules: rawPre });
     const rawOut: DpRule[] = [
       { match: [], effects: [{ kind: "mark-clear", bits: this.allBits }] },
       ...this.wlIfaceMatches("out").map((m) => ({ match: [m], verdict: { kind: "accept" } }) as DpRule),
       { match: [], verdict: { kind: "jump", chain: CHAINS.rawToHostEndpoint } },
       { match: [acceptedMark], verdict: { kind: "accept" } },
     ];
-    this.addChain({ name: BASE_CHAINS.rawOutput, base: { hook: "output", priority: HOOK_PRIORITY.raw, policy: "accept" }, rules: rawOut });
+    this.add({ name: BASE_CHAINS.rawOutput, base: { hook: "output", priority: HOOK_PRIORITY.raw, policy: "accept" }, rules: rawOut });
+  }
+}
+
+/**
+ * The node's model, kept between builds. `build(ir)` returns the model of `ir`, equal to
+ * `buildDataplane(ir, node)`, rebuilding only the pieces whose inputs or facts changed since the
+ * previous call (see the file comment). Unchanged chains, sets and maps are the same objects as in
+ * the previous model, which makes diffModels between the two cheap. Models returned earlier are
+ * never modified.
+ */
+export class DataplaneBuilder {
+  readonly node: string;
+  readonly config: DataplaneConfig;
+  private readonly registry: SetRegistry;
+  private readonly maker: PieceMaker;
+  private ir: ClusterIR | undefined;
+
+  private readonly endpointPieces = new Map<string, Piece>();
+  private readonly chainPieces = new Map<string, Piece>();
+  private frame: FramePiece | undefined;
+  /** Chains an endpoint jumps to → spec and number of endpoint pieces naming it. */
+  private readonly targets = new Map<string, { spec: ChainSpec; refs: number }>();
+  /** Every chain of every piece. */
+  private readonly chains = new Map<string, DpChain>();
+  private readonly setRefs = new Map<string, { spec: SetSpec; refs: number }>();
+  private readonly logRefs = new Map<string, { entry: LogEntry; refs: number }>();
+  /** Fact dependency ("s:<set>", "p:<policy>") → pieces that consulted such a fact. */
+  private readonly factIndex = new Map<string, Set<Piece>>();
+  private chainNames: string[] | undefined;
+  private setNames: string[] | undefined;
+  private logNames: string[] | undefined;
+  private setObjects = new Map<string, DpSet>();
+  private lastStats: BuildStats = { full: true, endpoints: 0, chains: 0, frame: false, sets: 0 };
+
+  constructor(node: string, opts: BuildOptions = {}) {
+    this.node = node;
+    this.config = { ...DEFAULT_CONFIG, ...opts.config };
+    const empty: ClusterIR = { tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] };
+    this.registry = new SetRegistry(empty);
+    this.maker = new PieceMaker(empty, this.config, this.registry);
+  }
+
+  get stats(): BuildStats {
+    return this.lastStats;
+  }
+
+  build(ir: ClusterIR): DataplaneModel {
+    const prev = this.ir;
+    const full = prev === undefined;
+    const stats: BuildStats = { full, endpoints: 0, chains: 0, frame: false, sets: 0 };
+    this.ir = ir;
+    this.maker.ir = ir;
+
+    // 1. What changed: IR objects replaced since the previous build, and the pieces whose facts
+    //    (which depend on those objects) now say something else.
+    const changedSets = prev ? changedKeys(prev.sets, ir.sets) : [];
+    const changedPolicies = prev ? changedKeys(prev.policies, ir.policies) : [];
+    this.registry.update(ir, changedSets);
+    const stale = new Set<Piece>();
+    const deps = [...changedSets.map((id: SetId) => `s:${id}`), ...changedPolicies.map((k) => `p:${k}`)];
+    for (const dep of deps) {
+      for (const piece of this.factIndex.get(dep) ?? []) {
+        if (stale.has(piece)) continue;
+        for (const f of piece.facts.values()) {
+          if (f.dep === dep && f.compute() !== f.value) {
+            stale.add(piece);
+            break;
+          }
+        }
+      }
+    }
+    const rebuilt: DpChain[] = [];
+
+    // 2. Endpoint pieces. Everything to replace is removed before anything is added, so a chain
+    //    name that moves from one endpoint to another is not taken for a collision.
+    const local = ir.endpoints.filter((e) => e.node === this.node);
+    const keep = new Set<string>();
+    const todo: EndpointIR[] = [];
+    for (const raw of local) {
+      keep.add(raw.key);
+      const old = this.endpointPieces.get(raw.key);
+      if (old && old.inputs[0] === raw && !stale.has(old)) continue;
+      if (old) this.removePiece(old);
+      this.endpointPieces.delete(raw.key);
+      todo.push(raw);
+    }
+    let endpointsChanged = todo.length > 0;
+    for (const [key, p] of this.endpointPieces) {
+      if (keep.has(key)) continue;
+      this.removePiece(p);
+      this.endpointPieces.delete(key);
+      endpointsChanged = true;
+    }
+    for (const raw of todo) {
+      const e = withInterface(raw);
+      const p = this.maker.endpointPiece(raw, e.interfaceName ? e : undefined);
+      this.addPiece(p);
+      this.endpointPieces.set(raw.key, p);
+      rebuilt.push(...p.chains);
+      stats.endpoints++;
+    }
+
+    // 3. Policy, group and profile chains: exactly those some endpoint jumps to.
+    const build: string[] = [];
+    for (const [name, p] of this.chainPieces) {
+      const t = this.targets.get(name);
+      if (t && !stale.has(p) && sameInputs(p.inputs, this.maker.chainInputs(t.spec))) continue;
+      this.removePiece(p);
+      this.chainPieces.delete(name);
+      if (t) build.push(name);
+    }
+    const queued = new Set(build);
+    for (const name of this.targets.keys()) if (!this.chainPieces.has(name) && !queued.has(name)) build.push(name);
+    for (const name of build) {
+      const p = this.maker.chainPiece(name, this.targets.get(name)!.spec);
+      this.addPiece(p);
+      this.chainPieces.set(name, p);
+      rebuilt.push(...p.chains);
+      stats.chains++;
+    }
+
+    // 4. The frame.
+    if (!this.frame || endpointsChanged || stale.has(this.frame) || !sameInputs(this.frame.inputs, this.maker.frameInputs(local))) {
+      if (this.frame) this.removePiece(this.frame);
+      this.frame = this.maker.framePiece(local);
+      this.addPiece(this.frame);
+      rebuilt.push(...this.frame.chains);
+      stats.frame = true;
+    }
+
+    // 5. Sets: every set a rule names, rebuilt when an IR set it is made of changed.
+    this.registry.prune((name) => this.setRefs.has(name));
+    this.setNames ??= [...this.setRefs.keys()].sort(cmp);
+    const setObjects = new Map<string, DpSet>();
+    for (const name of this.setNames) {
+      const set = this.registry.ensure(this.setRefs.get(name)!.spec);
+      if (this.setObjects.get(name) !== set) stats.sets++;
+      setObjects.set(name, set);
+    }
+    this.setObjects = setObjects;
+
+    this.chainNames ??= [...this.chains.keys()].sort(cmp);
+    this.logNames ??= [...this.logRefs.keys()].sort(cmp);
+    const model: DataplaneModel = {
+      node: this.node,
+      config: this.config,
+      sets: Object.fromEntries(setObjects),
+      maps: this.frame.maps,
+      chains: Object.fromEntries(this.chainNames.map((n) => [n, this.chains.get(n)!])),
+      endpoints: this.frame.endpoints,
+      logIndex: Object.fromEntries(this.logNames.map((n) => [n, this.logRefs.get(n)!.entry])),
+      notes: this.frame.notes,
+    };
+    // Unchanged chains were checked when they were built; names they use never disappear while
+    // they exist (every target and set is reference-counted by the pieces naming it).
+    if (full) checkReferences(model);
+    else checkChainReferences(stats.frame ? Object.values(model.chains) : rebuilt, model);
+    this.lastStats = stats;
+    return model;
+  }
+
+  private addPiece(p: Piece): void {
+    for (const c of p.chains) {
+      if (this.chains.has(c.name)) throw new BugError(`chain ${c.name} built twice`);
+      this.chains.set(c.name, c);
+      this.chainNames = undefined;
+    }
+    for (const [name, spec] of p.targets) {
+      const t = this.targets.get(name);
+      if (t) t.refs++;
+      else this.targets.set(name, { spec, refs: 1 });
+    }
+    for (const [name, spec] of p.sets) {
+      const r = this.setRefs.get(name);
+      if (r) r.refs++;
+      else {
+        this.setRefs.set(name, { spec, refs: 1 });
+        this.setNames = undefined;
+      }
+    }
+    for (const [prefix, entry] of p.logs) {
+      const r = this.logRefs.get(prefix);
+      if (r) r.refs++;
+      else {
+        this.logRefs.set(prefix, { entry, refs: 1 });
+        this.logNames = undefined;
+      }
+    }
+    for (const f of p.facts.values()) {
+      let s = this.factIndex.get(f.dep);
+      if (!s) this.factIndex.set(f.dep, (s = new Set()));
+      s.add(p);
+    }
+  }
+
+  private removePiece(p: Piece): void {
+    for (const c of p.chains) {
+      this.chains.delete(c.name);
+      this.chainNames = undefined;
+    }
+    for (const name of p.targets.keys()) {
+      const t = this.targets.get(name)!;
+      if (--t.refs === 0) this.targets.delete(name);
+    }
+    for (const name of p.sets.keys()) {
+      const r = this.setRefs.get(name)!;
+      if (--r.refs > 0) continue;
+      this.setRefs.delete(name);
+      this.setNames = undefined;
+    }
+    for (const prefix of p.logs.keys()) {
+      const r = this.logRefs.get(prefix)!;
+      if (--r.refs > 0) continue;
+      this.logRefs.delete(prefix);
+      this.logNames = undefined;
+    }
+    for (const f of p.facts.values()) {
+      const s = this.factIndex.get(f.dep);
+      s?.delete(p);
+      if (s && s.size === 0) this.factIndex.delete(f.dep);
+    }
   }
 }
 
@@ -506,10 +895,14 @@ function withInterface(e: EndpointIR): EndpointIR {
 
 /** Every chain/set/map a rule or map names must exist (the kernel would reject the batch). */
 export function checkReferences(m: DataplaneModel): void {
+  checkChainReferences(Object.values(m.chains), m);
+}
+
+function checkChainReferences(chains: Iterable<DpChain>, m: DataplaneModel): void {
   const need = (ok: boolean, what: string) => {
     if (!ok) throw new BugError(`dataplane model: ${what}`);
   };
-  for (const c of Object.values(m.chains)) {
+  for (const c of chains) {
     for (const r of c.rules) {
       const v = r.verdict;
       if (v && (v.kind === "jump" || v.kind === "goto")) need(v.chain in m.chains, `${c.name} targets missing chain ${v.chain}`);

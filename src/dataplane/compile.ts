@@ -85,14 +85,88 @@ export function cidrTexts(cidrs: string[], family: Family, where: string): strin
 // ------------------------------------------------------------------------------------ sets
 
 /**
- * Kernel sets derived from the IR's sets, created on first use. Element lists are computed once
- * per (set, family, part) and shared by every rule that names the set.
+ * What a kernel set is made of. A set's name is a function of its spec (naming.ts), and its
+ * elements are a function of the spec and the IR's set definitions — nothing else — so a set can
+ * be rebuilt on its own when one IR set changes, and runs with the same content share one
+ * compiled set.
+ */
+export type SetSpec = IrSetSpec | CompiledSetSpec;
+export type IrSetSpec =
+  /** One part of a selector set: single addresses (hash set) or CIDRs (interval set). */
+  | { kind: "selector"; id: SetId; family: Family; part: "addrs" | "nets" }
+  /** Addresses of a service set used as a source. */
+  | { kind: "address"; id: SetId; family: Family }
+  /** (address . protocol . port) of a named-port set or a service set with ports. */
+  | { kind: "port"; id: SetId; family: Family };
+/** Concatenated (address . protocol . port) set compiled from Allow rules: the union over parts
+ *  of (address set × protocol × ports). */
+export interface CompiledSetSpec {
+  kind: "compiled";
+  family: Family;
+  parts: Array<{ set: IrSetSpec; protocol: number; ports: number[] }>;
+}
+
+export function setSpecName(spec: SetSpec): string {
+  switch (spec.kind) {
+    case "selector":
+      return setName(spec.family, spec.part, spec.id);
+    case "address":
+    case "port":
+      return setName(spec.family, "main", spec.id);
+    case "compiled":
+      return compiledSetName(spec.family, JSON.stringify(spec.parts.map((p) => [setSpecName(p.set), p.protocol, p.ports])));
+  }
+}
+
+/** IR sets whose definitions a set's elements depend on. */
+export function setSpecIds(spec: SetSpec): SetId[] {
+  return spec.kind === "compiled" ? [...new Set(spec.parts.map((p) => p.set.id))] : [spec.id];
+}
+
+/**
+ * Something a piece of the model consulted while it was built and that may change without the
+ * piece's own inputs changing: "does selector set S hold CIDRs", "is set S small enough to
+ * compile", "is policy P allow-only". The incremental builder re-evaluates a piece's facts when
+ * their dependency changed and rebuilds the piece only if one of them now has another value.
+ */
+export interface Fact {
+  value: unknown;
+  compute: () => unknown;
+  /** "s:<set id>" or "p:<policy key>". */
+  dep: string;
+}
+export type FactRecorder = Map<string, Fact>;
+
+/**
+ * Kernel sets derived from the IR's sets, created on first use and kept between builds by the
+ * incremental builder (`update` drops what a changed IR set invalidates). Element lists are
+ * computed once per set and shared by every rule that names it.
  */
 export class SetRegistry {
-  private readonly sets = new Map<string, DpSet>();
-  private readonly used = new Set<string>();
+  private readonly cache = new Map<string, { spec: SetSpec; set: DpSet }>();
+  private readonly byId = new Map<SetId, Set<string>>();
+  /** Facts consulted while a piece is built are recorded here (set by the builder). */
+  recorder: FactRecorder | undefined;
 
-  constructor(private readonly ir: ClusterIR) {}
+  constructor(private ir: ClusterIR) {}
+
+  /** Switches to a new IR; sets built from the changed IR sets are dropped. */
+  update(ir: ClusterIR, changed: Iterable<SetId>): void {
+    this.ir = ir;
+    for (const id of changed) {
+      for (const name of this.byId.get(id) ?? []) this.cache.delete(name);
+      this.byId.delete(id);
+    }
+  }
+
+  /** Forgets compiled sets no longer used (their names depend on content, so they accumulate). */
+  prune(used: (name: string) => boolean): void {
+    for (const [name, e] of this.cache) {
+      if (e.spec.kind !== "compiled" || used(name)) continue;
+      this.cache.delete(name);
+      for (const id of setSpecIds(e.spec)) this.byId.get(id)?.delete(name);
+    }
+  }
 
   private def(id: SetId): SetDef {
     const d = this.ir.sets[id];
@@ -106,91 +180,103 @@ export class SetRegistry {
     return `service ${d.service.namespace}/${d.service.name}${d.withPorts ? " (ports)" : ""}`;
   }
 
-  private ensure(name: string, make: () => DpSet): DpSet {
-    let s = this.sets.get(name);
-    if (!s) {
-      s = make();
-      this.sets.set(name, s);
+  private fact<T>(key: string, dep: string, compute: () => T): T {
+    const value = compute();
+    this.recorder?.set(key, { value, compute, dep });
+    return value;
+  }
+
+  /** The set of a spec: from the cache, or built now (the one way every kernel set is made). */
+  ensure(spec: SetSpec): DpSet {
+    const name = setSpecName(spec);
+    const hit = this.cache.get(name);
+    if (hit) return hit.set;
+    const set = this.make(spec, name);
+    this.cache.set(name, { spec, set });
+    for (const id of setSpecIds(spec)) {
+      let s = this.byId.get(id);
+      if (!s) this.byId.set(id, (s = new Set()));
+      s.add(name);
     }
-    return s;
+    return set;
+  }
+
+  /** The spec of a set built by this registry (every set a rule names). */
+  specOf(name: string): SetSpec {
+    const e = this.cache.get(name);
+    if (!e) throw new BugError(`set ${name} is named by a rule but was not built`);
+    return e.spec;
+  }
+
+  private make(spec: SetSpec, name: string): DpSet {
+    const family = spec.family;
+    if (spec.kind === "compiled") {
+      const elements: string[] = [];
+      const abouts: string[] = [];
+      for (const p of spec.parts) {
+        const s = this.ensure(p.set);
+        abouts.push(s.about);
+        for (const a of s.elements) for (const port of p.ports) elements.push(`${a} . ${p.protocol} . ${port}`);
+      }
+      const about = `compiled allow: ${abouts.join(" | ")}`.slice(0, 200);
+      return { name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: sortUnique(elements), about };
+    }
+    const d = this.def(spec.id);
+    if (spec.kind === "selector") {
+      if (d.kind !== "selector") throw new BugError(`set ${spec.id} is used as a selector set but is ${d.kind}`);
+      const split = splitSelectorMembers(d.members, family, `set ${spec.id}`);
+      return spec.part === "addrs"
+        ? { name, family, fields: ["addr"], interval: false, elements: split.hosts, about: this.about(d) }
+        : { name, family, fields: ["addr"], interval: true, elements: split.nets, about: `${this.about(d)} (CIDRs)` };
+    }
+    if (d.kind === "selector") throw new BugError(`set ${spec.id} is a selector set, not a${spec.kind === "port" ? " port" : "n address"} set`);
+    const els: string[] = [];
+    for (const m of d.members) {
+      const a = parseAddr(m.addr);
+      if (!a) throw new BugError(`set ${spec.id} has invalid member ${m.addr}`);
+      if (a.family !== family) continue;
+      els.push(spec.kind === "port" ? `${formatAddr(a)} . ${m.protocol} . ${m.port}` : formatAddr(a));
+    }
+    return spec.kind === "port"
+      ? { name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: sortUnique(els), about: this.about(d) }
+      : { name, family, fields: ["addr"], interval: false, elements: sortUnique(els), about: this.about(d) };
   }
 
   /** Both kernel sets of a selector set: [addresses (hash), CIDRs (interval)]. */
   selectorParts(id: SetId, family: Family): [DpSet, DpSet] {
-    const d = this.def(id);
-    if (d.kind !== "selector") throw new BugError(`set ${id} is used as a selector set but is ${d.kind}`);
-    const mk = (part: "addrs" | "nets") =>
-      this.ensure(setName(family, part, id), () => {
-        const split = splitSelectorMembers(d.members, family, `set ${id}`);
-        return part === "addrs"
-          ? { name: setName(family, "addrs", id), family, fields: ["addr"], interval: false, elements: split.hosts, about: this.about(d) }
-          : { name: setName(family, "nets", id), family, fields: ["addr"], interval: true, elements: split.nets, about: `${this.about(d)} (CIDRs)` };
-      });
-    return [mk("addrs"), mk("nets")];
+    return [this.ensure({ kind: "selector", id, family, part: "addrs" }), this.ensure({ kind: "selector", id, family, part: "nets" })];
   }
 
-  /** Addresses of a service set used as a source (no ports). */
-  addressSet(id: SetId, family: Family): DpSet {
-    const d = this.def(id);
-    if (d.kind === "selector") throw new BugError(`set ${id} is a selector set, not an address set`);
-    return this.ensure(setName(family, "main", id), () => {
-      const addrs: string[] = [];
-      for (const m of d.members) {
-        const a = parseAddr(m.addr);
-        if (!a) throw new BugError(`set ${id} has invalid member ${m.addr}`);
-        if (a.family === family) addrs.push(formatAddr(a));
-      }
-      return { name: setName(family, "main", id), family, fields: ["addr"], interval: false, elements: sortUnique(addrs), about: this.about(d) };
-    });
-  }
-
-  /** (address . protocol . port) of a named-port set or a service set with ports. */
-  portSet(id: SetId, family: Family): DpSet {
-    const d = this.def(id);
-    if (d.kind === "selector") throw new BugError(`set ${id} is a selector set, not a port set`);
-    return this.ensure(setName(family, "main", id), () => {
-      const els: string[] = [];
-      for (const m of d.members) {
-        const a = parseAddr(m.addr);
-        if (!a) throw new BugError(`set ${id} has invalid member ${m.addr}`);
-        if (a.family === family) els.push(`${formatAddr(a)} . ${m.protocol} . ${m.port}`);
-      }
-      return {
-        name: setName(family, "main", id),
-        family,
-        fields: ["addr", "l4proto", "port"],
-        interval: false,
-        elements: sortUnique(els),
-        about: this.about(d),
-      };
-    });
+  /** Whether a selector set holds CIDRs of the family (then rules need its interval part too). */
+  hasNets(id: SetId, family: Family): boolean {
+    return this.fact(`nets|${family}|${id}`, `s:${id}`, () => this.ensure({ kind: "selector", id, family, part: "nets" }).elements.length > 0);
   }
 
   /** A service set with ports (or a named-port set in that position) is looked up with the port;
    *  an address-only service set (source side) by address — the choice rule/match.ts makes. */
   portSetOrAddress(id: SetId, family: Family): DpSet {
-    const d = this.def(id);
-    const withPorts = d.kind === "service" ? d.withPorts : d.kind === "named-port";
-    return withPorts ? this.portSet(id, family) : this.addressSet(id, family);
+    const withPorts = this.fact(`shape|${id}`, `s:${id}`, () => {
+      const d = this.ir.sets[id];
+      return d === undefined ? undefined : d.kind === "service" ? d.withPorts : d.kind === "named-port";
+    });
+    return this.ensure({ kind: withPorts ? "port" : "address", id, family });
   }
 
-  /** A concatenated set compiled from a run of Allow rules. */
-  compiled(key: string, family: Family, elements: string[], about: string): DpSet {
-    const name = compiledSetName(family, key);
-    return this.ensure(name, () => ({ name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: sortUnique(elements), about }));
+  /** (address . protocol . port) of a named-port set or a service set with ports. */
+  portSet(id: SetId, family: Family): DpSet {
+    return this.ensure({ kind: "port", id, family });
+  }
+
+  /** Whether a rule "address in `name` and port in `ports`" may join a compiled lookup: its
+   *  share of the concatenated set (addresses × ports) stays within MAX_COMPILED_PRODUCT. */
+  compilable(name: string, ports: number): boolean {
+    const spec = this.specOf(name);
+    if (spec.kind === "compiled") return false;
+    return this.fact(`small|${name}|${ports}`, `s:${spec.id}`, () => this.ensure(spec).elements.length * ports <= MAX_COMPILED_PRODUCT);
   }
 
   get(name: string): DpSet | undefined {
-    return this.sets.get(name);
-  }
-
-  markUsed(name: string): void {
-    this.used.add(name);
-  }
-
-  /** Sets named by at least one final rule, sorted by name. */
-  usedSets(): DpSet[] {
-    return [...this.sets.values()].filter((s) => this.used.has(s.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return this.cache.get(name)?.set;
   }
 }
 
@@ -267,7 +353,7 @@ export function compileMatch(rule: RuleIR, family: Family, sets: SetRegistry): D
     for (const id of e.notSets ?? []) {
       const [a, n] = sets.selectorParts(id, family);
       conj.push({ kind: "addr-set", side, family, set: a.name, negate: true });
-      if (n.elements.length > 0) conj.push({ kind: "addr-set", side, family, set: n.name, negate: true });
+      if (sets.hasNets(id, family)) conj.push({ kind: "addr-set", side, family, set: n.name, negate: true });
     }
     if (e.serviceSet) conj.push(serviceMatch(e.serviceSet, side, family, sets));
     groups.push([conj]);
@@ -275,7 +361,7 @@ export function compileMatch(rule: RuleIR, family: Family, sets: SetRegistry): D
     for (const id of e.sets ?? []) {
       const [a, n] = sets.selectorParts(id, family);
       const alts: DpMatch[][] = [[{ kind: "addr-set", side, family, set: a.name }]];
-      if (n.elements.length > 0) alts.push([{ kind: "addr-set", side, family, set: n.name }]);
+      if (sets.hasNets(id, family)) alts.push([{ kind: "addr-set", side, family, set: n.name }]);
       groups.push(alts);
     }
     // Positive ports: numeric ranges or any named-port set.
@@ -383,6 +469,18 @@ interface RunCandidate {
 
 const MAX_COMPILED_PORTS = 64;
 
+/**
+ * **Decision — compile only small products.** A rule joins a compiled lookup only while its share
+ * of the concatenated set (addresses × ports) is at most this many elements: the lookup then
+ * replaces one kernel rule per ≤ 64 elements. A rule over a popular selector (hundreds of pods)
+ * stays a rule of its own, `saddr @selector-set dport {ports}` — one lookup in the shared selector
+ * set, which costs per packet what one more concatenated lookup would, and keeps every address in
+ * one kernel set instead of copying it into every policy that allows it (at 10k pods those copies
+ * were 91 % of the node's set elements). Crossing the limit (a set growing past 64 / ports members)
+ * changes the chains of the runs that use the set.
+ */
+export const MAX_COMPILED_PRODUCT = 64;
+
 /** A rule that can join a compiled lookup: exactly family + one protocol carrying ports + one hash
  *  address set (either side) + destination single ports, and the plain Allow action. */
 function runCandidate(r: DpRule, isPlainAllow: (r: DpRule) => boolean, sets: SetRegistry): RunCandidate | undefined {
@@ -403,6 +501,7 @@ function runCandidate(r: DpRule, isPlainAllow: (r: DpRule) => boolean, sets: Set
     } else return undefined;
   }
   if (family === undefined || protocol === undefined || !addr || !ports || ports.length > MAX_COMPILED_PORTS) return undefined;
+  if (!sets.compilable(addr.set.name, ports.length)) return undefined;
   return { family, side: addr.side, set: addr.set, protocol, ports };
 }
 
@@ -410,15 +509,16 @@ function runCandidate(r: DpRule, isPlainAllow: (r: DpRule) => boolean, sets: Set
  * Within each maximal run of consecutive plain-Allow rules, replaces the rules that look up
  * (one address set, protocol, destination ports) by one lookup of a concatenated set
  * (address . protocol . port) per (family, address side) — when at least two rules share that
- * shape. Exact: every rule of the run has the same action, so the run accepts the union of what
- * its rules match whatever their order, and the concatenated set holds exactly that union.
- * Per-packet cost drops from one rule per policy rule to one set lookup.
+ * shape and each stays small (MAX_COMPILED_PRODUCT). Exact: every rule of the run has the same
+ * action, so the run accepts the union of what its rules match whatever their order, and the
+ * concatenated set holds exactly that union. Per-packet cost drops from one rule per policy rule
+ * to one set lookup. The set is named after its content, so runs with the same (sets, protocol,
+ * ports) — the same policies grouped for several endpoints — share one kernel set.
  */
 export function compileAllowRuns(
   rules: DpRule[],
   isPlainAllow: (r: DpRule) => boolean,
   sets: SetRegistry,
-  chainName: string,
   allowAction: Pick<DpRule, "effects" | "verdict">,
 ): DpRule[] {
   const out: DpRule[] = [];
@@ -442,14 +542,18 @@ export function compileAllowRuns(
       g.push({ rule, c });
     }
     const replaced = new Map<DpRule, DpRule | null>();
-    for (const [k, g] of groups) {
+    for (const g of groups.values()) {
       if (g.length < 2) continue;
       const { family, side } = g[0]!.c;
-      const elements: string[] = [];
-      for (const { c } of g) for (const a of c.set.elements) for (const p of c.ports) elements.push(`${a} . ${c.protocol} . ${p}`);
+      const parts = new Map<string, CompiledSetSpec["parts"][number]>();
+      for (const { c } of g) {
+        const spec = sets.specOf(c.set.name) as IrSetSpec;
+        const part = { set: spec, protocol: c.protocol, ports: [...new Set(c.ports)].sort((a, b) => a - b) };
+        parts.set(JSON.stringify([c.set.name, part.protocol, part.ports]), part);
+      }
+      const spec: CompiledSetSpec = { kind: "compiled", family, parts: [...parts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p) };
+      const set = sets.ensure(spec);
       const origins = g.flatMap(({ rule }) => rule.origins ?? (rule.origin ? [rule.origin] : []));
-      const about = `compiled allow: ${g.map(({ c }) => c.set.about).join(" | ")}`.slice(0, 200);
-      const set = sets.compiled(`${chainName}|${i}|${k}`, family, elements, about);
       const compiled: DpRule = {
         match: [{ kind: "concat-set", family, key: [side === "src" ? "saddr" : "daddr", "l4proto", "dport"], set: set.name }],
         ...allowAction,

@@ -1,6 +1,6 @@
 export * from "./model.js";
 export * from "./naming.js";
-export { buildDataplane, checkReferences, type BuildOptions } from "./build.js";
+export { buildDataplane, checkReferences, DataplaneBuilder, type BuildOptions, type BuildStats } from "./build.js";
 export { collapseCidrs, normRanges } from "./compile.js";
 export { diffModels, summarizeOps, type DpOp } from "./diff.js";
 export { flowLogResolver } from "./flowlog.js";

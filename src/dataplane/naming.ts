@@ -159,7 +159,8 @@ export function setName(family: 4 | 6, part: SetPart, id: SetId): string {
 }
 
 /** Concatenated (address . protocol . port) set compiled from a run of Allow rules; `key` is a
- *  stable description of the run (policy, direction, family, rule indexes, side). */
+ *  stable description of its content (the address sets, protocols and ports it unites), so runs
+ *  with the same content share one kernel set. */
 export function compiledSetName(family: 4 | 6, key: string): string {
   return `cali${family}x${shortHash(key, MAX_SET_NAME - 6)}`;
 }
