@@ -161,7 +161,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       const [d] = await timeIt(() => applier.apply(m0));
       del.push(d);
     }
-    results.push({ name: `one set element added, ${MEMBERS.toLocaleString()}-member hash set`, value: median(add), unit: "ms", note: "Applier delta: one nft batch, incl. ip netns exec; median" });
+    results.push({ name: `one set element added, ${MEMBERS.toLocaleString()}-member hash set`, value: median(add), unit: "ms", note: "Applier.apply: model diff + one nft batch through the agent's long-lived nft session; median" });
     results.push({ name: `one set element removed, ${MEMBERS.toLocaleString()}-member hash set`, value: median(del), unit: "ms", note: "median" });
     // The same update in an interval set (what a single selector set of addresses and CIDRs would need).
     const iv: string[] = [];

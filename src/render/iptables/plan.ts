@@ -180,10 +180,25 @@ export function planDelta(from: IptRendered, to: IptRendered): IptStep[] {
       pre.push(createLine(d), ...fillSet(d, d.name));
       continue;
     }
-    const oldEls = new Set(old.elements);
-    const newEls = new Set(d.elements);
-    for (const e of old.elements) if (!newEls.has(e)) pre.push(`del ${d.name} ${e}`);
-    for (const e of d.elements) if (!oldEls.has(e)) pre.push(`add ${d.name} ${e}`);
+    if (old === d) continue;
+    // Both element lists are sorted and unique (IpsetDef): one merge walk finds the difference
+    // without building sets of a 100k-member set's texts.
+    const a = old.elements;
+    const b = d.elements;
+    const dels: string[] = [];
+    const adds: string[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < b.length) {
+      if (j >= b.length || (i < a.length && a[i]! < b[j]!)) dels.push(a[i++]!);
+      else if (i >= a.length || b[j]! < a[i]!) adds.push(b[j++]!);
+      else {
+        i++;
+        j++;
+      }
+    }
+    for (const e of dels) pre.push(`del ${d.name} ${e}`);
+    for (const e of adds) pre.push(`add ${d.name} ${e}`);
   }
   for (const name of Object.keys(from.sets)) if (!to.sets[name]) post.push(`destroy ${name}`);
 
