@@ -3,7 +3,7 @@
  * talks to the real nft binary (optionally inside a network namespace); FakeKernel (fake-kernel.ts)
  * interprets the same JSON batches in memory with the same all-or-nothing behaviour.
  */
-import { NftSession, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
+import { NftSession, SessionUnavailableError, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
 import { nft as nftRender } from "../render/index.js";
 
 export interface Kernel {
@@ -36,11 +36,17 @@ export class NftKernel implements Kernel {
     this.target = opts.target ?? nftRender.DEFAULT_TARGET;
     this.sessionMaxBytes = opts.sessionMaxBytes ?? DEFAULT_SESSION_MAX_BYTES;
   }
-  apply(batch: unknown): Promise<void> {
+  async apply(batch: unknown): Promise<void> {
     const json = JSON.stringify(batch);
-    if (json.length > this.sessionMaxBytes) return nftApplyJson(json, this.opts);
+    if (json.length > this.sessionMaxBytes || this.session?.unavailable) return nftApplyJson(json, this.opts);
     this.session ??= new NftSession({ ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}), ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}) });
-    return this.session.applyJson(json);
+    try {
+      await this.session.applyJson(json);
+    } catch (e) {
+      // Raised before the batch was written: one-shot nft is the whole fallback.
+      if (e instanceof SessionUnavailableError) return nftApplyJson(json, this.opts);
+      throw e;
+    }
   }
   list(): Promise<unknown | null> {
     return nftListTable(this.target.family, this.target.table, this.opts);

@@ -2,4 +2,4 @@ export * from "./errors.js";
 export { exec, wrapNetns, DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult } from "./exec.js";
 export { nft, nftApply, nftApplyJson, nftApplyText, nftCheck, nftListTable, nftListTableText, type NftOptions } from "./nft.js";
 export { conntrackList, conntrackDelete, type ConntrackFilter } from "./conntrack.js";
-export { NftSession } from "./nft-session.js";
+export { NftSession, SessionUnavailableError, type NftSessionOptions } from "./nft-session.js";

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { isKernelError } from "./errors.js";
 import { nftListTable } from "./nft.js";
-import { NftSession } from "./nft-session.js";
+import { NftSession, SessionUnavailableError } from "./nft-session.js";
 
 const root = canUseNetns();
 const ns = uniqueName("nfs");
@@ -93,7 +93,7 @@ describe.skipIf(!root)("NftSession (real nft, in a namespace)", () => {
       expect(s.pid).not.toBe(pid);
 
       // A batch that cannot finish in 1 ms: TIMEOUT, the child is killed, and the next call works.
-      const stuck = new NftSession({ netns: ns, timeoutMs: 1 });
+      const stuck = new NftSession({ netns: ns, timeoutMs: 1, handshakeTimeoutMs: 10_000 });
       const big = { nftables: [{ add: { element: { ...T, name: "a", elem: Array.from({ length: 20_000 }, (_, i) => `198.19.${i >> 8}.${i & 255}`) } } }] };
       const e = await stuck.apply(big).then(
         () => null,
@@ -106,6 +106,24 @@ describe.skipIf(!root)("NftSession (real nft, in a namespace)", () => {
     } finally {
       await s.close();
     }
+  });
+
+  it("a process that does not answer its handshake makes the session unavailable, before any batch is sent", async () => {
+    const s = new NftSession({ netns: ns, handshakeTimeoutMs: 0 });
+    const first = await s.apply(setup).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(first).toBeInstanceOf(SessionUnavailableError);
+    expect(s.unavailable).toMatch(/handshake/);
+    expect(s.calls).toBe(0);
+    const again = await s.apply(setup).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(again).toBeInstanceOf(SessionUnavailableError);
+    expect(s.starts).toBe(1);
+    await s.close();
   });
 
   it("a missing namespace is a typed error, not a hang", async () => {

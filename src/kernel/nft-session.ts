@@ -45,8 +45,24 @@ interface Child {
   pending: Pending | undefined;
 }
 
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+
+export interface NftSessionOptions extends NftOptions {
+  /** How long a new process has to answer the handshake (default 5 s, at most timeoutMs). */
+  handshakeTimeoutMs?: number;
+}
+
+/** The session cannot run here (no interactive nft, or it answers differently); use one-shot nft. */
+export class SessionUnavailableError extends KernelError {
+  constructor(why: string) {
+    super("FAILED", why, ["nft", "-j", "-i"]);
+  }
+}
+
 export class NftSession {
   private child: Child | undefined;
+  /** Why the session cannot be used (set once; every later call fails fast). */
+  unavailable: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Batches run through this session (for tests and metrics). */
@@ -54,7 +70,7 @@ export class NftSession {
   /** Processes started (1 unless one died or timed out). */
   starts = 0;
 
-  constructor(private readonly opts: NftOptions = {}) {}
+  constructor(private readonly opts: NftSessionOptions = {}) {}
 
   /** Applies one JSON batch atomically. Calls are serialised. */
   apply(batch: unknown): Promise<void> {
@@ -114,22 +130,41 @@ export class NftSession {
     return c;
   }
 
-  private run(line: string): Promise<void> {
-    if (this.closed) return Promise.reject(new KernelError("FAILED", "nft session is closed"));
-    const c = this.child ?? (this.child = this.start());
+  private async run(line: string): Promise<void> {
+    if (this.closed) throw new KernelError("FAILED", "nft session is closed");
+    if (this.unavailable) throw new SessionUnavailableError(this.unavailable);
+    let c = this.child;
+    if (!c) {
+      c = this.child = this.start();
+      // Handshake: the sentinel alone must come back. If this nft cannot run interactively or
+      // prints something else for it, the session is unusable and callers fall back to one-shot
+      // nft; nothing was sent yet, so nothing can be half-done.
+      try {
+        await this.exchange(c, "", this.opts.handshakeTimeoutMs ?? Math.min(HANDSHAKE_TIMEOUT_MS, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+      } catch (e) {
+        this.unavailable = `nft -j -i did not answer its handshake: ${(e as Error).message}`;
+        if (this.child === c) this.child = undefined;
+        c.proc.kill("SIGKILL");
+        throw new SessionUnavailableError(this.unavailable);
+      }
+    }
     this.calls++;
-    const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    await this.exchange(c, `${line}\n`, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  }
+
+  /** Writes `text` and the sentinel; settles when the sentinel's answer arrives. */
+  private exchange(c: Child, text: string, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         // Forget the child at once so the next call starts a fresh one; its 'close' can then
         // only settle its own (already settled) call.
         if (this.child === c) this.child = undefined;
-        this.settle(c, new KernelError("TIMEOUT", `nft session: batch timed out after ${timeoutMs} ms`, ["nft", "-j", "-i"]));
+        this.settle(c, new KernelError("TIMEOUT", `nft session: no answer after ${timeoutMs} ms`, ["nft", "-j", "-i"]));
         c.proc.kill("SIGKILL");
       }, timeoutMs);
       c.pending = { resolve, reject, timer };
       busy(c.proc);
-      c.proc.stdin.write(`${line}\n${SENTINEL_COMMAND}\n`);
+      c.proc.stdin.write(`${text}${SENTINEL_COMMAND}\n`);
     }).finally(() => idle(c.proc));
   }
 
