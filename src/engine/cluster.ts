@@ -59,8 +59,9 @@ import {
 import { DEFAULT_FAILSAFE, failsafeRules, type FailsafeConfig } from "./failsafe.js";
 import { LabelIndex } from "./label-index.js";
 import { buildTiers, compilePolicy, compileProfile, PolicyResolver, profileKey, type CompiledPolicy, type PolicyInput, type ProgramSet } from "./policy-resolver.js";
-import { calculateSets, SetRegistry } from "./set-calculator.js";
+import { calculateSets, MemberOrder, SetRegistry } from "./set-calculator.js";
 import { endpointRef } from "./refs.js";
+import { withSelectorCache } from "./selector-cache.js";
 import { tryExplain, explain, type Explanation, type ExplainQuery } from "./explain.js";
 import { tryMatrix, type Matrix, type MatrixQuery } from "./matrix.js";
 import { FlowInputError } from "./errors.js";
@@ -140,7 +141,7 @@ function partition(input: ClusterInput, issues: Issue[]): Partitioned {
 
 /** The IR of one endpoint from its record, effective labels and resolved programs. The one place
  *  this shape is assembled: the agent's incremental graph builds its endpoints with it too. */
-export function endpointIR(ep: EndpointRecord, labels: Readonly<Record<string, string>>, programs: ProgramSet): EndpointIR {
+export function endpointIR(ep: EndpointRecord, labels: Readonly<Record<string, string>>, programs: ProgramSet, shareLabels = false): EndpointIR {
   return {
     key: ep.key,
     kind: ep.kind,
@@ -150,10 +151,20 @@ export function endpointIR(ep: EndpointRecord, labels: Readonly<Record<string, s
     node: ep.node,
     ...(ep.interfaceName !== undefined ? { interfaceName: ep.interfaceName } : {}),
     ips: ep.ips,
-    labels: { ...labels },
+    // A copy unless the caller hands over an object nobody mutates (the full build shares one
+    // labels object per label class: 100k endpoints, a few thousand distinct label maps).
+    labels: shareLabels ? (labels as Record<string, string>) : { ...labels },
     namedPorts: ep.namedPorts,
     ...programs,
   };
+}
+
+function sameKeyOrder(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return false;
+  return true;
 }
 
 export class Cluster {
@@ -188,6 +199,10 @@ export class Cluster {
   }
 
   static fromResources(resources: ClusterInput, options: ClusterOptions = {}): Cluster {
+    return withSelectorCache(() => Cluster.build(resources, options));
+  }
+
+  private static build(resources: ClusterInput, options: ClusterOptions): Cluster {
     const opts: Required<ClusterOptions> = {
       failsafe: options.failsafe ?? DEFAULT_FAILSAFE,
       defaultEndpointToHostAction: options.defaultEndpointToHostAction ?? "Drop",
@@ -241,11 +256,14 @@ export class Cluster {
 
     // ---- labels
     const index = new LabelIndex();
-    const labelsOf = new Map<string, Record<string, string>>();
+    // Endpoints whose effective labels equal their class's, key order included (so printed IR is
+    // unchanged), share the class's labels object in the IR instead of a copy each.
+    const ownLabels = new Map<string, Record<string, string>>();
     for (const ep of endpoints.values()) {
       const l = effectiveLabels(ep.ownLabels, ep.profiles, profiles);
-      labelsOf.set(ep.key, l);
       index.add(ep.key, l);
+      const shared = index.classOf(ep.key)!.labels;
+      if (shared !== l && !sameKeyOrder(shared, l)) ownLabels.set(ep.key, l);
     }
     for (const ns of netsets.values()) index.add(ns.key, effectiveLabels(ns.ownLabels, ns.profiles, profiles));
 
@@ -307,13 +325,14 @@ export class Cluster {
     const byClass = resolver.selectingByClass(index);
     const epIR: EndpointIR[] = [];
     for (const ep of [...endpoints.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
-      const labels = labelsOf.get(ep.key)!;
-      const programs = resolver.programsFor(ep.kind, byClass[index.classOf(ep.key)!.ordinal]!, ep.profiles.map(profileKey));
-      epIR.push(endpointIR(ep, labels, programs));
+      const cls = index.classOf(ep.key)!;
+      const programs = resolver.programsFor(ep.kind, byClass[cls.ordinal]!, ep.profiles.map(profileKey));
+      const own = ownLabels.get(ep.key);
+      epIR.push(own ? endpointIR(ep, own, programs) : endpointIR(ep, cls.labels, programs, true));
     }
 
     // ---- sets
-    const setDefs = calculateSets(sets, { index, endpoints, netsets, slices: p.slices });
+    const setDefs = calculateSets(sets, { index, endpoints, netsets, slices: p.slices, order: new MemberOrder(endpoints, netsets) });
 
     const policyIR: Record<PolicyKey, PolicyIR> = {};
     for (const c of [...policiesList].sort((a, b) => (a.ir.key < b.ir.key ? -1 : a.ir.key > b.ir.key ? 1 : 0))) policyIR[c.ir.key] = c.ir;
@@ -327,10 +346,9 @@ export class Cluster {
       failsafe: failsafeRules(opts.failsafe),
       defaultEndpointToHostAction: opts.defaultEndpointToHostAction,
     };
-    const cluster = new Cluster(ir, issues, opts, skipped);
-    // Index every set now, so the first queries do not pay for it.
-    cluster.lookup = indexSets(ir.sets, { eager: true });
-    return cluster;
+    // The set membership index (SetLookup) is built on first use: the IR consumers that do not
+    // query (dataplane, agent) never need it, and explain pays only for the sets it touches.
+    return new Cluster(ir, issues, opts, skipped);
   }
 
   /** Membership index over the IR's sets (built lazily, shared by all queries). */

@@ -106,6 +106,8 @@ export function goldenDigest(c: Cluster): Record<string, string> {
   };
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(parts)) out[k] = sha(canonicalJSON(v));
+  // Key order too: the IR is printed as JSON (explain -o json, lab), so it must not move either.
+  out.rawJSON = sha(JSON.stringify(parts));
   return out;
 }
 

@@ -4,7 +4,7 @@
  * way Cilium evaluates selectors per identity, not per pod); results are cached per canonical
  * selector, so a selector shared by many rules is evaluated once.
  */
-import type { Selector } from "../selector/index.js";
+import type { LabelRestriction, Selector } from "../selector/index.js";
 
 export interface LabelClass {
   labels: Readonly<Record<string, string>>;
@@ -61,21 +61,43 @@ export class LabelIndex {
     this.classCache.clear();
   }
 
-  /** Ordinals of the classes that can match `sel` (ascending), or undefined for "all classes". */
+  /** Ordinals of the classes that can match `sel` (ascending), or undefined for "all classes".
+   *  Counts every restriction's candidates first and materialises only the smallest list. */
   private candidates(sel: Selector): number[] | undefined {
-    let best: number[] | undefined;
-    for (const [k, r] of sel.labelRestrictions()) {
-      let c: number[];
+    let bestKey: string | undefined;
+    let bestValues: string[] | undefined;
+    let bestCount = Infinity;
+    for (const [k, r] of this.restrictionsOf(sel)) {
+      let n: number;
       if (r.mustHaveOneOfValues !== undefined) {
         const vs = this.byKeyValue.get(k);
-        c = [];
-        if (vs) for (const v of r.mustHaveOneOfValues) for (const o of vs.get(v) ?? []) c.push(o);
-        if (r.mustHaveOneOfValues.length > 1) c.sort((a, b) => a - b);
-      } else if (r.mustBePresent) c = this.byKey.get(k) ?? [];
+        n = 0;
+        if (vs) for (const v of r.mustHaveOneOfValues) n += vs.get(v)?.length ?? 0;
+      } else if (r.mustBePresent) n = this.byKey.get(k)?.length ?? 0;
       else continue;
-      if (!best || c.length < best.length) best = c;
+      if (n < bestCount) {
+        bestCount = n;
+        bestKey = k;
+        bestValues = r.mustHaveOneOfValues;
+      }
     }
-    return best;
+    if (bestKey === undefined) return undefined;
+    if (bestValues === undefined) return this.byKey.get(bestKey) ?? [];
+    const vs = this.byKeyValue.get(bestKey);
+    if (!vs) return [];
+    if (bestValues.length === 1) return vs.get(bestValues[0]!) ?? [];
+    const c: number[] = [];
+    for (const v of bestValues) for (const o of vs.get(v) ?? []) c.push(o);
+    return c.sort((a, b) => a - b);
+  }
+
+  private readonly restrictionCache = new Map<string, Array<[string, LabelRestriction]>>();
+
+  private restrictionsOf(sel: Selector): Array<[string, LabelRestriction]> {
+    const key = sel.toString();
+    let r = this.restrictionCache.get(key);
+    if (!r) this.restrictionCache.set(key, (r = [...sel.labelRestrictions()]));
+    return r;
   }
 
   labels(id: string): Readonly<Record<string, string>> | undefined {

@@ -21,7 +21,8 @@ import {
   type RuleMatch,
   type RuleOrigin,
 } from "../rule/index.js";
-import { parseSelector, SelectorParseError, type Selector } from "../selector/index.js";
+import { SelectorParseError, type Selector } from "../selector/index.js";
+import { parseSel as parseSelector } from "./selector-cache.js";
 import { entitySelectorTexts } from "./selector-rewrite.js";
 import type { SetRegistry } from "./set-calculator.js";
 

@@ -11,12 +11,12 @@ import {
   LABEL_NAMESPACE,
   LABEL_SERVICE_ACCOUNT,
   NAMESPACE_LABEL_PREFIX as NS_LABEL_PREFIX,
-  parseSelector,
   prefixLabels,
   replaceInText,
   SERVICE_ACCOUNT_LABEL_PREFIX as SA_LABEL_PREFIX,
   type Selector,
 } from "../selector/index.js";
+import { parseSel as parseSelector } from "./selector-cache.js";
 
 const HAS_NAMESPACE = `has(${LABEL_NAMESPACE})`;
 const NOT_HAS_NAMESPACE = `!has(${LABEL_NAMESPACE})`;

@@ -36,9 +36,14 @@ export class SetRegistry {
     return id;
   }
 
+  /** Named-port ids by (selector, protocol, port name): hashing is the expensive part. */
+  private readonly namedPortIds = new Map<string, SetId>();
+
   /** `protocol`: 6, 17, 132 or PROTO_ANY (rule without protocol). */
   namedPort(sel: Selector, portName: string, protocol: number): SetId {
-    const id = makeUniqueId("n", `${sel.uniqueId()},${PROTO_TEXT[protocol] ?? "tcp"},${portName}`);
+    const content = `${sel.uniqueId()},${PROTO_TEXT[protocol] ?? "tcp"},${portName}`;
+    let id = this.namedPortIds.get(content);
+    if (id === undefined) this.namedPortIds.set(content, (id = makeUniqueId("n", content)));
     if (!this.requests.has(id)) this.requests.set(id, { kind: "named-port", selector: sel, portName, protocol });
     return id;
   }
@@ -51,11 +56,14 @@ export class SetRegistry {
 }
 
 export interface SetInputs {
-  /** Only `select` is used: the agent's incremental calculator passes its own membership index. */
-  index: Pick<LabelIndex, "select">;
+  /** Only `select` is needed: the agent's incremental calculator passes its own membership index.
+   *  A full LabelIndex (with `selectClasses`) plus `order` enables the class-level path below. */
+  index: Pick<LabelIndex, "select"> & Partial<Pick<LabelIndex, "selectClasses" | "classList">>;
   endpoints: Map<string, EndpointRecord>;
   netsets: Map<string, NetworkSetRecord>;
   slices: EndpointSlice[];
+  /** Precomputed member order of every endpoint and network set (full computation). */
+  order?: MemberOrder;
 }
 
 /** A member CIDR with its sort key parsed once per calculation (not once per comparison or per
@@ -81,6 +89,37 @@ function comparePort(x: PortEntry, y: PortEntry): number {
   return compareKeyed(x.a, y.a) || x.m.protocol - y.m.protocol || x.m.port - y.m.port;
 }
 
+/** "a.b.c.d/p" in canonical form (what endpoints and network sets hold) without BigInt; anything
+ *  else (IPv6, unusual spellings) goes to parseCidr. Same value as parseCidr's masked base. */
+function fastV4(c: string): KeyedCidr | undefined {
+  const slash = c.indexOf("/");
+  if (slash < 0) return undefined;
+  let v = 0;
+  let octet = -1;
+  let dots = 0;
+  for (let i = 0; i < slash; i++) {
+    const ch = c.charCodeAt(i);
+    if (ch === 46) {
+      if (octet < 0) return undefined;
+      v = v * 256 + octet;
+      octet = -1;
+      dots++;
+    } else if (ch >= 48 && ch <= 57) {
+      if (octet === 0) return undefined; // leading zero: let parseCidr decide
+      octet = octet < 0 ? ch - 48 : octet * 10 + (ch - 48);
+      if (octet > 255) return undefined;
+    } else return undefined;
+  }
+  if (dots !== 3 || octet < 0) return undefined;
+  v = v * 256 + octet;
+  const ptext = c.slice(slash + 1);
+  if (!/^(0|[1-9][0-9]?)$/.test(ptext)) return undefined;
+  const prefix = Number(ptext);
+  if (prefix > 32) return undefined;
+  const hostBits = 2 ** (32 - prefix);
+  return { c, family: 4, v: Math.floor(v / hostBits) * hostBits, prefix };
+}
+
 /** Per-calculation memo of parsed member texts and per-item member lists. */
 class MemberCache {
   private readonly cidrs = new Map<string, KeyedCidr>();
@@ -89,8 +128,11 @@ class MemberCache {
   cidr(c: string): KeyedCidr {
     let k = this.cidrs.get(c);
     if (!k) {
-      const p = parseCidr(c)!;
-      k = { c, family: p.family, v: p.family === 4 ? Number(p.base) : p.base, prefix: p.prefix };
+      k = fastV4(c);
+      if (!k) {
+        const p = parseCidr(c)!;
+        k = { c, family: p.family, v: p.family === 4 ? Number(p.base) : p.base, prefix: p.prefix };
+      }
       this.cidrs.set(c, k);
     }
     return k;
@@ -117,6 +159,170 @@ class MemberCache {
   }
 }
 
+/** Port members sort by (address rank, protocol, port), packed in one number: protocol < 2^8,
+ *  port < 2^16, rank < 2^29 — exact in a double. */
+const PORT_KEY_RANK = 2 ** 24;
+const MAX_RANKS = 2 ** 29;
+
+/**
+ * Every member text of every endpoint and network set, sorted once into a global order (family,
+ * base, prefix — the order of SelectorSetDef.members), so a set's members are integer ranks:
+ * collected per label class, sorted as a typed array, de-duplicated by adjacency and mapped back
+ * to the shared texts. Replaces parsing and comparing texts per set, which dominated the full
+ * computation when popular endpoints are members of hundreds of sets.
+ */
+export class MemberOrder {
+  /** rank → member text (canonical CIDR). */
+  readonly texts: string[] = [];
+  /** rank → address (no prefix) when the rank is an endpoint address. */
+  readonly addrs: Array<string | undefined> = [];
+  private readonly byItem = new Map<string, Int32Array>();
+  private readonly rankOf = new Map<string, number>();
+  private readonly portMembers = new Map<number, PortMember>();
+
+  constructor(endpoints: Map<string, EndpointRecord>, netsets: Map<string, NetworkSetRecord>) {
+    const memo = new MemberCache();
+    const items: Array<[string, KeyedCidr[]]> = [];
+    const addrOf = new Map<KeyedCidr, string>();
+    for (const ep of endpoints.values()) {
+      const l = ep.ips.map((ip) => {
+        const k = memo.addr(ip);
+        addrOf.set(k, ip);
+        return k;
+      });
+      items.push([ep.key, l]);
+    }
+    for (const ns of netsets.values()) items.push([ns.key, ns.nets.map((n) => memo.cidr(n))]);
+    const all = new Set<KeyedCidr>();
+    for (const [, l] of items) for (const k of l) all.add(k);
+    const sorted = [...all].sort(compareKeyed);
+    if (sorted.length >= MAX_RANKS) throw new Error(`too many distinct set members (${sorted.length})`);
+    const rank = new Map<KeyedCidr, number>();
+    sorted.forEach((k, i) => {
+      rank.set(k, i);
+      this.texts.push(k.c);
+      this.addrs.push(addrOf.get(k));
+    });
+    for (const [id, l] of items) this.byItem.set(id, Int32Array.from(l, (k) => rank.get(k)!));
+    for (const [ip, r] of [...addrOf].map(([k, ip]) => [ip, rank.get(k)!] as const)) this.rankOf.set(ip, r);
+  }
+
+  /** Ranks of an item's members (endpoint addresses or network set nets). */
+  ranks(id: string): Int32Array | undefined {
+    return this.byItem.get(id);
+  }
+
+  /** Rank of an endpoint address. */
+  addrRank(ip: string): number {
+    return this.rankOf.get(ip)!;
+  }
+
+  /** One PortMember object per (address, protocol, port): sets share them (read-only IR data). */
+  portMember(key: number): PortMember {
+    let m = this.portMembers.get(key);
+    if (!m) {
+      const rank = Math.floor(key / PORT_KEY_RANK);
+      const rest = key - rank * PORT_KEY_RANK;
+      m = { addr: this.addrs[rank]!, protocol: rest >>> 16, port: rest & 0xffff };
+      this.portMembers.set(key, m);
+    }
+    return m;
+  }
+}
+
+function portKey(rank: number, protocol: number, port: number): number {
+  return rank * PORT_KEY_RANK + protocol * 65536 + port;
+}
+
+/** Sorted, de-duplicated. */
+function uniqSorted<T extends Int32Array | Float64Array>(a: T): T {
+  a.sort();
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (i === 0 || a[i] !== a[n - 1]) a[n++] = a[i]!;
+  return a.subarray(0, n) as T;
+}
+
+/** Selector and named-port sets from label classes and member ranks. */
+class ClassMembers {
+  private readonly classRanks = new Map<number, Int32Array>();
+  /** Per class: its endpoints' named ports, each with its packed member key per address. */
+  private readonly classPorts = new Map<number, Array<{ name: string; protocol: number; key: number }>>();
+
+  constructor(
+    private readonly index: Pick<LabelIndex, "selectClasses" | "classList">,
+    private readonly order: MemberOrder,
+    private readonly endpoints: Map<string, EndpointRecord>,
+  ) {}
+
+  private ranksOfClass(o: number): Int32Array {
+    let r = this.classRanks.get(o);
+    if (!r) {
+      const parts: Int32Array[] = [];
+      let n = 0;
+      for (const id of this.index.classList[o]!.ids) {
+        const p = this.order.ranks(id);
+        if (p) {
+          parts.push(p);
+          n += p.length;
+        }
+      }
+      r = new Int32Array(n);
+      let at = 0;
+      for (const p of parts) {
+        r.set(p, at);
+        at += p.length;
+      }
+      this.classRanks.set(o, r);
+    }
+    return r;
+  }
+
+  selector(sel: Selector): string[] {
+    const classes = this.index.selectClasses(sel);
+    let n = 0;
+    const parts = classes.map((o) => {
+      const r = this.ranksOfClass(o);
+      n += r.length;
+      return r;
+    });
+    const all = new Int32Array(n);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    const u = uniqSorted(all);
+    const out = new Array<string>(u.length);
+    for (let i = 0; i < u.length; i++) out[i] = this.order.texts[u[i]!]!;
+    return out;
+  }
+
+  private portsOfClass(o: number): Array<{ name: string; protocol: number; key: number }> {
+    let l = this.classPorts.get(o);
+    if (!l) {
+      l = [];
+      for (const id of this.index.classList[o]!.ids) {
+        const ep = this.endpoints.get(id);
+        if (!ep) continue; // network sets have no ports
+        for (const np of ep.namedPorts) for (const ip of ep.ips) l.push({ name: np.name, protocol: np.protocol, key: portKey(this.order.addrRank(ip), np.protocol, np.port) });
+      }
+      this.classPorts.set(o, l);
+    }
+    return l;
+  }
+
+  namedPort(sel: Selector, portName: string, protocol: number): PortMember[] {
+    const keys: number[] = [];
+    for (const o of this.index.selectClasses(sel)) {
+      for (const p of this.portsOfClass(o)) if (p.name === portName && (protocol === PROTO_ANY || p.protocol === protocol)) keys.push(p.key);
+    }
+    const u = uniqSorted(Float64Array.from(keys));
+    const out = new Array<PortMember>(u.length);
+    for (let i = 0; i < u.length; i++) out[i] = this.order.portMember(u[i]!);
+    return out;
+  }
+}
+
 function sortCidrs(keyed: Iterable<KeyedCidr>): string[] {
   // Entries are interned per text, so a Set of entries removes duplicate texts.
   const uniq = [...new Set(keyed)];
@@ -137,6 +343,7 @@ function sortMembers(entries: PortEntry[]): PortMember[] {
 export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, SetDef> {
   const out: Record<SetId, SetDef> = {};
   const memo = new MemberCache();
+  const fast = inp.order && inp.index.selectClasses && inp.index.classList ? new ClassMembers(inp.index as Pick<LabelIndex, "selectClasses" | "classList">, inp.order, inp.endpoints) : undefined;
   // EndpointSlices by service (kubernetes.io/service-name label).
   const slicesBySvc = new Map<string, EndpointSlice[]>();
   for (const s of inp.slices) {
@@ -150,7 +357,11 @@ export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, S
   const ids = [...reg.requests.keys()].sort();
   for (const id of ids) {
     const r = reg.requests.get(id)!;
-    if (r.kind === "selector") {
+    if (r.kind === "selector" && fast) {
+      out[id] = { kind: "selector", id, selector: r.selector.toString(), members: fast.selector(r.selector) };
+    } else if (r.kind === "named-port" && fast) {
+      out[id] = { kind: "named-port", id, portName: r.portName, protocol: r.protocol, selector: r.selector.toString(), members: fast.namedPort(r.selector, r.portName, r.protocol) };
+    } else if (r.kind === "selector") {
       const members: KeyedCidr[] = [];
       for (const itemId of inp.index.select(r.selector)) for (const k of memo.item(itemId, inp)) members.push(k);
       const def: SelectorSetDef = { kind: "selector", id, selector: r.selector.toString(), members: sortCidrs(members) };
