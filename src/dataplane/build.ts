@@ -706,6 +706,31 @@ export class DataplaneBuilder {
   }
 
   build(ir: ClusterIR): DataplaneModel {
+    try {
+      return this.update(ir);
+    } catch (e) {
+      // A half-applied update leaves the pieces inconsistent: start over at the next build.
+      this.reset();
+      throw e;
+    }
+  }
+
+  private reset(): void {
+    this.ir = undefined;
+    this.endpointPieces.clear();
+    this.chainPieces.clear();
+    this.frame = undefined;
+    this.targets.clear();
+    this.chains.clear();
+    this.setRefs.clear();
+    this.logRefs.clear();
+    this.factIndex.clear();
+    this.chainNames = this.setNames = this.logNames = undefined;
+    this.setObjects = new Map();
+    this.registry.update({ tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] }, this.registry.ids());
+  }
+
+  private update(ir: ClusterIR): DataplaneModel {
     const prev = this.ir;
     const full = prev === undefined;
     const stats: BuildStats = { full, endpoints: 0, chains: 0, frame: false, sets: 0 };

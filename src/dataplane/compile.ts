@@ -159,6 +159,11 @@ export class SetRegistry {
     }
   }
 
+  /** IR sets some cached kernel set is made of. */
+  ids(): SetId[] {
+    return [...this.byId.keys()];
+  }
+
   /** Forgets compiled sets no longer used (their names depend on content, so they accumulate). */
   prune(used: (name: string) => boolean): void {
     for (const [name, e] of this.cache) {
@@ -249,7 +254,9 @@ export class SetRegistry {
 
   /** Whether a selector set holds CIDRs of the family (then rules need its interval part too). */
   hasNets(id: SetId, family: Family): boolean {
-    return this.fact(`nets|${family}|${id}`, `s:${id}`, () => this.ensure({ kind: "selector", id, family, part: "nets" }).elements.length > 0);
+    // Re-evaluated after the IR changed, a fact may name a set that is gone: then it is undefined
+    // (another value), and the piece that consulted it is rebuilt or dropped.
+    return this.fact(`nets|${family}|${id}`, `s:${id}`, () => (this.ir.sets[id] ? this.ensure({ kind: "selector", id, family, part: "nets" }).elements.length > 0 : undefined)) === true;
   }
 
   /** A service set with ports (or a named-port set in that position) is looked up with the port;
@@ -272,7 +279,7 @@ export class SetRegistry {
   compilable(name: string, ports: number): boolean {
     const spec = this.specOf(name);
     if (spec.kind === "compiled") return false;
-    return this.fact(`small|${name}|${ports}`, `s:${spec.id}`, () => this.ensure(spec).elements.length * ports <= MAX_COMPILED_PRODUCT);
+    return this.fact(`small|${name}|${ports}`, `s:${spec.id}`, () => (this.ir.sets[spec.id] ? this.ensure(spec).elements.length * ports <= MAX_COMPILED_PRODUCT : undefined)) === true;
   }
 
   get(name: string): DpSet | undefined {

@@ -68,8 +68,11 @@ function changes(from: string[], to: string[]): [string[], string[]] {
 export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
   const ops: DpOp[] = [];
   // Sets.
+  // Identity first: the incremental builder hands back the previous model's objects for
+  // everything it did not rebuild, so comparing a model with its successor costs O(changed).
   for (const [name, s] of Object.entries(to.sets)) {
     const old = from.sets[name];
+    if (old === s) continue;
     if (!old) {
       ops.push({ op: "add-set", set: s });
       continue;
@@ -83,11 +86,12 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
     if (del.length > 0) ops.push({ op: "delete-elements", set: name, elements: del });
     if (add.length > 0) ops.push({ op: "add-elements", set: name, elements: add });
   }
-  for (const name of Object.keys(from.sets)) if (!(name in to.sets)) ops.push({ op: "delete-set", name });
+  if (from.sets !== to.sets) for (const name of Object.keys(from.sets)) if (!(name in to.sets)) ops.push({ op: "delete-set", name });
 
   // Chains.
   for (const [name, c] of Object.entries(to.chains)) {
     const old = from.chains[name];
+    if (old === c) continue;
     if (!old) ops.push({ op: "add-chain", chain: c });
     else if (chainShape(old) !== chainShape(c)) ops.push({ op: "delete-chain", name }, { op: "add-chain", chain: c });
     else if (!sameJSON(old.rules, c.rules)) ops.push({ op: "replace-chain", chain: c });
@@ -97,6 +101,7 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
   // Maps.
   for (const [name, m] of Object.entries(to.maps)) {
     const old = from.maps[name];
+    if (old === m) continue;
     if (!old) {
       ops.push({ op: "add-map", map: m });
       continue;

@@ -9,7 +9,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildDataplane, diffModels, type DataplaneModel } from "../../dataplane/index.js";
+import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneModel } from "../../dataplane/index.js";
 import { kindOf, type Resource } from "../../model/index.js";
 import { CalcGraph } from "./calc-graph.js";
 import { modelFromScratch } from "./oracle.js";
@@ -66,10 +66,15 @@ function updatesBetween(from: Map<string, Resource>, to: State): Array<{ type: "
   return ups;
 }
 
-/** After a flush, the model built from the local IR must equal the from-scratch model. */
-function check(calc: CalcGraph, store: Map<string, Resource>, where: string): DataplaneModel {
-  const got = buildDataplane(calc.flush().ir, LOCAL, { config: CONFIG });
-  expect(got, where).toEqual(modelFromScratch([...store.values()], LOCAL, { config: CONFIG }));
+/** After a flush, the model built from the local IR must equal the from-scratch model — both
+ *  built whole and built incrementally by the builder that followed every earlier flush (as the
+ *  agent does). */
+function check(calc: CalcGraph, dp: DataplaneBuilder, store: Map<string, Resource>, where: string): DataplaneModel {
+  const ir = calc.flush().ir;
+  const want = modelFromScratch([...store.values()], LOCAL, { config: CONFIG });
+  const got = buildDataplane(ir, LOCAL, { config: CONFIG });
+  expect(got, where).toEqual(want);
+  expect(dp.build(ir), `${where} (incremental model)`).toEqual(want);
   return got;
 }
 
@@ -78,17 +83,18 @@ const CONFIG = { logDenied: true, logAllowed: false };
 
 function run(states: State[], strategy: FlushStrategy): void {
   const calc = new CalcGraph({ node: LOCAL });
+  const dp = new DataplaneBuilder(LOCAL, { config: CONFIG });
   const store = new Map<string, Resource>();
   states.forEach((s, i) => {
     for (const u of updatesBetween(store, s)) {
       calc.onUpdate(u);
       if (u.type === "put") store.set(rid(u.resource), u.resource);
       else store.delete(rid(u.resource));
-      if (strategy === "per-update") check(calc, store, `state ${i} after ${u.type} ${rid(u.resource)}`);
+      if (strategy === "per-update") check(calc, dp, store, `state ${i} after ${u.type} ${rid(u.resource)}`);
     }
-    if (strategy === "per-state") check(calc, store, `after state ${i}`);
+    if (strategy === "per-state") check(calc, dp, store, `after state ${i}`);
   });
-  check(calc, store, "at end");
+  check(calc, dp, store, "at end");
 }
 
 const stateArb: fc.Arbitrary<StateChoice> = fc.tuple(...VOCABULARY.map((e) => fc.integer({ min: -1, max: e.variants.length - 1 })));

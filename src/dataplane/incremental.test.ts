@@ -1,0 +1,365 @@
+/**
+ * The incremental builder must equal the from-scratch build after every step (Felix-style state
+ * sequences). An IR producer (Cluster, the agent's CalcGraph) replaces an object when its content
+ * changes and keeps it otherwise; the sequences here do the same, copy-on-write: each step
+ * replaces exactly the IR objects a datastore change would (one set's members, one policy, one
+ * endpoint, a profile, a tier's default action, …). fast-check draws random IRs and random step
+ * sequences; fixed sequences check locality (what a step rebuilds) and the compiled sets.
+ *
+ * The agent-level sequences (datastore resources → CalcGraph → builder) are in
+ * agent/calc/calc-graph.test.ts.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { ClusterIR, EndpointIR, PolicyIR, RuleIR, SetDef } from "../rule/index.js";
+import { arbCluster, type ArbSpec } from "./testdata/arbitrary.js";
+import { fixtureIR, NODE, SET_CLIENT } from "./testdata/fixtures.js";
+import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneConfig, type DataplaneModel } from "./index.js";
+
+const spec: ArbSpec = {
+  pods: [
+    { name: "a", iface: "calia0000000000", v4: "198.18.1.10", v6: "fd00:198:0:1::10", node: "n1" },
+    { name: "b", iface: "calib0000000000", v4: "198.18.1.11", v6: "fd00:198:0:1::11", node: "n1" },
+    { name: "c", iface: "calic0000000000", v4: "198.18.1.12", v6: "fd00:198:0:1::12", node: "n1" },
+    { name: "r", iface: "calir0000000000", v4: "198.18.2.10", v6: "fd00:198:0:2::10", node: "n2" },
+  ],
+  externalNets: ["198.19.0.0/16", "fd00:198:9::/48"],
+};
+const N = "n1";
+
+// ------------------------------------------------------------------------------------ steps
+
+/** Many host addresses: a set this big no longer joins compiled lookups (64 elements per rule). */
+const bulk = (n: number, third: number) => Array.from({ length: n }, (_, i) => `198.18.${third}.${i + 1}/32`);
+
+type Step =
+  | { kind: "set-members"; set: number; variant: number }
+  | { kind: "policy-rules"; policy: number; from: number; dir: "ingress" | "egress" }
+  | { kind: "policy-delete"; policy: number }
+  | { kind: "endpoint-drop"; endpoint: number }
+  | { kind: "endpoint-node"; endpoint: number }
+  | { kind: "endpoint-program"; endpoint: number; dir: "ingress" | "egress" }
+  | { kind: "tier-default"; endpoint: number }
+  | { kind: "profile"; variant: number }
+  | { kind: "endpoint-touch"; endpoint: number };
+
+const arbStep: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant("set-members" as const), set: fc.nat(2), variant: fc.nat(4) }),
+  fc.record({ kind: fc.constant("policy-rules" as const), policy: fc.nat(3), from: fc.nat(3), dir: fc.constantFrom("ingress" as const, "egress" as const) }),
+  fc.record({ kind: fc.constant("policy-delete" as const), policy: fc.nat(3) }),
+  fc.record({ kind: fc.constant("endpoint-drop" as const), endpoint: fc.nat(3) }),
+  fc.record({ kind: fc.constant("endpoint-node" as const), endpoint: fc.nat(3) }),
+  fc.record({ kind: fc.constant("endpoint-program" as const), endpoint: fc.nat(3), dir: fc.constantFrom("ingress" as const, "egress" as const) }),
+  fc.record({ kind: fc.constant("tier-default" as const), endpoint: fc.nat(3) }),
+  fc.record({ kind: fc.constant("profile" as const), variant: fc.nat(2) }),
+  fc.record({ kind: fc.constant("endpoint-touch" as const), endpoint: fc.nat(3) }),
+);
+
+const pick = <T>(xs: T[], i: number): T | undefined => (xs.length === 0 ? undefined : xs[i % xs.length]);
+
+/** The IR after one step; untouched objects stay the same objects. */
+function applyStep(ir: ClusterIR, s: Step): ClusterIR {
+  switch (s.kind) {
+    case "set-members": {
+      const id = pick(Object.keys(ir.sets).sort(), s.set);
+      if (!id) return ir;
+      const d = ir.sets[id]!;
+      if (d.kind !== "selector") return ir;
+      // Variants: fewer members, an external CIDR joins (interval part appears), many hosts
+      // (crosses the compile limit), CIDRs removed, a remote pod address joins.
+      const base = d.members.filter((m) => !m.startsWith("198.18.7."));
+      const variants = [
+        base.slice(1),
+        [...base, "203.0.113.0/24"],
+        [...base, ...bulk(70, 7)],
+        base.filter((m) => m.endsWith("/32") || m.endsWith("/128")),
+        [...base, "198.18.2.99/32"],
+      ];
+      const members = [...new Set(variants[s.variant % variants.length]!)].sort();
+      return { ...ir, sets: { ...ir.sets, [id]: { ...d, members } as SetDef } };
+    }
+    case "policy-rules": {
+      const keys = Object.keys(ir.policies).sort();
+      const key = pick(keys, s.policy);
+      const from = pick(keys, s.from);
+      if (!key || !from) return ir;
+      const p = ir.policies[key]!;
+      const rules: RuleIR[] = ir.policies[from]![s.dir].map((r, index) => ({ ...r, origin: { ...r.origin, tier: p.tier, policy: key, index } }));
+      // A reversed copy when the source is the policy itself, so that the step always changes it.
+      const next = from === key ? [...rules].reverse().map((r, index) => ({ ...r, origin: { ...r.origin, index } })) : rules;
+      return { ...ir, policies: { ...ir.policies, [key]: { ...p, [s.dir]: next } as PolicyIR } };
+    }
+    case "policy-delete": {
+      const key = pick(Object.keys(ir.policies).sort(), s.policy);
+      if (!key) return ir;
+      const policies = { ...ir.policies };
+      delete policies[key];
+      const strip = (e: EndpointIR): EndpointIR => {
+        const uses = [e.ingress, e.egress].some((p) => p.tiers.some((t) => t.policies.includes(key)));
+        if (!uses) return e;
+        const without = (p: EndpointIR["ingress"]) => ({ ...p, tiers: p.tiers.map((t) => ({ ...t, policies: t.policies.filter((k) => k !== key) })).filter((t) => t.policies.length > 0) });
+        return { ...e, ingress: without(e.ingress), egress: without(e.egress) };
+      };
+      return { ...ir, policies, endpoints: ir.endpoints.map(strip) };
+    }
+    case "endpoint-drop": {
+      const e = pick(ir.endpoints, s.endpoint);
+      return e ? { ...ir, endpoints: ir.endpoints.filter((x) => x !== e) } : ir;
+    }
+    case "endpoint-node":
+      return mapEndpoint(ir, s.endpoint, (e) => ({ ...e, node: e.node === N ? "n2" : N }));
+    case "endpoint-program":
+      return mapEndpoint(ir, s.endpoint, (e) => {
+        const p = e[s.dir];
+        const t = p.tiers[0];
+        // Drop the first policy of the first tier, or put every policy of the IR into a new tier.
+        const tiers = t ? [{ ...t, policies: t.policies.slice(1) }, ...p.tiers.slice(1)].filter((x) => x.policies.length > 0) : [{ tier: "default", defaultAction: "Deny" as const, policies: Object.keys(ir.policies).sort() }];
+        return { ...e, [s.dir]: { ...p, tiers } };
+      });
+    case "tier-default":
+      return mapEndpoint(ir, s.endpoint, (e) => ({
+        ...e,
+        ingress: { ...e.ingress, tiers: e.ingress.tiers.map((t) => ({ ...t, defaultAction: t.defaultAction === "Deny" ? ("Pass" as const) : ("Deny" as const) })) },
+      }));
+    case "profile": {
+      const key = "pro/kns.default";
+      const prof = ir.profiles[key];
+      const allow = (dir: "ingress" | "egress"): RuleIR[] => [{ action: "Allow", match: { src: {}, dst: {} }, origin: { tier: "", policy: key, direction: dir, index: 0 } }];
+      const logDeny = (dir: "ingress" | "egress"): RuleIR[] => [{ action: "Deny", match: { protocol: 6, src: {}, dst: {} }, origin: { tier: "", policy: key, direction: dir, index: 0 } }];
+      const variants = [undefined, { key, name: "kns.default", ingress: allow("ingress"), egress: [] }, { key, name: "kns.default", ingress: logDeny("ingress"), egress: allow("egress") }];
+      const next = variants[s.variant % variants.length];
+      const profiles = { ...ir.profiles };
+      if (next) profiles[key] = next;
+      else delete profiles[key];
+      return prof === next ? ir : { ...ir, profiles };
+    }
+    case "endpoint-touch":
+      // A new object with the same content (a producer that re-derived it): must change nothing.
+      return mapEndpoint(ir, s.endpoint, (e) => ({ ...e }));
+  }
+}
+
+function mapEndpoint(ir: ClusterIR, i: number, f: (e: EndpointIR) => EndpointIR): ClusterIR {
+  const e = pick(ir.endpoints, i);
+  return e ? { ...ir, endpoints: ir.endpoints.map((x) => (x === e ? f(x) : x)) } : ir;
+}
+
+// ------------------------------------------------------------------------------------ driver
+
+const CONFIGS: Array<Partial<DataplaneConfig>> = [
+  {},
+  { logDenied: true, logAllowed: true, denyAction: "reject" },
+  { compileAllowRuns: false },
+  { groupAllowPolicies: false },
+];
+
+/** Drives one builder through the IRs; after every build it must equal the from-scratch model,
+ *  and the model it returned before must be unchanged. */
+function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
+  const b = new DataplaneBuilder(N, { config });
+  let prev: { model: DataplaneModel; json: string } | undefined;
+  irs.forEach((ir, i) => {
+    const got = b.build(ir);
+    expect(got, `step ${i}`).toEqual(buildDataplane(ir, N, { config }));
+    if (prev) expect(JSON.stringify(prev.model), `model of step ${i - 1} modified`).toBe(prev.json);
+    prev = { model: got, json: JSON.stringify(got) };
+  });
+}
+
+function sequence(ir0: ClusterIR, steps: Step[]): ClusterIR[] {
+  const out = [ir0];
+  for (const s of steps) out.push(applyStep(out[out.length - 1]!, s));
+  return out;
+}
+
+describe("DataplaneBuilder: incremental model equals the from-scratch model", () => {
+  it("random IRs, random steps, every config", () => {
+    fc.assert(
+      fc.property(arbCluster(spec), fc.array(arbStep, { minLength: 1, maxLength: 12 }), fc.constantFrom(...CONFIGS), (ir0, steps, config) => {
+        replay(sequence(ir0, steps), config);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("unrelated random IRs in a row (everything replaced), every config", () => {
+    fc.assert(
+      fc.property(fc.array(arbCluster(spec), { minLength: 2, maxLength: 4 }), fc.constantFrom(...CONFIGS), (irs, config) => replay(irs, config)),
+      { numRuns: 100 },
+    );
+  });
+
+  it("each step kind on the fixture (host endpoints, failsafe, network sets, services)", () => {
+    const ir0 = fixtureIR();
+    const steps: Step[] = [];
+    for (let i = 0; i < 5; i++) steps.push({ kind: "set-members", set: i, variant: i }, { kind: "set-members", set: i + 1, variant: 2 });
+    for (let i = 0; i < 4; i++) steps.push({ kind: "policy-rules", policy: i, from: i + 1, dir: i % 2 ? "egress" : "ingress" });
+    for (let i = 0; i < 5; i++) steps.push({ kind: "endpoint-program", endpoint: i, dir: "ingress" }, { kind: "tier-default", endpoint: i }, { kind: "endpoint-touch", endpoint: i });
+    steps.push({ kind: "profile", variant: 1 }, { kind: "endpoint-node", endpoint: 1 }, { kind: "endpoint-drop", endpoint: 0 }, { kind: "policy-delete", policy: 0 }, { kind: "endpoint-node", endpoint: 1 });
+    for (const config of CONFIGS) replay(sequence(ir0, steps), { ...config, workloadInterfacePrefixes: ["cali", "tap"] });
+  });
+});
+
+describe("DataplaneBuilder: a step rebuilds only what it changes", () => {
+  const fresh = () => {
+    const b = new DataplaneBuilder(NODE);
+    const ir = fixtureIR();
+    return { b, ir, m: b.build(ir) };
+  };
+
+  it("set members: no chain is rebuilt; only the sets made of that IR set get new elements", () => {
+    const { b, ir, m } = fresh();
+    const d = ir.sets[SET_CLIENT]!;
+    const next = { ...ir, sets: { ...ir.sets, [SET_CLIENT]: { ...d, members: [...d.members, "198.18.1.99/32"].sort() } as SetDef } };
+    const m2 = b.build(next);
+    expect(b.stats).toMatchObject({ full: false, endpoints: 0, chains: 0, frame: false });
+    expect(b.stats.sets).toBeGreaterThan(0);
+    for (const name of Object.keys(m.chains)) expect(m2.chains[name]).toBe(m.chains[name]);
+    expect(diffModels(m, m2).every((o) => o.op === "add-elements")).toBe(true);
+    expect(m2).toEqual(buildDataplane(next, NODE));
+  });
+
+  it("CIDRs leaving or joining a selector rebuild the chains that use the selector, not others", () => {
+    const { b, ir, m } = fresh();
+    const d = ir.sets[SET_CLIENT]! as Extract<SetDef, { kind: "selector" }>;
+    const hostsOnly = d.members.filter((x) => x.endsWith("/32") || x.endsWith("/128"));
+    expect(hostsOnly.length).toBeLessThan(d.members.length);
+    const steps = [hostsOnly, [...hostsOnly, "203.0.113.0/24"], [...hostsOnly, "203.0.113.0/24", "198.51.100.0/24"]];
+    const rebuilt = steps.map((members) => {
+      const next = { ...ir, sets: { ...ir.sets, [SET_CLIENT]: { ...d, members: members.sort() } as SetDef } };
+      expect(b.build(next)).toEqual(buildDataplane(next, NODE));
+      expect(b.stats.endpoints).toBe(0);
+      return b.stats.chains;
+    });
+    // CIDRs vanish (v4 and v6), a v4 CIDR appears, another v4 CIDR joins (elements only).
+    expect(rebuilt[0]).toBeGreaterThan(0);
+    expect(rebuilt[0]).toBeLessThan(Object.keys(m.chains).length / 2);
+    expect(rebuilt[1]).toBeGreaterThan(0);
+    expect(rebuilt[2]).toBe(0);
+  });
+
+  it("one policy changed: only its chain (and no endpoint chain)", () => {
+    const { b, ir } = fresh();
+    const key = "np/prod/web";
+    const p = ir.policies[key]!;
+    const next = { ...ir, policies: { ...ir.policies, [key]: { ...p, ingress: p.ingress.slice(0, -1) } } };
+    b.build(next);
+    expect(b.stats).toMatchObject({ endpoints: 0, chains: 1, frame: false });
+  });
+
+  it("one endpoint changed: its chains and the frame", () => {
+    const { b, ir } = fresh();
+    const i = ir.endpoints.findIndex((e) => e.node === NODE && e.kind === "workload");
+    const next = { ...ir, endpoints: ir.endpoints.map((e, j) => (j === i ? { ...e, ingress: { ...e.ingress, tiers: [] } } : e)) };
+    b.build(next);
+    expect(b.stats).toMatchObject({ endpoints: 1, chains: 0, frame: true });
+    expect(b.build(next)).toEqual(buildDataplane(next, NODE));
+    expect(b.stats).toMatchObject({ endpoints: 0, chains: 0, frame: false, sets: 0 });
+  });
+});
+
+// ------------------------------------------------------------------------------------ compiled sets
+
+describe("compiled allow runs", () => {
+  const sel = (id: string, members: string[]): SetDef => ({ kind: "selector", id, selector: `x == '${id}'`, members });
+  const allow = (policy: string, index: number, set: string, ports: number[]): RuleIR => ({
+    action: "Allow",
+    match: { protocol: 6, src: { sets: [set] }, dst: { ports: ports.map((p) => ({ first: p, last: p })) } },
+    origin: { tier: "default", policy, direction: "ingress", index },
+  });
+  const policy = (key: string, ingress: RuleIR[]): PolicyIR => ({
+    key,
+    kind: "GlobalNetworkPolicy",
+    name: key.slice(4),
+    tier: "default",
+    order: 1,
+    staged: false,
+    selector: "all()",
+    governs: { ingress: true, egress: false },
+    ingress,
+    egress: [],
+    applyOnForward: false,
+    preDNAT: false,
+    doNotTrack: false,
+  });
+  const endpoint = (name: string, policies: string[]): EndpointIR => ({
+    key: `wep/default/${name}`,
+    kind: "workload",
+    name,
+    namespace: "default",
+    pod: `default/${name}`,
+    node: N,
+    interfaceName: `cali${name.padEnd(11, "0")}`,
+    ips: ["198.18.1.10"],
+    labels: {},
+    namedPorts: [],
+    ingress: { tiers: [{ tier: "default", defaultAction: "Deny", policies }], stagedTiers: [], profiles: [] },
+    egress: { tiers: [], stagedTiers: [], profiles: [] },
+  });
+  const ir = (sets: SetDef[], policies: PolicyIR[], endpoints: EndpointIR[]): ClusterIR => ({
+    tiers: [{ name: "default", order: 1, defaultAction: "Deny" }],
+    policies: Object.fromEntries(policies.map((p) => [p.key, p])),
+    profiles: {},
+    sets: Object.fromEntries(sets.map((s) => [s.id, s])),
+    endpoints,
+  });
+  /** IPv4 compiled lookups (each family has its own; the IPv6 sets are empty here). */
+  const concatRules = (m: DataplaneModel) => Object.values(m.chains).flatMap((c) => c.rules.filter((r) => r.match.some((x) => x.kind === "concat-set" && x.family === 4)));
+  const v4 = (m: DataplaneModel, chain: string) => m.chains[chain]!.rules.filter((r) => !r.match.some((x) => "family" in x && x.family === 6));
+
+  it("the kernel bench shape (N rules, one peer each, own port) is one lookup of N elements", () => {
+    const n = 200;
+    const sets = Array.from({ length: n }, (_, i) => sel(`s:p${i}`, [`198.18.16.${i}/32`]));
+    const m = buildDataplane(ir(sets, [policy("gnp/server", sets.map((s, i) => allow("gnp/server", i, s.id, [20000 + i])))], [endpoint("b", ["gnp/server"])]), N);
+    const rules = v4(m, "cali-pi-gnp/server");
+    expect(rules).toHaveLength(1);
+    const set = m.sets[(rules[0]!.match[0] as { set: string }).set]!;
+    expect(set.elements).toHaveLength(n);
+    expect(set.elements).toContain("198.18.16.7 . 6 . 20007");
+  });
+
+  it("a rule whose addresses × ports exceed 64 stays a rule on the shared selector set", () => {
+    const big = sel("s:big", bulk(40, 9)); // 40 × 2 ports = 80 > 64
+    const small = [sel("s:a", ["198.18.3.1/32"]), sel("s:b", ["198.18.3.2/32"])];
+    const pol = policy("gnp/p", [allow("gnp/p", 0, "s:a", [80]), allow("gnp/p", 1, "s:big", [80, 443]), allow("gnp/p", 2, "s:b", [80])]);
+    const m = buildDataplane(ir([big, ...small], [pol], [endpoint("b", ["gnp/p"])]), N);
+    const rules = v4(m, "cali-pi-gnp/p");
+    expect(rules).toHaveLength(2);
+    expect(rules[0]!.origins?.map((o) => o.index)).toEqual([0, 2]);
+    expect(rules[1]!.match).toContainEqual({ kind: "addr-set", side: "src", family: 4, set: "cali40s-big" });
+    expect(m.sets["cali40s-big"]!.elements).toHaveLength(40);
+    // Only the two small rules' elements were copied.
+    expect(concatRules(m)).toHaveLength(1);
+    expect(Object.values(m.sets).filter((s) => s.fields.length > 1 && s.family === 4).map((s) => s.elements.length)).toEqual([2]);
+  });
+
+  it("a set growing past the limit moves its rule out of the lookup, incrementally too", () => {
+    const a = sel("s:a", ["198.18.3.1/32"]);
+    const b0 = sel("s:b", ["198.18.3.2/32"]);
+    const pol = policy("gnp/p", [allow("gnp/p", 0, "s:a", [80]), allow("gnp/p", 1, "s:b", [80])]);
+    const ir0 = ir([a, b0], [pol], [endpoint("b", ["gnp/p"])]);
+    const builder = new DataplaneBuilder(N);
+    expect(concatRules(builder.build(ir0))).toHaveLength(1);
+    const ir1 = { ...ir0, sets: { ...ir0.sets, "s:b": sel("s:b", bulk(65, 9)) } };
+    const m1 = builder.build(ir1);
+    expect(builder.stats.chains).toBe(1);
+    expect(concatRules(m1)).toHaveLength(0);
+    expect(m1).toEqual(buildDataplane(ir1, N));
+    const ir2 = { ...ir1, sets: { ...ir1.sets, "s:b": sel("s:b", bulk(64, 9)) } };
+    const m2 = builder.build(ir2);
+    expect(concatRules(m2)).toHaveLength(1);
+    expect(m2).toEqual(buildDataplane(ir2, N));
+  });
+
+  it("runs with the same sets and ports share one compiled set", () => {
+    const sets = [sel("s:a", ["198.18.3.1/32"]), sel("s:b", ["198.18.3.2/32"])];
+    const deny: RuleIR = { action: "Deny", match: { protocol: 17, src: {}, dst: {} }, origin: { tier: "default", policy: "", direction: "ingress", index: 2 } };
+    // Not allow-only (a Deny follows), so each policy keeps its own chain.
+    const p = (key: string) => policy(key, [allow(key, 0, "s:a", [80]), allow(key, 1, "s:b", [80]), { ...deny, origin: { ...deny.origin, policy: key } }]);
+    const m = buildDataplane(ir(sets, [p("gnp/p1"), p("gnp/p2")], [endpoint("b", ["gnp/p1"]), endpoint("c", ["gnp/p2"])]), N);
+    const names = concatRules(m).map((r) => (r.match[0] as { set: string }).set);
+    expect(names).toHaveLength(2);
+    expect(new Set(names).size).toBe(1);
+    expect(Object.values(m.sets).filter((s) => s.fields.length > 1 && s.family === 4)).toHaveLength(1);
+  });
+});
