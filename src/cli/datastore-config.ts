@@ -7,18 +7,19 @@
  *
  *   addDatastoreOptions(cmd);
  *   cmd.action(async (opts) => { const store = await openStoreFromOptions(opts); ... });
+ *
+ * Verb registration imports this file, so it must stay light: the datastore (LMDB, etcd client,
+ * validation) is imported only when a command resolves or opens a store. See docs/cli-startup.md.
  */
 import { Option, type Command } from "commander";
-import {
-  DEFAULT_CONFIG_FILE,
-  openStore,
-  resolveDatastoreConfig,
-  type DatastoreConfig,
-  type DatastoreOverrides,
-  type OpenStoreOptions,
-  type Store,
-} from "../datastore/index.js";
+import type { DatastoreConfig, DatastoreOverrides, OpenStoreOptions, Store } from "../datastore/index.js";
 import { formatPath, type Issue } from "../model/index.js";
+
+/**
+ * The datastore's DEFAULT_CONFIG_FILE, repeated here for the help text so that `--help` does not
+ * load the datastore; startup.test.ts checks that the two agree.
+ */
+export const DEFAULT_CONFIG_FILE = "/etc/tortie/tortie.yaml";
 
 /** A problem that stops a command before it does anything (bad configuration, bad arguments). */
 export class CliError extends Error {
@@ -53,13 +54,15 @@ function describeIssue(i: Issue): string {
 
 /**
  * Resolves the datastore configuration from command options and the environment. Throws
- * CliError when it is unusable; warnings go to `onWarning` (default stderr).
+ * CliError when it is unusable; warnings go to `onWarning` (default stderr). Async only because
+ * the datastore module is loaded on first use.
  */
-export function datastoreConfigFromOptions(
+export async function datastoreConfigFromOptions(
   opts: DatastoreOverrides,
   env: NodeJS.ProcessEnv = process.env,
   onWarning: (msg: string) => void = (m) => process.stderr.write(`tortie: warning: ${m}\n`),
-): DatastoreConfig {
+): Promise<DatastoreConfig> {
+  const { resolveDatastoreConfig } = await import("../datastore/index.js");
   const { config, issues } = resolveDatastoreConfig(pickOverrides(opts), env);
   for (const i of issues) if (i.severity === "warning") onWarning(describeIssue(i));
   const errors = issues.filter((i) => i.severity === "error");
@@ -72,7 +75,9 @@ export function datastoreConfigFromOptions(
 /** Opens the store the options (flags/env/config file) select; the caller closes it. */
 export async function openStoreFromOptions(opts: DatastoreOverrides, extra: OpenStoreOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<Store> {
   const { env, ...storeOpts } = extra;
-  return openStore(datastoreConfigFromOptions(opts, env), storeOpts);
+  const config = await datastoreConfigFromOptions(opts, env);
+  const { openStore } = await import("../datastore/index.js");
+  return openStore(config, storeOpts);
 }
 
 /** Only the datastore fields of a command's parsed options. */

@@ -1,7 +1,8 @@
 /**
  * Shared plumbing of the resource verbs (apply, create, replace, delete, get, patch, label):
  * where output goes, how kinds and namespaces from arguments and files are resolved, how
- * resources are printed, and the calicoctl-style result lines.
+ * resources are printed, and the calicoctl-style result lines. Loads the datastore, the validator
+ * and yaml: import it from a verb's action (its *-run.ts), never from registration.
  */
 import { stringify as toYaml } from "yaml";
 import { DatastoreError, type Store, type StoredResource } from "../datastore/index.js";
@@ -10,6 +11,7 @@ import { loadManifests } from "../validate/index.js";
 import { CliError } from "./datastore-config.js";
 import { formatIssues } from "./output.js";
 import { formatTable } from "./table.js";
+import type { OutputFormat } from "./commands/resource-options.js";
 
 // ------------------------------------------------------------------ output sink
 
@@ -215,8 +217,7 @@ export async function forEachResource(items: readonly InputResource[], op: (r: I
 
 // ------------------------------------------------------------------ printing resources
 
-export type OutputFormat = "ps" | "wide" | "yaml" | "json" | "name";
-export const OUTPUT_FORMATS: OutputFormat[] = ["ps", "wide", "yaml", "json", "name"];
+export { OUTPUT_FORMATS, type OutputFormat } from "./commands/resource-options.js";
 
 type Col = [heading: string, value: (r: Resource) => string];
 const s = (v: unknown): string => (v === undefined || v === null ? "" : Array.isArray(v) ? v.join(",") : String(v));

@@ -1,6 +1,4 @@
 import type { Command } from "commander";
-import { openStoreFromOptions } from "../datastore-config.js";
-import { forEachResource, readInputs, reportOutcomes, withStore } from "../resource-io.js";
 import { addCommonStoreOptions, addFileOptions, addNamespaceOption, type FileOpts } from "./resource-options.js";
 
 export function register(program: Command): void {
@@ -26,17 +24,5 @@ Examples:
   tortie apply -f p.yaml --datastore-type etcdv3 --etcd-endpoints https://10.0.0.1:2379
 `,
   );
-  cmd.action(async (opts: FileOpts) => {
-    const { resources, ok } = readInputs(opts.filename ?? [], opts.namespace);
-    if (!ok) return;
-    await withStore(
-      () => openStoreFromOptions(opts),
-      async (store) => {
-        const outcomes = await forEachResource(resources, async ({ resource }) => {
-          await store.apply(resource);
-        });
-        reportOutcomes("applied", outcomes);
-      },
-    );
-  });
+  cmd.action(async (opts: FileOpts) => (await import("./apply-run.js")).runApply(opts));
 }

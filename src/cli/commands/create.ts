@@ -1,7 +1,4 @@
 import type { Command } from "commander";
-import { DatastoreError } from "../../datastore/index.js";
-import { openStoreFromOptions } from "../datastore-config.js";
-import { forEachResource, readInputs, reportOutcomes, withStore } from "../resource-io.js";
 import { addCommonStoreOptions, addFileOptions, addNamespaceOption, type FileOpts } from "./resource-options.js";
 
 export function register(program: Command): void {
@@ -21,23 +18,5 @@ Examples:
   tortie create -f tiers.yaml --skip-exists   creates only the missing ones
 `,
   );
-  cmd.action(async (opts: FileOpts & { skipExists?: boolean }) => {
-    const { resources, ok } = readInputs(opts.filename ?? [], opts.namespace);
-    if (!ok) return;
-    await withStore(
-      () => openStoreFromOptions(opts),
-      async (store) => {
-        const outcomes = await forEachResource(resources, async ({ resource }) => {
-          try {
-            await store.create(resource);
-            return {};
-          } catch (err) {
-            if (opts.skipExists && err instanceof DatastoreError && err.code === "already-exists") return { skipped: true };
-            throw err;
-          }
-        });
-        reportOutcomes("created", outcomes);
-      },
-    );
-  });
+  cmd.action(async (opts: FileOpts & { skipExists?: boolean }) => (await import("./create-run.js")).runCreate(opts));
 }

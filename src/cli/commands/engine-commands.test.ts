@@ -5,10 +5,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { EmbeddedStore } from "../../datastore/index.js";
 import type { Resource } from "../../model/index.js";
-import { runConvert } from "./convert.js";
-import { runDiff } from "./diff.js";
-import { runExplain, type EngineIO } from "./explain.js";
-import { runMatrix } from "./matrix.js";
+import { runConvert } from "./convert-run.js";
+import { runDiff } from "./diff-run.js";
+import { runExplain, type EngineIO } from "./explain-run.js";
+import { runMatrix } from "./matrix-run.js";
 
 const dir = mkdtempSync(join(tmpdir(), `tortie-engine-cli-${process.pid}-`));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

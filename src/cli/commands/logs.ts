@@ -2,10 +2,15 @@
  * `tortie logs [-f]`: the flow log the agent writes (<data dir>/flows-<node>.log, JSON lines).
  */
 import { Option, type Command } from "commander";
-import { followFlowLog, flowLogPath, readFlowLog, type FlowRecord } from "../../agent/index.js";
-import { defaultDataDir } from "../../datastore/index.js";
-import { io } from "../resource-io.js";
-import { nodeName } from "./agent.js";
+import type { FlowRecord } from "../../agent/index.js";
+
+export interface LogsOptions {
+  follow?: boolean;
+  node?: string;
+  dataDir?: string;
+  file?: string;
+  output: "text" | "json";
+}
 
 const PROTO: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp" };
 
@@ -36,21 +41,5 @@ export function register(program: Command): void {
     .option("--data-dir <dir>", "the agent's data directory [env TORTIE_DATA_DIR]")
     .option("--file <path>", "read this flow log file instead")
     .addOption(new Option("-o, --output <format>", "text or json (one object per line)").choices(["text", "json"]).default("text"))
-    .action(async (opts: { follow?: boolean; node?: string; dataDir?: string; file?: string; output: "text" | "json" }) => {
-      const path = opts.file ?? flowLogPath(opts.dataDir ?? process.env.TORTIE_DATA_DIR ?? defaultDataDir(), nodeName(opts.node));
-      const print = (r: FlowRecord) => io.out((opts.output === "json" ? JSON.stringify(r) : formatFlow(r)) + "\n");
-      if (!opts.follow) {
-        for (const r of readFlowLog(path)) print(r);
-        return;
-      }
-      const stop = followFlowLog(path, print, { fromStart: true });
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          stop();
-          resolve();
-        };
-        process.once("SIGINT", done);
-        process.once("SIGTERM", done);
-      });
-    });
+    .action(async (opts: LogsOptions) => (await import("./logs-run.js")).runLogs(opts));
 }

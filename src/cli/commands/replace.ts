@@ -1,6 +1,4 @@
 import type { Command } from "commander";
-import { openStoreFromOptions } from "../datastore-config.js";
-import { forEachResource, readInputs, reportOutcomes, withStore } from "../resource-io.js";
 import { addCommonStoreOptions, addFileOptions, addNamespaceOption, type FileOpts } from "./resource-options.js";
 
 export function register(program: Command): void {
@@ -22,17 +20,5 @@ Examples:
       (fails with a conflict if someone changed the policy in the meantime)
 `,
   );
-  cmd.action(async (opts: FileOpts) => {
-    const { resources, ok } = readInputs(opts.filename ?? [], opts.namespace);
-    if (!ok) return;
-    await withStore(
-      () => openStoreFromOptions(opts),
-      async (store) => {
-        const outcomes = await forEachResource(resources, async ({ resource }) => {
-          await store.update(resource);
-        });
-        reportOutcomes("replaced", outcomes);
-      },
-    );
-  });
+  cmd.action(async (opts: FileOpts) => (await import("./replace-run.js")).runReplace(opts));
 }

@@ -1,4 +1,7 @@
-/** Options shared by the resource verbs, so every verb spells them the same way. */
+/**
+ * Options shared by the resource verbs, so every verb spells them the same way. Imported at
+ * registration: commander and types only (see docs/cli-startup.md).
+ */
 import { Option, type Command } from "commander";
 import type { DatastoreOverrides } from "../../datastore/index.js";
 import { addDatastoreOptions } from "../datastore-config.js";
@@ -23,3 +26,7 @@ export interface FileOpts extends DatastoreOverrides {
   filename?: string[];
   namespace?: string;
 }
+
+/** `get -o` formats; here rather than in resource-io.ts so that registering `get` stays light. */
+export type OutputFormat = "ps" | "wide" | "yaml" | "json" | "name";
+export const OUTPUT_FORMATS: OutputFormat[] = ["ps", "wide", "yaml", "json", "name"];

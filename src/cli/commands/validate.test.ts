@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildProgram } from "../main.js";
-import { runValidate, type ValidateIO } from "./validate.js";
+import { runValidate, type ValidateIO } from "./validate-run.js";
 
 const GOOD = `apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy

@@ -1,0 +1,90 @@
+/** `tortie validate`'s action (registration, options and help are in validate.ts). */
+import type { Issue } from "../../model/index.js";
+import { loadManifests, type ManifestInput } from "../../validate/index.js";
+import { countIssues, formatIssues, useColor } from "../output.js";
+
+export interface ValidateOptions {
+  filename: string[];
+  output: string;
+}
+
+export interface ValidateIO {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Reads all of standard input (only called for "-"). */
+  readStdin: () => Promise<string>;
+  color: boolean;
+}
+
+async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+const defaultIO = (): ValidateIO => ({
+  out: (s) => void process.stdout.write(s),
+  err: (s) => void process.stderr.write(s),
+  readStdin: readProcessStdin,
+  color: useColor(process.stdout),
+});
+
+/** The command body; returns the exit status. */
+export async function runValidate(opts: ValidateOptions, io: ValidateIO = defaultIO()): Promise<number> {
+  if (opts.output !== "text" && opts.output !== "json") {
+    io.err(`tortie validate: unknown output format "${opts.output}" (use text or json)\n`);
+    return 1;
+  }
+  if (opts.filename.length === 0) {
+    io.err("tortie validate: give at least one -f FILE|DIR|-\n");
+    return 1;
+  }
+  const inputs: ManifestInput[] = [];
+  let stdinRead = false;
+  for (const f of opts.filename) {
+    if (f === "-") {
+      if (stdinRead) continue; // stdin can only be read once
+      stdinRead = true;
+      inputs.push({ text: await io.readStdin(), file: "<stdin>" });
+    } else {
+      inputs.push({ path: f });
+    }
+  }
+  const result = loadManifests(inputs);
+  const issues: Issue[] = [...result.issues];
+  if (result.resources.length === 0 && issues.length === 0) {
+    issues.push({ code: "no-resources", path: [], severity: "error", message: "no resources found in the input" });
+  }
+  const counts = countIssues(issues);
+
+  if (opts.output === "json") {
+    io.out(
+      `${JSON.stringify(
+        {
+          valid: counts.errors === 0,
+          resources: result.resources.map((r) => ({
+            kind: r.resource.kind,
+            apiVersion: r.resource.apiVersion,
+            name: r.resource.metadata.name,
+            ...(r.resource.metadata.namespace !== undefined ? { namespace: r.resource.metadata.namespace } : {}),
+            ...(r.source ? { source: r.source } : {}),
+          })),
+          issues,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return counts.errors > 0 ? 1 : 0;
+  }
+
+  io.out(formatIssues(issues, { sources: result.sources, color: io.color }));
+  const n = result.resources.length;
+  const valid = `${n} resource${n === 1 ? "" : "s"} valid`;
+  if (counts.errors > 0) {
+    io.out(`\n${counts.text}; ${valid}\n`);
+    return 1;
+  }
+  io.out(`${issues.length > 0 ? "\n" : ""}${valid}${counts.warnings ? ` (${counts.text})` : ""}\n`);
+  return 0;
+}
