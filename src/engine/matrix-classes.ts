@@ -16,7 +16,18 @@
  * endpoints, so they are not mirrored here. The per-pair path (tryMatrix method "pairs") stays the
  * reference; matrix.test.ts checks both give the same table.
  */
-import { AddressSpace, ClassEvaluator, bitsTest, failsafeFor, type Addr, type Bits, type ClassPacket, type ClusterIR, type Direction, type EndpointIR } from "../rule/index.js";
+import {
+  ClassEvaluator,
+  type AddressSpace,
+  failsafeFor,
+  stagedView,
+  type Bits,
+  type ClassPacket,
+  type ClusterIR,
+  type Direction,
+  type DirectionProgram,
+  type EndpointIR,
+} from "../rule/index.js";
 
 export interface ClassRep {
   ep: EndpointIR;
@@ -29,7 +40,7 @@ export const ALLOW = 1;
 export const DENY = 2;
 
 /** Deny set of one class for one direction: hostChain / the workload's normal chain. */
-function directionDeny(ev: ClassEvaluator, ir: ClusterIR, rep: ClassRep, dir: Direction, staged: boolean): Bits {
+function evaluateDirectionDeny(ev: ClassEvaluator, ir: ClusterIR, rep: ClassRep, dir: Direction, staged: boolean): Bits {
   const ep = rep.ep;
   const own = rep.addrClass;
   const sp = ev.space;
@@ -54,44 +65,129 @@ function directionDeny(ev: ClassEvaluator, ir: ClusterIR, rep: ClassRep, dir: Di
   return deny;
 }
 
+/** True when enforcing the staged policies leaves this program's tiers exactly as they are
+ *  (stagedView equal to the program), so its staged evaluation equals the enforced one. */
+function stagedSame(p: DirectionProgram | undefined, ir: ClusterIR, dir: Direction): boolean {
+  if (!p) return true;
+  const v = stagedView(p, ir, dir).tiers;
+  if (v.length !== p.tiers.length) return false;
+  return v.every((t, i) => {
+    const o = p.tiers[i]!;
+    return t.tier === o.tier && t.defaultAction === o.defaultAction && t.policies.length === o.policies.length && t.policies.every((k, j) => k === o.policies[j]);
+  });
+}
+
+function directionSame(ep: EndpointIR, ir: ClusterIR, dir: Direction): boolean {
+  return (
+    stagedSame(dir === "ingress" ? ep.ingress : ep.egress, ir, dir) &&
+    stagedSame(ep.untracked?.[dir], ir, dir) &&
+    (dir === "egress" || stagedSame(ep.preDNAT, ir, dir))
+  );
+}
+
+export interface ClassVerdicts {
+  /** verdict[a * n + b]: ALLOW / DENY from class a to class b. */
+  verdict: Uint8Array;
+  /** The same with every staged policy enforced, for the pairs where a or b is staged-affected
+   *  (0 elsewhere); undefined when no class is. */
+  staged?: Uint8Array;
+}
+
 /**
- * Fills `out[a * n + b]` (ALLOW / DENY) for the class pairs where `want(a, b)` holds (all when
- * absent). `addrs[k]` is the representative address of address class k.
+ * The verdict of every class pair, and the staged verdicts of the pairs touching a class in
+ * `stagedClasses`. Address k of `space` is the representative address of address class k.
  */
-export function classPairVerdicts(
-  ir: ClusterIR,
-  reps: ClassRep[],
-  addrs: Addr[],
-  packet: ClassPacket,
-  opts: { staged: boolean; want?: (a: number, b: number) => boolean; space?: AddressSpace },
-): Uint8Array {
-  const n = reps.length;
-  const space = opts.space ?? new AddressSpace(addrs, ir.sets);
+export function classPairVerdicts(ir: ClusterIR, reps: ClassRep[], space: AddressSpace, packet: ClassPacket, stagedClasses: boolean[]): ClassVerdicts {
   const ev = new ClassEvaluator(ir, space, packet);
-  const egress = reps.map((r) => directionDeny(ev, ir, r, "egress", opts.staged));
-  const ingress = reps.map((r) => directionDeny(ev, ir, r, "ingress", opts.staged));
+  // Classes differ in either direction's programs; one direction's deny set depends only on that
+  // direction's programs and the own address class, so classes sharing those share the result.
+  const ids = new WeakMap<object, number>();
+  let nextId = 0;
+  const id = (o: object | undefined) => {
+    if (!o) return -1;
+    let i = ids.get(o);
+    if (i === undefined) ids.set(o, (i = nextId++));
+    return i;
+  };
+  const memo = new Map<string, Bits>();
+  const directionDeny = (r: ClassRep, dir: Direction, staged: boolean): Bits => {
+    const ep = r.ep;
+    const key = `${dir}|${staged}|${ep.kind}|${id(dir === "ingress" ? ep.ingress : ep.egress)}|${id(ep.untracked?.[dir])}|${dir === "ingress" ? id(ep.preDNAT) : -1}|${r.addrClass}`;
+    let b = memo.get(key);
+    if (!b) memo.set(key, (b = evaluateDirectionDeny(ev, ir, r, dir, staged)));
+    return b;
+  };
+  const egress = reps.map((r) => directionDeny(r, "egress", false));
+  const ingress = reps.map((r) => directionDeny(r, "ingress", false));
+  const out: ClassVerdicts = { verdict: combine(ir, reps, egress, ingress) };
+  if (stagedClasses.some(Boolean)) {
+    // A program whose staged view is itself evaluates the same; only the others run again.
+    const sEgress = reps.map((r, i) => (directionSame(r.ep, ir, "egress") ? egress[i]! : directionDeny(r, "egress", true)));
+    const sIngress = reps.map((r, i) => (directionSame(r.ep, ir, "ingress") ? ingress[i]! : directionDeny(r, "ingress", true)));
+    out.staged = combine(ir, reps, sEgress, sIngress, stagedClasses);
+  }
+  return out;
+}
+
+/** The flow composition of the header over per-class deny sets; only rows/columns of `only`
+ *  classes when given. */
+function combine(ir: ClusterIR, reps: ClassRep[], egress: Bits[], ingress: Bits[], only?: boolean[]): Uint8Array {
+  const n = reps.length;
+  const words = egress[0]?.length ?? 0;
+  // Flat copies: one typed array each, so the n² loop indexes numbers only.
+  const eg = new Uint32Array(n * words);
+  const ing = new Uint32Array(n * words);
+  for (let a = 0; a < n; a++) {
+    eg.set(egress[a]!, a * words);
+    ing.set(ingress[a]!, a * words);
+  }
+  const addr = Int32Array.from(reps, (r) => r.addrClass);
+  const host = Uint8Array.from(reps, (r) => (r.ep.kind === "host" ? 1 : 0));
+  const anyHost = host.some((h) => h === 1);
+  const nodeIds = new Map<string, number>();
+  // Node "" never counts as the same node.
+  const node = Int32Array.from(reps, (r, i) => (r.ep.node === "" ? -1 - i : (nodeIds.get(r.ep.node) ?? (nodeIds.set(r.ep.node, nodeIds.size), nodeIds.size - 1))));
+  const allIfaces = Uint8Array.from(reps, (r) => (r.ep.interfaceName === "*" ? 1 : 0));
   const toHost = ir.defaultEndpointToHostAction ?? "Drop";
   const out = new Uint8Array(n * n);
+  // Columns to fill in rows of classes not in `only`: the `only` classes.
+  const onlyCols = only ? reps.map((_, b) => b).filter((b) => only[b]) : [];
+  const allCols = reps.map((_, b) => b);
   for (let a = 0; a < n; a++) {
-    const sa = reps[a]!;
-    const src = sa.ep;
-    const eg = egress[a]!;
-    for (let b = 0; b < n; b++) {
-      if (opts.want && !opts.want(a, b)) continue;
-      const sb = reps[b]!;
-      const dst = sb.ep;
-      const sameNode = src.node !== "" && src.node === dst.node;
-      let v: number;
-      if (src.kind === "workload") {
-        if (bitsTest(eg, sb.addrClass)) v = DENY;
-        else if (dst.kind === "host" && sameNode) {
-          if (toHost === "Drop") v = DENY;
-          else if (toHost === "Accept" || dst.interfaceName !== "*") v = ALLOW;
-          else v = bitsTest(ingress[b]!, sa.addrClass) ? DENY : ALLOW;
-        } else v = bitsTest(ingress[b]!, sa.addrClass) ? DENY : ALLOW;
-      } else if (!(dst.kind === "workload" && sameNode) && bitsTest(eg, sb.addrClass)) v = DENY;
-      else v = bitsTest(ingress[b]!, sa.addrClass) ? DENY : ALLOW;
-      out[a * n + b] = v;
+    const egBase = a * words;
+    const srcAddr = addr[a]!;
+    const srcOff = srcAddr >>> 5;
+    const srcBit = 1 << (srcAddr & 31);
+    const row = a * n;
+    const cols = !only || only[a] === true ? allCols : onlyCols;
+    if (!anyHost) {
+      // Workloads only: egress of a, then ingress of b.
+      for (let k = 0; k < cols.length; k++) {
+        const b = cols[k]!;
+        const d = addr[b]!;
+        const deny = (eg[egBase + (d >>> 5)]! & (1 << (d & 31))) !== 0 || (ing[b * words + srcOff]! & srcBit) !== 0;
+        out[row + b] = deny ? DENY : ALLOW;
+      }
+      continue;
+    }
+    const srcHost = host[a] === 1;
+    for (let k = 0; k < cols.length; k++) {
+      const b = cols[k]!;
+      const d = addr[b]!;
+      const egressDenies = (eg[egBase + (d >>> 5)]! & (1 << (d & 31))) !== 0;
+      const ingressDenies = (ing[b * words + srcOff]! & srcBit) !== 0;
+      const sameNode = node[a] === node[b];
+      let deny: boolean;
+      if (!srcHost) {
+        if (egressDenies) deny = true;
+        else if (host[b] === 1 && sameNode) {
+          if (toHost === "Drop") deny = true;
+          else if (toHost === "Accept" || allIfaces[b] === 0) deny = false;
+          else deny = ingressDenies;
+        } else deny = ingressDenies;
+      } else if (egressDenies && !(host[b] === 0 && sameNode)) deny = true;
+      else deny = ingressDenies;
+      out[row + b] = deny ? DENY : ALLOW;
     }
   }
   return out;

@@ -145,6 +145,79 @@ function addressSignatures(ir: ClusterIR, addrs: Addr[], protocol: number, port:
   });
 }
 
+function addressClassesBySignature(ir: ClusterIR, addrs: Addr[], protocol: number, port: number | undefined): { addrClassOf: number[]; addrRep: Addr[]; repSpace?: AddressSpace } {
+  const sigs = addressSignatures(ir, addrs, protocol, port);
+  const addrClassOf: number[] = [];
+  const addrRep: Addr[] = [];
+  const addrIds = new Map<string, number>();
+  sigs.forEach((sig, i) => {
+    let a = addrIds.get(sig);
+    if (a === undefined) {
+      addrIds.set(sig, (a = addrRep.length));
+      addrRep.push(addrs[i]!);
+    }
+    addrClassOf.push(a);
+  });
+  return { addrClassOf, addrRep };
+}
+
+/**
+ * The same partition as addressSignatures, by refinement: start with one class and split it by
+ * each feature a rule can test — membership in every set (for named-port and port-carrying
+ * service sets, of (address, protocol, port) for the query's protocol/port) and containment in
+ * every rule CIDR of the family. Each split walks the feature's members only, never all addresses.
+ */
+function addressClasses(ir: ClusterIR, addrs: Addr[], family: 4 | 6, protocol: number, port: number | undefined): { addrClassOf: number[]; addrRep: Addr[]; repSpace: AddressSpace } {
+  const space = new AddressSpace(addrs, ir.sets);
+  const cls = new Int32Array(addrs.length);
+  let count = addrs.length > 0 ? 1 : 0;
+  // Per feature: seen[i] / splitStamp[c] hold the feature number when address i / class c was
+  // handled in it (an address may be listed twice: a /32 and a CIDR around it).
+  const seen = new Int32Array(addrs.length).fill(-1);
+  const splitStamp: number[] = [];
+  const splitTo: number[] = [];
+  let feature = 0;
+  const add = (l: number[]) => {
+    for (const i of l) {
+      if (seen[i] === feature) continue;
+      seen[i] = feature;
+      const c = cls[i]!;
+      if (splitStamp[c] !== feature) {
+        splitStamp[c] = feature;
+        splitTo[c] = count++;
+      }
+      cls[i] = splitTo[c]!;
+    }
+  };
+  for (const id of Object.keys(ir.sets)) {
+    const def = ir.sets[id]!;
+    const withPorts = def.kind === "named-port" || (def.kind === "service" && def.withPorts);
+    feature++;
+    if (!withPorts) space.setIndexes(id, add);
+    else if (port !== undefined) space.setPortIndexes(id, protocol, port, add);
+  }
+  for (const c of ruleCidrs(ir, family)) {
+    feature++;
+    add(space.contains(c) ?? []);
+  }
+  // Splitting leaves unused ids behind (a class wholly inside a feature moves to a new id);
+  // renumber densely in order of first appearance.
+  const dense = new Int32Array(count).fill(-1);
+  const addrClassOf: number[] = new Array(addrs.length);
+  const addrRep: Addr[] = [];
+  const repIndex: number[] = [];
+  for (let i = 0; i < addrs.length; i++) {
+    let d = dense[cls[i]!]!;
+    if (d < 0) {
+      dense[cls[i]!] = d = addrRep.length;
+      addrRep.push(addrs[i]!);
+      repIndex.push(i);
+    }
+    addrClassOf[i] = d;
+  }
+  return { addrClassOf, addrRep, repSpace: space.restrict(repIndex) };
+}
+
 /**
  * A rule matcher for the matrix: matchRule's three parts (matchCommonPart, matchSidePart for each
  * side) cached per rule and per address class. Exact, because an address class holds addresses no
@@ -192,26 +265,32 @@ export function tryMatrix(cluster: Cluster, q: MatrixQuery): { ok: true; value: 
     if (ip) eps.push({ ep, ip, addr: parseAddr(ip)! });
     else skipped.push(endpointRef(ep));
   }
-  const sigs = addressSignatures(ir, eps.map((e) => e.addr), protocol!, port);
-  // Address classes: endpoints whose addresses no rule can tell apart.
-  const addrClassOf: number[] = [];
-  const addrRep: Addr[] = [];
-  const addrIds = new Map<string, number>();
-  sigs.forEach((sig, i) => {
-    let a = addrIds.get(sig);
-    if (a === undefined) {
-      addrIds.set(sig, (a = addrRep.length));
-      addrRep.push(eps[i]!.addr);
-    }
-    addrClassOf.push(a);
-  });
+  // Address classes: endpoints whose addresses no rule can tell apart. The per-pair reference
+  // path keeps its own computation (signature strings), so the tests compare both.
+  const addrs = eps.map((e) => e.addr);
+  const { addrClassOf, addrRep, repSpace } = q.method === "pairs" ? addressClassesBySignature(ir, addrs, protocol!, port) : addressClasses(ir, addrs, family, protocol!, port);
   const hasHosts = eps.some((e) => e.ep.kind === "host");
   const progIds = new Map<string, number>();
+  // Endpoints share program objects (one per distinct policy selection), so a program's content
+  // id is computed once per object; equal content in distinct objects still gets one id.
+  const contentIds = new Map<string, number>();
+  const objectIds = new WeakMap<object, number>();
+  const programId = (p: object | undefined): number => {
+    if (p === undefined) return -1;
+    let id = objectIds.get(p);
+    if (id === undefined) {
+      const text = JSON.stringify(p);
+      id = contentIds.get(text);
+      if (id === undefined) contentIds.set(text, (id = contentIds.size));
+      objectIds.set(p, id);
+    }
+    return id;
+  };
   const classOf: number[] = [];
   const classKey = new Map<string, number>();
   const reps: number[] = [];
   eps.forEach((e, i) => {
-    const progText = JSON.stringify([e.ep.ingress, e.ep.egress, e.ep.forward, e.ep.preDNAT, e.ep.untracked]);
+    const progText = `${programId(e.ep.ingress)}/${programId(e.ep.egress)}/${programId(e.ep.forward)}/${programId(e.ep.preDNAT)}/${programId(e.ep.untracked)}`;
     let pid = progIds.get(progText);
     if (pid === undefined) progIds.set(progText, (pid = progIds.size));
     const key = `${e.ep.kind}|${pid}|${hasHosts ? e.ep.node : ""}|${e.ep.interfaceName === "*"}|${addrClassOf[i]}`;
@@ -237,39 +316,47 @@ export function tryMatrix(cluster: Cluster, q: MatrixQuery): { ok: true; value: 
     ({ classVerdict, stagedVerdict } = pairVerdicts(cluster, eps, reps, addrClassOf, addrRep, base, stagedClasses));
   } else {
     const classReps: ClassRep[] = reps.map((r) => ({ ep: eps[r]!.ep, addrClass: addrClassOf[r]! }));
-    const space = new AddressSpace(addrRep, ir.sets);
-    classVerdict = classPairVerdicts(ir, classReps, addrRep, base, { staged: false, space });
-    if (stagedClasses.some(Boolean)) {
-      stagedVerdict = classPairVerdicts(ir, classReps, addrRep, base, { staged: true, space, want: (a, b) => stagedClasses[a]! || stagedClasses[b]! });
-    }
+    ({ verdict: classVerdict, staged: stagedVerdict } = classPairVerdicts(ir, classReps, repSpace!, base, stagedClasses));
   }
-
   const refs = eps.map((e) => endpointRef(e.ep));
   const classOfArr = Int32Array.from(classOf);
-  const size = new Array<number>(n).fill(0);
+  const size = new Float64Array(n);
   for (const c of classOf) size[c]!++;
   let allowed = 0;
-  let denied = 0;
   for (let a = 0; a < n; a++) {
-    for (let b = 0; b < n; b++) {
-      const pairs = size[a]! * size[b]! - (a === b ? size[a]! : 0);
-      if (classVerdict[a * n + b] === ALLOW) allowed += pairs;
-      else denied += pairs;
-    }
+    let row = 0;
+    for (let b = 0; b < n; b++) if (classVerdict[a * n + b] === ALLOW) row += size[b]!;
+    allowed += size[a]! * row - (classVerdict[a * n + a] === ALLOW ? size[a]! : 0);
   }
+  const denied = eps.length * (eps.length - 1) - allowed;
   const stagedChanges: StagedChange[] = [];
   if (stagedVerdict) {
     const sv = stagedVerdict;
-    const changedRow = new Uint8Array(n);
-    for (let k = 0; k < n * n; k++) if (sv[k] !== 0 && sv[k] !== classVerdict[k]) changedRow[Math.floor(k / n)] = 1;
     const name = (v: number): Verdict => (v === ALLOW ? "allow" : "deny");
+    const members: number[][] = Array.from({ length: n }, () => []);
+    classOf.forEach((c, i) => members[c]!.push(i));
+    // Per source class, the destination endpoints (ascending) whose pair changes: shared by every
+    // endpoint of the class, so the output keeps the row-major order without an n² scan.
+    const targets = new Map<number, number[]>();
+    const staged = stagedClasses.map((s, c) => (s ? c : -1)).filter((c) => c >= 0);
+    for (let a = 0; a < n; a++) {
+      const to: number[] = [];
+      // Staged verdicts exist only in rows and columns of staged-affected classes.
+      const cols = stagedClasses[a] ? reps.map((_, b) => b) : staged;
+      for (const b of cols) {
+        const k = a * n + b;
+        if (sv[k] !== 0 && sv[k] !== classVerdict[k]) to.push(...members[b]!);
+      }
+      if (to.length > 0) targets.set(a, to.sort((x, y) => x - y));
+    }
     for (let i = 0; i < eps.length; i++) {
       const ci = classOf[i]!;
-      if (!changedRow[ci]) continue;
-      for (let j = 0; j < eps.length; j++) {
+      const to = targets.get(ci);
+      if (!to) continue;
+      for (const j of to) {
         if (i === j) continue;
         const k = ci * n + classOf[j]!;
-        if (sv[k] !== 0 && sv[k] !== classVerdict[k]) stagedChanges.push({ from: refs[i]!, to: refs[j]!, verdict: name(classVerdict[k]!), staged: name(sv[k]!) });
+        stagedChanges.push({ from: refs[i]!, to: refs[j]!, verdict: name(classVerdict[k]!), staged: name(sv[k]!) });
       }
     }
   }

@@ -21,7 +21,7 @@
  *   runs profiles the same way (Pass = skip the rest of that profile) and denies what is left.
  */
 import { BugError } from "../model/index.js";
-import { addrKey, cachedCidr, cidrContains, isHostCidr, parseAddr, type Addr } from "./cidr.js";
+import { cachedCidr, formatAddr, type Addr, type Cidr, type Family } from "./cidr.js";
 import type { ClusterIR, Direction, DirectionProgram, EntityMatch, Packet, PolicyIR, RuleIR, RuleMatch, SetDef, SetId } from "./ir.js";
 import { inRanges, matchCommonPart, ruleForFamily, stagedView, type ChainFlavour } from "./match.js";
 
@@ -59,18 +59,26 @@ function orInto(dst: Bits, b: Bits): void {
 
 /**
  * The peers: a list of addresses (one family), and the membership of each of them in the IR's
- * sets and in CIDRs, as bitsets over their indexes. Memberships are computed on first use, by
- * walking a set's members once (not by asking every address), and cached.
+ * sets and in CIDRs, as index lists and bitsets over their positions. Memberships are computed on
+ * first use, by walking a set's members once (not by asking every address), and cached.
  */
 export class AddressSpace {
   readonly n: number;
   readonly words: number;
   private readonly full: Bits;
-  private readonly none: Bits;
-  private readonly byKey = new Map<string, number[]>();
+  private readonly empty: Bits;
+  /** CIDR or address text → indexes of the addresses it contains. Set members repeat the same
+   *  texts (a pod's address is in many sets), so each text is resolved once. */
+  private readonly contained = new Map<string, number[]>();
   private readonly setCache = new Map<SetId, Bits>();
   private readonly portCache = new Map<string, Bits>();
   private readonly netCache = new Map<string, Bits>();
+  /** Per family: the address values sorted, and the index of each in `addrs` (built on demand). */
+  private sorted?: Map<Family, { values: bigint[]; index: number[] }>;
+  /** Canonical text (formatAddr) → indexes (built on demand). */
+  private canonical?: Map<string, number[]>;
+  /** Set by restrict: the space this one is a part of, and where its addresses sit here. */
+  private parent?: { space: AddressSpace; here: Int32Array };
 
   constructor(
     readonly addrs: readonly Addr[],
@@ -78,15 +86,21 @@ export class AddressSpace {
   ) {
     this.n = addrs.length;
     this.words = Math.max(1, Math.ceil(this.n / 32));
-    this.none = new Uint32Array(this.words);
+    this.empty = new Uint32Array(this.words);
     this.full = new Uint32Array(this.words);
     for (let i = 0; i < this.n; i++) bitsSet(this.full, i);
-    addrs.forEach((a, i) => {
-      const k = addrKey(a);
-      const l = this.byKey.get(k);
-      if (l) l.push(i);
-      else this.byKey.set(k, [i]);
-    });
+  }
+
+  /**
+   * The space of `indexes` (into this space's addresses, in that order). Containment of a text is
+   * resolved through this space's (cached) answer, so texts are never parsed twice.
+   */
+  restrict(indexes: readonly number[]): AddressSpace {
+    const sub = new AddressSpace(indexes.map((i) => this.addrs[i]!), this.sets);
+    const here = new Int32Array(this.n).fill(-1);
+    indexes.forEach((i, k) => (here[i] = k));
+    sub.parent = { space: this, here };
+    return sub;
   }
 
   /** Every address. Shared: callers copy before changing. */
@@ -94,13 +108,14 @@ export class AddressSpace {
     return this.full;
   }
 
-  empty(): Bits {
-    return this.none;
+  /** The empty set. Shared: callers copy before changing. */
+  none(): Bits {
+    return this.empty;
   }
 
   /** A fresh copy of `b` (or an empty set). */
   copy(b?: Bits): Bits {
-    return b ? b.slice() : new Uint32Array(this.words);
+    return b ? new Uint32Array(b) : new Uint32Array(this.words);
   }
 
   private def(id: SetId): SetDef {
@@ -109,31 +124,117 @@ export class AddressSpace {
     return d;
   }
 
-  private markKey(b: Bits, k: string): void {
-    for (const i of this.byKey.get(k) ?? []) bitsSet(b, i);
+  /** Indexes of the addresses `c` contains (cidrContains), by binary search over the sorted
+   *  values: c contains a ⟺ base ≤ a < base + 2^(host bits), the base being masked. */
+  private inCidr(c: Cidr): number[] {
+    if (!this.sorted) {
+      this.sorted = new Map();
+      for (const family of [4, 6] as const) {
+        const index: number[] = [];
+        this.addrs.forEach((a, i) => {
+          if (a.family === family) index.push(i);
+        });
+        const v = (i: number) => this.addrs[i]!.value;
+        index.sort((x, y) => (v(x) < v(y) ? -1 : v(x) > v(y) ? 1 : x - y));
+        this.sorted.set(family, { values: index.map(v), index });
+      }
+    }
+    const s = this.sorted.get(c.family)!;
+    const hostBits = BigInt((c.family === 4 ? 32 : 128) - c.prefix);
+    const lo = lowerBound(s.values, c.base);
+    const hi = lowerBound(s.values, c.base + (1n << hostBits));
+    return s.index.slice(lo, hi);
+  }
+
+  /** Indexes contained by a CIDR text (set member or rule net); undefined when it does not parse. */
+  contains(text: string): number[] | undefined {
+    let l = this.contained.get(text);
+    if (l !== undefined) return l;
+    if (this.parent) {
+      const up = this.parent.space.contains(text);
+      if (!up) return undefined;
+      l = [];
+      for (const i of up) {
+        const k = this.parent.here[i]!;
+        if (k >= 0) l.push(k);
+      }
+    } else {
+      l = this.hostFastPath(text);
+      if (l === undefined) {
+        const c = cachedCidr(text);
+        if (!c) return undefined;
+        l = this.inCidr(c);
+      }
+    }
+    this.contained.set(text, l);
+    return l;
+  }
+
+  /**
+   * Members are mostly single addresses ("a.b.c.d/32" or bare) of the very endpoints in the space.
+   * When the address text equals the canonical spelling (formatAddr) of an address in the space,
+   * it parses to that address, so its containment is known without parsing; anything else
+   * (another spelling, an address outside the space, a real prefix) goes through parseCidr.
+   */
+  private hostFastPath(text: string): number[] | undefined {
+    const slash = text.indexOf("/");
+    let addrText = text;
+    if (slash >= 0) {
+      const p = text.slice(slash + 1);
+      if (p !== (text.includes(":") ? "128" : "32")) return undefined;
+      addrText = text.slice(0, slash);
+    }
+    if (!this.canonical) {
+      const m = new Map<string, number[]>();
+      this.addrs.forEach((a, i) => {
+        const k = formatAddr(a);
+        const l = m.get(k);
+        if (l) l.push(i);
+        else m.set(k, [i]);
+      });
+      this.canonical = m;
+    }
+    return this.canonical.get(addrText);
+  }
+
+  /** A non-selector set member's address: a bare address (a CIDR text is invalid there). */
+  private memberAddr(id: SetId, addr: string): number[] {
+    const l = addr.includes("/") ? undefined : this.contains(addr);
+    if (!l) throw new BugError(`set ${id} has invalid member address ${addr}`);
+    return l;
+  }
+
+  /** Calls f with the index lists whose union is SetLookup.hasAddr(id, ·) (may repeat indexes). */
+  setIndexes(id: SetId, f: (l: number[]) => void): void {
+    const def = this.def(id);
+    if (def.kind === "selector") {
+      for (const m of def.members) {
+        const l = this.contains(m);
+        if (!l) throw new BugError(`set ${id} has invalid member ${m}`);
+        f(l);
+      }
+    } else for (const m of def.members) f(this.memberAddr(id, m.addr));
+  }
+
+  /** The same for SetLookup.hasAddrPort(id, ·, protocol, port). */
+  setPortIndexes(id: SetId, protocol: number, port: number, f: (l: number[]) => void): void {
+    const def = this.def(id);
+    if (def.kind === "selector") return;
+    for (const m of def.members) if (m.protocol === protocol && m.port === port) f(this.memberAddr(id, m.addr));
+  }
+
+  private toBits(walk: (f: (l: number[]) => void) => void): Bits {
+    const b = new Uint32Array(this.words);
+    walk((l) => {
+      for (const i of l) b[i >>> 5]! |= 1 << (i & 31);
+    });
+    return b;
   }
 
   /** SetLookup.hasAddr for every address. */
   setBits(id: SetId): Bits {
     let b = this.setCache.get(id);
-    if (b) return b;
-    const def = this.def(id);
-    b = new Uint32Array(this.words);
-    if (def.kind === "selector") {
-      for (const m of def.members) {
-        const c = cachedCidr(m);
-        if (!c) throw new BugError(`set ${id} has invalid member ${m}`);
-        if (isHostCidr(c)) this.markKey(b, addrKey({ family: c.family, value: c.base }));
-        else for (let i = 0; i < this.n; i++) if (cidrContains(c, this.addrs[i]!)) bitsSet(b, i);
-      }
-    } else {
-      for (const m of def.members) {
-        const a = parseAddr(m.addr);
-        if (!a) throw new BugError(`set ${id} has invalid member address ${m.addr}`);
-        this.markKey(b, addrKey(a));
-      }
-    }
-    this.setCache.set(id, b);
+    if (!b) this.setCache.set(id, (b = this.toBits((f) => this.setIndexes(id, f))));
     return b;
   }
 
@@ -141,30 +242,31 @@ export class AddressSpace {
   setPortBits(id: SetId, protocol: number, port: number): Bits {
     const ck = `${id}|${protocol}|${port}`;
     let b = this.portCache.get(ck);
-    if (b) return b;
-    const def = this.def(id);
-    b = new Uint32Array(this.words);
-    if (def.kind !== "selector") {
-      for (const m of def.members) {
-        const a = parseAddr(m.addr);
-        if (!a) throw new BugError(`set ${id} has invalid member address ${m.addr}`);
-        if (m.protocol === protocol && m.port === port) this.markKey(b, addrKey(a));
-      }
-    }
-    this.portCache.set(ck, b);
+    if (!b) this.portCache.set(ck, (b = this.toBits((f) => this.setPortIndexes(id, protocol, port, f))));
     return b;
   }
 
   /** The addresses a rule CIDR contains (an unparsable CIDR contains none, as in matchEntity). */
   netBits(cidr: string): Bits {
     let b = this.netCache.get(cidr);
-    if (b) return b;
-    b = new Uint32Array(this.words);
-    const c = cachedCidr(cidr);
-    if (c) for (let i = 0; i < this.n; i++) if (cidrContains(c, this.addrs[i]!)) bitsSet(b, i);
-    this.netCache.set(cidr, b);
+    if (!b) {
+      const l = this.contains(cidr);
+      this.netCache.set(cidr, (b = this.toBits((f) => l && f(l))));
+    }
     return b;
   }
+}
+
+/** First position whose value is ≥ v. */
+function lowerBound(values: bigint[], v: bigint): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 // ------------------------------------------------------------------------------------ evaluator
@@ -188,6 +290,17 @@ export interface ClassDirectionResult {
   deny: Bits;
 }
 
+const ALLOW = 0;
+const DENY = 1;
+const PASS = 2;
+
+interface CompiledRule {
+  action: typeof ALLOW | typeof DENY | typeof PASS;
+  /** Own side's set (the own endpoint's bit is tested) and the peer side's set. */
+  own: Bits;
+  peer: Bits;
+}
+
 function policyRules(p: PolicyIR | { ingress: RuleIR[]; egress: RuleIR[] }, dir: Direction): RuleIR[] {
   return dir === "ingress" ? p.ingress : p.egress;
 }
@@ -201,6 +314,7 @@ export class ClassEvaluator {
   private readonly packet: Packet;
   private readonly common = new WeakMap<RuleMatch, boolean>();
   private readonly sides = { src: new WeakMap<EntityMatch, Bits>(), dst: new WeakMap<EntityMatch, Bits>() };
+  private readonly compiled = { src: new WeakMap<RuleIR[], CompiledRule[]>(), dst: new WeakMap<RuleIR[], CompiledRule[]>() };
 
   constructor(
     private readonly ir: ClusterIR,
@@ -220,46 +334,50 @@ export class ClassEvaluator {
     return b;
   }
 
+  /** Same structure as matchEntity: every field ANDs; nets and positive ports OR within. The
+   *  result may be one of the space's shared sets (never changed by callers). */
   private computeSide(side: "src" | "dst", e: EntityMatch): Bits {
     const sp = this.space;
     const protocol = this.packet.protocol;
     const port = side === "src" ? this.packet.srcPort : this.packet.dstPort;
-    const constrained =
-      (e.nets?.length ?? 0) + (e.notNets?.length ?? 0) + (e.sets?.length ?? 0) + (e.notSets?.length ?? 0) +
-      (e.ports?.length ?? 0) + (e.namedPortSets?.length ?? 0) + (e.notPorts?.length ?? 0) + (e.notNamedPortSets?.length ?? 0) +
-      (e.serviceSet ? 1 : 0);
-    if (constrained === 0) return sp.all();
-    const b = sp.copy(sp.all());
-    if (e.nets && e.nets.length > 0) {
+    const and: Bits[] = [];
+    const andNot: Bits[] = [];
+    const anyOf = (parts: Bits[]): Bits => {
+      if (parts.length === 1) return parts[0]!;
       const any = sp.copy();
-      for (const n of e.nets) orInto(any, sp.netBits(n));
-      andInto(b, any);
-    }
-    if (e.notNets) for (const n of e.notNets) andNotInto(b, sp.netBits(n));
-    if (e.sets) for (const id of e.sets) andInto(b, sp.setBits(id));
-    if (e.notSets) for (const id of e.notSets) andNotInto(b, sp.setBits(id));
+      for (const p of parts) orInto(any, p);
+      return any;
+    };
+    if (e.nets && e.nets.length > 0) and.push(anyOf(e.nets.map((n) => sp.netBits(n))));
+    for (const n of e.notNets ?? []) andNot.push(sp.netBits(n));
+    for (const id of e.sets ?? []) and.push(sp.setBits(id));
+    for (const id of e.notSets ?? []) andNot.push(sp.setBits(id));
     const hasPos = (e.ports && e.ports.length > 0) || (e.namedPortSets && e.namedPortSets.length > 0);
     if (hasPos) {
-      if (port === undefined) return sp.copy();
+      if (port === undefined) return sp.none();
       if (!(e.ports && inRanges(port, e.ports))) {
-        const any = sp.copy();
-        for (const id of e.namedPortSets ?? []) orInto(any, sp.setPortBits(id, protocol, port));
-        andInto(b, any);
+        const named = e.namedPortSets ?? [];
+        if (named.length === 0) return sp.none();
+        and.push(anyOf(named.map((id) => sp.setPortBits(id, protocol, port))));
       }
     }
     const hasNeg = (e.notPorts && e.notPorts.length > 0) || (e.notNamedPortSets && e.notNamedPortSets.length > 0);
     if (hasNeg && port !== undefined) {
-      if (e.notPorts && inRanges(port, e.notPorts)) return sp.copy();
-      for (const id of e.notNamedPortSets ?? []) andNotInto(b, sp.setPortBits(id, protocol, port));
+      if (e.notPorts && inRanges(port, e.notPorts)) return sp.none();
+      for (const id of e.notNamedPortSets ?? []) andNot.push(sp.setPortBits(id, protocol, port));
     }
     if (e.serviceSet) {
       const def = this.ir.sets[e.serviceSet];
       const withPorts = def?.kind === "service" ? def.withPorts : def?.kind === "named-port";
       if (withPorts) {
-        if (port === undefined) return sp.copy();
-        andInto(b, sp.setPortBits(e.serviceSet, protocol, port));
-      } else andInto(b, sp.setBits(e.serviceSet));
+        if (port === undefined) return sp.none();
+        and.push(sp.setPortBits(e.serviceSet, protocol, port));
+      } else and.push(sp.setBits(e.serviceSet));
     }
+    if (andNot.length === 0 && and.length <= 1) return and[0] ?? sp.all();
+    const b = sp.copy(and[0] ?? sp.all());
+    for (let i = 1; i < and.length; i++) andInto(b, and[i]!);
+    for (const x of andNot) andNotInto(b, x);
     return b;
   }
 
@@ -273,6 +391,31 @@ export class ClassEvaluator {
     const peerSide = ownSide === "src" ? "dst" : "src";
     if (!bitsTest(this.sideBits(ownSide, fm[ownSide]), own)) return undefined;
     return this.sideBits(peerSide, fm[peerSide]);
+  }
+
+  /**
+   * A rule list reduced to what can decide this packet shape: rules not rendered for the family,
+   * neverMatches rules, Log rules (they never end processing) and rules whose packet-wide part
+   * fails are dropped; each remaining rule keeps its action and its two side sets. Policies are
+   * shared by many endpoints, so each list is compiled once per evaluator.
+   */
+  private compile(rules: RuleIR[], ownSide: "src" | "dst"): CompiledRule[] {
+    const cache = this.compiled[ownSide];
+    let out = cache.get(rules);
+    if (out) return out;
+    out = [];
+    const peerSide = ownSide === "src" ? "dst" : "src";
+    for (const rule of rules) {
+      if (rule.action === "Log" || rule.neverMatches) continue;
+      const fm = ruleForFamily(rule.match, this.packet.family);
+      if (!fm) continue;
+      let c = this.common.get(fm);
+      if (c === undefined) this.common.set(fm, (c = matchCommonPart(fm, this.packet)));
+      if (!c) continue;
+      out.push({ action: rule.action === "Allow" ? ALLOW : rule.action === "Deny" ? DENY : PASS, own: this.sideBits(ownSide, fm[ownSide]), peer: this.sideBits(peerSide, fm[peerSide]) });
+    }
+    cache.set(rules, out);
+    return out;
   }
 
   /**
@@ -291,34 +434,39 @@ export class ClassEvaluator {
     const undecided = sp.copy(sp.all());
     const done = () => ({ allow, deny });
 
+    const words = sp.words;
+    const x = new Uint32Array(words);
+    /** x = hit ∩ within; false when empty. */
+    const meet = (hit: Bits, within: Bits): boolean => {
+      let any = 0;
+      for (let w = 0; w < words; w++) any |= x[w] = hit[w]! & within[w]!;
+      return any !== 0;
+    };
+
     for (const fs of opts.failsafe ?? []) {
       const m = ruleForFamily(fs.match, family);
       if (!m) continue;
       const hit = this.ruleBits(m, fs.neverMatches, own, ownSide);
-      if (!hit) continue;
-      const x = sp.copy(hit);
-      andInto(x, undecided);
+      if (!hit || !meet(hit, undecided)) continue;
       orInto(allow, x);
       andNotInto(undecided, x);
     }
     if (isEmpty(undecided)) return done();
 
-    /** Runs a rule list over `active` (changed in place); returns true when nothing is active. */
+    /** Runs a rule list over the peers in `active` (changed in place). */
     const runRules = (rules: RuleIR[], active: Bits): void => {
-      for (const rule of rules) {
-        const fm = ruleForFamily(rule.match, family);
-        if (!fm) continue;
-        if (rule.action === "Log") continue;
-        const hit = this.ruleBits(fm, rule.neverMatches, own, ownSide);
-        if (!hit) continue;
-        const x = sp.copy(hit);
-        andInto(x, active);
-        if (isEmpty(x)) continue;
-        andNotInto(active, x);
-        if (rule.action === "Pass") continue;
-        orInto(rule.action === "Allow" ? allow : deny, x);
-        andNotInto(undecided, x);
-        if (isEmpty(active)) return;
+      for (const r of this.compile(rules, ownSide)) {
+        if (!bitsTest(r.own, own) || !meet(r.peer, active)) continue;
+        let left = 0;
+        for (let w = 0; w < words; w++) left |= active[w]! &= ~x[w]!;
+        if (r.action !== PASS) {
+          const into = r.action === ALLOW ? allow : deny;
+          for (let w = 0; w < words; w++) {
+            into[w]! |= x[w]!;
+            undecided[w]! &= ~x[w]!;
+          }
+        }
+        if (left === 0) return;
       }
     };
 
