@@ -159,6 +159,28 @@ export function endpointIR(ep: EndpointRecord, labels: Readonly<Record<string, s
   };
 }
 
+/** Own labels in their order plus profiles, as a map key; undefined (no sharing) in the odd case
+ *  of a separator character or a non-string value, where the key would not be injective. */
+function ownKey(ep: EndpointRecord): string | undefined {
+  let k = "";
+  for (const p of ep.profiles) k += `${p}\u0001`;
+  k += "\u0002";
+  const o = ep.ownLabels;
+  for (const key in o) {
+    const v = o[key];
+    if (typeof v !== "string") return undefined;
+    k += `${key}\u0001${v}\u0001`;
+  }
+  return checkSeparators(k, ep) ? k : undefined;
+}
+
+function checkSeparators(k: string, ep: EndpointRecord): boolean {
+  // Exactly the separators we wrote: none came from the data.
+  let n = 0;
+  for (let i = k.indexOf("\u0001"); i >= 0; i = k.indexOf("\u0001", i + 1)) n++;
+  return n === ep.profiles.length + 2 * Object.keys(ep.ownLabels).length && k.indexOf("\u0002") === k.lastIndexOf("\u0002");
+}
+
 function sameKeyOrder(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
@@ -259,7 +281,19 @@ export class Cluster {
     // Endpoints whose effective labels equal their class's, key order included (so printed IR is
     // unchanged), share the class's labels object in the IR instead of a copy each.
     const ownLabels = new Map<string, Record<string, string>>();
+    // Replicas share own labels and profiles, hence effective labels: compute those (and the
+    // label signature) once per distinct (own labels in their order, profiles).
+    const firstWith = new Map<string, string>();
     for (const ep of endpoints.values()) {
+      const k = ownKey(ep);
+      const first = k === undefined ? undefined : firstWith.get(k);
+      if (first !== undefined) {
+        index.addLike(ep.key, first);
+        const own = ownLabels.get(first);
+        if (own) ownLabels.set(ep.key, own);
+        continue;
+      }
+      if (k !== undefined) firstWith.set(k, ep.key);
       const l = effectiveLabels(ep.ownLabels, ep.profiles, profiles);
       index.add(ep.key, l);
       const shared = index.classOf(ep.key)!.labels;
@@ -323,10 +357,15 @@ export class Cluster {
     // restrictions allow; endpoints then share programs per (kind, selecting policies, profiles).
     const resolver = new PolicyResolver(tiers, policiesList);
     const byClass = resolver.selectingByClass(index);
+    const programsByClass = new Map<string, ProgramSet>();
     const epIR: EndpointIR[] = [];
     for (const ep of [...endpoints.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
       const cls = index.classOf(ep.key)!;
-      const programs = resolver.programsFor(ep.kind, byClass[cls.ordinal]!, ep.profiles.map(profileKey));
+      // Replicas share class, kind and profiles: look the programs up without building the
+      // resolver's cache key (the list of policy positions) per endpoint.
+      const short = `${cls.ordinal}|${ep.kind}|${JSON.stringify(ep.profiles)}`;
+      let programs = programsByClass.get(short);
+      if (!programs) programsByClass.set(short, (programs = resolver.programsFor(ep.kind, byClass[cls.ordinal]!, ep.profiles.map(profileKey))));
       const own = ownLabels.get(ep.key);
       epIR.push(own ? endpointIR(ep, own, programs) : endpointIR(ep, cls.labels, programs, true));
     }

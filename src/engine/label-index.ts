@@ -4,13 +4,26 @@
  * way Cilium evaluates selectors per identity, not per pod); results are cached per canonical
  * selector, so a selector shared by many rules is evaluated once.
  */
-import type { LabelRestriction, Selector } from "../selector/index.js";
+import type { LabelRestriction, Selector, SelectorNode } from "../selector/index.js";
 
 export interface LabelClass {
   labels: Readonly<Record<string, string>>;
   ids: string[];
   /** Position in insertion order (what selectClasses returns). */
   ordinal: number;
+}
+
+function sortedHas(l: readonly number[], x: number): boolean {
+  let lo = 0;
+  let hi = l.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = l[mid]!;
+    if (v === x) return true;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }
 
 export function labelSignature(labels: Readonly<Record<string, string>>): string {
@@ -61,6 +74,19 @@ export class LabelIndex {
     this.classCache.clear();
   }
 
+  /** Adds `id` with the same labels as the already present `like` (same class, no signature). */
+  addLike(id: string, like: string): void {
+    if (this.labelsById.has(id)) throw new Error(`duplicate labelled item ${id}`);
+    const o = this.classById.get(like);
+    if (o === undefined) throw new Error(`unknown labelled item ${like}`);
+    const c = this.order[o]!;
+    this.labelsById.set(id, this.labelsById.get(like)!);
+    c.ids.push(id);
+    this.classById.set(id, o);
+    this.cache.clear();
+    this.classCache.clear();
+  }
+
   /** Ordinals of the classes that can match `sel` (ascending), or undefined for "all classes".
    *  Counts every restriction's candidates first and materialises only the smallest list. */
   private candidates(sel: Selector): number[] | undefined {
@@ -89,6 +115,57 @@ export class LabelIndex {
     const c: number[] = [];
     for (const v of bestValues) for (const o of vs.get(v) ?? []) c.push(o);
     return c.sort((a, b) => a - b);
+  }
+
+  /**
+   * Selectors that are a conjunction of `k == v`, `k in {…}` and `has(k)` terms (most policy and
+   * rule selectors after Calico's namespace rewrite) are answered from the posting lists alone:
+   * walk the shortest term's list and test the others by binary search. Exact — the lists hold
+   * exactly the classes with a string value under k — and it neither compiles the selector's
+   * matcher nor reads label maps of many shapes (megamorphic property loads).
+   * Undefined when the selector has any other kind of term.
+   */
+  private conjunctionClasses(sel: Selector): number[] | undefined {
+    const terms: Array<Extract<SelectorNode, { label: string }>> = [];
+    const flat = (n: SelectorNode): boolean => {
+      if (n.type === "and") return n.operands.every(flat);
+      if (n.type === "eq" || n.type === "in" || n.type === "has") {
+        terms.push(n);
+        return true;
+      }
+      return false;
+    };
+    if (!flat(sel.ast) || terms.length === 0) return undefined;
+    const lists: number[][][] = terms.map((t) => {
+      if (t.type === "has") return [this.byKey.get(t.label) ?? []];
+      const vs = this.byKeyValue.get(t.label);
+      const values = "value" in t ? [t.value] : "values" in t ? t.values : [];
+      return values.map((v) => vs?.get(v) ?? []);
+    });
+    const size = (l: number[][]) => l.reduce((a, x) => a + x.length, 0);
+    let best = 0;
+    for (let i = 1; i < lists.length; i++) if (size(lists[i]!) < size(lists[best]!)) best = i;
+    let driver: number[];
+    const bl = lists[best]!;
+    if (bl.length === 1) driver = bl[0]!;
+    else {
+      driver = [];
+      for (const l of bl) for (const o of l) driver.push(o);
+      driver.sort((a, b) => a - b);
+    }
+    const others = lists.filter((_, i) => i !== best);
+    const out: number[] = [];
+    for (const o of driver) {
+      let ok = true;
+      for (const alts of others) {
+        if (!alts.some((l) => sortedHas(l, o))) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) out.push(o);
+    }
+    return out;
   }
 
   private readonly restrictionCache = new Map<string, Array<[string, LabelRestriction]>>();
@@ -120,6 +197,11 @@ export class LabelIndex {
     const key = sel.toString();
     let hit = this.classCache.get(key);
     if (hit) return hit;
+    const exact = this.conjunctionClasses(sel);
+    if (exact) {
+      this.classCache.set(key, exact);
+      return exact;
+    }
     hit = [];
     const cand = this.candidates(sel);
     if (cand === undefined) {

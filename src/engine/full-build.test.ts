@@ -1,0 +1,92 @@
+/**
+ * The full computation's fast paths against the plain ones they replace (issue #7): set members
+ * by global rank and label class (MemberOrder) vs per-set parsing and sorting; labels shared per
+ * class without changing any endpoint's key order. testdata/golden-ir.json pins whole clusters.
+ */
+import { describe, expect, it } from "vitest";
+import { generateCluster } from "../../bench/gen/cluster.js";
+import type { EndpointSlice, Namespace, NetworkSet, GlobalNetworkSet, Resource } from "../model/index.js";
+import { parseSelector } from "../selector/index.js";
+import { Cluster } from "./cluster.js";
+import { effectiveLabels, namespaceProfile, networkSetRecord, type EndpointRecord, type NetworkSetRecord, type ProfileRecord } from "./endpoint-builder.js";
+import { LabelIndex } from "./label-index.js";
+import { calculateSets, MemberOrder, SetRegistry } from "./set-calculator.js";
+import { namespace, pod } from "./testing.js";
+
+function extras(): Resource[] {
+  return [
+    // dual stack, IPv6 ordering, an IPv4-mapped spelling, addresses shared by two pods
+    pod({ ns: "ns-0", name: "v6-a", ip: ["198.18.255.1", "fd00:198::10"], labels: { app: "ns-0-app-0", tier: "frontend" }, ports: [{ name: "http", containerPort: 80 }, { name: "dns", containerPort: 53, protocol: "UDP" }] }),
+    pod({ ns: "ns-0", name: "v6-b", ip: ["fd00:198::2", "198.18.255.2"], labels: { tier: "frontend", app: "ns-0-app-0" }, ports: [{ name: "http", containerPort: 81 }, { name: "http", containerPort: 80, protocol: "SCTP" }] }),
+    pod({ ns: "ns-1", name: "dup", ip: "198.18.255.1", labels: { app: "ns-0-app-0" } }),
+    { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkSet", metadata: { name: "wide", labels: { feed: "threat", "ext-role": "role-1" } }, spec: { nets: ["0.0.0.0/0", "::/0", "fd00::/8", "10.0.0.0/8", "10.0.0.0/16"] } } as unknown as Resource,
+    { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "wide" }, spec: { selector: "all()", types: ["Ingress"], ingress: [{ action: "Allow", source: { selector: "has(feed) || tier == 'frontend'" } }, { action: "Allow", protocol: "UDP", destination: { ports: ["dns", "http"] } }, { action: "Allow", destination: { ports: ["http"], selector: "tier == 'frontend'" } }] } } as unknown as Resource,
+    {
+      apiVersion: "discovery.k8s.io/v1",
+      kind: "EndpointSlice",
+      metadata: { name: "s1", namespace: "ns-0", labels: { "kubernetes.io/service-name": "api" } },
+      addressType: "IPv6",
+      endpoints: [{ addresses: ["fd00:198::2", "fd00:198::1"] }],
+      ports: [{ port: 80, protocol: "TCP" }],
+    } as unknown as Resource,
+    { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "svc" }, spec: { selector: "all()", types: ["Egress"], egress: [{ action: "Allow", destination: { services: { name: "api", namespace: "ns-0" } } }] } } as unknown as Resource,
+  ];
+}
+
+describe("set members: MemberOrder (class-level, by rank) equals per-set parsing and sorting", () => {
+  for (const [pods, policies, seed] of [
+    [600, 400, 1],
+    [1200, 900, 5],
+  ] as const) {
+    it(`${pods} pods / ${policies} policies, seed ${seed}, plus IPv6 and wide network sets`, () => {
+      const rs = [...generateCluster({ pods, policies, seed }).resources, ...extras()];
+      const c = Cluster.fromResources(rs);
+      expect(c.issues.filter((i) => i.severity === "error")).toEqual([]);
+      const reg = new SetRegistry();
+      for (const d of Object.values(c.ir.sets)) {
+        const id =
+          d.kind === "selector" ? reg.selector(parseSelector(d.selector)) : d.kind === "named-port" ? reg.namedPort(parseSelector(d.selector), d.portName, d.protocol) : reg.service(d.service.namespace, d.service.name, d.withPorts);
+        expect(id).toBe(d.id);
+      }
+      // Inputs rebuilt from the IR: endpoint labels in the IR are the effective labels.
+      const endpoints = new Map(c.ir.endpoints.map((e) => [e.key, e as unknown as EndpointRecord]));
+      const profiles = new Map<string, ProfileRecord>();
+      for (const r of rs) if (r.kind === "Namespace") profiles.set(`kns.${r.metadata.name}`, namespaceProfile(r as Namespace));
+      const netsets = new Map<string, NetworkSetRecord>();
+      for (const r of rs) if (r.kind === "NetworkSet" || r.kind === "GlobalNetworkSet") netsets.set(networkSetRecord(r as NetworkSet | GlobalNetworkSet, []).key, networkSetRecord(r as NetworkSet | GlobalNetworkSet, []));
+      const idx = new LabelIndex();
+      for (const e of c.ir.endpoints) idx.add(e.key, e.labels);
+      for (const n of netsets.values()) idx.add(n.key, effectiveLabels(n.ownLabels, n.profiles, profiles));
+      const slices = rs.filter((r) => r.kind === "EndpointSlice") as EndpointSlice[];
+      const plain = calculateSets(reg, { index: { select: (s) => idx.select(s) }, endpoints, netsets, slices });
+      const fast = calculateSets(reg, { index: idx, endpoints, netsets, slices, order: new MemberOrder(endpoints, netsets) });
+      expect(JSON.stringify(fast)).toBe(JSON.stringify(plain));
+      expect(JSON.stringify(c.ir.sets)).toBe(JSON.stringify(plain));
+      // The cases reach what they are meant to.
+      const defs = Object.values(plain);
+      expect(defs.some((d) => d.kind === "selector" && d.members.some((m) => m.includes(":")) && d.members.some((m) => !m.includes(":")))).toBe(true);
+      expect(defs.some((d) => d.kind === "named-port" && d.members.length > 50)).toBe(true);
+      expect(defs.some((d) => d.kind === "service" && d.members.length === 2)).toBe(true);
+    }, 60_000);
+  }
+});
+
+describe("labels in the IR", () => {
+  it("keep each endpoint's key order even when classes share a labels object", () => {
+    const c = Cluster.fromResources([
+      namespace("n"),
+      pod({ ns: "n", name: "a", ip: "10.0.0.1", labels: { x: "1", y: "2" } }),
+      pod({ ns: "n", name: "b", ip: "10.0.0.2", labels: { y: "2", x: "1" } }),
+      pod({ ns: "n", name: "c", ip: "10.0.0.3", labels: { x: "1", y: "2" } }),
+      pod({ ns: "n", name: "d", ip: "10.0.0.4", labels: { y: "2", x: "1" } }),
+      pod({ ns: "n", name: "e", ip: "10.0.0.5", labels: { x: "1", y: "2\u0001" } }),
+    ]);
+    const keys = (n: string) => Object.keys(c.endpointByRef(`n/${n}`)!.labels).slice(0, 2);
+    expect(keys("a")).toEqual(["x", "y"]);
+    expect(keys("b")).toEqual(["y", "x"]);
+    expect(keys("c")).toEqual(["x", "y"]);
+    expect(keys("d")).toEqual(["y", "x"]);
+    expect(c.endpointByRef("n/e")!.labels.y).toBe("2\u0001");
+    expect(c.endpointByRef("n/a")!.labels).toEqual(c.endpointByRef("n/b")!.labels);
+  });
+});
