@@ -1,7 +1,7 @@
 /**
  * Incremental changes on one node (bench/gen/incremental.ts, in its own process): remote pod add,
  * remote pod label change, policy add, policy change — time until the agent's rules are computed
- * (CalcGraph flush + dataplane model + diff) and until they are in the kernel (nft Applier, one
+ * (CalcGraph flush + incremental dataplane model + diff) and until they are in the kernel (nft Applier, one
  * atomic batch), p50 / p99; plus the cold load of the whole node state (nft and iptables+ipset)
  * and one kernel update into the set holding every pod address.
  *
@@ -28,6 +28,8 @@ interface KindResult {
   applyP50?: number;
   applyP99?: number;
   opsPerChange: number;
+  calcP50: number;
+  modelP50: number;
 }
 
 export async function run(opts: BenchOptions): Promise<BenchReport> {
@@ -62,7 +64,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
   for (const kind of ["pod add", "pod label change", "policy add", "policy change"]) {
     const k = r[kind] as KindResult | undefined;
     if (!k) continue;
-    const n = `${k.n} changes, ${k.opsPerChange.toFixed(1)} dataplane ops each`;
+    const n = `${k.n} changes, ${k.opsPerChange.toFixed(1)} dataplane ops each; p50 calc ${k.calcP50.toFixed(1)} ms, model ${k.modelP50.toFixed(1)} ms`;
     results.push({ name: `${kind}: computed p50`, value: k.computedP50, unit: "ms", note: n });
     results.push({ name: `${kind}: computed p99`, value: k.computedP99, unit: "ms", note: la });
     if (k.enforcedP50 !== undefined) {

@@ -145,6 +145,8 @@ export type FactRecorder = Map<string, Fact>;
 export class SetRegistry {
   private readonly cache = new Map<string, { spec: SetSpec; set: DpSet }>();
   private readonly byId = new Map<SetId, Set<string>>();
+  /** Selector members split per family, kept to patch with the next change of the set. */
+  private readonly splits = new Map<string, SplitState>();
   /** Facts consulted while a piece is built are recorded here (set by the builder). */
   recorder: FactRecorder | undefined;
 
@@ -156,7 +158,13 @@ export class SetRegistry {
     for (const id of changed) {
       for (const name of this.byId.get(id) ?? []) this.cache.delete(name);
       this.byId.delete(id);
+      if (!ir.sets[id]) for (const f of [4, 6]) this.splits.delete(`${f}|${id}`);
     }
+  }
+
+  /** The cached set of that name, else the set of `spec` (named `name`) built now. */
+  ensureNamed(name: string, spec: SetSpec): DpSet {
+    return this.cache.get(name)?.set ?? this.ensure(spec);
   }
 
   /** IR sets some cached kernel set is made of. */
@@ -229,7 +237,7 @@ export class SetRegistry {
     const d = this.def(spec.id);
     if (spec.kind === "selector") {
       if (d.kind !== "selector") throw new BugError(`set ${spec.id} is used as a selector set but is ${d.kind}`);
-      const split = splitSelectorMembers(d.members, family, `set ${spec.id}`);
+      const split = this.split(spec.id, d.members, family);
       return spec.part === "addrs"
         ? { name, family, fields: ["addr"], interval: false, elements: split.hosts, about: this.about(d) }
         : { name, family, fields: ["addr"], interval: true, elements: split.nets, about: `${this.about(d)} (CIDRs)` };
@@ -237,14 +245,32 @@ export class SetRegistry {
     if (d.kind === "selector") throw new BugError(`set ${spec.id} is a selector set, not a${spec.kind === "port" ? " port" : "n address"} set`);
     const els: string[] = [];
     for (const m of d.members) {
-      const a = parseAddr(m.addr);
-      if (!a) throw new BugError(`set ${spec.id} has invalid member ${m.addr}`);
+      const a = canonicalAddr(m.addr, `set ${spec.id}`);
       if (a.family !== family) continue;
-      els.push(spec.kind === "port" ? `${formatAddr(a)} . ${m.protocol} . ${m.port}` : formatAddr(a));
+      els.push(spec.kind === "port" ? `${a.text} . ${m.protocol} . ${m.port}` : a.text);
     }
     return spec.kind === "port"
       ? { name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: sortUnique(els), about: this.about(d) }
       : { name, family, fields: ["addr"], interval: false, elements: sortUnique(els), about: this.about(d) };
+  }
+
+  /**
+   * A selector's members of one family as [hosts, nets]. After a change of the set, the previous
+   * split is patched with the members that came and went, so a pod joining a 100k-member set
+   * costs a hash lookup per member and an array copy, not parsing 100k addresses again. When a
+   * CIDR of the family comes or goes, the split is recomputed (CIDRs are collapsed together).
+   */
+  private split(id: SetId, members: string[], family: Family): { hosts: string[]; nets: string[] } {
+    const key = `${family}|${id}`;
+    const st = this.splits.get(key);
+    if (st && st.members === members) return st.out;
+    if (st) {
+      const patched = patchSplit(st, members, family, `set ${id}`);
+      if (patched) return patched.out;
+    }
+    const out = splitSelectorMembers(members, family, `set ${id}`);
+    this.splits.set(key, newSplitState(members, out, family));
+    return out;
   }
 
   /** Both kernel sets of a selector set: [addresses (hash), CIDRs (interval)]. */
@@ -312,6 +338,122 @@ function splitSelectorMembers(members: string[], family: Family, where: string):
   }
   const out = { hosts: sortUnique(hosts), nets: collapseCidrs(nets).map(formatCidr) };
   entry.byFamily.set(family, out);
+  return out;
+}
+
+/**
+ * Canonical kernel text of member addresses, remembered: a port or service set is rebuilt whole
+ * when one member changes, and parsing every address again dominated that. Bounded: forgotten
+ * wholesale when it grows past MAX_ADDR_MEMO (a cluster's addresses fit many times over).
+ */
+const addrMemo = new Map<string, { family: Family; text: string }>();
+const MAX_ADDR_MEMO = 1 << 20;
+
+function canonicalAddr(addr: string, where: string): { family: Family; text: string } {
+  let hit = addrMemo.get(addr);
+  if (hit) return hit;
+  const a = parseAddr(addr);
+  if (!a) throw new BugError(`${where} has invalid member ${addr}`);
+  if (addrMemo.size >= MAX_ADDR_MEMO) addrMemo.clear();
+  hit = { family: a.family, text: formatAddr(a) };
+  addrMemo.set(addr, hit);
+  return hit;
+}
+
+interface SplitState {
+  members: string[];
+  /** Current members (the whole selector, both families) → generation last seen in. */
+  memberGen: Map<string, number>;
+  gen: number;
+  /** Host text of the family → number of members that give it (distinct spellings may). */
+  hostCount: Map<string, number>;
+  out: { hosts: string[]; nets: string[] };
+}
+
+function hostOf(m: string, family: Family, where: string): string | undefined | null {
+  const c = parseCidrOrBug(m, where);
+  if (c.family !== family) return undefined;
+  return isHostCidr(c) ? formatAddr({ family, value: c.base }) : null;
+}
+
+function newSplitState(members: string[], out: { hosts: string[]; nets: string[] }, family: Family): SplitState {
+  const hostCount = new Map<string, number>();
+  // Count by parsing only where the spelling is not already the host text + "/32" or "/128".
+  const suffix = family === 4 ? "/32" : "/128";
+  const hosts = new Set(out.hosts);
+  for (const m of members) {
+    let h: string | undefined | null = m.endsWith(suffix) ? m.slice(0, -suffix.length) : undefined;
+    if (h === undefined || !hosts.has(h)) h = hostOf(m, family, "selector member");
+    if (typeof h === "string") hostCount.set(h, (hostCount.get(h) ?? 0) + 1);
+  }
+  return { members, memberGen: new Map(members.map((m) => [m, 0])), gen: 0, hostCount, out };
+}
+
+/** Patches `st` in place to `members`; undefined when a CIDR of the family changed (recompute). */
+function patchSplit(st: SplitState, members: string[], family: Family, where: string): SplitState | undefined {
+  // Members seen in this round get the new generation; the ones left on the old one are gone.
+  const gen = st.gen + 1;
+  const seen = st.memberGen;
+  const before = seen.size;
+  const added: string[] = [];
+  let found = 0;
+  for (const m of members) {
+    const g = seen.get(m);
+    if (g === gen) continue; // listed twice
+    seen.set(m, gen);
+    if (g === undefined) added.push(m);
+    else found++;
+  }
+  const removed: string[] = [];
+  if (found < before) for (const [m, g] of seen) if (g !== gen) removed.push(m);
+  // Classify first: a CIDR change means recompute, and nothing may have been modified by then.
+  const rem = removed.map((m) => hostOf(m, family, where));
+  const add = added.map((m) => hostOf(m, family, where));
+  if (rem.includes(null) || add.includes(null)) return undefined;
+  const hostCount = st.hostCount;
+  const gone: string[] = [];
+  const come: string[] = [];
+  for (const h of rem) {
+    if (typeof h !== "string") continue;
+    const n = hostCount.get(h) ?? 0;
+    if (n <= 1) {
+      hostCount.delete(h);
+      gone.push(h);
+    } else hostCount.set(h, n - 1);
+  }
+  for (const h of add) {
+    if (typeof h !== "string") continue;
+    const n = hostCount.get(h) ?? 0;
+    hostCount.set(h, n + 1);
+    if (n === 0) come.push(h);
+  }
+  for (const m of removed) seen.delete(m);
+  // A host that went (one spelling) and came (another) stays.
+  const goneOnly = gone.filter((h) => !come.includes(h));
+  const comeOnly = come.filter((h) => !gone.includes(h));
+  let hosts = st.out.hosts;
+  if (goneOnly.length > 0) {
+    const g = new Set(goneOnly);
+    hosts = hosts.filter((h) => !g.has(h));
+  }
+  if (comeOnly.length > 0) hosts = mergeSorted(hosts, sortUnique(comeOnly));
+  st.members = members;
+  st.gen = gen;
+  // The previous result object belongs to sets already handed out: a new one.
+  st.out = { hosts, nets: st.out.nets };
+  return st;
+}
+
+/** Merge of two sorted lists of distinct strings (`add` holds none of `base`). */
+function mergeSorted(base: string[], add: string[]): string[] {
+  if (add.length === 0) return base;
+  const out: string[] = new Array(base.length + add.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < base.length && j < add.length) out[k++] = base[i]! < add[j]! ? base[i++]! : add[j++]!;
+  while (i < base.length) out[k++] = base[i++]!;
+  while (j < add.length) out[k++] = add[j++]!;
   return out;
 }
 

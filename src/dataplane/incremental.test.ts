@@ -200,6 +200,29 @@ describe("DataplaneBuilder: incremental model equals the from-scratch model", ()
   });
 });
 
+describe("DataplaneBuilder: selector members patched from the previous build", () => {
+  it("duplicates, several spellings of one address, both families, CIDRs coming and going", () => {
+    const lists = [
+      ["198.18.1.10/32", "198.18.1.11/32", "fd00:198:0:1::10/128"],
+      ["198.18.1.10/32", "198.18.1.10/32", "198.18.1.11/32", "198.18.1.12/32"],
+      ["198.18.1.11/32", "198.18.1.12/32", "fd00:198:0:1:0:0:0:10/128", "fd00:198:0:1::10/128"],
+      ["198.18.1.12/32", "fd00:198:0:1:0:0:0:10/128"],
+      ["198.18.1.12/32", "198.18.1.13/32", "10.0.0.0/8", "fd00:198:0:1:0:0:0:10/128"],
+      ["198.18.1.13/32", "10.0.0.0/8", "10.1.0.0/16", "198.18.1.14/32"],
+      ["198.18.1.13/32", "198.18.1.14/32", "198.18.1.15/32"],
+      [],
+      ["198.18.1.13/32", "198.18.1.13/32"],
+    ];
+    const ir0 = fixtureIR();
+    const b = new DataplaneBuilder(NODE);
+    for (const [i, members] of lists.entries()) {
+      const d = ir0.sets[SET_CLIENT]!;
+      const ir = { ...ir0, sets: { ...ir0.sets, [SET_CLIENT]: { ...d, members } as SetDef } };
+      expect(b.build(ir), `list ${i}`).toEqual(buildDataplane(ir, NODE));
+    }
+  });
+});
+
 describe("DataplaneBuilder: a step rebuilds only what it changes", () => {
   const fresh = () => {
     const b = new DataplaneBuilder(NODE);
