@@ -21,7 +21,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { open, type Database, type RootDatabase } from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
 import { kindInfo, type KindId, type Resource } from "../model/index.js";
 import {
   BUILTIN_TIERS,
@@ -78,6 +78,8 @@ interface LogRecord {
 
 const KEY_END = `${KEY_PREFIX}\uffff`;
 
+type LmdbOpen = (typeof import("lmdb"))["open"];
+
 export class EmbeddedStore implements Store {
   readonly backend = "embedded" as const;
   readonly location: string;
@@ -89,7 +91,10 @@ export class EmbeddedStore implements Store {
   private readonly watches = new Set<EmbeddedWatch>();
   private closed = false;
 
-  private constructor(private readonly opts: EmbeddedStoreOptions) {
+  private constructor(
+    private readonly opts: EmbeddedStoreOptions,
+    open: LmdbOpen,
+  ) {
     this.location = join(opts.dataDir, EMBEDDED_DB_FILE);
     this.historyLimit = Math.max(1, opts.historyLimit ?? 10_000);
     try {
@@ -114,7 +119,10 @@ export class EmbeddedStore implements Store {
   }
 
   static async open(opts: EmbeddedStoreOptions): Promise<EmbeddedStore> {
-    return new EmbeddedStore(opts);
+    // Loaded here, not at module load: CLI verbs that never open the store (lab probe, help)
+    // should not pay for the native binding.
+    const { open } = await import("lmdb");
+    return new EmbeddedStore(opts, open);
   }
 
   // ------------------------------------------------------------------ reads

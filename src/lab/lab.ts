@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node
 import net from "node:net";
 import { createInterface } from "node:readline";
 import { openStore } from "../datastore/index.js";
-import { deleteStored } from "./daemon.js";
 import { canUseNetns, deleteNamespace, namespaceExists } from "../netns/index.js";
 import { labsDir, logPath, pidMatches, readState, removeLabFiles, socketPath, specPath, writeJson, type LabSpec, type LabState } from "./state.js";
 
@@ -192,6 +191,7 @@ async function cleanupFromState(stateDir: string, st: LabState): Promise<{ names
     try {
       const store = await openStore(st.datastore);
       try {
+        const { deleteStored } = await import("./daemon.js");
         await deleteStored(store, st.stored);
       } finally {
         await store.close();
