@@ -1,9 +1,30 @@
+import { resolve } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { generateCluster } from "../../bench/gen/cluster.js";
+import { expectedProbes, loadScenarioDir, stepStates } from "../conformance/index.js";
 import type { Resource } from "../model/index.js";
+import { applyDefaults, validateResources } from "../validate/index.js";
 import { Cluster } from "./cluster.js";
-import { formatMatrix, tryMatrix } from "./matrix.js";
+import { formatMatrix, tryMatrix, type Matrix, type MatrixQuery } from "./matrix.js";
 import { namespace, pod, yamlResources } from "./testing.js";
+
+/** The class-bitset matrix (default) equals the per-pair reference in everything it reports. */
+function expectSameAsPairs(c: Cluster, q: MatrixQuery, what: string): Matrix | undefined {
+  const fast = tryMatrix(c, q);
+  const ref = tryMatrix(c, { ...q, method: "pairs" });
+  expect(fast.ok, what).toBe(ref.ok);
+  if (!fast.ok || !ref.ok) return undefined;
+  const a = fast.value;
+  const b = ref.value;
+  expect({ ...a, verdicts: undefined }, what).toEqual({ ...b, verdicts: undefined });
+  // Compare cell by cell through the compact tables (the 2k-pod tables have 4M cells).
+  const n = a.endpoints.length;
+  let diff = 0;
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (a.verdict(i, j) !== b.verdict(i, j)) diff++;
+  expect(diff, `${what}: cells that differ`).toBe(0);
+  return a;
+}
 
 const APPS = ["a", "b", "c"];
 const selectorArb = fc.constantFrom("app == 'a'", "app == 'b'", "app != 'c'", "has(tier)", "all()", "tier == 'db'", "app in {'a', 'c'}");
@@ -111,6 +132,124 @@ describe("matrix", () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it("the class-bitset evaluation equals the per-pair one, for random clusters", () => {
+    fc.assert(
+      fc.property(
+        fc.array(podArb, { minLength: 2, maxLength: 12 }),
+        fc.array(policyArb, { maxLength: 6 }),
+        fc.constantFrom<MatrixQuery>({ protocol: "TCP", port: 80 }, { protocol: "TCP", port: 8080 }, { protocol: "TCP", port: 8500 }, { protocol: "UDP", port: 443 }, { protocol: "ICMP" }),
+        (pods, policies, q) => {
+          const c = Cluster.fromResources(build(pods, policies as Array<Record<string, unknown>>));
+          expectSameAsPairs(c, q, JSON.stringify(q));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("the class-bitset evaluation equals the per-pair one with host endpoints (failsafe, preDNAT, untracked, endpoint-to-host)", () => {
+    const hepArb = fc.record({
+      node: fc.constantFrom("n0", "n1"),
+      iface: fc.constantFrom("*", "eth0"),
+      role: fc.constantFrom("edge", "core"),
+      subnet: fc.constantFrom("10.1.1", "10.9.0"),
+    });
+    const hostPolicyArb = fc.record({
+      selector: fc.constantFrom("role == 'edge'", "has(role)", "role == 'core'"),
+      flavour: fc.constantFrom("normal", "preDNAT", "doNotTrack", "applyOnForward"),
+      order: fc.constantFrom(1, 5),
+      ingress: fc.array(ruleArb, { maxLength: 2 }),
+      egress: fc.array(ruleArb, { maxLength: 2 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(podArb, { minLength: 1, maxLength: 8 }),
+        fc.array(hepArb, { minLength: 1, maxLength: 4 }),
+        fc.array(policyArb, { maxLength: 3 }),
+        fc.array(hostPolicyArb, { maxLength: 3 }),
+        fc.constantFrom<"Drop" | "Return" | "Accept">("Drop", "Return", "Accept"),
+        fc.constantFrom(22, 80, 443, 8080),
+        (pods, heps, policies, hostPolicies, toHost, port) => {
+          const res = build(pods, policies as Array<Record<string, unknown>>);
+          heps.forEach((h, i) => {
+            const name = `${h.node}-h${i}`;
+            res.push({
+              apiVersion: "projectcalico.org/v3",
+              kind: "HostEndpoint",
+              metadata: { name, labels: { role: h.role } },
+              spec: { node: h.node, ...(h.iface === "*" ? { interfaceName: "*" } : { interfaceName: `eth${i}` }), expectedIPs: [`${h.subnet}.${200 + i}`] },
+            } as Resource);
+          });
+          hostPolicies.forEach((p, i) => {
+            const spec: Record<string, unknown> = { selector: p.selector, order: p.order, ingress: p.ingress, egress: p.egress };
+            if (p.flavour === "preDNAT") Object.assign(spec, { preDNAT: true, applyOnForward: true, egress: [], types: ["Ingress"] });
+            if (p.flavour === "doNotTrack") Object.assign(spec, { doNotTrack: true, applyOnForward: true });
+            if (p.flavour === "applyOnForward") spec.applyOnForward = true;
+            res.push({ apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: `host${i}` }, spec: JSON.parse(JSON.stringify(spec)) } as Resource);
+          });
+          const c = Cluster.fromResources(res, { defaultEndpointToHostAction: toHost });
+          expectSameAsPairs(c, { protocol: "TCP", port }, `toHost ${toHost} port ${port}`);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("the class-bitset evaluation equals the per-pair one on every conformance scenario state", () => {
+    const loaded = loadScenarioDir(resolve(import.meta.dirname, "../../test/scenarios"));
+    expect(loaded.scenarios.length).toBeGreaterThan(60);
+    let compared = 0;
+    let withHosts = 0;
+    let withStaged = 0;
+    for (const s of loaded.scenarios) {
+      const probes = expectedProbes(s);
+      const states = stepStates(s);
+      states.forEach((resources, step) => {
+        if (validateResources(resources).some((i) => i.severity === "error")) return;
+        const c = Cluster.fromResources(resources.map((r) => applyDefaults(r as unknown as Resource)));
+        const queries = new Map<string, MatrixQuery>();
+        // The scenario's own probe shapes, plus a port no rule names.
+        for (const p of probes.filter((x) => x.step === step)) {
+          const q: MatrixQuery = { protocol: p.protocol, family: p.family };
+          if (p.port !== undefined) q.port = p.port;
+          if (p.icmp !== undefined) q.icmp = p.icmp;
+          queries.set(JSON.stringify(q), q);
+        }
+        queries.set("tcp/1", { protocol: "TCP", port: 1 });
+        for (const q of queries.values()) {
+          const m = expectSameAsPairs(c, q, `${s.name} step ${step} ${JSON.stringify(q)}`);
+          if (!m) continue;
+          compared++;
+          if (c.ir.endpoints.some((e) => e.kind === "host")) withHosts++;
+          if (m.stagedChanges.length > 0) withStaged++;
+        }
+      });
+    }
+    // The scenarios must exercise the non-trivial paths, or this test proves little.
+    expect(compared).toBeGreaterThan(100);
+    expect(withHosts).toBeGreaterThan(0);
+    expect(withStaged).toBeGreaterThan(0);
+  });
+
+  for (const seed of [1, 2]) {
+    it(`the class-bitset evaluation equals the per-pair one on a generated 2k-pod cluster (seed ${seed})`, () => {
+      const g = generateCluster({ pods: 2000, policies: 1000, seed });
+      const c = Cluster.fromResources(g.resources);
+      const m = expectSameAsPairs(c, { protocol: "TCP", port: seed === 1 ? 8080 : 9090 }, `seed ${seed}`);
+      expect(m!.classes).toBeGreaterThan(100);
+      expect(m!.allowed).toBeGreaterThan(0);
+    }, 120_000);
+  }
+
+  it("keeps the JSON form: verdicts as arrays, compact tables left out", () => {
+    const res: Resource[] = [namespace("x")];
+    for (let i = 0; i < 3; i++) res.push(pod({ ns: "x", name: `p${i}`, ip: `10.0.0.${i + 1}`, labels: { app: i < 1 ? "a" : "b" } }));
+    const m = Cluster.fromResources(res).matrix({ protocol: "TCP", port: 80 });
+    expect(Object.keys(JSON.parse(JSON.stringify(m)))).toEqual(["family", "protocol", "endpoints", "verdicts", "allowed", "denied", "classes", "stagedChanges", "skipped", "port"]);
+    expect(JSON.parse(JSON.stringify(m)).verdicts).toEqual([[null, "allow", "allow"], ["allow", null, "allow"], ["allow", "allow", null]]);
+    expect(m.verdicts).toBe(m.verdicts);
   });
 
   it("groups identical endpoints into classes and prints a table", () => {
