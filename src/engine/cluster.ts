@@ -59,7 +59,7 @@ import {
 import { DEFAULT_FAILSAFE, failsafeRules, type FailsafeConfig } from "./failsafe.js";
 import { LabelIndex } from "./label-index.js";
 import { buildTiers, compilePolicy, compileProfile, PolicyResolver, profileKey, type CompiledPolicy, type PolicyInput, type ProgramSet } from "./policy-resolver.js";
-import { calculateSets, MemberOrder, SetRegistry } from "./set-calculator.js";
+import { lazySets, MemberOrder, SetRegistry } from "./set-calculator.js";
 import { endpointRef } from "./refs.js";
 import { withSelectorCache } from "./selector-cache.js";
 import { tryExplain, explain, type Explanation, type ExplainQuery } from "./explain.js";
@@ -371,7 +371,8 @@ export class Cluster {
     }
 
     // ---- sets
-    const setDefs = calculateSets(sets, { index, endpoints, netsets, slices: p.slices, order: new MemberOrder(endpoints, netsets) });
+    // Members are computed when a set is first read (lazySets): same record, same values.
+    const setDefs = lazySets(sets, { index, endpoints, netsets, slices: p.slices, order: () => new MemberOrder(endpoints, netsets) });
 
     const policyIR: Record<PolicyKey, PolicyIR> = {};
     for (const c of [...policiesList].sort((a, b) => (a.ir.key < b.ir.key ? -1 : a.ir.key > b.ir.key ? 1 : 0))) policyIR[c.ir.key] = c.ir;

@@ -8,6 +8,7 @@ import { generateCluster } from "../../bench/gen/cluster.js";
 import type { EndpointSlice, Namespace, NetworkSet, GlobalNetworkSet, Resource } from "../model/index.js";
 import { parseSelector } from "../selector/index.js";
 import { Cluster } from "./cluster.js";
+import { endpointRef } from "./refs.js";
 import { effectiveLabels, namespaceProfile, networkSetRecord, type EndpointRecord, type NetworkSetRecord, type ProfileRecord } from "./endpoint-builder.js";
 import { LabelIndex } from "./label-index.js";
 import { calculateSets, MemberOrder, SetRegistry } from "./set-calculator.js";
@@ -88,5 +89,33 @@ describe("labels in the IR", () => {
     expect(keys("d")).toEqual(["y", "x"]);
     expect(c.endpointByRef("n/e")!.labels.y).toBe("2\u0001");
     expect(c.endpointByRef("n/a")!.labels).toEqual(c.endpointByRef("n/b")!.labels);
+  });
+});
+
+describe("lazySets", () => {
+  it("has the same keys in the same order and the same values as calculateSets, computed on first read", () => {
+    const rs = [...generateCluster({ pods: 300, policies: 200, seed: 2 }).resources, ...extras()];
+    const c = Cluster.fromResources(rs);
+    const sets = c.ir.sets;
+    const ids = Object.keys(sets);
+    expect(ids).toEqual([...ids].sort());
+    expect(ids.length).toBeGreaterThan(50);
+    // Not computed yet: still getters.
+    expect(ids.every((id) => typeof Object.getOwnPropertyDescriptor(sets, id)!.get === "function")).toBe(true);
+    const one = sets[ids[3]!]!;
+    expect(Object.getOwnPropertyDescriptor(sets, ids[3]!)!.value).toBe(one);
+    expect(sets[ids[3]!]).toBe(one);
+    // Explain reads only what it needs.
+    expect(c.explain({ from: endpointRef(c.endpoints[0]!), to: endpointRef(c.endpoints[1]!), protocol: "TCP", port: 8080 }).verdict).toMatch(/allow|deny/);
+    const computed = ids.filter((id) => Object.getOwnPropertyDescriptor(sets, id)!.get === undefined).length;
+    expect(computed).toBeLessThan(ids.length);
+    // Assignment replaces the value like a plain property.
+    const copy = Cluster.fromResources(rs).ir.sets;
+    const replaced = { ...one, members: [] } as typeof one;
+    copy[ids[0]!] = replaced;
+    expect(copy[ids[0]!]).toBe(replaced);
+    // Reading everything gives the eager result, key order included.
+    expect(JSON.stringify(sets)).toBe(JSON.stringify(Cluster.fromResources(rs).ir.sets));
+    expect(ids.every((id) => Object.getOwnPropertyDescriptor(sets, id)!.get === undefined)).toBe(true);
   });
 });

@@ -11,7 +11,7 @@ export { evaluateFlow, resolveFlow, type FlowEnd, type FlowQuery, type FlowResul
 export { DEFAULT_FAILSAFE, failsafeRules, parseFailsafeList, type FailsafeConfig, type FailsafePort } from "./failsafe.js";
 export { BUILTIN_TIERS_IR, KIND_SHORT, policyKey, profileKey, defaultTypes, PolicyResolver, compilePolicy, compileProfile, buildTiers, type CompiledPolicy, type PolicyInput } from "./policy-resolver.js";
 export { compileRule, parsePorts, type RuleContext } from "./rule-compiler.js";
-export { SetRegistry, calculateSets, type SetInputs } from "./set-calculator.js";
+export { SetRegistry, calculateSets, lazySets, MemberOrder, type SetInputs } from "./set-calculator.js";
 export { LabelIndex, labelSignature, type LabelClass } from "./label-index.js";
 export { policySelectorText, policySelector, entitySelectorTexts, entityRuleSelectorText, combineMatches, type PolicySelectorInput, type EntitySelectorInput } from "./selector-rewrite.js";
 export {

@@ -62,8 +62,9 @@ export interface SetInputs {
   endpoints: Map<string, EndpointRecord>;
   netsets: Map<string, NetworkSetRecord>;
   slices: EndpointSlice[];
-  /** Precomputed member order of every endpoint and network set (full computation). */
-  order?: MemberOrder;
+  /** Member order of every endpoint and network set (full computation), or how to make it when
+   *  the first set is computed. */
+  order?: MemberOrder | (() => MemberOrder);
 }
 
 /** A member CIDR with its sort key parsed once per calculation (not once per comparison or per
@@ -248,11 +249,17 @@ class ClassMembers {
   /** Per class: its endpoints' named ports, each with its packed member key per address. */
   private readonly classPorts = new Map<number, Array<{ name: string; protocol: number; key: number }>>();
 
+  private made: MemberOrder | undefined;
+
   constructor(
     private readonly index: Pick<LabelIndex, "selectClasses" | "classList">,
-    private readonly order: MemberOrder,
+    private readonly orderOrMake: MemberOrder | (() => MemberOrder),
     private readonly endpoints: Map<string, EndpointRecord>,
   ) {}
+
+  private get order(): MemberOrder {
+    return (this.made ??= typeof this.orderOrMake === "function" ? this.orderOrMake() : this.orderOrMake);
+  }
 
   private ranksOfClass(o: number): Int32Array {
     let r = this.classRanks.get(o);
@@ -342,6 +349,46 @@ function sortMembers(entries: PortEntry[]): PortMember[] {
 /** Computes every registered set's members. */
 export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, SetDef> {
   const out: Record<SetId, SetDef> = {};
+  const compute = setComputer(inp);
+  for (const id of [...reg.requests.keys()].sort()) out[id] = compute(id, reg.requests.get(id)!);
+  return out;
+}
+
+/**
+ * calculateSets, but each set's members are computed when the set is first read: the record has
+ * every id (same keys, same order) as an enumerable getter that replaces itself with the plain
+ * value. Consumers that read a few sets (explain, a node's dataplane) pay for those only; reading
+ * them all (JSON, matrix) gives exactly calculateSets' result. Once every set has been read the
+ * inputs are released.
+ */
+export function lazySets(reg: SetRegistry, inp: SetInputs): Record<SetId, SetDef> {
+  const out: Record<SetId, SetDef> = {};
+  let compute: ((id: SetId, r: Request) => SetDef) | undefined = setComputer(inp);
+  const ids = [...reg.requests.keys()].sort();
+  const requests = new Map(ids.map((id) => [id, reg.requests.get(id)!]));
+  const settle = (id: SetId, value: SetDef) => {
+    Object.defineProperty(out, id, { value, enumerable: true, configurable: true, writable: true });
+    requests.delete(id);
+    if (requests.size === 0) compute = undefined;
+  };
+  for (const id of ids) {
+    Object.defineProperty(out, id, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const def = compute!(id, requests.get(id)!);
+        settle(id, def);
+        return def;
+      },
+      set(v: SetDef) {
+        settle(id, v);
+      },
+    });
+  }
+  return out;
+}
+
+function setComputer(inp: SetInputs): (id: SetId, r: Request) => SetDef {
   const memo = new MemberCache();
   const fast = inp.order && inp.index.selectClasses && inp.index.classList ? new ClassMembers(inp.index as Pick<LabelIndex, "selectClasses" | "classList">, inp.order, inp.endpoints) : undefined;
   // EndpointSlices by service (kubernetes.io/service-name label).
@@ -354,18 +401,16 @@ export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, S
     if (!l) slicesBySvc.set(k, (l = []));
     l.push(s);
   }
-  const ids = [...reg.requests.keys()].sort();
-  for (const id of ids) {
-    const r = reg.requests.get(id)!;
+  return (id, r) => {
     if (r.kind === "selector" && fast) {
-      out[id] = { kind: "selector", id, selector: r.selector.toString(), members: fast.selector(r.selector) };
+      return { kind: "selector", id, selector: r.selector.toString(), members: fast.selector(r.selector) };
     } else if (r.kind === "named-port" && fast) {
-      out[id] = { kind: "named-port", id, portName: r.portName, protocol: r.protocol, selector: r.selector.toString(), members: fast.namedPort(r.selector, r.portName, r.protocol) };
+      return { kind: "named-port", id, portName: r.portName, protocol: r.protocol, selector: r.selector.toString(), members: fast.namedPort(r.selector, r.portName, r.protocol) };
     } else if (r.kind === "selector") {
       const members: KeyedCidr[] = [];
       for (const itemId of inp.index.select(r.selector)) for (const k of memo.item(itemId, inp)) members.push(k);
       const def: SelectorSetDef = { kind: "selector", id, selector: r.selector.toString(), members: sortCidrs(members) };
-      out[id] = def;
+      return def;
     } else if (r.kind === "named-port") {
       const members: PortEntry[] = [];
       for (const itemId of inp.index.select(r.selector)) {
@@ -378,7 +423,7 @@ export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, S
         }
       }
       const def: NamedPortSetDef = { kind: "named-port", id, portName: r.portName, protocol: r.protocol, selector: r.selector.toString(), members: sortMembers(members) };
-      out[id] = def;
+      return def;
     } else {
       const members: PortEntry[] = [];
       for (const s of slicesBySvc.get(`${r.namespace}/${r.name}`) ?? []) {
@@ -402,8 +447,7 @@ export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, S
         }
       }
       const def: ServiceSetDef = { kind: "service", id, service: { namespace: r.namespace, name: r.name }, withPorts: r.withPorts, members: sortMembers(members) };
-      out[id] = def;
+      return def;
     }
-  }
-  return out;
+  };
 }
