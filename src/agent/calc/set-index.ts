@@ -101,21 +101,38 @@ export class SetIndex {
     for (const id of this.byService.get(service) ?? []) this.dirty.add(id);
   }
 
-  /** Recomputes dirty sets; returns the ids whose definition changed. */
+  /** Recomputes dirty sets; returns the ids whose definition changed. All dirty sets go through
+   *  one calculateSets call, so the calculator's per-call cache converts each member item once
+   *  per flush rather than once per set containing it (a pod add dirties dozens of sets). */
   flush(): SetId[] {
     const changed: SetId[] = [];
+    const reg = new SetRegistry();
+    const bySelector = new Map<unknown, string[]>();
+    const services = new Set<string>();
     for (const id of this.dirty) {
       const a = this.active.get(id);
       if (!a) continue;
-      const reg = new SetRegistry();
       reg.requests.set(id, a.req);
-      const svc = serviceOf(a.req);
-      const def = calculateSets(reg, {
-        index: { select: () => [...a.members] },
-        endpoints: this.src.endpoints as Map<string, EndpointRecord>,
-        netsets: this.src.netsets as Map<string, NetworkSetRecord>,
-        slices: svc ? this.src.slicesOf(svc) : [],
-      })[id]!;
+      if (a.req.kind === "service") services.add(serviceOf(a.req)!);
+      else bySelector.set(a.req.selector, [...a.members]);
+    }
+    this.dirty.clear();
+    if (reg.requests.size === 0) return changed;
+    const defs = calculateSets(reg, {
+      index: {
+        select: (sel) => {
+          const m = bySelector.get(sel);
+          if (!m) throw new Error("set index: selector of a dirty set not found");
+          return m;
+        },
+      },
+      endpoints: this.src.endpoints as Map<string, EndpointRecord>,
+      netsets: this.src.netsets as Map<string, NetworkSetRecord>,
+      slices: [...services].flatMap((svc) => this.src.slicesOf(svc)),
+    });
+    for (const id of reg.requests.keys()) {
+      const a = this.active.get(id)!;
+      const def = defs[id]!;
       const json = JSON.stringify(def);
       if (json !== a.defJson) {
         a.def = def;
@@ -123,7 +140,6 @@ export class SetIndex {
         changed.push(id);
       }
     }
-    this.dirty.clear();
     return changed;
   }
 
