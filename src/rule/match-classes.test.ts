@@ -36,27 +36,28 @@ function irArb(family: 4 | 6) {
     svc: fc.array(portMember, { maxLength: 3 }),
     svcAddrs: fc.subarray([...pool.bare]),
   });
-  const range = fc.constantFrom({ first: 80, last: 80 }, { first: 400, last: 500 }, { first: 8000, last: 9000 });
+  const range: fc.Arbitrary<{ first: number; last: number }> = fc.constantFrom({ first: 80, last: 80 }, { first: 400, last: 500 }, { first: 8000, last: 9000 });
   const f = {
-    nets: fc.subarray([...pool.nets], { minLength: 1, maxLength: 2 }),
-    notNets: fc.subarray([...pool.nets], { minLength: 1, maxLength: 2 }),
+    nets: fc.subarray<string>([...pool.nets], { minLength: 1, maxLength: 2 }),
+    notNets: fc.subarray<string>([...pool.nets], { minLength: 1, maxLength: 2 }),
     sets: fc.subarray(SELECTOR_SETS, { minLength: 1, maxLength: 2 }),
     notSets: fc.subarray(SELECTOR_SETS, { minLength: 1, maxLength: 2 }),
     ports: fc.array(range, { minLength: 1, maxLength: 2 }),
-    namedPortSets: fc.constant(["n:np"]),
+    namedPortSets: fc.constant<string[]>(["n:np"]),
     notPorts: fc.array(range, { minLength: 1, maxLength: 1 }),
-    notNamedPortSets: fc.constant(["n:np"]),
-    serviceSet: fc.constantFrom("svc:ports", "svc:addrs", "n:np"),
+    notNamedPortSets: fc.constant<string[]>(["n:np"]),
+    serviceSet: fc.constantFrom<string>("svc:ports", "svc:addrs", "n:np"),
   };
   // Mostly zero or one field per side, so that rules match often enough for decisions to
   // interleave (a rule with many random fields almost never matches anything).
-  const entity: fc.Arbitrary<EntityMatch> = fc.oneof(
-    { weight: 4, arbitrary: fc.constant({}) },
+  const weighted: Array<fc.WeightedArbitrary<EntityMatch>> = [
+    { weight: 4, arbitrary: fc.constant<EntityMatch>({}) },
     ...Object.entries(f).map(([k, v]) => ({ weight: 1, arbitrary: fc.record({ [k]: v }) as fc.Arbitrary<EntityMatch> })),
-    { weight: 1, arbitrary: fc.record({ sets: f.sets, ports: f.ports }) },
-    { weight: 1, arbitrary: fc.record({ nets: f.nets, notSets: f.notSets }) },
-    { weight: 1, arbitrary: fc.record({ ports: f.ports, namedPortSets: f.namedPortSets, notNets: f.notNets }) },
-  );
+    { weight: 1, arbitrary: fc.record<EntityMatch>({ sets: f.sets, ports: f.ports }) },
+    { weight: 1, arbitrary: fc.record<EntityMatch>({ nets: f.nets, notSets: f.notSets }) },
+    { weight: 1, arbitrary: fc.record<EntityMatch>({ ports: f.ports, namedPortSets: f.namedPortSets, notNets: f.notNets }) },
+  ];
+  const entity: fc.Arbitrary<EntityMatch> = fc.oneof(...weighted);
   const common = fc.oneof(
     { weight: 6, arbitrary: fc.constant({}) },
     { weight: 2, arbitrary: fc.record({ protocol: fc.constantFrom(1, 6, 17, 58) }) },
