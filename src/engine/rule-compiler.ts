@@ -158,6 +158,34 @@ function compileEntity(
   return e;
 }
 
+const NO_ENTITY: EntityMatch = Object.freeze({}) as EntityMatch;
+
+/**
+ * compileEntity is pure given (side, entity rule, namespace, named-port protocol) and the sets it
+ * registers are already in this registry after the first call, so identical entity rules (a
+ * generated or real cluster repeats the same peers and ports in many policies of a namespace)
+ * are compiled once per registry and share one EntityMatch — read-only IR data. Only results
+ * without issues are remembered: issues carry the rule's own path.
+ */
+function memoEntity(side: "source" | "destination", er: EntityRule | undefined, ctx: RuleContext, protocol: number | undefined, issues: Issue[]): EntityMatch {
+  if (!er) return {};
+  let key: string | undefined;
+  try {
+    key = `${side === "source" ? "s" : "d"}|${namedPortProtocol(protocol)}|${ctx.namespace}|${JSON.stringify(er)}`;
+  } catch {
+    key = undefined; // not plain data (cyclic YAML aliases): compile without the memo
+  }
+  const memo = ctx.sets.entityMemo;
+  if (key !== undefined) {
+    const hit = memo.get(key);
+    if (hit) return hit === NO_ENTITY ? {} : hit;
+  }
+  const before = issues.length;
+  const e = compileEntity(side, er, ctx, protocol, issues);
+  if (key !== undefined && issues.length === before) memo.set(key, Object.keys(e).length === 0 ? NO_ENTITY : e);
+  return e;
+}
+
 function protocolOf(spec: string | number | undefined, path: IssuePath, issues: Issue[]): number | undefined {
   if (spec === undefined || spec === null) return undefined;
   const n = protocolNumber(spec);
@@ -188,8 +216,8 @@ export function compileRule(rule: Rule, ctx: RuleContext): { rule?: RuleIR; issu
     // Felix renders the rule from its other fields; only the L7 path (Envoy) checks HTTP.
     issues.push(issue("http-not-enforced", [...ctx.path, "http"], "the http match is only enforced by Calico's application-layer policy; the kernel rule (and explain) ignore it", "warning"));
   }
-  match.src = compileEntity("source", rule.source, ctx, protocol, issues);
-  match.dst = compileEntity("destination", rule.destination, ctx, protocol, issues);
+  match.src = memoEntity("source", rule.source, ctx, protocol, issues);
+  match.dst = memoEntity("destination", rule.destination, ctx, protocol, issues);
   if (issues.some((i) => i.severity === "error")) return { issues };
   return { rule: { action: rule.action, match, origin: ctx.origin }, issues };
 }

@@ -9,6 +9,7 @@ import {
   canonicalAddr,
   parseCidr,
   PROTO_ANY,
+  type EntityMatch,
   type NamedPortSetDef,
   type PortMember,
   type SelectorSetDef,
@@ -29,6 +30,8 @@ const PROTO_TEXT: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp", [
 
 export class SetRegistry {
   readonly requests = new Map<SetId, Request>();
+  /** Compiled entity matches whose sets are registered here (rule-compiler memoEntity). */
+  readonly entityMemo = new Map<string, EntityMatch>();
 
   selector(sel: Selector): SetId {
     const id = sel.uniqueId();
