@@ -601,6 +601,7 @@ export class CalcGraph {
       if (!next) {
         if (old) {
           this.local.delete(key);
+          this.sortedKeys = undefined;
           this.release(old);
           delta.endpoints.push(key);
         }
@@ -609,6 +610,7 @@ export class CalcGraph {
       const json = JSON.stringify(next.ir);
       if (old && old.json === json) continue;
       next.json = json;
+      if (!old) this.sortedKeys = undefined;
       this.local.set(key, next);
       this.retain(next, changedPolicies, changedProfiles);
       if (old) this.release(old);
@@ -690,6 +692,7 @@ export class CalcGraph {
       const n = this.activePolicies.get(key) ?? 0;
       this.activePolicies.set(key, n + 1);
       if (n === 0) {
+        this.sortedKeys = undefined;
         changedPolicies.add(key);
         for (const [id, req] of this.policies.get(key)?.sets ?? []) this.refSet(id, req);
       }
@@ -702,6 +705,7 @@ export class CalcGraph {
       }
       const entry = this.compileProfileEntry(pk.slice("pro/".length));
       this.activeProfiles.set(pk, { count: 1, entry });
+      this.sortedKeys = undefined;
       for (const [id, req] of entry.sets) this.refSet(id, req);
       changedProfiles.add(pk);
     }
@@ -715,12 +719,14 @@ export class CalcGraph {
         continue;
       }
       this.activePolicies.delete(key);
+      this.sortedKeys = undefined;
       for (const id of this.policies.get(key)?.sets.keys() ?? []) this.unrefSet(id);
     }
     for (const pk of l.profiles) {
       const a = this.activeProfiles.get(pk)!;
       if (--a.count > 0) continue;
       this.activeProfiles.delete(pk);
+      this.sortedKeys = undefined;
       for (const id of a.entry.sets.keys()) this.unrefSet(id);
     }
   }
@@ -738,7 +744,10 @@ export class CalcGraph {
   private refSet(id: SetId, req: SetRequest): void {
     const n = this.setRefs.get(id) ?? 0;
     this.setRefs.set(id, n + 1);
-    if (n === 0) this.sets.activate(id, req);
+    if (n === 0) {
+      this.sortedKeys = undefined;
+      this.sets.activate(id, req);
+    }
   }
 
   private unrefSet(id: SetId): void {
@@ -749,26 +758,37 @@ export class CalcGraph {
       return;
     }
     this.setRefs.delete(id);
+    this.sortedKeys = undefined;
     this.sets.deactivate(id);
   }
 
+  /** Sorted keys of the output maps, kept until one of them gains or loses a key. */
+  private sortedKeys: { policies: PolicyKey[]; profiles: PolicyKey[]; sets: SetId[]; endpoints: string[] } | undefined;
+
   private buildIR(): ClusterIR {
+    const k = (this.sortedKeys ??= {
+      policies: [...this.activePolicies.keys()].sort(cmp),
+      profiles: [...this.activeProfiles.keys()].sort(cmp),
+      sets: [...this.setRefs.keys()].sort(cmp),
+      endpoints: [...this.local.keys()].sort(cmp),
+    });
     const policies: Record<PolicyKey, PolicyIR> = {};
-    for (const key of [...this.activePolicies.keys()].sort(cmp)) {
+    for (const key of k.policies) {
       const p = this.policies.get(key);
       if (p) policies[key] = p.compiled.ir;
     }
     const profiles: Record<PolicyKey, ProfileIR> = {};
-    for (const key of [...this.activeProfiles.keys()].sort(cmp)) {
+    for (const key of k.profiles) {
       const ir = this.activeProfiles.get(key)!.entry.ir;
       if (ir) profiles[key] = ir;
     }
     const sets: Record<SetId, SetDef> = {};
-    for (const id of [...this.setRefs.keys()].sort(cmp)) {
+    for (const id of k.sets) {
       const d = this.sets.def(id);
       if (d) sets[id] = d;
     }
-    const endpoints = [...this.local.keys()].sort(cmp).map((k) => this.local.get(k)!.ir);
+    const endpoints = k.endpoints.map((key) => this.local.get(key)!.ir);
     return { tiers: this.tiers, policies, profiles, sets, endpoints, failsafe: this.failsafe, defaultEndpointToHostAction: this.endpointToHost };
   }
+
 }

@@ -18,7 +18,23 @@ interface ActiveSet {
   /** Labelled item ids matched by the selector (selector and named-port sets). */
   members: Set<string>;
   def: SetDef | undefined;
-  defJson: string;
+}
+
+/** Same definition: the fields besides `members` (a few short values) and then the members one by
+ *  one — cheaper than printing both, which dominated a flush that recomputes big sets. */
+function sameDef(a: SetDef | undefined, b: SetDef): boolean {
+  if (!a || a.kind !== b.kind || a.members.length !== b.members.length) return false;
+  const { members: am, ...ar } = a;
+  const { members: bm, ...br } = b;
+  if (JSON.stringify(ar) !== JSON.stringify(br)) return false;
+  for (let i = 0; i < am.length; i++) {
+    const x = am[i]!;
+    const y = bm[i]!;
+    if (x === y) continue;
+    if (typeof x === "string" || typeof y === "string") return false;
+    if (x.addr !== y.addr || x.protocol !== y.protocol || x.port !== y.port) return false;
+  }
+  return true;
 }
 
 export interface SetSources {
@@ -62,7 +78,7 @@ export class SetIndex {
       if (!s) this.byService.set(svc, (s = new Set()));
       s.add(id);
     }
-    this.active.set(id, { req, members, def: undefined, defJson: "" });
+    this.active.set(id, { req, members, def: undefined });
     this.dirty.add(id);
   }
 
@@ -133,10 +149,8 @@ export class SetIndex {
     for (const id of reg.requests.keys()) {
       const a = this.active.get(id)!;
       const def = defs[id]!;
-      const json = JSON.stringify(def);
-      if (json !== a.defJson) {
+      if (!sameDef(a.def, def)) {
         a.def = def;
-        a.defJson = json;
         changed.push(id);
       }
     }
