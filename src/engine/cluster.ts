@@ -196,9 +196,7 @@ export class Cluster {
   readonly options: Required<ClusterOptions>;
   /** Pods that exist but have no endpoint, with the reason (explain reports it). */
   readonly skippedPods: Map<string, string>;
-  private readonly byKey = new Map<string, EndpointIR>();
-  private readonly byRef = new Map<string, EndpointIR>();
-  private readonly byIP = new Map<string, EndpointIR[]>();
+  private indexes: { byKey: Map<string, EndpointIR>; byRef: Map<string, EndpointIR>; byIP: Map<string, EndpointIR[]> } | undefined;
   private lookup: SetLookup | undefined;
 
   private constructor(ir: ClusterIR, issues: Issue[], options: Required<ClusterOptions>, skipped: Map<string, string>) {
@@ -206,18 +204,28 @@ export class Cluster {
     this.issues = issues;
     this.options = options;
     this.skippedPods = skipped;
-    for (const ep of ir.endpoints) {
-      this.byKey.set(ep.key, ep);
-      this.byRef.set(endpointRef(ep), ep);
-      if (ep.kind === "workload" && ep.namespace && !ep.pod) this.byRef.set(`${ep.namespace}/${ep.name}`, ep);
+  }
+
+  /** Endpoint lookups by key, reference and IP, built on the first lookup (a build that is only
+   *  handed to the dataplane or serialised never needs them). */
+  private get idx(): NonNullable<Cluster["indexes"]> {
+    if (this.indexes) return this.indexes;
+    const byKey = new Map<string, EndpointIR>();
+    const byRef = new Map<string, EndpointIR>();
+    const byIP = new Map<string, EndpointIR[]>();
+    for (const ep of this.ir.endpoints) {
+      byKey.set(ep.key, ep);
+      byRef.set(endpointRef(ep), ep);
+      if (ep.kind === "workload" && ep.namespace && !ep.pod) byRef.set(`${ep.namespace}/${ep.name}`, ep);
       // Pod endpoints can also be named by their WorkloadEndpoint name (node-k8s-pod-eth0).
-      if (ep.kind === "workload" && ep.pod && !this.byRef.has(ep.name)) this.byRef.set(ep.name, ep);
+      if (ep.kind === "workload" && ep.pod && !byRef.has(ep.name)) byRef.set(ep.name, ep);
       for (const ip of ep.ips) {
-        let l = this.byIP.get(ip);
-        if (!l) this.byIP.set(ip, (l = []));
+        let l = byIP.get(ip);
+        if (!l) byIP.set(ip, (l = []));
         l.push(ep);
       }
     }
+    return (this.indexes = { byKey, byRef, byIP });
   }
 
   static fromResources(resources: ClusterInput, options: ClusterOptions = {}): Cluster {
@@ -397,12 +405,12 @@ export class Cluster {
   }
 
   endpointByKey(key: string): EndpointIR | undefined {
-    return this.byKey.get(key);
+    return this.idx.byKey.get(key);
   }
 
   /** By reference: "ns/pod", "hep:<name>", a WorkloadEndpoint name or "ns/<wep name>". */
   endpointByRef(ref: string): EndpointIR | undefined {
-    return this.byRef.get(ref) ?? (ref.startsWith("hep/") || ref.startsWith("wep/") ? this.byKey.get(ref) : undefined);
+    return this.idx.byRef.get(ref) ?? (ref.startsWith("hep/") || ref.startsWith("wep/") ? this.idx.byKey.get(ref) : undefined);
   }
 
   /** Host endpoints of a node (sorted by key). */
@@ -411,7 +419,7 @@ export class Cluster {
   }
 
   endpointsByIP(ip: string): EndpointIR[] {
-    return this.byIP.get(ip) ?? [];
+    return this.idx.byIP.get(ip) ?? [];
   }
 
   get endpoints(): readonly EndpointIR[] {
