@@ -177,7 +177,7 @@ function addressClasses(ir: ClusterIR, addrs: Addr[], family: 4 | 6, protocol: n
   const splitStamp: number[] = [];
   const splitTo: number[] = [];
   let feature = 0;
-  const add = (l: number[]) => {
+  const add = (l: readonly number[]) => {
     for (const i of l) {
       if (seen[i] === feature) continue;
       seen[i] = feature;
@@ -193,8 +193,8 @@ function addressClasses(ir: ClusterIR, addrs: Addr[], family: 4 | 6, protocol: n
     const def = ir.sets[id]!;
     const withPorts = def.kind === "named-port" || (def.kind === "service" && def.withPorts);
     feature++;
-    if (!withPorts) space.setIndexes(id, add);
-    else if (port !== undefined) space.setPortIndexes(id, protocol, port, add);
+    if (!withPorts) add(space.setIndexes(id));
+    else if (port !== undefined) add(space.setPortIndexes(id, protocol, port));
   }
   for (const c of ruleCidrs(ir, family)) {
     feature++;

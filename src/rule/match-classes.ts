@@ -71,6 +71,7 @@ export class AddressSpace {
    *  texts (a pod's address is in many sets), so each text is resolved once. */
   private readonly contained = new Map<string, number[]>();
   private readonly setCache = new Map<SetId, Bits>();
+  private readonly listCache = new Map<string, number[]>();
   private readonly portCache = new Map<string, Bits>();
   private readonly netCache = new Map<string, Bits>();
   /** Per family: the address values sorted, and the index of each in `addrs` (built on demand). */
@@ -204,37 +205,63 @@ export class AddressSpace {
     return l;
   }
 
-  /** Calls f with the index lists whose union is SetLookup.hasAddr(id, ·) (may repeat indexes). */
-  setIndexes(id: SetId, f: (l: number[]) => void): void {
-    const def = this.def(id);
-    if (def.kind === "selector") {
-      for (const m of def.members) {
-        const l = this.contains(m);
-        if (!l) throw new BugError(`set ${id} has invalid member ${m}`);
-        f(l);
+  /** The indexes of SetLookup.hasAddr(id, ·) (may repeat an index). */
+  setIndexes(id: SetId): readonly number[] {
+    let l = this.listCache.get(id);
+    if (l) return l;
+    if (this.parent) l = this.fromParent(this.parent.space.setIndexes(id));
+    else {
+      const def = this.def(id);
+      l = [];
+      if (def.kind === "selector") {
+        for (const m of def.members) {
+          const c = this.contains(m);
+          if (!c) throw new BugError(`set ${id} has invalid member ${m}`);
+          for (const i of c) l.push(i);
+        }
+      } else for (const m of def.members) for (const i of this.memberAddr(id, m.addr)) l.push(i);
+    }
+    this.listCache.set(id, l);
+    return l;
+  }
+
+  /** The indexes of SetLookup.hasAddrPort(id, ·, protocol, port) (may repeat an index). */
+  setPortIndexes(id: SetId, protocol: number, port: number): readonly number[] {
+    const ck = `${id}|${protocol}|${port}`;
+    let l = this.listCache.get(ck);
+    if (l) return l;
+    if (this.parent) l = this.fromParent(this.parent.space.setPortIndexes(id, protocol, port));
+    else {
+      const def = this.def(id);
+      l = [];
+      if (def.kind !== "selector") {
+        for (const m of def.members) if (m.protocol === protocol && m.port === port) for (const i of this.memberAddr(id, m.addr)) l.push(i);
       }
-    } else for (const m of def.members) f(this.memberAddr(id, m.addr));
+    }
+    this.listCache.set(ck, l);
+    return l;
   }
 
-  /** The same for SetLookup.hasAddrPort(id, ·, protocol, port). */
-  setPortIndexes(id: SetId, protocol: number, port: number, f: (l: number[]) => void): void {
-    const def = this.def(id);
-    if (def.kind === "selector") return;
-    for (const m of def.members) if (m.protocol === protocol && m.port === port) f(this.memberAddr(id, m.addr));
+  private fromParent(up: readonly number[]): number[] {
+    const here = this.parent!.here;
+    const l: number[] = [];
+    for (const i of up) {
+      const k = here[i]!;
+      if (k >= 0) l.push(k);
+    }
+    return l;
   }
 
-  private toBits(walk: (f: (l: number[]) => void) => void): Bits {
+  private toBits(l: readonly number[]): Bits {
     const b = new Uint32Array(this.words);
-    walk((l) => {
-      for (const i of l) b[i >>> 5]! |= 1 << (i & 31);
-    });
+    for (const i of l) b[i >>> 5]! |= 1 << (i & 31);
     return b;
   }
 
   /** SetLookup.hasAddr for every address. */
   setBits(id: SetId): Bits {
     let b = this.setCache.get(id);
-    if (!b) this.setCache.set(id, (b = this.toBits((f) => this.setIndexes(id, f))));
+    if (!b) this.setCache.set(id, (b = this.toBits(this.setIndexes(id))));
     return b;
   }
 
@@ -242,7 +269,7 @@ export class AddressSpace {
   setPortBits(id: SetId, protocol: number, port: number): Bits {
     const ck = `${id}|${protocol}|${port}`;
     let b = this.portCache.get(ck);
-    if (!b) this.portCache.set(ck, (b = this.toBits((f) => this.setPortIndexes(id, protocol, port, f))));
+    if (!b) this.portCache.set(ck, (b = this.toBits(this.setPortIndexes(id, protocol, port))));
     return b;
   }
 
@@ -251,7 +278,7 @@ export class AddressSpace {
     let b = this.netCache.get(cidr);
     if (!b) {
       const l = this.contains(cidr);
-      this.netCache.set(cidr, (b = this.toBits((f) => l && f(l))));
+      this.netCache.set(cidr, (b = this.toBits(l ?? [])));
     }
     return b;
   }
