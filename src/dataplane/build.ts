@@ -48,7 +48,7 @@
 import { BugError } from "../model/index.js";
 import { caliInterfaceName } from "../netns/index.js";
 import { failsafeFor, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
-import { compileAllowRuns, compileMatch, SetRegistry, type FactRecorder, type SetSpec } from "./compile.js";
+import { compileAllowRuns, compileMatch, SetRegistry, type Fact, type FactRecorder, type SetSpec } from "./compile.js";
 import {
   DEFAULT_CONFIG,
   type DataplaneConfig,
@@ -117,6 +117,8 @@ interface Piece {
   sets: Map<string, SetSpec>;
   /** Policy, group and profile chains its rules jump to (endpoint pieces). */
   targets: Map<string, ChainSpec>;
+  /** Set on policy, group and profile chain pieces. */
+  chainName?: string;
 }
 
 interface FramePiece extends Piece {
@@ -255,6 +257,7 @@ class PieceMaker {
       rules = prof ? prof[spec.dir] : [];
     }
     this.addChain({ name, rules: this.ruleList(rules) });
+    p.chainName = name;
     return this.end(p);
   }
 
@@ -323,12 +326,43 @@ class PieceMaker {
     }
   }
 
+  /**
+   * Kernel conditions of one IR rule for both families. Remembered per RuleIR object with the
+   * facts compileMatch consulted: a group chain is rebuilt whenever one of its policies changes,
+   * and its other policies' rules are the same objects, so they are not compiled again — as long
+   * as every remembered fact still has its value (else compiled again).
+   */
+  private matches(rule: RuleIR): DpMatch[][][] {
+    const cur = this.cur.facts;
+    const hit = this.matchCache.get(rule);
+    if (hit && hit.facts.every(([, f]) => f.compute() === f.value)) {
+      for (const [k, f] of hit.facts) cur.set(k, f);
+      for (const spec of hit.specs) this.sets.ensure(spec);
+      return hit.matches;
+    }
+    const rec: FactRecorder = new Map();
+    this.sets.recorder = rec;
+    let matches: DpMatch[][][];
+    try {
+      matches = FAMILIES.map((family) => compileMatch(rule, family, this.sets));
+    } finally {
+      this.sets.recorder = cur;
+    }
+    for (const [k, f] of rec) cur.set(k, f);
+    const specs = new Map<string, SetSpec>();
+    for (const alts of matches) for (const conj of alts) for (const m of conj) if (m.kind === "addr-set" || m.kind === "concat-set") specs.set(m.set, this.sets.specOf(m.set));
+    this.matchCache.set(rule, { matches, facts: [...rec], specs: [...specs.values()] });
+    return matches;
+  }
+
+  private readonly matchCache = new WeakMap<RuleIR, { matches: DpMatch[][][]; facts: Array<[string, Fact]>; specs: SetSpec[] }>();
+
   private ruleList(rules: RuleIR[]): DpRule[] {
     const out: DpRule[] = [];
     for (const rule of rules) {
       const action = this.actionOf(rule);
-      for (const family of FAMILIES) {
-        for (const match of compileMatch(rule, family, this.sets)) {
+      for (const alts of this.matches(rule)) {
+        for (const match of alts) {
           out.push({ match, ...action, origin: rule.origin, label: originLabel(rule.origin) });
         }
       }
@@ -687,6 +721,13 @@ export class DataplaneBuilder {
   private readonly logRefs = new Map<string, { entry: LogEntry; refs: number }>();
   /** Fact dependency ("s:<set>", "p:<policy>") → pieces that consulted such a fact. */
   private readonly factIndex = new Map<string, Set<Piece>>();
+  /** "p:<policy>" / "r:<profile>" → names of the chain pieces made from it. */
+  private readonly chainsByInput = new Map<string, Set<string>>();
+  /** Targets that appeared / lost their last endpoint since the chains were last brought in line. */
+  private readonly wanted = new Set<string>();
+  private readonly orphaned = new Set<string>();
+  /** Spec of every chain piece (its target entry may be gone by the time it is removed). */
+  private readonly chainSpecs = new Map<string, ChainSpec>();
   private chainNames: string[] | undefined;
   private setNames: string[] | undefined;
   private logNames: string[] | undefined;
@@ -725,6 +766,10 @@ export class DataplaneBuilder {
     this.setRefs.clear();
     this.logRefs.clear();
     this.factIndex.clear();
+    this.chainsByInput.clear();
+    this.chainSpecs.clear();
+    this.wanted.clear();
+    this.orphaned.clear();
     this.chainNames = this.setNames = this.logNames = undefined;
     this.setObjects = new Map();
     this.registry.update({ tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] }, this.registry.ids());
@@ -786,21 +831,33 @@ export class DataplaneBuilder {
       stats.endpoints++;
     }
 
-    // 3. Policy, group and profile chains: exactly those some endpoint jumps to.
+    // 3. Policy, group and profile chains: exactly those some endpoint jumps to. Candidates are
+    //    the chains of changed policies and profiles, stale ones, and targets that appeared or
+    //    lost their last endpoint in step 2 — not every chain.
+    const candidates = new Set<string>([...this.wanted, ...this.orphaned]);
+    const changedProfiles = prev ? changedKeys(prev.profiles, ir.profiles) : [];
+    for (const k of changedPolicies) for (const n of this.chainsByInput.get(`p:${k}`) ?? []) candidates.add(n);
+    for (const k of changedProfiles) for (const n of this.chainsByInput.get(`r:${k}`) ?? []) candidates.add(n);
+    for (const p of stale) if (p.chainName !== undefined) candidates.add(p.chainName);
+    this.wanted.clear();
+    this.orphaned.clear();
     const build: string[] = [];
-    for (const [name, p] of this.chainPieces) {
+    for (const name of candidates) {
+      const p = this.chainPieces.get(name);
       const t = this.targets.get(name);
-      if (t && !stale.has(p) && sameInputs(p.inputs, this.maker.chainInputs(t.spec))) continue;
-      this.removePiece(p);
-      this.chainPieces.delete(name);
+      if (p && t && !stale.has(p) && sameInputs(p.inputs, this.maker.chainInputs(t.spec))) continue;
+      if (p) {
+        this.removePiece(p);
+        this.chainPieces.delete(name);
+        this.indexChain(name, false);
+      }
       if (t) build.push(name);
     }
-    const queued = new Set(build);
-    for (const name of this.targets.keys()) if (!this.chainPieces.has(name) && !queued.has(name)) build.push(name);
     for (const name of build) {
       const p = this.maker.chainPiece(name, this.targets.get(name)!.spec);
       this.addPiece(p);
       this.chainPieces.set(name, p);
+      this.indexChain(name, true);
       rebuilt.push(...p.chains);
       stats.chains++;
     }
@@ -843,6 +900,25 @@ export class DataplaneBuilder {
     return model;
   }
 
+  private indexChain(name: string, add: boolean): void {
+    const t = this.targets.get(name)?.spec;
+    const spec = t ?? this.chainSpecs.get(name);
+    if (!spec) return;
+    const keys = spec.kind === "policy" ? [`p:${spec.key}`] : spec.kind === "group" ? spec.keys.map((k) => `p:${k}`) : [`r:${spec.key}`];
+    for (const k of keys) {
+      let s = this.chainsByInput.get(k);
+      if (add) {
+        if (!s) this.chainsByInput.set(k, (s = new Set()));
+        s.add(name);
+      } else if (s) {
+        s.delete(name);
+        if (s.size === 0) this.chainsByInput.delete(k);
+      }
+    }
+    if (add) this.chainSpecs.set(name, spec);
+    else this.chainSpecs.delete(name);
+  }
+
   private addPiece(p: Piece): void {
     for (const c of p.chains) {
       if (this.chains.has(c.name)) throw new BugError(`chain ${c.name} built twice`);
@@ -852,7 +928,10 @@ export class DataplaneBuilder {
     for (const [name, spec] of p.targets) {
       const t = this.targets.get(name);
       if (t) t.refs++;
-      else this.targets.set(name, { spec, refs: 1 });
+      else {
+        this.targets.set(name, { spec, refs: 1 });
+        this.wanted.add(name);
+      }
     }
     for (const [name, spec] of p.sets) {
       const r = this.setRefs.get(name);
@@ -884,7 +963,9 @@ export class DataplaneBuilder {
     }
     for (const name of p.targets.keys()) {
       const t = this.targets.get(name)!;
-      if (--t.refs === 0) this.targets.delete(name);
+      if (--t.refs > 0) continue;
+      this.targets.delete(name);
+      this.orphaned.add(name);
     }
     for (const name of p.sets.keys()) {
       const r = this.setRefs.get(name)!;
