@@ -249,9 +249,9 @@ function uniqSorted<T extends Int32Array | Float64Array>(a: T): T {
 /** Selector and named-port sets from label classes and member ranks. */
 class ClassMembers {
   private readonly classRanks = new Map<number, Int32Array>();
-  /** Per class: its endpoints' named ports, each with its packed member key per address. */
-  private readonly classPorts = new Map<number, Array<{ name: string; protocol: number; key: number }>>();
-
+  /** Per class: its endpoints' named ports by name, each with its protocol and packed member key
+   *  per address. */
+  private readonly classPorts = new Map<number, Map<string, Array<{ protocol: number; key: number }>>>();
   private made: MemberOrder | undefined;
 
   constructor(
@@ -307,24 +307,29 @@ class ClassMembers {
     return out;
   }
 
-  private portsOfClass(o: number): Array<{ name: string; protocol: number; key: number }> {
-    let l = this.classPorts.get(o);
-    if (!l) {
-      l = [];
+  private portsOfClass(o: number): Map<string, Array<{ protocol: number; key: number }>> {
+    let byName = this.classPorts.get(o);
+    if (!byName) {
+      byName = new Map();
       for (const id of this.index.classList[o]!.ids) {
         const ep = this.endpoints.get(id);
         if (!ep) continue; // network sets have no ports
-        for (const np of ep.namedPorts) for (const ip of ep.ips) l.push({ name: np.name, protocol: np.protocol, key: portKey(this.order.addrRank(ip), np.protocol, np.port) });
+        for (const np of ep.namedPorts) {
+          let l = byName.get(np.name);
+          if (!l) byName.set(np.name, (l = []));
+          for (const ip of ep.ips) l.push({ protocol: np.protocol, key: portKey(this.order.addrRank(ip), np.protocol, np.port) });
+        }
       }
-      this.classPorts.set(o, l);
+      this.classPorts.set(o, byName);
     }
-    return l;
+    return byName;
   }
 
   namedPort(sel: Selector, portName: string, protocol: number): PortMember[] {
     const keys: number[] = [];
     for (const o of this.index.selectClasses(sel)) {
-      for (const p of this.portsOfClass(o)) if (p.name === portName && (protocol === PROTO_ANY || p.protocol === protocol)) keys.push(p.key);
+      const l = this.portsOfClass(o).get(portName);
+      if (l) for (const p of l) if (protocol === PROTO_ANY || p.protocol === protocol) keys.push(p.key);
     }
     const u = uniqSorted(Float64Array.from(keys));
     const out = new Array<PortMember>(u.length);
