@@ -369,8 +369,9 @@ class PieceMaker {
     }
     if (!this.cfg.compileAllowRuns) return out;
     const plain = { effects: [{ kind: "mark-set", bits: this.cfg.markAccept }] as DpEffect[], verdict: { kind: "return" } as DpVerdict };
-    const sig = JSON.stringify(plain);
-    const isPlainAllow = (r: DpRule) => JSON.stringify({ effects: r.effects, verdict: r.verdict }) === sig;
+    const bits = this.cfg.markAccept;
+    // Exactly `plain`: one mark-set effect of the accept bit, then return (nothing else).
+    const isPlainAllow = (r: DpRule) => r.verdict?.kind === "return" && r.effects?.length === 1 && r.effects[0]!.kind === "mark-set" && r.effects[0]!.bits === bits;
     return compileAllowRuns(out, isPlainAllow, this.sets, plain);
   }
 
