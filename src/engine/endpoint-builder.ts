@@ -132,6 +132,10 @@ export function defaultAllowProfile(): ProfileRecord {
   return { name: DEFAULT_ALLOW_PROFILE, labelsToApply: {}, ingress: [{ action: "Allow" }], egress: [{ action: "Allow" }], source: "built-in" };
 }
 
+/** A dotted quad without leading zeros is its own canonical form (skips the BigInt parse for the
+ *  common case). */
+const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+
 function sortIPs(ips: string[]): string[] {
   const uniq = [...new Set(ips)];
   return uniq.sort((a, b) => {
@@ -168,7 +172,7 @@ export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | Skipp
   if (raw.length === 0 && pod.status?.podIP) raw.push(pod.status.podIP);
   const ips: string[] = [];
   raw.forEach((ip, i) => {
-    const c = canonicalAddr(ip);
+    const c = typeof ip === "string" && CANONICAL_V4.test(ip) ? ip : canonicalAddr(ip);
     if (!c) {
       issues.push({ ...issue("invalid-pod-ip", ["status", "podIPs", i, "ip"], `pod IP ${JSON.stringify(ip)} is not an IP address`), resource: `Pod ${ref}` });
       return;

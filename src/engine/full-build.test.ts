@@ -3,13 +3,15 @@
  * by global rank and label class (MemberOrder) vs per-set parsing and sorting; labels shared per
  * class without changing any endpoint's key order. testdata/golden-ir.json pins whole clusters.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { generateCluster } from "../../bench/gen/cluster.js";
-import type { EndpointSlice, Namespace, NetworkSet, GlobalNetworkSet, Resource } from "../model/index.js";
+import type { EndpointSlice, Issue, Namespace, NetworkSet, GlobalNetworkSet, Pod, Resource } from "../model/index.js";
+import { canonicalAddr } from "../rule/index.js";
 import { parseSelector } from "../selector/index.js";
 import { Cluster } from "./cluster.js";
 import { endpointRef } from "./refs.js";
-import { effectiveLabels, namespaceProfile, networkSetRecord, type EndpointRecord, type NetworkSetRecord, type ProfileRecord } from "./endpoint-builder.js";
+import { effectiveLabels, namespaceProfile, networkSetRecord, podToEndpoint, type EndpointRecord, type NetworkSetRecord, type ProfileRecord } from "./endpoint-builder.js";
 import { LabelIndex } from "./label-index.js";
 import { calculateSets, MemberOrder, SetRegistry } from "./set-calculator.js";
 import { namespace, pod } from "./testing.js";
@@ -117,5 +119,22 @@ describe("lazySets", () => {
     // Reading everything gives the eager result, key order included.
     expect(JSON.stringify(sets)).toBe(JSON.stringify(Cluster.fromResources(rs).ir.sets));
     expect(ids.every((id) => Object.getOwnPropertyDescriptor(sets, id)!.get === undefined)).toBe(true);
+  });
+});
+
+describe("pod IPs: the dotted-quad shortcut agrees with canonicalAddr", () => {
+  it("for dotted quads with and without leading zeros, out-of-range octets and junk", () => {
+    const octet = fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.constantFrom("00", "01", "007", "-1", "", "1a"));
+    const quad = fc.oneof(fc.tuple(octet, octet, octet, octet).map((o) => o.join(".")), fc.string({ maxLength: 16 }), fc.constantFrom("::ffff:1.2.3.4", "1.2.3.4 ", " 1.2.3.4", "1.2.3.4.5"));
+    fc.assert(
+      fc.property(quad, (ip) => {
+        const issues: Issue[] = [];
+        const r = podToEndpoint({ apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "n" }, spec: { containers: [] }, status: { podIP: ip } } as unknown as Pod, issues);
+        const want = canonicalAddr(ip);
+        if (want === undefined) expect("reason" in r).toBe(true);
+        else expect((r as EndpointRecord).ips).toEqual([want]);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
