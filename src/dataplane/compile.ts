@@ -146,7 +146,7 @@ export class SetRegistry {
   private readonly cache = new Map<string, { spec: SetSpec; set: DpSet }>();
   private readonly byId = new Map<SetId, Set<string>>();
   /** Selector members split per family, kept to patch with the next change of the set. */
-  private readonly splits = new Map<string, SplitState>();
+  private readonly splits = new Map<string, SplitState | { members: string[]; out: { hosts: string[]; nets: string[] } }>();
   /** Facts consulted while a piece is built are recorded here (set by the builder). */
   recorder: FactRecorder | undefined;
 
@@ -265,11 +265,17 @@ export class SetRegistry {
     const st = this.splits.get(key);
     if (st && st.members === members) return st.out;
     if (st) {
-      const patched = patchSplit(st, members, family, `set ${id}`);
-      if (patched) return patched.out;
+      // The patching index is made on a set's first change, not when it is first built: most
+      // sets never change, and the first build must stay cheap.
+      const full = "hostCount" in st ? st : newSplitState(st.members, st.out, family);
+      const patched = patchSplit(full, members, family, `set ${id}`);
+      if (patched) {
+        this.splits.set(key, patched);
+        return patched.out;
+      }
     }
     const out = splitSelectorMembers(members, family, `set ${id}`);
-    this.splits.set(key, newSplitState(members, out, family));
+    this.splits.set(key, { members, out });
     return out;
   }
 
@@ -382,6 +388,8 @@ function newSplitState(members: string[], out: { hosts: string[]; nets: string[]
   const suffix = family === 4 ? "/32" : "/128";
   const hosts = new Set(out.hosts);
   for (const m of members) {
+    // IPv6 text always holds a colon and IPv4 text never does.
+    if (m.includes(":") !== (family === 6)) continue;
     let h: string | undefined | null = m.endsWith(suffix) ? m.slice(0, -suffix.length) : undefined;
     if (h === undefined || !hosts.has(h)) h = hostOf(m, family, "selector member");
     if (typeof h === "string") hostCount.set(h, (hostCount.get(h) ?? 0) + 1);
