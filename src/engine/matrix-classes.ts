@@ -124,14 +124,22 @@ export function classPairVerdicts(ir: ClusterIR, reps: ClassRep[], space: Addres
     // A program whose staged view is itself evaluates the same; only the others run again.
     const sEgress = reps.map((r, i) => (directionSame(r.ep, ir, "egress") ? egress[i]! : directionDeny(r, "egress", true)));
     const sIngress = reps.map((r, i) => (directionSame(r.ep, ir, "ingress") ? ingress[i]! : directionDeny(r, "ingress", true)));
-    out.staged = combine(ir, reps, sEgress, sIngress, stagedClasses);
+    // Pairs touching a staged-affected class, except those whose two deny sets are the enforced
+    // ones: their staged verdict is the enforced verdict, which is no change (0 = not evaluated).
+    const all = reps.map((_, b) => b);
+    const inChanged = all.filter((b) => sIngress[b] !== ingress[b]);
+    const onlyCols = all.filter((b) => stagedClasses[b]);
+    const both = onlyCols.filter((b) => sIngress[b] !== ingress[b]);
+    out.staged = combine(ir, reps, sEgress, sIngress, (a) =>
+      sEgress[a] !== egress[a] ? (stagedClasses[a] ? all : onlyCols) : stagedClasses[a] ? inChanged : both,
+    );
   }
   return out;
 }
 
-/** The flow composition of the header over per-class deny sets; only rows/columns of `only`
- *  classes when given. */
-function combine(ir: ClusterIR, reps: ClassRep[], egress: Bits[], ingress: Bits[], only?: boolean[]): Uint8Array {
+/** The flow composition of the header over per-class deny sets; in row a only the columns
+ *  `colsOf(a)` when given (the rest stays 0). */
+function combine(ir: ClusterIR, reps: ClassRep[], egress: Bits[], ingress: Bits[], colsOf?: (a: number) => number[]): Uint8Array {
   const n = reps.length;
   const words = egress[0]?.length ?? 0;
   // Flat copies: one typed array each, so the n² loop indexes numbers only.
@@ -150,8 +158,6 @@ function combine(ir: ClusterIR, reps: ClassRep[], egress: Bits[], ingress: Bits[
   const allIfaces = Uint8Array.from(reps, (r) => (r.ep.interfaceName === "*" ? 1 : 0));
   const toHost = ir.defaultEndpointToHostAction ?? "Drop";
   const out = new Uint8Array(n * n);
-  // Columns to fill in rows of classes not in `only`: the `only` classes.
-  const onlyCols = only ? reps.map((_, b) => b).filter((b) => only[b]) : [];
   const allCols = reps.map((_, b) => b);
   for (let a = 0; a < n; a++) {
     const egBase = a * words;
@@ -159,7 +165,7 @@ function combine(ir: ClusterIR, reps: ClassRep[], egress: Bits[], ingress: Bits[
     const srcOff = srcAddr >>> 5;
     const srcBit = 1 << (srcAddr & 31);
     const row = a * n;
-    const cols = !only || only[a] === true ? allCols : onlyCols;
+    const cols = colsOf ? colsOf(a) : allCols;
     if (!anyHost) {
       // Workloads only: egress of a, then ingress of b.
       for (let k = 0; k < cols.length; k++) {
