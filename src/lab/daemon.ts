@@ -499,7 +499,7 @@ export class LabDaemon {
       eps.forEach((a, i) =>
         eps.forEach((b, j) => {
           if (i === j) return;
-          const want = m.value.verdicts[idx[i]!]![idx[j]!];
+          const want = m.value.verdict(idx[i]!, idx[j]!);
           jobs.push(async () => {
             let src, dst;
             try {
@@ -517,7 +517,7 @@ export class LabDaemon {
         }),
       );
       await runLimited(jobs, 16);
-      tables.push({ protocol: protocolName(q.protocol), port: q.port, family, endpoints: eps, kernel, engine: idx.map((i) => idx.map((j) => m.value.verdicts[i]![j])) });
+      tables.push({ protocol: protocolName(q.protocol), port: q.port, family, endpoints: eps, kernel, engine: idx.map((i) => idx.map((j) => m.value.verdict(i, j))) });
     }
     return { tables, disagreements, probes, ms: Date.now() - t0 };
   }
