@@ -288,7 +288,7 @@ export class Cluster {
     const index = new LabelIndex();
     // Endpoints whose effective labels equal their class's, key order included (so printed IR is
     // unchanged), share the class's labels object in the IR instead of a copy each.
-    const ownLabels = new Map<string, Record<string, string>>();
+    const unshared = new Map<string, Record<string, string>>();
     // Replicas share own labels and profiles, hence effective labels: compute those (and the
     // label signature) once per distinct (own labels in their order, profiles).
     const firstWith = new Map<string, string>();
@@ -297,15 +297,15 @@ export class Cluster {
       const first = k === undefined ? undefined : firstWith.get(k);
       if (first !== undefined) {
         index.addLike(ep.key, first);
-        const own = ownLabels.get(first);
-        if (own) ownLabels.set(ep.key, own);
+        const own = unshared.get(first);
+        if (own) unshared.set(ep.key, own);
         continue;
       }
       if (k !== undefined) firstWith.set(k, ep.key);
       const l = effectiveLabels(ep.ownLabels, ep.profiles, profiles);
       index.add(ep.key, l);
       const shared = index.classOf(ep.key)!.labels;
-      if (shared !== l && !sameKeyOrder(shared, l)) ownLabels.set(ep.key, l);
+      if (shared !== l && !sameKeyOrder(shared, l)) unshared.set(ep.key, l);
     }
     for (const ns of netsets.values()) index.add(ns.key, effectiveLabels(ns.ownLabels, ns.profiles, profiles));
 
@@ -376,7 +376,7 @@ export class Cluster {
       const short = `${cls.ordinal}|${ep.kind}|${JSON.stringify(ep.profiles)}`;
       let programs = programsByClass.get(short);
       if (!programs) programsByClass.set(short, (programs = resolver.programsFor(ep.kind, byClass[cls.ordinal]!, ep.profiles.map(profileKey))));
-      const own = ownLabels.get(ep.key);
+      const own = unshared.get(ep.key);
       epIR.push(own ? endpointIR(ep, own, programs) : endpointIR(ep, cls.labels, programs, true));
     }
 
