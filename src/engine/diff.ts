@@ -85,8 +85,8 @@ export function tryDiff(before: Cluster, after: Cluster, q: DiffQuery): { ok: tr
     for (const from of common) {
       for (const to of common) {
         if (from === to) continue;
-        const va = a.value.verdicts[ia.get(from)!]![ia.get(to)!]!;
-        const vb = b.value.verdicts[ib.get(from)!]![ib.get(to)!]!;
+        const va = a.value.verdict(ia.get(from)!, ia.get(to)!)!;
+        const vb = b.value.verdict(ib.get(from)!, ib.get(to)!)!;
         if (va === vb) continue;
         const ch: PairChange = { from, to, before: va, after: vb };
         if (port !== undefined) ch.port = port;
