@@ -142,43 +142,42 @@ function partition(input: ClusterInput, issues: Issue[]): Partitioned {
 /** The IR of one endpoint from its record, effective labels and resolved programs. The one place
  *  this shape is assembled: the agent's incremental graph builds its endpoints with it too. */
 export function endpointIR(ep: EndpointRecord, labels: Readonly<Record<string, string>>, programs: ProgramSet, shareLabels = false): EndpointIR {
-  return {
-    key: ep.key,
-    kind: ep.kind,
-    name: ep.name,
-    ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}),
-    ...(ep.pod !== undefined ? { pod: ep.pod } : {}),
-    node: ep.node,
-    ...(ep.interfaceName !== undefined ? { interfaceName: ep.interfaceName } : {}),
-    ips: ep.ips,
-    // A copy unless the caller hands over an object nobody mutates (the full build shares one
-    // labels object per label class: 100k endpoints, a few thousand distinct label maps).
-    labels: shareLabels ? (labels as Record<string, string>) : { ...labels },
-    namedPorts: ep.namedPorts,
-    ...programs,
-  };
+  // Assigned field by field in the order of the object literal this replaced (printed IR keeps its
+  // key order): conditional spreads cost a temporary object and a generic copy per endpoint.
+  const o = { key: ep.key, kind: ep.kind, name: ep.name } as EndpointIR;
+  if (ep.namespace !== undefined) o.namespace = ep.namespace;
+  if (ep.pod !== undefined) o.pod = ep.pod;
+  o.node = ep.node;
+  if (ep.interfaceName !== undefined) o.interfaceName = ep.interfaceName;
+  o.ips = ep.ips;
+  // A copy unless the caller hands over an object nobody mutates (the full build shares one
+  // labels object per label class: 100k endpoints, a few thousand distinct label maps).
+  o.labels = shareLabels ? (labels as Record<string, string>) : { ...labels };
+  o.namedPorts = ep.namedPorts;
+  for (const k in programs) (o as unknown as Record<string, unknown>)[k] = (programs as unknown as Record<string, unknown>)[k];
+  return o;
 }
 
 /** Own labels in their order plus profiles, as a map key; undefined (no sharing) in the odd case
  *  of a separator character or a non-string value, where the key would not be injective. */
 function ownKey(ep: EndpointRecord): string | undefined {
   let k = "";
-  for (const p of ep.profiles) k += `${p}\u0001`;
+  for (const p of ep.profiles) {
+    if (hasSeparator(p)) return undefined;
+    k += `${p}\u0001`;
+  }
   k += "\u0002";
   const o = ep.ownLabels;
   for (const key in o) {
     const v = o[key];
-    if (typeof v !== "string") return undefined;
+    if (typeof v !== "string" || hasSeparator(key) || hasSeparator(v)) return undefined;
     k += `${key}\u0001${v}\u0001`;
   }
-  return checkSeparators(k, ep) ? k : undefined;
+  return k;
 }
 
-function checkSeparators(k: string, ep: EndpointRecord): boolean {
-  // Exactly the separators we wrote: none came from the data.
-  let n = 0;
-  for (let i = k.indexOf("\u0001"); i >= 0; i = k.indexOf("\u0001", i + 1)) n++;
-  return n === ep.profiles.length + 2 * Object.keys(ep.ownLabels).length && k.indexOf("\u0002") === k.lastIndexOf("\u0002");
+function hasSeparator(s: string): boolean {
+  return s.includes("\u0001") || s.includes("\u0002");
 }
 
 function sameKeyOrder(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

@@ -169,27 +169,30 @@ const NO_ENTITY: EntityMatch = Object.freeze({}) as EntityMatch;
  */
 function memoEntity(side: "source" | "destination", er: EntityRule | undefined, ctx: RuleContext, protocol: number | undefined, issues: Issue[]): EntityMatch {
   if (!er) return {};
-  let key: string | undefined;
+  let json: string | undefined;
   try {
-    key = `${side === "source" ? "s" : "d"}|${namedPortProtocol(protocol)}|${ctx.namespace}|${JSON.stringify(er)}`;
+    json = JSON.stringify(er);
   } catch {
-    key = undefined; // not plain data (cyclic YAML aliases): compile without the memo
+    json = undefined; // not plain data (cyclic YAML aliases): compile without the memo
   }
-  const memo = ctx.sets.entityMemo;
-  if (key !== undefined) {
-    const hit = memo.get(key);
+  let memo: Map<string, EntityMatch> | undefined;
+  if (json !== undefined) {
+    const outer = `${side === "source" ? "s" : "d"}|${namedPortProtocol(protocol)}|${ctx.namespace}`;
+    memo = ctx.sets.entityMemo.get(outer);
+    if (!memo) ctx.sets.entityMemo.set(outer, (memo = new Map()));
+    const hit = memo.get(json);
     if (hit) return hit === NO_ENTITY ? {} : hit;
   }
   const before = issues.length;
   const e = compileEntity(side, er, ctx, protocol, issues);
-  if (key !== undefined && issues.length === before) memo.set(key, Object.keys(e).length === 0 ? NO_ENTITY : e);
+  if (memo && issues.length === before) memo.set(json!, Object.keys(e).length === 0 ? NO_ENTITY : e);
   return e;
 }
 
-function protocolOf(spec: string | number | undefined, path: IssuePath, issues: Issue[]): number | undefined {
+function protocolOf(spec: string | number | undefined, rulePath: IssuePath, field: string, issues: Issue[]): number | undefined {
   if (spec === undefined || spec === null) return undefined;
   const n = protocolNumber(spec);
-  if (n === undefined) issues.push(issue("invalid-protocol", path, `protocol ${JSON.stringify(spec)} is not a protocol name (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite) or number 1–255`));
+  if (n === undefined) issues.push(issue("invalid-protocol", [...rulePath, field], `protocol ${JSON.stringify(spec)} is not a protocol name (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite) or number 1–255`));
   return n;
 }
 
@@ -204,9 +207,9 @@ export function compileRule(rule: Rule, ctx: RuleContext): { rule?: RuleIR; issu
     if (rule.ipVersion !== 4 && rule.ipVersion !== 6) issues.push(issue("invalid-ip-version", [...ctx.path, "ipVersion"], "ipVersion must be 4 or 6"));
     else match.ipVersion = rule.ipVersion;
   }
-  const protocol = protocolOf(rule.protocol, [...ctx.path, "protocol"], issues);
+  const protocol = protocolOf(rule.protocol, ctx.path, "protocol", issues);
   if (protocol !== undefined) match.protocol = protocol;
-  const notProtocol = protocolOf(rule.notProtocol, [...ctx.path, "notProtocol"], issues);
+  const notProtocol = protocolOf(rule.notProtocol, ctx.path, "notProtocol", issues);
   if (notProtocol !== undefined) match.notProtocol = notProtocol;
   if (rule.icmp && rule.icmp.type !== undefined) match.icmp = rule.icmp.code !== undefined ? { type: rule.icmp.type, code: rule.icmp.code } : { type: rule.icmp.type };
   if (rule.notICMP && rule.notICMP.type !== undefined) {

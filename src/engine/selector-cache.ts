@@ -1,30 +1,18 @@
 /**
- * A selector parse cache scoped to one full computation. The selector package keeps a bounded
- * process-wide cache (20k texts) that a 100k-pod cluster overflows — it then clears and re-parses
- * over and over. Cluster.fromResources runs inside withSelectorCache, so every text is parsed once
- * per build; outside a build (the agent's incremental calls) parseSel is plain parseSelector.
+ * Selector parsing scoped to one full computation. The selector package keeps a bounded
+ * process-wide cache (20k texts) that a 100k-pod cluster overflows — it would then clear and
+ * re-parse over and over. Cluster.fromResources runs inside withSelectorCache, which lifts the cap
+ * for the build (src/selector withSelectorParseScope), so every text is parsed once per build — also
+ * the texts src/convert checks while converting Kubernetes policies. Outside a build (the agent's
+ * incremental calls) parsing is plain parseSelector with its bounded cache.
  */
-import { parseSelector, type Selector } from "../selector/index.js";
-
-let active: Map<string, Selector> | undefined;
+import { parseSelector, withSelectorParseScope, type Selector } from "../selector/index.js";
 
 export function withSelectorCache<T>(f: () => T): T {
-  if (active) return f();
-  active = new Map();
-  try {
-    return f();
-  } finally {
-    active = undefined;
-  }
+  return withSelectorParseScope(f);
 }
 
-/** parseSelector, memoised for the current build. Throws SelectorParseError like parseSelector. */
+/** parseSelector (kept as the engine's one entry point for parsing). Throws SelectorParseError. */
 export function parseSel(text: string): Selector {
-  if (!active) return parseSelector(text);
-  let s = active.get(text);
-  if (!s) {
-    s = parseSelector(text);
-    active.set(text, s);
-  }
-  return s;
+  return parseSelector(text);
 }

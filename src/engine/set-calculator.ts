@@ -31,7 +31,10 @@ const PROTO_TEXT: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp", [
 export class SetRegistry {
   readonly requests = new Map<SetId, Request>();
   /** Compiled entity matches whose sets are registered here (rule-compiler memoEntity). */
-  readonly entityMemo = new Map<string, EntityMatch>();
+  /** rule-compiler's memo of compiled entity rules: (side, protocol, namespace) → rule JSON →
+   *  EntityMatch. Two levels so the long JSON text is hashed as the flat string JSON.stringify
+   *  made, not as a concatenation V8 would first have to copy. */
+  readonly entityMemo = new Map<string, Map<string, EntityMatch>>();
 
   selector(sel: Selector): SetId {
     const id = sel.uniqueId();

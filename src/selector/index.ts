@@ -14,6 +14,7 @@ export {
   type LabelRestriction,
   parseSelector,
   tryParseSelector,
+  withSelectorParseScope,
   validateSelector,
   normaliseSelector,
   ALL_SELECTOR,

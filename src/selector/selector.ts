@@ -89,6 +89,23 @@ export class Selector {
  */
 const CACHE_CAP = 20_000;
 const cache = new Map<string, Selector>();
+/** Open withSelectorParseScope calls: while > 0 the cache is not capped (see there). */
+let scopes = 0;
+
+/**
+ * Runs `f` with the parse cache uncapped, so that every distinct text is parsed once inside it
+ * (a 100k-pod full computation has ~50k distinct texts and would otherwise clear the cache and
+ * re-parse over and over — in the engine and in src/convert's validity checks alike). On leaving
+ * the outermost scope the cache is cut back to its cap. Nests; results are the same as without.
+ */
+export function withSelectorParseScope<T>(f: () => T): T {
+  scopes++;
+  try {
+    return f();
+  } finally {
+    if (--scopes === 0 && cache.size > CACHE_CAP) cache.clear();
+  }
+}
 
 /** Parses a selector. Throws SelectorParseError (and only that) on invalid input. */
 export function parseSelector(text: string): Selector {
@@ -98,7 +115,7 @@ export function parseSelector(text: string): Selector {
   const hit = cache.get(text);
   if (hit !== undefined) return hit;
   const sel = new Selector(parseAst(text));
-  if (cache.size >= CACHE_CAP) cache.clear();
+  if (cache.size >= CACHE_CAP && scopes === 0) cache.clear();
   cache.set(text, sel);
   return sel;
 }
