@@ -190,6 +190,8 @@ export class Agent {
     this.opts.flowLog?.close();
     await this.running;
     await this.store?.close().catch(() => undefined);
+    // The kernel keeps the rules; only the applier's helper process (nft session) ends.
+    await this.applier.close().catch(() => undefined);
     for (const w of this.readyWaiters.splice(0)) w();
   }
 
