@@ -12,6 +12,7 @@ export { DEFAULT_FAILSAFE, failsafeRules, parseFailsafeList, type FailsafeConfig
 export { BUILTIN_TIERS_IR, KIND_SHORT, policyKey, profileKey, defaultTypes, PolicyResolver, compilePolicy, compileProfile, buildTiers, type CompiledPolicy, type PolicyInput } from "./policy-resolver.js";
 export { compileRule, parsePorts, type RuleContext } from "./rule-compiler.js";
 export { SetRegistry, calculateSets, lazySets, MemberOrder, type SetInputs } from "./set-calculator.js";
+export { addrMemberText, MemberKeys, namedPortItemMembers, patchSorted, portMemberId, selectorItemMembers, type MemberKey } from "./set-delta.js";
 export { LabelIndex, labelSignature, type LabelClass } from "./label-index.js";
 export { policySelectorText, policySelector, entitySelectorTexts, entityRuleSelectorText, combineMatches, type PolicySelectorInput, type EntitySelectorInput } from "./selector-rewrite.js";
 export {

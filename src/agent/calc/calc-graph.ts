@@ -20,7 +20,8 @@
  *
  *   flush: dirty endpoints ─▶ PolicyResolver(tiers, policies selecting it) ─▶ EndpointIR
  *          ─▶ active policies / profiles (referenced by local programs) ─▶ active sets (refcounts)
- *          ─▶ SetIndex.flush (members of dirty sets) ─▶ local ClusterIR + what changed
+ *          ─▶ SetIndex.flush (dirty sets patched with the members that came and went; new
+ *             sets and bulk changes recomputed whole) ─▶ local ClusterIR + what changed
  *
  * Only what the node needs is kept in the output: its endpoints, the policies and profiles their
  * programs name, and the sets those rules use. A remote pod's label change reaches the output only
@@ -69,6 +70,8 @@ export interface CalcOptions {
   cluster?: ClusterOptions;
   /** Workload interface prefix for Calico's veth naming (default "cali"). */
   interfacePrefix?: string;
+  /** Changed items above which a dirty set is recomputed whole instead of patched (SetIndex). */
+  setDeltaLimit?: number;
 }
 
 /** What one flush changed in the local IR (keys / ids, sorted). */
@@ -93,6 +96,8 @@ export interface CalcStats {
   profiles: number;
   sets: number;
   setMembers: number;
+  /** Set updates since start: patched with member deltas / recomputed whole. */
+  setUpdates: { patched: number; recomputed: number };
   resources: number;
 }
 
@@ -250,7 +255,7 @@ export class CalcGraph {
       netsets: this.netsets,
       slicesOf: (svc) => [...(this.slicesByService.get(svc)?.values() ?? [])],
       labelClasses: () => this.labelClasses.values(),
-    });
+    }, { deltaLimit: opts.setDeltaLimit });
   }
 
   // ================================================================================== inputs
@@ -659,6 +664,7 @@ export class CalcGraph {
       profiles: this.activeProfiles.size,
       sets: this.sets.size,
       setMembers: this.sets.memberCount(),
+      setUpdates: { ...this.sets.counts },
       resources: this.resources.size,
     };
   }

@@ -3,21 +3,55 @@
  * active sets). Each active selector or named-port set keeps the ids of the labelled items (every
  * endpoint of the cluster and every network set) its selector matches; a label change re-tests
  * that one item against the active sets only, so it dirties exactly the sets whose membership
- * changed. Members (addresses, ports) are then recomputed per dirty set with the engine's own
- * set calculator, so the definition of "member" stays in one place (engine/set-calculator.ts).
+ * changed.
+ *
+ * Members (addresses, ports) of a dirty set are then patched: the set's previous member list minus
+ * what the items that left or changed contributed, plus what the items that entered or changed
+ * contribute now (engine/set-delta.ts keeps the engine's canonical order). A member another item
+ * of the set still contributes (two endpoints with one address, a network set holding a pod's
+ * /32) stays. Work per set is O(changed items × log members) plus one copy of the list.
+ *
+ * Recomputed whole with the engine's set calculator (the reference definition of "member"):
+ *   - a set activated in this flush;
+ *   - a set with more changed items than `deltaLimit` (default: 64 or 1/8 of its members,
+ *     whichever is more) — a bulk change or a snapshot;
+ *   - service sets (they follow EndpointSlices, which change as a whole);
+ *   - a set whose order two different members with equal sort keys would decide (not produced
+ *     by canonical records; kept as a safety net).
  */
 import type { EndpointSlice } from "../../model/index.js";
-import { calculateSets, SetRegistry, type EndpointRecord, type NetworkSetRecord } from "../../engine/index.js";
-import type { SetDef, SetId } from "../../rule/index.js";
+import {
+  addrMemberText,
+  calculateSets,
+  MemberKeys,
+  namedPortItemMembers,
+  patchSorted,
+  portMemberId,
+  selectorItemMembers,
+  SetRegistry,
+  type EndpointRecord,
+  type NetworkSetRecord,
+} from "../../engine/index.js";
+import type { PortMember, SetDef, SetId } from "../../rule/index.js";
 
 /** A set request as the engine's registry records it (selector, named port or service). */
 export type SetRequest = SetRegistry["requests"] extends Map<SetId, infer R> ? R : never;
+
+type ItemRecord = EndpointRecord | NetworkSetRecord;
 
 interface ActiveSet {
   req: SetRequest;
   /** Labelled item ids matched by the selector (selector and named-port sets). */
   members: Set<string>;
   def: SetDef | undefined;
+  /** Items whose membership or content changed since the last flush → member at the last flush. */
+  pending: Map<string, boolean>;
+}
+
+/** How many sets the last flushes patched and recomputed whole (tests, bench, metrics). */
+export interface SetUpdateCounts {
+  patched: number;
+  recomputed: number;
 }
 
 /** Same definition: the fields besides `members` (a few short values) and then the members one by
@@ -51,13 +85,32 @@ function serviceOf(req: SetRequest): string | undefined {
   return req.kind === "service" ? `${req.namespace}/${req.name}` : undefined;
 }
 
+export interface SetIndexOptions {
+  /** A dirty set with more changed items than this is recomputed whole (default: 64 or 1/8 of
+   *  its members, whichever is more). 0: always recompute (the pre-delta behaviour). */
+  deltaLimit?: number;
+}
+
 export class SetIndex {
   private readonly active = new Map<SetId, ActiveSet>();
   /** Sets whose definition must be recomputed at the next flush. */
   private readonly dirty = new Set<SetId>();
   private readonly byService = new Map<string, Set<SetId>>();
+  /** Every item's record as of the last flush: what the current member lists were made from. */
+  private readonly applied = new Map<string, ItemRecord>();
+  /** Items changed since the last flush (labels, content, or gone). */
+  private readonly pendingItems = new Set<string>();
+  /** Selector-set member text → items of the cluster contributing it (current records). */
+  private readonly owners = new Map<string, Set<string>>();
+  private readonly keys = new MemberKeys();
+  private readonly cmpCidr = (a: string, b: string) => this.keys.compareCidr(a, b);
+  private readonly cmpPort = (a: PortMember, b: PortMember) => this.keys.comparePort(a, b);
+  readonly counts: SetUpdateCounts = { patched: 0, recomputed: 0 };
 
-  constructor(private readonly src: SetSources) {}
+  constructor(
+    private readonly src: SetSources,
+    private readonly opts: SetIndexOptions = {},
+  ) {}
 
   has(id: SetId): boolean {
     return this.active.has(id);
@@ -78,7 +131,7 @@ export class SetIndex {
       if (!s) this.byService.set(svc, (s = new Set()));
       s.add(id);
     }
-    this.active.set(id, { req, members, def: undefined });
+    this.active.set(id, { req, members, def: undefined, pending: new Map() });
     this.dirty.add(id);
   }
 
@@ -97,43 +150,139 @@ export class SetIndex {
 
   /** An item's effective labels changed (undefined: the item is gone). */
   onItemLabels(item: string, labels: Readonly<Record<string, string>> | undefined): void {
+    this.pendingItems.add(item);
     for (const [id, a] of this.active) {
       if (a.req.kind === "service") continue;
       const now = labels !== undefined && a.req.selector.matches(labels);
       const was = a.members.has(item);
       if (now === was) continue;
+      if (!a.pending.has(item)) a.pending.set(item, was);
       if (now) a.members.add(item);
       else a.members.delete(item);
       this.dirty.add(id);
     }
   }
 
-  /** An item's addresses, nets or named ports changed (labels unchanged). */
+  /** An item's addresses, nets or named ports changed (labels unchanged), or it appeared / went. */
   onItemContent(item: string): void {
-    for (const [id, a] of this.active) if (a.members.has(item)) this.dirty.add(id);
+    this.pendingItems.add(item);
+    for (const [id, a] of this.active) {
+      if (!a.members.has(item)) continue;
+      if (!a.pending.has(item)) a.pending.set(item, true);
+      this.dirty.add(id);
+    }
   }
 
   onServiceChanged(service: string): void {
     for (const id of this.byService.get(service) ?? []) this.dirty.add(id);
   }
 
-  /** Recomputes dirty sets; returns the ids whose definition changed. All dirty sets go through
-   *  one calculateSets call, so the calculator's per-call cache converts each member item once
-   *  per flush rather than once per set containing it (a pod add dirties dozens of sets). */
+  private current(item: string): ItemRecord | undefined {
+    return this.src.endpoints.get(item) ?? this.src.netsets.get(item);
+  }
+
+  /** Brings `owners` from the applied records of changed items to their current ones. */
+  private updateOwners(): void {
+    for (const item of this.pendingItems) {
+      const before = selectorItemMembers(this.applied.get(item));
+      const after = selectorItemMembers(this.current(item));
+      for (const t of before) {
+        if (after.includes(t)) continue;
+        const o = this.owners.get(t);
+        o?.delete(item);
+        if (o?.size === 0) this.owners.delete(t);
+      }
+      for (const t of after) {
+        let o = this.owners.get(t);
+        if (!o) this.owners.set(t, (o = new Set()));
+        o.add(item);
+      }
+    }
+  }
+
+  private limitOf(a: ActiveSet): number {
+    return this.opts.deltaLimit ?? Math.max(64, a.members.size >>> 3);
+  }
+
+  /** The set's new members from its pending items, or undefined to recompute it whole. */
+  private patch(a: ActiveSet): SetDef | undefined {
+    const def = a.def;
+    if (!def || def.kind === "service" || a.req.kind === "service" || a.pending.size > this.limitOf(a)) return undefined;
+    if (def.kind === "selector") {
+      const gone = new Set<string>();
+      const came = new Set<string>();
+      for (const [item, was] of a.pending) {
+        const before = was ? selectorItemMembers(this.applied.get(item)) : [];
+        const after = a.members.has(item) ? selectorItemMembers(this.current(item)) : [];
+        for (const t of before) if (!after.includes(t)) gone.add(t);
+        for (const t of after) if (!before.includes(t)) came.add(t);
+      }
+      // A member stays while another item of the set still contributes it.
+      const remove = [...gone].filter((t) => !came.has(t) && ![...(this.owners.get(t) ?? [])].some((y) => a.members.has(y)));
+      const members = patchSorted(def.members, remove, [...came], this.cmpCidr, String);
+      if (!members) return undefined;
+      return members === def.members ? def : { ...def, members: members as string[] };
+    }
+    if (a.req.kind !== "named-port") return undefined;
+    const { portName, protocol } = a.req;
+    const gone = new Map<string, PortMember>();
+    const came = new Map<string, PortMember>();
+    for (const [item, was] of a.pending) {
+      const before = was ? namedPortItemMembers(this.applied.get(item), portName, protocol) : [];
+      const after = a.members.has(item) ? namedPortItemMembers(this.current(item), portName, protocol) : [];
+      const afterIds = new Set(after.map(portMemberId));
+      const beforeIds = new Set(before.map(portMemberId));
+      for (const m of before) if (!afterIds.has(portMemberId(m))) gone.set(portMemberId(m), m);
+      for (const m of after) if (!beforeIds.has(portMemberId(m))) came.set(portMemberId(m), m);
+    }
+    const stillThere = (m: PortMember, id: string): boolean => {
+      for (const y of this.owners.get(addrMemberText(m.addr)) ?? []) {
+        if (!a.members.has(y)) continue;
+        if (namedPortItemMembers(this.current(y), portName, protocol).some((x) => portMemberId(x) === id)) return true;
+      }
+      return false;
+    };
+    const remove = [...gone].filter(([id, m]) => !came.has(id) && !stillThere(m, id)).map(([, m]) => m);
+    const members = patchSorted(def.members, remove, [...came.values()], this.cmpPort, portMemberId);
+    if (!members) return undefined;
+    return members === def.members ? def : { ...def, members: members as PortMember[] };
+  }
+
+  /** Brings dirty sets up to date; returns the ids whose definition changed. Sets that cannot be
+   *  patched go through one calculateSets call, so the calculator's per-call cache converts each
+   *  member item once per flush rather than once per set containing it. */
   flush(): SetId[] {
     const changed: SetId[] = [];
+    this.updateOwners();
     const reg = new SetRegistry();
     const bySelector = new Map<unknown, string[]>();
     const services = new Set<string>();
     for (const id of this.dirty) {
       const a = this.active.get(id);
       if (!a) continue;
+      const patched = this.patch(a);
+      a.pending.clear();
+      if (patched) {
+        this.counts.patched++;
+        if (patched !== a.def) {
+          a.def = patched;
+          changed.push(id);
+        }
+        continue;
+      }
       reg.requests.set(id, a.req);
       if (a.req.kind === "service") services.add(serviceOf(a.req)!);
       else bySelector.set(a.req.selector, [...a.members]);
     }
     this.dirty.clear();
+    for (const item of this.pendingItems) {
+      const rec = this.current(item);
+      if (rec) this.applied.set(item, rec);
+      else this.applied.delete(item);
+    }
+    this.pendingItems.clear();
     if (reg.requests.size === 0) return changed;
+    this.counts.recomputed += reg.requests.size;
     const defs = calculateSets(reg, {
       index: {
         select: (sel) => {
