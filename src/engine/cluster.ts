@@ -101,7 +101,7 @@ function describe(r: Resource): string {
 
 function partition(input: ClusterInput, issues: Issue[]): Partitioned {
   const p: Partitioned = { namespaces: [], serviceAccounts: [], profiles: [], pods: [], weps: [], heps: [], netsets: [], tiers: [], policies: [], k8sPolicies: [], slices: [] };
-  const seen = new Map<string, number>();
+  const seen = new Set<string>();
   for (const raw of input) {
     const r = isWrapped(raw) ? raw.resource : raw;
     const k = kindOf(r?.apiVersion, r?.kind);
@@ -115,7 +115,7 @@ function partition(input: ClusterInput, issues: Issue[]): Partitioned {
     }
     const id = `${k.id}|${k.namespaced ? r.metadata.namespace || "default" : ""}|${r.metadata.name}`;
     if (seen.has(id)) issues.push({ ...issue("duplicate-resource", ["metadata", "name"], `${describe(r)} appears more than once; the last one is used`, "warning"), resource: describe(r) });
-    seen.set(id, (seen.get(id) ?? 0) + 1);
+    else seen.add(id);
     switch (k.id) {
       case "Namespace": p.namespaces.push(r as Namespace); break;
       case "ServiceAccount": p.serviceAccounts.push(r as ServiceAccount); break;
@@ -172,6 +172,17 @@ function ownKey(ep: EndpointRecord): string | undefined {
     const v = o[key];
     if (typeof v !== "string" || hasSeparator(key) || hasSeparator(v)) return undefined;
     k += `${key}\u0001${v}\u0001`;
+  }
+  return k;
+}
+
+/** Injective text of a profile list: names joined by \u0001 when none contains a separator (the
+ *  usual case, cheaper than JSON), otherwise the JSON (which starts with "[", never \u0002). */
+function profilesKey(profiles: readonly string[]): string {
+  let k = "\u0002";
+  for (const p of profiles) {
+    if (hasSeparator(p)) return JSON.stringify(profiles);
+    k += `${p}\u0001`;
   }
   return k;
 }
@@ -372,7 +383,7 @@ export class Cluster {
       const cls = index.classOf(ep.key)!;
       // Replicas share class, kind and profiles: look the programs up without building the
       // resolver's cache key (the list of policy positions) per endpoint.
-      const short = `${cls.ordinal}|${ep.kind}|${JSON.stringify(ep.profiles)}`;
+      const short = `${cls.ordinal}|${ep.kind}|${profilesKey(ep.profiles)}`;
       let programs = programsByClass.get(short);
       if (!programs) programsByClass.set(short, (programs = resolver.programsFor(ep.kind, byClass[cls.ordinal]!, ep.profiles.map(profileKey))));
       const own = unshared.get(ep.key);

@@ -85,10 +85,13 @@ export interface SkippedPod {
   reason: string;
 }
 
+function escDash(s: string): string {
+  return s.includes("-") ? s.replace(/-/g, "--") : s;
+}
+
 /** Calico's WorkloadEndpoint name escaping: "-" doubles, parts joined with "-". */
 export function workloadEndpointName(node: string, orchestrator: string, workload: string, endpoint: string): string {
-  const esc = (s: string) => s.replace(/-/g, "--");
-  return [node, orchestrator, workload, endpoint].map(esc).join("-");
+  return `${escDash(node)}-${escDash(orchestrator)}-${escDash(workload)}-${escDash(endpoint)}`;
 }
 
 export function namespaceProfile(ns: Namespace): ProfileRecord {

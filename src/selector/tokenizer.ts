@@ -135,15 +135,19 @@ function cutIdentifier(s: string, i: number, input: string): number {
   return j;
 }
 
+// A module-level helper, not a closure per call: tokenize runs once per distinct selector text.
+function tok(kind: TokenKind, pos: number, value = ""): Token {
+  return { kind, value, pos };
+}
+
 export function tokenize(input: string): Token[] {
   const s = input;
   const tokens: Token[] = [];
   let i = 0;
-  const push = (kind: TokenKind, pos: number, value = "") => tokens.push({ kind, value, pos });
   for (;;) {
     i = skipWs(s, i);
     if (i >= s.length) {
-      push("eof", s.length);
+      tokens.push(tok("eof", s.length));
       return tokens;
     }
     const start = i;
@@ -151,65 +155,65 @@ export function tokenize(input: string): Token[] {
     const c = s[i];
     switch (c) {
       case "(":
-        push("lparen", start);
+        tokens.push(tok("lparen", start));
         i++;
         break;
       case ")":
-        push("rparen", start);
+        tokens.push(tok("rparen", start));
         i++;
         break;
       case '"':
       case "'": {
         const close = s.indexOf(c, i + 1);
         if (close === -1) throw new SelectorParseError("unterminated string", start, input);
-        push("string", start, s.slice(i + 1, close));
+        tokens.push(tok("string", start, s.slice(i + 1, close)));
         i = close + 1;
         break;
       }
       case "{":
-        push("lbrace", start);
+        tokens.push(tok("lbrace", start));
         i++;
         break;
       case "}":
-        push("rbrace", start);
+        tokens.push(tok("rbrace", start));
         i++;
         break;
       case ",":
-        push("comma", start);
+        tokens.push(tok("comma", start));
         i++;
         break;
       case "=":
         if (s[i + 1] !== "=") throw new SelectorParseError("expected ==", start, input);
-        push("eq", start);
+        tokens.push(tok("eq", start));
         i += 2;
         break;
       case "!":
         if (s[i + 1] === "=") {
-          push("ne", start);
+          tokens.push(tok("ne", start));
           i += 2;
         } else {
-          push("not", start);
+          tokens.push(tok("not", start));
           i++;
         }
         break;
       case "&":
         if (s[i + 1] !== "&") throw new SelectorParseError("expected &&", start, input);
-        push("and", start);
+        tokens.push(tok("and", start));
         i += 2;
         break;
       case "|":
         if (s[i + 1] !== "|") throw new SelectorParseError("expected ||", start, input);
-        push("or", start);
+        tokens.push(tok("or", start));
         i += 2;
         break;
       default: {
         let j: number;
         if (lastKind === "label") {
-          if ((j = cutWord(s, i, "contains")) >= 0) push("contains", start);
-          else if ((j = cutWords(s, i, "starts", "with")) >= 0) push("startsWith", start);
-          else if ((j = cutWords(s, i, "ends", "with")) >= 0) push("endsWith", start);
-          else if ((j = cutWords(s, i, "not", "in")) >= 0) push("notIn", start);
-          else if ((j = cutWord(s, i, "in")) >= 0) push("in", start);
+          if ((j = cutWord(s, i, "contains")) >= 0) tokens.push(tok("contains", start));
+          else if ((j = cutWords(s, i, "starts", "with")) >= 0) tokens.push(tok("startsWith", start));
+          else if ((j = cutWords(s, i, "ends", "with")) >= 0) tokens.push(tok("endsWith", start));
+          else if ((j = cutWords(s, i, "not", "in")) >= 0) tokens.push(tok("notIn", start));
+          else if ((j = cutWord(s, i, "in")) >= 0) tokens.push(tok("in", start));
           else {
             const label = tokens[tokens.length - 1].value;
             throw new SelectorParseError(`expected operator after label ${goQuote(label)}`, start, input);
@@ -220,21 +224,21 @@ export function tokenize(input: string): Token[] {
           const identEnd = cutIdentifier(s, identStart, input);
           j = skipWs(s, identEnd);
           if (s[j] !== ")") throw new SelectorParseError("no closing ')' after has(", j, input);
-          push("has", start, s.slice(identStart, identEnd));
+          tokens.push(tok("has", start, s.slice(identStart, identEnd)));
           i = j + 1;
         } else if (s.startsWith("all(", i)) {
           j = skipWs(s, i + 4);
           if (s[j] !== ")") throw new SelectorParseError("no closing ')' after all(", j, input);
-          push("all", start);
+          tokens.push(tok("all", start));
           i = j + 1;
         } else if (s.startsWith("global(", i)) {
           j = skipWs(s, i + 7);
           if (s[j] !== ")") throw new SelectorParseError("no closing ')' after global(", j, input);
-          push("global", start);
+          tokens.push(tok("global", start));
           i = j + 1;
         } else {
           j = cutIdentifier(s, i, input);
-          push("label", start, s.slice(i, j));
+          tokens.push(tok("label", start, s.slice(i, j)));
           i = j;
         }
       }
