@@ -10,7 +10,7 @@
  *     onUpdate → flush → DataplaneBuilder.build → diffModels = "computed"
  *     → Applier.apply (one atomic nft batch)           = "enforced"
  *
- * Change kinds: remote pod add; remote pod label change (app → another app); policy add (a
+ * Change kinds: remote pod add; remote pod delete (the added ones); remote pod label change (app → another app); policy add (a
  * Calico NetworkPolicy selecting a local app); policy change (a port of such a policy).
  * Prints one JSON line: per kind p50/p99 of computed and enforced, cold loads, apply-only times.
  * Without root the kernel parts are skipped (computed only).
@@ -123,6 +123,7 @@ async function main(a: Args): Promise<Record<string, unknown>> {
     let podSeq = 0;
     const localNs = new Map(local.map((p) => [p.metadata.labels.app!, p.metadata.namespace]));
     const addedPolicies: Resource[] = [];
+    const addedPods: Resource[] = [];
 
     const kinds: Record<string, () => CalcUpdate> = {
       "pod add": () => {
@@ -133,7 +134,14 @@ async function main(a: Args): Promise<Record<string, unknown>> {
         p.metadata.name = `added-${i}`;
         p.spec.nodeName = g.nodes[1 + (i % Math.max(1, g.nodes.length - 1))] ?? "node-x";
         p.status = { phase: "Running", podIP: ip, podIPs: [{ ip }] };
+        addedPods.push(p);
         return { type: "put", resource: p };
+      },
+      // The pods the adds made, newest first; then original remote pods (dropped from `remote`
+      // so that label changes do not bring them back).
+      "pod delete": () => {
+        const p = addedPods.pop() ?? remote.splice(Math.floor(rand() * remote.length), 1)[0]!;
+        return { type: "delete", resource: p };
       },
       "pod label change": () => {
         const p = structuredClone(remote[Math.floor(rand() * remote.length)]!);
@@ -170,6 +178,7 @@ async function main(a: Args): Promise<Record<string, unknown>> {
       let opsTotal = 0;
       log(`${a.changes} × ${kind} (at most ${a.budgetSec} s)`);
       const deadline = now() + a.budgetSec * 1000;
+      const setsBefore = graph.stats().setUpdates;
       let i = 0;
       for (; i < a.changes && (i < 5 || now() < deadline); i++) {
         const u = make();
@@ -213,6 +222,7 @@ async function main(a: Args): Promise<Record<string, unknown>> {
         modelP50: q(modelOnly, 0.5),
         ...(applier ? { enforcedP50: q(enforced, 0.5), enforcedP99: q(enforced, 0.99), applyP50: q(applyOnly, 0.5), applyP99: q(applyOnly, 0.99) } : {}),
         opsPerChange: opsTotal / Math.max(1, i),
+        setUpdates: (({ patched, recomputed }) => ({ patched: patched - setsBefore.patched, recomputed: recomputed - setsBefore.recomputed }))(graph.stats().setUpdates),
       };
     }
     // The incremental model must be the from-scratch model of the same IR (tests prove it on small
