@@ -34,16 +34,22 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     const label = `${s.pods.toLocaleString("en-US")} pods / ${s.policies.toLocaleString("en-US")} policies`;
     const big = s.pods === 100_000;
     results.push({
-      name: `engine: full computation, ${label}`,
+      name: `engine: build (set members deferred), ${label}`,
       value: Number(r.buildMs),
       unit: "ms",
-      note: `CPU ${Number(r.buildCpuMs).toFixed(0)} ms; ${r.endpoints} endpoints, ${r.sets} sets, ${r.errors} errors; load ${la}${big ? "; target ≤ 3,000 ms" : ""}`,
+      note: `CPU ${Number(r.buildCpuMs).toFixed(0)} ms; ${r.endpoints} endpoints, ${r.sets} sets, ${r.errors} errors; load ${la}`,
+    });
+    results.push({
+      name: `engine: full computation (build + every set's members), ${label}`,
+      value: Number(r.buildMs) + Number(r.setsMs),
+      unit: "ms",
+      note: `CPU ${(Number(r.buildCpuMs) + Number(r.setsCpuMs)).toFixed(0)} ms, of which set members ${Number(r.setsCpuMs).toFixed(0)} ms (${Number(r.setMembers).toLocaleString("en-US")} members); load ${la}${big ? "; target ≤ 3,000 ms" : ""}`,
     });
     results.push({
       name: `engine: peak RSS, ${label}`,
-      value: Number(r.maxRssMiB),
+      value: Number(r.maxRssWithSetsMiB),
       unit: "MiB",
-      note: `input alone ${Number(r.rssInputMiB).toFixed(0)} MiB; engine heap retained ${Number(r.heapRetainedMiB).toFixed(0)} MiB${big ? "; target ≤ 1,024 MiB" : ""}`,
+      note: `after reading every set (${Number(r.maxRssMiB).toFixed(0)} MiB after the build alone); input alone ${Number(r.rssInputMiB).toFixed(0)} MiB; engine heap retained ${Number(r.heapRetainedMiB).toFixed(0)} MiB${big ? "; target ≤ 1,024 MiB" : ""}`,
     });
     if (r.explainP50 !== undefined) {
       results.push({ name: `engine: explain p50, ${label}`, value: Number(r.explainP50), unit: "ms", note: `load ${la}` });

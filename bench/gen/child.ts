@@ -49,6 +49,16 @@ function engine(a: EngineArgs): Record<string, unknown> {
   const cpu = process.cpuUsage(cpu0);
   const buildCpuMs = (cpu.user + cpu.system) / 1000;
   const maxRssBuild = maxRssMiB();
+  // Set members are computed on first read (engine lazySets). Every consumer that programs a
+  // kernel or draws a matrix reads them, so the full computation includes reading them all.
+  const tSets = process.hrtime.bigint();
+  const cpuSets0 = process.cpuUsage();
+  let members = 0;
+  for (const id of Object.keys(cluster.ir.sets)) members += cluster.ir.sets[id]!.members?.length ?? 0;
+  const setsMs = ms(tSets);
+  const cpuSets = process.cpuUsage(cpuSets0);
+  const setsCpuMs = (cpuSets.user + cpuSets.system) / 1000;
+  const maxRssSets = maxRssMiB();
   collect();
   const heapAfter = heapMiB();
   const errors = cluster.issues.filter((i) => i.severity === "error").length;
@@ -62,6 +72,10 @@ function engine(a: EngineArgs): Record<string, unknown> {
     rssInputMiB: rssInput,
     maxRssBeforeMiB: maxRssBefore,
     maxRssMiB: maxRssBuild,
+    setsMs,
+    setsCpuMs,
+    setMembers: members,
+    maxRssWithSetsMiB: maxRssSets,
     heapInputMiB: heapInput,
     heapRetainedMiB: heapAfter - heapInput,
   };
