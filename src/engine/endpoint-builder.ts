@@ -140,6 +140,7 @@ export function defaultAllowProfile(): ProfileRecord {
 const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
 
 function sortIPs(ips: string[]): string[] {
+  if (ips.length === 1) return ips; // the usual pod: nothing to de-duplicate or order
   const uniq = [...new Set(ips)];
   return uniq.sort((a, b) => {
     const fa = a.includes(":") ? 6 : 4;
@@ -163,6 +164,17 @@ function portProtocol(p: string | number | undefined): number | undefined {
   return protocolNumber(p);
 }
 
+function containerPorts(containers: Pod["spec"]["containers"] | undefined, out: NamedPortDecl[]): void {
+  for (const c of containers ?? []) {
+    for (const p of c.ports ?? []) {
+      if (!p.name || !p.containerPort) continue;
+      const proto = portProtocol(p.protocol);
+      if (proto === undefined || (proto !== 6 && proto !== 17 && proto !== 132)) continue; // Calico ignores other protocols
+      out.push({ name: p.name, protocol: proto, port: p.containerPort });
+    }
+  }
+}
+
 /** Pod → workload endpoint (Calico's default k8s conversion), or why there is none. */
 export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | SkippedPod {
   const ns = pod.metadata.namespace || "default";
@@ -174,39 +186,36 @@ export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | Skipp
   for (const p of pod.status?.podIPs ?? []) if (p?.ip) raw.push(p.ip);
   if (raw.length === 0 && pod.status?.podIP) raw.push(pod.status.podIP);
   const ips: string[] = [];
-  raw.forEach((ip, i) => {
+  for (let i = 0; i < raw.length; i++) {
+    const ip = raw[i]!;
     const c = typeof ip === "string" && CANONICAL_V4.test(ip) ? ip : canonicalAddr(ip);
     if (!c) {
       issues.push({ ...issue("invalid-pod-ip", ["status", "podIPs", i, "ip"], `pod IP ${JSON.stringify(ip)} is not an IP address`), resource: `Pod ${ref}` });
-      return;
+      continue;
     }
     ips.push(c);
-  });
+  }
   if (ips.length === 0) return { ref, reason: "the pod has no IP address yet (status.podIP/podIPs), so Calico does not program it" };
 
   // The ServiceAccount admission controller fills serviceAccountName; YAML written by hand often
   // leaves it out, so default it the way a real cluster would.
   const sa = pod.spec?.serviceAccountName || "default";
   const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries(pod.metadata.labels ?? {})) {
-    // The syncer strips these so a workload cannot claim another namespace's labels.
-    if (k.startsWith(NS_LABEL_PREFIX) || k.startsWith(SA_LABEL_PREFIX)) continue;
-    labels[k] = v;
+  const podLabels = pod.metadata.labels;
+  if (podLabels) {
+    for (const k of Object.keys(podLabels)) {
+      // The syncer strips these so a workload cannot claim another namespace's labels.
+      if (k.startsWith(NS_LABEL_PREFIX) || k.startsWith(SA_LABEL_PREFIX)) continue;
+      labels[k] = podLabels[k]!;
+    }
   }
   labels[LABEL_NAMESPACE] = ns;
   labels[LABEL_ORCHESTRATOR] = "k8s";
   labels[LABEL_SERVICE_ACCOUNT] = sa;
 
   const namedPorts: NamedPortDecl[] = [];
-  const containers = [...(pod.spec?.containers ?? []), ...(((pod.spec as Record<string, unknown>)?.initContainers as Pod["spec"]["containers"]) ?? [])];
-  for (const c of containers) {
-    for (const p of c.ports ?? []) {
-      if (!p.name || !p.containerPort) continue;
-      const proto = portProtocol(p.protocol);
-      if (proto === undefined || (proto !== 6 && proto !== 17 && proto !== 132)) continue; // Calico ignores other protocols
-      namedPorts.push({ name: p.name, protocol: proto, port: p.containerPort });
-    }
-  }
+  containerPorts(pod.spec?.containers, namedPorts);
+  containerPorts((pod.spec as Record<string, unknown>)?.initContainers as Pod["spec"]["containers"], namedPorts);
   const node = pod.spec?.nodeName ?? "";
   const name = workloadEndpointName(node, "k8s", pod.metadata.name, "eth0");
   return {
@@ -340,7 +349,8 @@ export function effectiveLabels(own: Record<string, string>, profiles: string[],
   for (const p of profiles) {
     const rec = profileRecords.get(p);
     if (!rec) continue;
-    for (const [k, v] of Object.entries(rec.labelsToApply)) if (!Object.hasOwn(out, k)) out[k] = v;
+    const la = rec.labelsToApply;
+    for (const k of Object.keys(la)) if (!Object.hasOwn(out, k)) out[k] = la[k]!;
   }
   return out;
 }

@@ -168,13 +168,9 @@ export class LabelIndex {
     return out;
   }
 
-  private readonly restrictionCache = new Map<string, Array<[string, LabelRestriction]>>();
-
-  private restrictionsOf(sel: Selector): Array<[string, LabelRestriction]> {
-    const key = sel.toString();
-    let r = this.restrictionCache.get(key);
-    if (!r) this.restrictionCache.set(key, (r = [...sel.labelRestrictions()]));
-    return r;
+  private restrictionsOf(sel: Selector): ReadonlyArray<readonly [string, Readonly<LabelRestriction>]> {
+    // Computed once per Selector (the parse cache makes equal texts one Selector in a build).
+    return sel.labelRestrictionList();
   }
 
   labels(id: string): Readonly<Record<string, string>> | undefined {

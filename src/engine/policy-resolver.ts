@@ -213,7 +213,7 @@ export class PolicyResolver {
     });
     this.sorted.forEach((p, i) => {
       let best: [string, string[]] | undefined;
-      for (const [k, r] of p.selector.labelRestrictions()) {
+      for (const [k, r] of p.selector.labelRestrictionList()) {
         const vals = r.mustHaveOneOfValues;
         if (vals === undefined) continue;
         if (!best || vals.length < best[1].length) best = [k, vals];

@@ -129,3 +129,19 @@ describe("properties", () => {
     fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 40 }), check), { numRuns: 2000 });
   });
 });
+
+describe("labelRestrictionList", () => {
+  it("is labelRestrictions() as a list, the same (frozen) list on every call", () => {
+    fc.assert(
+      fc.property(node, (n) => {
+        const sel = parseSelector(printSelector(n));
+        const list = sel.labelRestrictionList();
+        expect(list.map(([k, r]) => [k, { ...r }])).toEqual([...sel.labelRestrictions()].map(([k, r]) => [k, { ...r }]));
+        expect(sel.labelRestrictionList()).toBe(list);
+        expect(Object.isFrozen(list)).toBe(true);
+        for (const [, r] of list) expect(Object.isFrozen(r) && (r.mustHaveOneOfValues === undefined || Object.isFrozen(r.mustHaveOneOfValues))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

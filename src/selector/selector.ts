@@ -23,6 +23,7 @@ export class Selector {
   private id: string | undefined;
   private mapMatcher: MapMatcher | undefined;
   private getterMatcher: GetterMatcher | undefined;
+  private restrictionList: ReadonlyArray<readonly [string, Readonly<LabelRestriction>]> | undefined;
 
   /** Wraps an AST (use parseSelector for text). The AST is frozen in place. */
   constructor(ast: SelectorNode) {
@@ -75,6 +76,18 @@ export class Selector {
    */
   labelRestrictions(): Map<string, LabelRestriction> {
     return restrictions(this.ast) ?? new Map();
+  }
+
+  /** labelRestrictions() as a list computed once per Selector and frozen (restriction objects and
+   *  value lists included): for indexes that only read it — no fresh Map per call. */
+  labelRestrictionList(): ReadonlyArray<readonly [string, Readonly<LabelRestriction>]> {
+    if (this.restrictionList) return this.restrictionList;
+    const out: Array<readonly [string, Readonly<LabelRestriction>]> = [];
+    for (const [k, r] of this.labelRestrictions()) {
+      if (r.mustHaveOneOfValues) Object.freeze(r.mustHaveOneOfValues);
+      out.push(Object.freeze([k, Object.freeze(r)] as const));
+    }
+    return (this.restrictionList = Object.freeze(out));
   }
 
   /** Cheap structural check: true if the selector is `all()` (or empty). */
