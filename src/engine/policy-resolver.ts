@@ -94,11 +94,13 @@ export function defaultTypes(ingress: Rule[] | undefined, egress: Rule[] | undef
 
 function compileRules(rules: Rule[] | undefined, dir: Direction, tier: string, key: PolicyKey, ns: string, sets: SetRegistry, issues: Issue[]): RuleIR[] {
   const out: RuleIR[] = [];
-  (rules ?? []).forEach((r, index) => {
+  const one = (r: Rule, index: number) => {
     const res = compileRule(r, { namespace: ns, origin: { tier, policy: key, direction: dir, index }, path: ["spec", dir, index], sets });
-    issues.push(...res.issues);
+    if (res.issues.length > 0) issues.push(...res.issues);
     if (res.rule) out.push(res.rule);
-  });
+  };
+  if (!Array.isArray(rules)) (rules ?? []).forEach(one); // malformed input behaves exactly as before
+  else for (let index = 0; index < rules.length; index++) if (index in rules) one(rules[index]!, index);
   return out;
 }
 
@@ -134,23 +136,20 @@ export function compilePolicy(input: PolicyInput, sets: SetRegistry): { policy?:
   const egress = compileRules(spec.egress, "egress", tier, key, ns ?? "", sets, issues);
   if (issues.some((i) => i.severity === "error")) return { issues: withResource(issues, input.label) };
 
-  const ir: PolicyIR = {
-    key,
-    kind: input.kind,
-    name,
-    ...(ns !== undefined ? { namespace: ns } : {}),
-    tier,
-    order: typeof spec.order === "number" ? spec.order : input.kind === "KubernetesNetworkPolicy" || input.kind === "StagedKubernetesNetworkPolicy" ? (spec.order ?? 1000) : null,
-    staged,
-    selector: selector.toString(),
-    // A staged Delete carries no spec; it selects nothing and governs nothing.
-    governs: deleting ? { ingress: false, egress: false } : { ingress: types.includes("Ingress"), egress: types.includes("Egress") },
-    ingress,
-    egress,
-    applyOnForward: !namespaced && spec.applyOnForward === true,
-    preDNAT: !namespaced && spec.preDNAT === true,
-    doNotTrack: !namespaced && spec.doNotTrack === true,
-  };
+  // Assigned in the printed key order (a conditional spread costs a temporary object per policy).
+  const ir = { key, kind: input.kind, name } as PolicyIR;
+  if (ns !== undefined) ir.namespace = ns;
+  ir.tier = tier;
+  ir.order = typeof spec.order === "number" ? spec.order : input.kind === "KubernetesNetworkPolicy" || input.kind === "StagedKubernetesNetworkPolicy" ? (spec.order ?? 1000) : null;
+  ir.staged = staged;
+  ir.selector = selector.toString();
+  // A staged Delete carries no spec; it selects nothing and governs nothing.
+  ir.governs = deleting ? { ingress: false, egress: false } : { ingress: types.includes("Ingress"), egress: types.includes("Egress") };
+  ir.ingress = ingress;
+  ir.egress = egress;
+  ir.applyOnForward = !namespaced && spec.applyOnForward === true;
+  ir.preDNAT = !namespaced && spec.preDNAT === true;
+  ir.doNotTrack = !namespaced && spec.doNotTrack === true;
   if (staged) {
     ir.stagedAction = stagedAction;
     ir.stagedTarget = policyKey(ENFORCED_OF_STAGED[input.kind]!, name, ns);
@@ -159,7 +158,7 @@ export function compilePolicy(input: PolicyInput, sets: SetRegistry): { policy?:
 }
 
 function withResource(issues: Issue[], label: string): Issue[] {
-  return issues.map((i) => (i.resource ? i : { ...i, resource: label }));
+  return issues.length === 0 ? issues : issues.map((i) => (i.resource ? i : { ...i, resource: label }));
 }
 
 export function compileProfile(p: ProfileRecord, sets: SetRegistry): { ingress: RuleIR[]; egress: RuleIR[]; issues: Issue[] } {

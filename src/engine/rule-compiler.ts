@@ -202,7 +202,8 @@ export function compileRule(rule: Rule, ctx: RuleContext): { rule?: RuleIR; issu
     issues.push(issue("invalid-action", [...ctx.path, "action"], `action ${JSON.stringify(rule?.action)} must be Allow, Deny, Log or Pass`));
     return { issues };
   }
-  const match: RuleMatch = { src: {}, dst: {} };
+  // src and dst are set below; listed first so they keep their place in the printed key order.
+  const match: RuleMatch = { src: undefined as unknown as EntityMatch, dst: undefined as unknown as EntityMatch };
   if (rule.ipVersion !== undefined) {
     if (rule.ipVersion !== 4 && rule.ipVersion !== 6) issues.push(issue("invalid-ip-version", [...ctx.path, "ipVersion"], "ipVersion must be 4 or 6"));
     else match.ipVersion = rule.ipVersion;
