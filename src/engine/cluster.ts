@@ -142,20 +142,37 @@ function partition(input: ClusterInput, issues: Issue[]): Partitioned {
 /** The IR of one endpoint from its record, effective labels and resolved programs. The one place
  *  this shape is assembled: the agent's incremental graph builds its endpoints with it too. */
 export function endpointIR(ep: EndpointRecord, labels: Readonly<Record<string, string>>, programs: ProgramSet, shareLabels = false): EndpointIR {
-  // Assigned field by field in the order of the object literal this replaced (printed IR keeps its
-  // key order): conditional spreads cost a temporary object and a generic copy per endpoint.
-  const o = { key: ep.key, kind: ep.kind, name: ep.name } as EndpointIR;
-  if (ep.namespace !== undefined) o.namespace = ep.namespace;
-  if (ep.pod !== undefined) o.pod = ep.pod;
-  o.node = ep.node;
-  if (ep.interfaceName !== undefined) o.interfaceName = ep.interfaceName;
-  o.ips = ep.ips;
   // A copy unless the caller hands over an object nobody mutates (the full build shares one
   // labels object per label class: 100k endpoints, a few thousand distinct label maps).
-  o.labels = shareLabels ? (labels as Record<string, string>) : { ...labels };
-  o.namedPorts = ep.namedPorts;
-  for (const k in programs) (o as unknown as Record<string, unknown>)[k] = (programs as unknown as Record<string, unknown>)[k];
-  return o;
+  const l = shareLabels ? (labels as Record<string, string>) : { ...labels };
+  // The usual pod endpoint as one complete literal (all fields in-object, no temporary objects
+  // from conditional spreads); same keys in the same order as the general form below.
+  if (ep.namespace !== undefined && ep.pod !== undefined && ep.interfaceName === undefined && hasOnlyInOut(programs)) {
+    return { key: ep.key, kind: ep.kind, name: ep.name, namespace: ep.namespace, pod: ep.pod, node: ep.node, ips: ep.ips, labels: l, namedPorts: ep.namedPorts, ingress: programs.ingress, egress: programs.egress };
+  }
+  return {
+    key: ep.key,
+    kind: ep.kind,
+    name: ep.name,
+    ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}),
+    ...(ep.pod !== undefined ? { pod: ep.pod } : {}),
+    node: ep.node,
+    ...(ep.interfaceName !== undefined ? { interfaceName: ep.interfaceName } : {}),
+    ips: ep.ips,
+    labels: l,
+    namedPorts: ep.namedPorts,
+    ...programs,
+  };
+}
+
+/** Own keys exactly ingress, egress in that order (what a workload's ProgramSet has). */
+function hasOnlyInOut(p: ProgramSet): boolean {
+  let i = 0;
+  for (const k in p) {
+    if ((i === 0 && k !== "ingress") || (i === 1 && k !== "egress") || i > 1) return false;
+    i++;
+  }
+  return i === 2;
 }
 
 /** Own labels in their order plus profiles, as a map key; undefined (no sharing) in the odd case

@@ -136,20 +136,18 @@ export function compilePolicy(input: PolicyInput, sets: SetRegistry): { policy?:
   const egress = compileRules(spec.egress, "egress", tier, key, ns ?? "", sets, issues);
   if (issues.some((i) => i.severity === "error")) return { issues: withResource(issues, input.label) };
 
-  // Assigned in the printed key order (a conditional spread costs a temporary object per policy).
-  const ir = { key, kind: input.kind, name } as PolicyIR;
-  if (ns !== undefined) ir.namespace = ns;
-  ir.tier = tier;
-  ir.order = typeof spec.order === "number" ? spec.order : input.kind === "KubernetesNetworkPolicy" || input.kind === "StagedKubernetesNetworkPolicy" ? (spec.order ?? 1000) : null;
-  ir.staged = staged;
-  ir.selector = selector.toString();
+  const order = typeof spec.order === "number" ? spec.order : input.kind === "KubernetesNetworkPolicy" || input.kind === "StagedKubernetesNetworkPolicy" ? (spec.order ?? 1000) : null;
   // A staged Delete carries no spec; it selects nothing and governs nothing.
-  ir.governs = deleting ? { ingress: false, egress: false } : { ingress: types.includes("Ingress"), egress: types.includes("Egress") };
-  ir.ingress = ingress;
-  ir.egress = egress;
-  ir.applyOnForward = !namespaced && spec.applyOnForward === true;
-  ir.preDNAT = !namespaced && spec.preDNAT === true;
-  ir.doNotTrack = !namespaced && spec.doNotTrack === true;
+  const governs = deleting ? { ingress: false, egress: false } : { ingress: types.includes("Ingress"), egress: types.includes("Egress") };
+  const applyOnForward = !namespaced && spec.applyOnForward === true;
+  const preDNAT = !namespaced && spec.preDNAT === true;
+  const doNotTrack = !namespaced && spec.doNotTrack === true;
+  // Two complete literals (printed key order; all fields in-object) instead of a conditional
+  // spread, which costs a temporary object per policy.
+  const ir: PolicyIR =
+    ns !== undefined
+      ? { key, kind: input.kind, name, namespace: ns, tier, order, staged, selector: selector.toString(), governs, ingress, egress, applyOnForward, preDNAT, doNotTrack }
+      : { key, kind: input.kind, name, tier, order, staged, selector: selector.toString(), governs, ingress, egress, applyOnForward, preDNAT, doNotTrack };
   if (staged) {
     ir.stagedAction = stagedAction;
     ir.stagedTarget = policyKey(ENFORCED_OF_STAGED[input.kind]!, name, ns);
