@@ -133,12 +133,24 @@ export function patchSorted<T>(old: readonly T[], remove: readonly T[], add: rea
   if (drop.size === 0 && inserts.length === 0) return old;
   inserts.sort((p, q) => p.at - q.at || cmp(p.x, q.x));
   for (let i = 1; i < inserts.length; i++) if (inserts[i - 1]!.at === inserts[i]!.at && cmp(inserts[i - 1]!.x, inserts[i]!.x) === 0) return undefined;
+  // Copy runs between edit points with one integer comparison per member (a 100k-member set is
+  // copied on every change; a hash lookup per member would dominate).
+  const drops = [...drop].sort((x, y) => x - y);
   const out = new Array<T>(old.length - drop.size + inserts.length);
   let o = 0;
   let k = 0;
-  for (let i = 0; i <= old.length; i++) {
-    while (k < inserts.length && inserts[k]!.at === i) out[o++] = inserts[k++]!.x;
-    if (i < old.length && !drop.has(i)) out[o++] = old[i]!;
+  let d = 0;
+  let i = 0;
+  while (i < old.length || k < inserts.length) {
+    const nextIns = k < inserts.length ? inserts[k]!.at : old.length + 1;
+    const nextDrop = d < drops.length ? drops[d]! : old.length;
+    const stop = Math.min(nextIns, nextDrop, old.length);
+    for (; i < stop; i++) out[o++] = old[i]!;
+    if (nextIns === i) out[o++] = inserts[k++]!.x;
+    else if (nextDrop === i && i < old.length) {
+      i++;
+      d++;
+    } else if (i >= old.length) break;
   }
   return out;
 }

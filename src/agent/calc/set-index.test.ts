@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Cluster } from "../../engine/index.js";
+import { Cluster, patchSorted } from "../../engine/index.js";
 import type { Resource } from "../../model/index.js";
 import { CalcGraph } from "./calc-graph.js";
 
@@ -132,6 +132,21 @@ function replay(batches: Op[][], setDeltaLimit?: number): { patched: number; rec
 }
 
 describe("SetIndex member deltas", () => {
+  it("patchSorted equals sorting the edited member set", () => {
+    const cmp = (a: number, b: number) => a - b;
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 60 }), { maxLength: 40 }), fc.array(fc.integer({ min: 0, max: 60 }), { maxLength: 10 }), fc.array(fc.nat(), { maxLength: 10 }), (members, add, removeAt) => {
+        const old = [...members].sort(cmp);
+        const remove = [...new Set(removeAt.filter(() => old.length > 0).map((n) => old[n % old.length]!))].filter((x) => !add.includes(x));
+        const got = patchSorted(old, remove, add, cmp, String);
+        const want = [...new Set([...old.filter((x) => !remove.includes(x)), ...add])].sort(cmp);
+        expect(got).toEqual(want);
+        expect(old).toEqual([...members].sort(cmp)); // the previous list is left intact
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("random pod and network-set changes: every set equals the engine's, patched or recomputed", () => {
     fc.assert(
       fc.property(fc.array(fc.array(opArb, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 25 }), fc.constantFrom(undefined, 0, 1, 2), (batches, limit) => {
