@@ -5,11 +5,16 @@
  * iptables-legacy, and the same TCP probe matrix (IPv4 and IPv6) run each time. Every backend must
  * give the verdicts the fixture's policies say. Denies are rejects (TCP reset), so a denied probe
  * fails at once instead of timing out.
+ *
+ * Then the same for a compiled Allow/Deny run (fixtures.ts runFixtureIR): web's ingress is three
+ * policies of exact Allow and Deny rules, grouped into one chain and compiled into a drop and an
+ * accept lookup per family; a Deny listed before an Allow for the same peer and port must win, and
+ * an Allow listed before a Deny must win, in every backend.
  */
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDataplane } from "../dataplane/index.js";
-import { fixtureIR, NODE } from "../dataplane/testdata/fixtures.js";
+import { fixtureIR, NODE, runFixtureIR } from "../dataplane/testdata/fixtures.js";
 import { exec } from "../kernel/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { Applier, makeDataplane, type DataplaneChoice } from "./index.js";
@@ -133,6 +138,40 @@ describe.skipIf(!root)("real packets: nftables and iptables enforce the fixture 
   it("without policy every probe passes (the topology works)", async () => {
     expect((await matrix()).filter((l) => l.endsWith("deny"))).toEqual([]);
   });
+
+  const runModel = buildDataplane(runFixtureIR(), NODE, { config: { denyAction: "reject" } });
+  /** runFixtureIR: first match across policies (see its comment). */
+  const runExpected = (src: Pod, port: number) => src === "client" && port !== 80; // db's own egress stops its probes
+  async function webMatrix(): Promise<string[]> {
+    const jobs: Array<Promise<string>> = [];
+    for (const src of ["client", "db"] as const) for (const port of PORTS) for (const family of [4, 6] as const) jobs.push(probe(src, "web", port, family).then((ok) => `${src}->web:${port}/v${family} ${ok ? "allow" : "deny"}`));
+    return (await Promise.all(jobs)).sort();
+  }
+  const webExpected = () => (["client", "db"] as const).flatMap((src) => PORTS.flatMap((port) => [4, 6].map((f) => `${src}->web:${port}/v${f} ${runExpected(src, port) ? "allow" : "deny"}`))).sort();
+
+  it("the run model is compiled: web's policies are one chain with a drop and an accept lookup per family", () => {
+    const group = Object.values(runModel.chains).find((c) => c.name.startsWith("cali-gi-"))!;
+    expect(group.rules.map((r) => [r.match.map((m) => m.kind), r.verdict?.kind])).toEqual([
+      [["concat-set"], "reject"],
+      [["concat-set"], "return"],
+      [["concat-set"], "reject"],
+      [["concat-set"], "return"],
+    ]);
+  });
+
+  for (const [name, choice] of backends) {
+    it(`${name}: compiled Allow/Deny run — the first matching rule wins, Deny before Allow and Allow before Deny`, async () => {
+      const { kernel, backend } = makeDataplane(choice);
+      const applier = new Applier(kernel, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
+      await applier.apply(runModel);
+      try {
+        await exec("conntrack", ["-F"], { netns: nodeNs, okCodes: [0, 1] });
+        expect(await webMatrix()).toEqual(webExpected());
+      } finally {
+        await applier.remove();
+      }
+    });
+  }
 
   for (const [name, choice] of backends) {
     it(`${name}: the probe matrix matches the policies`, async () => {

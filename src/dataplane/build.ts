@@ -48,7 +48,7 @@
 import { BugError } from "../model/index.js";
 import { caliInterfaceName } from "../netns/index.js";
 import { failsafeFor, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
-import { compileAllowRuns, compileMatch, SetRegistry, type Fact, type FactRecorder, type SetSpec } from "./compile.js";
+import { compileMatch, compileRuns, SetRegistry, type Fact, type FactRecorder, type RunAction, type SetSpec } from "./compile.js";
 import {
   DEFAULT_CONFIG,
   type DataplaneConfig,
@@ -261,15 +261,15 @@ class PieceMaker {
     return this.end(p);
   }
 
-  /** True when every rule of the policy for `dir` is an Allow (no Pass, Deny or Log). */
-  private allowOnly(key: PolicyKey, dir: Dir): boolean {
+  /** True when every rule of the policy for `dir` is an Allow or a Deny (no Pass or Log). */
+  private groupable(key: PolicyKey, dir: Dir): boolean {
     const compute = () => {
       const pol = this.ir.policies[key];
-      return pol ? pol[dir].every((r) => r.action === "Allow") : undefined;
+      return pol ? pol[dir].every((r) => r.action === "Allow" || r.action === "Deny") : undefined;
     };
     const value = compute();
     if (value === undefined) throw new BugError(`program references policy ${key} which is not in the IR`);
-    this.cur.facts.set(`allow|${key}|${dir}`, { value, compute, dep: `p:${key}` });
+    this.cur.facts.set(`group|${key}|${dir}`, { value, compute, dep: `p:${key}` });
     return value;
   }
 
@@ -279,12 +279,17 @@ class PieceMaker {
   }
 
   /**
-   * The chains an endpoint chain jumps to for one tier's policies, in order. Consecutive
-   * allow-only policies (the shape of every Kubernetes NetworkPolicy) share one group chain holding
-   * all their rules in order: "first matching rule of P1, else of P2, …" is the same as running P1,
-   * P2, … one after the other when every rule allows, so the verdict is unchanged — and the group's
-   * rules then compile into set lookups together (compileAllowRuns), making the per-packet cost of
-   * many allow policies on one endpoint a few lookups instead of a jump per policy.
+   * The chains an endpoint chain jumps to for one tier's policies, in order. Consecutive policies
+   * whose rules are all Allow or Deny (every Kubernetes NetworkPolicy, and most Calico ones) share
+   * one group chain holding all their rules in order: "first matching rule of P1, else of P2, …"
+   * is the same as running P1, P2, … one after the other — an Allow sets the accept bit and
+   * returns (the endpoint chain then returns: later policies are skipped either way), a Deny drops
+   * at once, and a policy none of whose rules match falls through to the next policy's rules just
+   * as the endpoint chain would jump to the next policy; the end-of-tier deny after the group sees
+   * the same marks (no rule of a group sets the pass bit). The group's rules then compile into set
+   * lookups together (compileRuns), making the per-packet cost of many such policies on one
+   * endpoint a few lookups instead of a jump per policy. Pass and Log rules keep a policy in its
+   * own chain (Felix's layout).
    */
   private tierJumps(policies: PolicyKey[], dir: Dir): string[] {
     const out: string[] = [];
@@ -295,7 +300,7 @@ class PieceMaker {
       run = [];
     };
     for (const key of policies) {
-      if (this.cfg.groupAllowPolicies && this.allowOnly(key, dir)) run.push(key);
+      if (this.cfg.groupAllowPolicies && this.groupable(key, dir)) run.push(key);
       else {
         flush();
         this.policy(key);
@@ -368,11 +373,20 @@ class PieceMaker {
       }
     }
     if (!this.cfg.compileAllowRuns) return out;
-    const plain = { effects: [{ kind: "mark-set", bits: this.cfg.markAccept }] as DpEffect[], verdict: { kind: "return" } as DpVerdict };
+    const allow = { effects: [{ kind: "mark-set", bits: this.cfg.markAccept }] as DpEffect[], verdict: { kind: "return" } as DpVerdict };
+    const deny = this.deny();
     const bits = this.cfg.markAccept;
-    // Exactly `plain`: one mark-set effect of the accept bit, then return (nothing else).
-    const isPlainAllow = (r: DpRule) => r.verdict?.kind === "return" && r.effects?.length === 1 && r.effects[0]!.kind === "mark-set" && r.effects[0]!.bits === bits;
-    return compileAllowRuns(out, isPlainAllow, this.sets, plain);
+    // Plain Allow: exactly one mark-set effect of the accept bit, then return. Plain Deny: the deny
+    // verdict without effects — a Deny that logs (logDenied) names its own rule in the NFLOG
+    // prefix, which a per-key lookup cannot, so it is not plain and ends the run (so does a logged
+    // Allow, a Pass or a Log rule).
+    const classify = (r: DpRule): RunAction | undefined => {
+      const v = r.verdict;
+      if (!v) return undefined;
+      if (v.kind === "return") return r.effects?.length === 1 && r.effects[0]!.kind === "mark-set" && r.effects[0]!.bits === bits ? "allow" : undefined;
+      return v.kind === deny.kind && !r.effects?.length ? "deny" : undefined;
+    };
+    return compileRuns(out, classify, this.sets, { allow, deny: { verdict: deny } });
   }
 
   // ---------------------------------------------------------------------------------- endpoint chains

@@ -98,13 +98,22 @@ export type IrSetSpec =
   | { kind: "address"; id: SetId; family: Family }
   /** (address . protocol . port) of a named-port set or a service set with ports. */
   | { kind: "port"; id: SetId; family: Family };
-/** Concatenated (address . protocol . port) set compiled from Allow rules: the union over parts
- *  of (address set × protocol × ports). */
+/**
+ * Concatenated (address . protocol . port) set compiled from a run of exact rules. Without `keep`:
+ * the union over parts of (address set × protocol × ports) — the rules of the run have one action.
+ * With `keep` (a run mixing Allow and Deny): the parts are in rule order, each with its action, and
+ * the set holds the keys whose *first* part (first match) has action `keep`; the run renders as the
+ * `keep: "allow"` set and the `keep: "deny"` set, which are disjoint.
+ */
 export interface CompiledSetSpec {
   kind: "compiled";
   family: Family;
-  parts: Array<{ set: IrSetSpec; protocol: number; ports: number[] }>;
+  parts: Array<{ set: IrSetSpec; protocol: number; ports: number[]; action?: RunAction }>;
+  keep?: RunAction;
 }
+
+/** The action of a rule that may join a compiled run: plain Allow or plain Deny (no effects). */
+export type RunAction = "allow" | "deny";
 
 export function setSpecName(spec: SetSpec): string {
   switch (spec.kind) {
@@ -114,7 +123,9 @@ export function setSpecName(spec: SetSpec): string {
     case "port":
       return setName(spec.family, "main", spec.id);
     case "compiled":
-      return compiledSetName(spec.family, JSON.stringify(spec.parts.map((p) => [setSpecName(p.set), p.protocol, p.ports])));
+      // Union specs keep the key they had before first-match specs existed (same set names).
+      if (spec.keep === undefined) return compiledSetName(spec.family, JSON.stringify(spec.parts.map((p) => [setSpecName(p.set), p.protocol, p.ports])));
+      return compiledSetName(spec.family, JSON.stringify([spec.keep, spec.parts.map((p) => [setSpecName(p.set), p.protocol, p.ports, p.action])]));
   }
 }
 
@@ -224,15 +235,34 @@ export class SetRegistry {
   private make(spec: SetSpec, name: string): DpSet {
     const family = spec.family;
     if (spec.kind === "compiled") {
-      const elements: string[] = [];
       const abouts: string[] = [];
+      if (spec.keep === undefined) {
+        const elements: string[] = [];
+        for (const p of spec.parts) {
+          const s = this.ensure(p.set);
+          abouts.push(s.about);
+          for (const a of s.elements) for (const port of p.ports) elements.push(`${a} . ${p.protocol} . ${port}`);
+        }
+        const about = `compiled allow: ${abouts.join(" | ")}`.slice(0, 200);
+        return { name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: sortUnique(elements), about };
+      }
+      // First match: every key is decided by the first part that holds it.
+      const first = new Map<string, boolean>();
       for (const p of spec.parts) {
         const s = this.ensure(p.set);
-        abouts.push(s.about);
-        for (const a of s.elements) for (const port of p.ports) elements.push(`${a} . ${p.protocol} . ${port}`);
+        abouts.push(`${p.action} ${s.about}`);
+        const mine = p.action === spec.keep;
+        for (const a of s.elements) {
+          for (const port of p.ports) {
+            const k = `${a} . ${p.protocol} . ${port}`;
+            if (!first.has(k)) first.set(k, mine);
+          }
+        }
       }
-      const about = `compiled allow: ${abouts.join(" | ")}`.slice(0, 200);
-      return { name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: sortUnique(elements), about };
+      const elements: string[] = [];
+      for (const [k, mine] of first) if (mine) elements.push(k);
+      const about = `compiled ${spec.keep} (first match): ${abouts.join(" | ")}`.slice(0, 200);
+      return { name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: elements.sort(), about };
     }
     const d = this.def(spec.id);
     if (spec.kind === "selector") {
@@ -639,9 +669,9 @@ const MAX_COMPILED_PORTS = 64;
 export const MAX_COMPILED_PRODUCT = 64;
 
 /** A rule that can join a compiled lookup: exactly family + one protocol carrying ports + one hash
- *  address set (either side) + destination single ports, and the plain Allow action. */
-function runCandidate(r: DpRule, isPlainAllow: (r: DpRule) => boolean, sets: SetRegistry): RunCandidate | undefined {
-  if (!isPlainAllow(r) || r.match.length !== 4) return undefined;
+ *  address set (either side) + destination single ports (its action is checked by the caller). */
+function runCandidate(r: DpRule, sets: SetRegistry): RunCandidate | undefined {
+  if (r.match.length !== 4) return undefined;
   let family: Family | undefined;
   let protocol: number | undefined;
   let addr: { side: Side; set: DpSet } | undefined;
@@ -662,72 +692,156 @@ function runCandidate(r: DpRule, isPlainAllow: (r: DpRule) => boolean, sets: Set
   return { family, side: addr.side, set: addr.set, protocol, ports };
 }
 
+/** The family a kernel rule is restricted to (every policy rule starts with one). */
+function familyOf(r: DpRule): Family | undefined {
+  for (const m of r.match) if (m.kind === "family") return m.family;
+  return undefined;
+}
+
 /**
- * Within each maximal run of consecutive plain-Allow rules, replaces the rules that look up
- * (one address set, protocol, destination ports) by one lookup of a concatenated set
- * (address . protocol . port) per (family, address side) — when at least two rules share that
- * shape and each stays small (MAX_COMPILED_PRODUCT). Exact: every rule of the run has the same
- * action, so the run accepts the union of what its rules match whatever their order, and the
- * concatenated set holds exactly that union. Per-packet cost drops from one rule per policy rule
- * to one set lookup. The set is named after its content, so runs with the same (sets, protocol,
- * ports) — the same policies grouped for several endpoints — share one kernel set.
+ * Compiles runs of exact rules into set lookups. A run is a maximal sequence of consecutive rules
+ * whose action is plain Allow or plain Deny (`classify`; any other rule — Pass, Log, a logged
+ * Allow or Deny — ends it). Within a run, rules that look up exactly (one hash address set, one
+ * port-carrying protocol, destination single ports, each at most MAX_COMPILED_PRODUCT elements:
+ * "candidates") are gathered into segments, one (family, address side) each, and a segment of at
+ * least two rules is replaced, at the place of its first rule, by
+ *   - one lookup of a concatenated set (address . protocol . port) when its rules have one action:
+ *     the set is the union of what they match (the pure-Allow case; same sets as before Deny
+ *     runs were compiled);
+ *   - two lookups when they mix Allow and Deny: first match is decided per key at compile time
+ *     (each key takes the action of the first rule holding it), so the accept set and the drop
+ *     set are disjoint and their order does not matter.
+ *
+ * Why this is exact: a rule may move next to the earlier rules of its segment only past rules it
+ * commutes with — rules of another family (no packet matches both) or rules with the same action
+ * (whichever of the two matches first, the verdict is the same). A candidate that would have to
+ * pass a rule of the same family with the other action stays where it is (and blocks later ones
+ * in turn). Moving rules only that way keeps "the first matching rule decides" for every packet,
+ * and a segment whose rules are adjacent is exactly its two lookups. A packet that matches no
+ * rule of the segment misses both lookups and continues as before.
+ *
+ * Sets are named after their content (sets, protocols, ports, actions, in order), so runs with the
+ * same content — the same policies grouped for several endpoints — share kernel sets.
  */
-export function compileAllowRuns(
+export function compileRuns(
   rules: DpRule[],
-  isPlainAllow: (r: DpRule) => boolean,
+  classify: (r: DpRule) => RunAction | undefined,
   sets: SetRegistry,
-  allowAction: Pick<DpRule, "effects" | "verdict">,
+  actions: Record<RunAction, Pick<DpRule, "effects" | "verdict">>,
 ): DpRule[] {
   const out: DpRule[] = [];
   let i = 0;
   while (i < rules.length) {
-    if (!isPlainAllow(rules[i]!)) {
+    if (classify(rules[i]!) === undefined) {
       out.push(rules[i]!);
       i++;
       continue;
     }
     let j = i;
-    while (j < rules.length && isPlainAllow(rules[j]!)) j++;
-    const run = rules.slice(i, j);
-    const groups = new Map<string, Array<{ rule: DpRule; c: RunCandidate }>>();
-    for (const rule of run) {
-      const c = runCandidate(rule, isPlainAllow, sets);
-      if (!c) continue;
-      const k = `${c.family}|${c.side}`;
-      let g = groups.get(k);
-      if (!g) groups.set(k, (g = []));
-      g.push({ rule, c });
-    }
-    const replaced = new Map<DpRule, DpRule | null>();
-    for (const g of groups.values()) {
-      if (g.length < 2) continue;
-      const { family, side } = g[0]!.c;
-      const parts = new Map<string, CompiledSetSpec["parts"][number]>();
-      for (const { c } of g) {
-        const spec = sets.specOf(c.set.name) as IrSetSpec;
-        const part = { set: spec, protocol: c.protocol, ports: [...new Set(c.ports)].sort((a, b) => a - b) };
-        parts.set(JSON.stringify([c.set.name, part.protocol, part.ports]), part);
-      }
-      const spec: CompiledSetSpec = { kind: "compiled", family, parts: [...parts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p) };
-      const set = sets.ensure(spec);
-      const origins = g.flatMap(({ rule }) => rule.origins ?? (rule.origin ? [rule.origin] : []));
-      const compiled: DpRule = {
-        match: [{ kind: "concat-set", family, key: [side === "src" ? "saddr" : "daddr", "l4proto", "dport"], set: set.name }],
-        ...allowAction,
-        label: `${labelOfOrigins(origins)} (compiled)`,
-      };
-      if (origins[0]) compiled.origin = origins[0];
-      compiled.origins = origins;
-      g.forEach(({ rule }, n) => replaced.set(rule, n === 0 ? compiled : null));
-    }
-    for (const rule of run) {
-      const r = replaced.get(rule);
-      if (r === undefined) out.push(rule);
-      else if (r !== null) out.push(r);
-    }
+    while (j < rules.length && classify(rules[j]!) !== undefined) j++;
+    compileRun(rules.slice(i, j), classify, sets, actions, out);
     i = j;
   }
   return out;
+}
+
+interface RunItem {
+  rule: DpRule;
+  act: RunAction;
+  family: Family | undefined;
+  c: RunCandidate | undefined;
+  /** Segment it was moved into (index into `segments`), or -1. */
+  seg: number;
+}
+
+function compileRun(
+  run: DpRule[],
+  classify: (r: DpRule) => RunAction | undefined,
+  sets: SetRegistry,
+  actions: Record<RunAction, Pick<DpRule, "effects" | "verdict">>,
+  out: DpRule[],
+): void {
+  const items: RunItem[] = run.map((rule) => ({ rule, act: classify(rule)!, family: familyOf(rule), c: runCandidate(rule, sets), seg: -1 }));
+  const segments: number[][] = [];
+  for (let s = 0; s < items.length; s++) {
+    const head = items[s]!;
+    if (!head.c || head.seg >= 0) continue;
+    const members = [s];
+    // Actions of the rules of this family the next member would have to move past.
+    let passedAllow = false;
+    let passedDeny = false;
+    for (let t = s + 1; t < items.length; t++) {
+      const it = items[t]!;
+      if (it.seg >= 0) continue; // moved into an earlier segment (placed before s)
+      if (it.family !== undefined && head.c.family !== undefined && it.family !== head.c.family) continue;
+      const blocked = it.act === "allow" ? passedDeny : passedAllow;
+      if (it.c && it.c.family === head.c.family && it.c.side === head.c.side && !blocked) {
+        members.push(t);
+        continue;
+      }
+      if (it.act === "allow") passedAllow = true;
+      else passedDeny = true;
+    }
+    if (members.length < 2) continue;
+    for (const m of members) items[m]!.seg = segments.length;
+    segments.push(members);
+  }
+  for (let k = 0; k < items.length; k++) {
+    const it = items[k]!;
+    if (it.seg < 0) out.push(it.rule);
+    else if (segments[it.seg]![0] === k) out.push(...compileSegment(segments[it.seg]!.map((m) => items[m]!), sets, actions));
+  }
+}
+
+type Part = CompiledSetSpec["parts"][number];
+
+function partOf(c: RunCandidate, sets: SetRegistry): Part {
+  return { set: sets.specOf(c.set.name) as IrSetSpec, protocol: c.protocol, ports: [...new Set(c.ports)].sort((a, b) => a - b) };
+}
+
+const partKey = (p: Part) => JSON.stringify([setSpecName(p.set), p.protocol, p.ports]);
+
+/** Sorted and deduplicated by content (an unordered union). */
+function canonicalParts(parts: Part[]): Part[] {
+  const m = new Map<string, Part>();
+  for (const p of parts) m.set(partKey(p), p);
+  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p);
+}
+
+function compileSegment(members: RunItem[], sets: SetRegistry, actions: Record<RunAction, Pick<DpRule, "effects" | "verdict">>): DpRule[] {
+  const { family, side } = members[0]!.c!;
+  const key: KeyField[] = [side === "src" ? "saddr" : "daddr", "l4proto", "dport"];
+  const acts = new Set(members.map((m) => m.act));
+  const lookup = (spec: CompiledSetSpec, act: RunAction): DpRule => {
+    const set = sets.ensure(spec);
+    const origins = members.filter((m) => m.act === act).flatMap(({ rule }) => rule.origins ?? (rule.origin ? [rule.origin] : []));
+    const r: DpRule = { match: [{ kind: "concat-set", family, key, set: set.name }], ...actions[act], label: `${labelOfOrigins(origins)} (compiled)` };
+    if (origins[0]) r.origin = origins[0];
+    r.origins = origins;
+    return r;
+  };
+  if (acts.size === 1) {
+    const act = members[0]!.act;
+    return [lookup({ kind: "compiled", family, parts: canonicalParts(members.map((m) => partOf(m.c!, sets))) }, act)];
+  }
+  // Parts in rule order; consecutive parts with one action commute, so each such block is
+  // canonicalised (sorted, deduplicated) for sharing.
+  const parts: Part[] = [];
+  let block: Part[] = [];
+  let blockAct: RunAction | undefined;
+  const flush = () => {
+    for (const p of canonicalParts(block)) parts.push({ ...p, action: blockAct! });
+    block = [];
+  };
+  for (const m of members) {
+    if (m.act !== blockAct) flush();
+    blockAct = m.act;
+    block.push(partOf(m.c!, sets));
+  }
+  flush();
+  const firstAct = members[0]!.act;
+  const order: RunAction[] = firstAct === "allow" ? ["allow", "deny"] : ["deny", "allow"];
+  return order.map((act) => lookup({ kind: "compiled", family, parts, keep: act }, act));
 }
 
 function labelOfOrigins(origins: RuleOrigin[]): string {

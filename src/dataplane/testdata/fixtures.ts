@@ -259,3 +259,40 @@ export function fixtureIR(): ClusterIR {
     },
   };
 }
+
+export const SET_RUN_CLIENT = "s:runclient";
+export const SET_RUN_DB = "s:rundb";
+
+/**
+ * The fixture with web's ingress replaced by one default tier of three policies whose rules are
+ * all exact Allow/Deny rules, so they group into one chain and compile into a drop and an accept
+ * lookup per family (compile.ts compileRuns). First match decides, across policies:
+ *   client → web:80   denied  (run.p1 Deny before run.p2 Allow)
+ *   client → web:443  allowed (run.p1 Allow before run.p2 Deny)
+ *   client → web:5432, 8080 allowed (run.p2 Allow before run.p3 Deny of 8080)
+ *   db → web:5432 allowed by run.p2 before run.p3 denies it (db's own egress policy denies it
+ *   before it reaches web, so real-packet tests probe from the client only)
+ *   anything else to web: end of tier (denied).
+ */
+export function runFixtureIR(): ClusterIR {
+  const ir = fixtureIR();
+  const p = (n: number, rules: Array<[RuleIR["action"], string, number[]]>): PolicyIR =>
+    policy({
+      key: `gnp/run.p${n}`,
+      name: `run.p${n}`,
+      tier: "default",
+      order: n,
+      ingress: rules.map(([action, set, ports], i) => rule(`gnp/run.p${n}`, "default", "ingress", i, action, { protocol: 6, src: { sets: [set] }, dst: { ports: ports.map((x) => ({ first: x, last: x })) } })),
+    });
+  const pols = [
+    p(1, [["Deny", SET_RUN_CLIENT, [80]], ["Allow", SET_RUN_CLIENT, [443]]]),
+    p(2, [["Allow", SET_RUN_CLIENT, [80]], ["Deny", SET_RUN_CLIENT, [443]], ["Allow", SET_RUN_CLIENT, [5432, 8080]], ["Allow", SET_RUN_DB, [5432]]]),
+    p(3, [["Deny", SET_RUN_CLIENT, [8080]], ["Deny", SET_RUN_DB, [5432]]]),
+  ];
+  for (const x of pols) ir.policies[x.key] = x;
+  ir.sets[SET_RUN_CLIENT] = { kind: "selector", id: SET_RUN_CLIENT, selector: "role == 'client'", members: ["198.18.1.12/32", "fd00:198:0:1::12/128"] };
+  ir.sets[SET_RUN_DB] = { kind: "selector", id: SET_RUN_DB, selector: "role == 'db'", members: ["198.18.1.11/32", "fd00:198:0:1::11/128"] };
+  const web = ir.endpoints.find((e) => e.key === "wep/prod/web")!;
+  web.ingress = { tiers: [{ tier: "default", defaultAction: "Deny", policies: pols.map((x) => x.key) }], stagedTiers: [], profiles: [] };
+  return ir;
+}

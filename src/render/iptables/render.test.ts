@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildDataplane, diffModels, type DataplaneModel, type DpMap, type DpMatch, type DpRule, type DpSet, type DpEffect, type DpVerdict, type Family } from "../../dataplane/index.js";
-import { fixtureIR, NODE, SET_DNS } from "../../dataplane/testdata/fixtures.js";
+import { fixtureIR, NODE, runFixtureIR, SET_DNS } from "../../dataplane/testdata/fixtures.js";
 import type { ClusterIR, EndpointIR } from "../../rule/index.js";
 import { chunkPorts, EMPTY_STATE, expectedDigest, ipsetDef, MULTIPORT_SLOTS, parseState, planDelta, planFull, planRemove, planText, render, renderRule, stateDigest, type IptState, type RuleContext } from "./index.js";
 import { runIptRule, runIptRules, runModelRule, type Outcome, type Pkt } from "./testdata/interp.js";
@@ -27,6 +27,9 @@ const fresh = (m: DataplaneModel) => planText(planFull(render(m), EMPTY_STATE));
 describe("golden rulesets (same fixtures as the nft renderer)", () => {
   it("fixture, default config", () => {
     golden("fixture.ipt", fresh(buildDataplane(fixtureIR(), NODE)));
+  });
+  it("compiled Allow/Deny run across policies: a drop and an accept lookup per family", () => {
+    golden("run-allow-deny.ipt", fresh(buildDataplane(runFixtureIR(), NODE)));
   });
   it("fixture, reject + logDenied + no compiled runs", () => {
     golden("fixture-reject-log.ipt", fresh(buildDataplane(fixtureIR(), NODE, { config: { denyAction: "reject", logDenied: true, compileAllowRuns: false } })));

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { buildDataplane, diffModels, type DataplaneModel, type DpRule } from "../../dataplane/index.js";
-import { fixtureIR, NODE, SET_DNS } from "../../dataplane/testdata/fixtures.js";
+import { fixtureIR, NODE, runFixtureIR, SET_DNS } from "../../dataplane/testdata/fixtures.js";
 import { ruleExprLists } from "./expr.js";
 import { chainRules, expectedDigest, parseListing, renderFull, renderOps, renderText } from "./index.js";
 
@@ -26,6 +26,9 @@ describe("golden rulesets", () => {
   });
   it("fixture, reject + logDenied + no compiled runs (nft text)", () => {
     golden("fixture-reject-log.nft", renderText(buildDataplane(fixtureIR(), NODE, { config: { denyAction: "reject", logDenied: true, compileAllowRuns: false } })));
+  });
+  it("compiled Allow/Deny run across policies: a drop and an accept lookup per family (nft text)", () => {
+    golden("run-allow-deny.nft", renderText(buildDataplane(runFixtureIR(), NODE)));
   });
   it("fixture, default config (nft JSON)", () => {
     golden("fixture.json", JSON.stringify(renderFull(buildDataplane(fixtureIR(), NODE)), null, 1) + "\n");
