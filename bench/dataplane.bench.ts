@@ -6,11 +6,13 @@
  *      set that holds 100k addresses (one delta batch) — and, for comparison, the same one-element
  *      update in an interval set, which is what tortie avoids by splitting selector sets;
  *   2. cold load of 10k policies: build the model from the IR, render, and load it in one batch —
- *      allow-only policies (grouped into one chain) and policies with a Deny rule (a chain each);
+ *      allow-only policies and policies with a Deny rule before their Allow (both grouped into one
+ *      chain and compiled into set lookups);
  *   3. per-packet latency (sockperf TCP ping-pong, RTT/2) pod a → pod b with 0 / 1k / 10k policies
  *      that select another pod on the same node (dispatch by interface map keeps the cost flat),
- *      and with the same numbers of policies all selecting pod b (each policy is one jump in b's
- *      chain: the cost grows, as in Felix's layout). Conntrack is bypassed for the measured flow
+ *      and with the same numbers of policies all selecting pod b — allow-only, and Deny+Allow
+ *      (grouped and compiled: a few lookups), plus 1k Deny+Allow with grouping and compilation
+ *      off (a jump per policy, Felix's layout: the cost grows). Conntrack is bypassed for the measured flow
  *      (notrack) so every packet walks the policy, as the first packet of every flow does.
  *
  * --quick: 10k members / 1k policies / 0 and 1k; default: the sizes above. Skipped (with a note)
@@ -63,8 +65,8 @@ function syntheticIR(opts: { policies: number; target: "b" | "c"; members: numbe
     const key = `gnp/p${i}`;
     keys.push(key);
     const rule: RuleIR = { action: "Allow", match: { protocol: 6, src: { sets: [`s:peer${i % 100}`] }, dst: { ports: [{ first: 1000 + (i % 50000), last: 1000 + (i % 50000) }] } }, origin: { tier: "default", policy: key, direction: "ingress", index: 0 } };
-    // withDeny: a Deny rule first, so policies cannot share a group chain (one chain and one jump
-    // per policy, Felix's layout).
+    // withDeny: a Deny rule first. Grouped and compiled into a drop and an accept lookup (first
+    // match per key); with grouping and compilation off, one chain and one jump per policy.
     const deny: RuleIR = { action: "Deny", match: { protocol: 17, src: { sets: [`s:peer${(i + 1) % 100}`] }, dst: { ports: [{ first: 7, last: 7 }] } }, origin: { tier: "default", policy: key, direction: "ingress", index: 0 } };
     const ingress = opts.withDeny ? [deny, { ...rule, origin: { ...rule.origin, index: 1 } }] : [rule];
     policies[key] = { key, kind: "GlobalNetworkPolicy", name: `p${i}`, tier: "default", order: i, staged: false, selector: `app == '${opts.target}'`, governs: { ingress: true, egress: false }, ingress, egress: [], applyOnForward: false, preDNAT: false, doNotTrack: false };
@@ -179,7 +181,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     // ---- 2. cold load of POLICIES policies
     opts.progress(`cold load of ${POLICIES.toLocaleString()} policies`);
     for (const withDeny of [false, true]) {
-      const shape = withDeny ? "Deny + Allow each (no grouping)" : "one Allow rule each (grouped)";
+      const shape = withDeny ? "Deny + Allow each (grouped, compiled)" : "one Allow rule each (grouped)";
       const loads: Array<{ build: number; render: number; kernel: number; rules: number }> = [];
       for (let rep = 0; rep < (opts.quick ? 1 : 3); rep++) {
         const ir = syntheticIR({ policies: POLICIES, target: "b", members: 2, withDeny });
@@ -212,12 +214,17 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       await new Promise((r) => setTimeout(r, 500));
       try {
         const seconds = opts.quick ? 1 : 3;
-        const cells: Array<{ n: number; target: "b" | "c"; withDeny: boolean; avg: number[]; p99: number[] }> = [];
+        type Cell = { n: number; target: "b" | "c"; withDeny: boolean; felix?: boolean; avg: number[]; p99: number[] };
+        const cells: Cell[] = [];
         for (const n of SERIES) for (const target of ["c", "b"] as const) if (!(n === 0 && target === "b")) cells.push({ n, target, withDeny: false, avg: [], p99: [] });
-        // For contrast: policies that cannot be grouped (a Deny rule each) cost a jump per policy.
-        cells.push({ n: 1_000, target: "b", withDeny: true, avg: [], p99: [] });
-        const key = (c: { n: number; target: string; withDeny: boolean }) => `${c.n}/${c.target}/${c.withDeny}`;
-        const models = new Map(cells.map((c) => [key(c), buildDataplane(syntheticIR({ policies: c.n, target: c.target, members: 2, withDeny: c.withDeny }), NODE)]));
+        // Policies with a Deny rule before their Allow: grouped and compiled (first match per key
+        // into a drop and an accept lookup), and for contrast the same 1,000 policies in Felix's
+        // layout (grouping and compilation off: a chain and a jump per policy).
+        for (const n of SERIES) if (n > 0) cells.push({ n, target: "b", withDeny: true, avg: [], p99: [] });
+        cells.push({ n: 1_000, target: "b", withDeny: true, felix: true, avg: [], p99: [] });
+        const key = (c: Cell) => `${c.n}/${c.target}/${c.withDeny}/${c.felix === true}`;
+        const layout = (c: Cell) => (c.felix ? { config: { groupAllowPolicies: false, compileAllowRuns: false } } : {});
+        const models = new Map(cells.map((c) => [key(c), buildDataplane(syntheticIR({ policies: c.n, target: c.target, members: 2, withDeny: c.withDeny }), NODE, layout(c))]));
         // Interleaved repetitions: rep 1 of every cell, then rep 2, … (NETNS.md §5: noise).
         for (let rep = 0; rep < (opts.quick ? 1 : 3); rep++) {
           for (const c of cells) {
@@ -234,9 +241,11 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
               ? "no policy"
               : c.target === "c"
                 ? `${c.n.toLocaleString()} allow-only policies selecting another pod`
-                : c.withDeny
-                  ? `${c.n.toLocaleString()} Deny+Allow policies selecting the server (one jump each)`
-                  : `${c.n.toLocaleString()} allow-only policies selecting the server (grouped)`;
+                : c.felix
+                  ? `${c.n.toLocaleString()} Deny+Allow policies selecting the server, grouping and compilation off (one jump each)`
+                  : c.withDeny
+                    ? `${c.n.toLocaleString()} Deny+Allow policies selecting the server (grouped, compiled)`
+                    : `${c.n.toLocaleString()} allow-only policies selecting the server (grouped)`;
           const avg = median(c.avg);
           results.push({ name: `latency a→b, ${what}`, value: avg, unit: "µs (RTT/2)", note: `×${(avg / base0).toFixed(2)} of no policy; p99 ${median(c.p99).toFixed(1)} µs; median of ${c.avg.length}` });
         }

@@ -781,6 +781,7 @@ function compileRun(
       }
       if (it.act === "allow") passedAllow = true;
       else passedDeny = true;
+      if (passedAllow && passedDeny) break; // no later rule can join: keeps a run linear
     }
     if (members.length < 2) continue;
     for (const m of members) items[m]!.seg = segments.length;
