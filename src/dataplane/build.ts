@@ -38,7 +38,7 @@
  *     policy / profile IRs);
  *   - kernel sets, each a function of its SetSpec and the IR sets it names (compile.ts).
  * A piece may also depend on *facts* it consulted (does a selector hold CIDRs, is a set small
- * enough to compile, is a policy allow-only). `buildDataplane` builds every piece once.
+ * enough to compile, are a policy's rules all Allow or Deny). `buildDataplane` builds every piece once.
  * `DataplaneBuilder.build` keeps the pieces between calls and rebuilds only those whose input
  * objects changed identity (the IR's producers — Cluster, the agent's CalcGraph — make a new
  * object whenever content changes and keep the old one otherwise) or whose facts now have another
@@ -102,7 +102,7 @@ export function buildDataplane(ir: ClusterIR, node: string, opts: BuildOptions =
 /** A chain an endpoint chain jumps to. Its name is a function of the spec. */
 type ChainSpec =
   | { kind: "policy"; key: PolicyKey; dir: Dir }
-  /** Consecutive allow-only policies of one tier in one chain (see tierJumps). */
+  /** Consecutive Allow/Deny-only policies of one tier in one chain (see tierJumps). */
   | { kind: "group"; keys: PolicyKey[]; dir: Dir }
   | { kind: "profile"; key: PolicyKey; dir: Dir };
 

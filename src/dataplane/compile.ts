@@ -137,7 +137,7 @@ export function setSpecIds(spec: SetSpec): SetId[] {
 /**
  * Something a piece of the model consulted while it was built and that may change without the
  * piece's own inputs changing: "does selector set S hold CIDRs", "is set S small enough to
- * compile", "is policy P allow-only". The incremental builder re-evaluates a piece's facts when
+ * compile", "are policy P's rules all Allow or Deny". The incremental builder re-evaluates a piece's facts when
  * their dependency changed and rebuilds the piece only if one of them now has another value.
  */
 export interface Fact {
@@ -644,7 +644,7 @@ function dedupe(ms: DpMatch[]): DpMatch[] {
   return out;
 }
 
-// ------------------------------------------------------------------------------------ allow runs
+// ------------------------------------------------------------------------------------ Allow/Deny runs
 
 interface RunCandidate {
   family: Family;

@@ -150,9 +150,11 @@ export interface DataplaneConfig {
   logAllowed: boolean;
   /** Felix DefaultEndpointToHostAction when the IR does not say. */
   endpointToHostAction: "Drop" | "Return" | "Accept";
-  /** Compile runs of Allow rules into one concatenated-set lookup (see compile.ts). */
+  /** Compile runs of exact Allow and Deny rules into concatenated-set lookups (compile.ts
+   *  compileRuns; the name predates Deny runs). */
   compileAllowRuns: boolean;
-  /** Put consecutive allow-only policies of a tier into one chain (see build.ts tierJumps). */
+  /** Put consecutive policies of a tier whose rules are all Allow or Deny into one chain (see
+   *  build.ts tierJumps; the name predates Deny groups). */
   groupAllowPolicies: boolean;
 }
 

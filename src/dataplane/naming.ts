@@ -127,7 +127,7 @@ export function policyChainName(policy: PolicyKey, dir: Direction): string {
 
 const GROUP_PREFIX = { ingress: "cali-gi-", egress: "cali-go-" } as const;
 
-/** A chain holding the rules of several consecutive allow-only policies of one tier (Felix names
+/** A chain holding the rules of several consecutive Allow/Deny-only policies of one tier (Felix names
  *  its policy-group chains cali-gi-/cali-go-); named by a hash of the policy list. */
 export function policyGroupChainName(policies: PolicyKey[], dir: Direction): string {
   return `${GROUP_PREFIX[dir]}${shortHash(policies.join("\n"), MAX_CHAIN_NAME - GROUP_PREFIX[dir].length)}`;
@@ -158,7 +158,7 @@ export function setName(family: 4 | 6, part: SetPart, id: SetId): string {
   return `cali${family}${PART_CHAR[part]}${id.replace(/:/g, "-")}`.slice(0, MAX_SET_NAME);
 }
 
-/** Concatenated (address . protocol . port) set compiled from a run of Allow rules; `key` is a
+/** Concatenated (address . protocol . port) set compiled from a run of Allow/Deny rules; `key` is a
  *  stable description of its content (the address sets, protocols and ports it unites), so runs
  *  with the same content share one kernel set. */
 export function compiledSetName(family: 4 | 6, key: string): string {
