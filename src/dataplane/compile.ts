@@ -31,6 +31,7 @@ import {
   type Cidr,
   type ClusterIR,
   type EntityMatch,
+  type PortMember,
   type PortRange,
   type RuleIR,
   type RuleOrigin,
@@ -38,6 +39,7 @@ import {
   type SetId,
 } from "../rule/index.js";
 import type { DpMatch, DpRule, DpSet, Family, KeyField, Side } from "./model.js";
+import { diffLists, patchSortedStrings } from "./set-patch.js";
 import { compiledSetName, setName } from "./naming.js";
 
 /** Protocols whose packets carry ports (rule/protocol.ts carriesPorts), as a list for proto matches. */
@@ -158,6 +160,8 @@ export class SetRegistry {
   private readonly byId = new Map<SetId, Set<string>>();
   /** Selector members split per family, kept to patch with the next change of the set. */
   private readonly splits = new Map<string, SplitState | { members: string[]; out: { hosts: string[]; nets: string[] } }>();
+  /** Port and address sets' members and elements per "kind|family|id", kept to patch likewise. */
+  private readonly portLists = new Map<string, PortListState | { members: PortMember[]; elements: string[] }>();
   /** Facts consulted while a piece is built are recorded here (set by the builder). */
   recorder: FactRecorder | undefined;
 
@@ -169,7 +173,13 @@ export class SetRegistry {
     for (const id of changed) {
       for (const name of this.byId.get(id) ?? []) this.cache.delete(name);
       this.byId.delete(id);
-      if (!ir.sets[id]) for (const f of [4, 6]) this.splits.delete(`${f}|${id}`);
+      if (!ir.sets[id]) {
+        for (const f of [4, 6]) {
+          this.splits.delete(`${f}|${id}`);
+          this.portLists.delete(`port|${f}|${id}`);
+          this.portLists.delete(`address|${f}|${id}`);
+        }
+      }
     }
   }
 
@@ -273,15 +283,37 @@ export class SetRegistry {
         : { name, family, fields: ["addr"], interval: true, elements: split.nets, about: `${this.about(d)} (CIDRs)` };
     }
     if (d.kind === "selector") throw new BugError(`set ${spec.id} is a selector set, not a${spec.kind === "port" ? " port" : "n address"} set`);
-    const els: string[] = [];
-    for (const m of d.members) {
-      const a = canonicalAddr(m.addr, `set ${spec.id}`);
-      if (a.family !== family) continue;
-      els.push(spec.kind === "port" ? `${a.text} . ${m.protocol} . ${m.port}` : a.text);
-    }
+    const elements = this.portElements(spec.kind, spec.id, d.members, family);
     return spec.kind === "port"
-      ? { name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: sortUnique(els), about: this.about(d) }
-      : { name, family, fields: ["addr"], interval: false, elements: sortUnique(els), about: this.about(d) };
+      ? { name, family, fields: ["addr", "l4proto", "port"], interval: false, elements, about: this.about(d) }
+      : { name, family, fields: ["addr"], interval: false, elements, about: this.about(d) };
+  }
+
+  /**
+   * Sorted elements of a port or address set. After a change of the IR set, the previous elements
+   * are patched with the members that came and went (like selector splits), so a pod joining a
+   * named-port set of 100k members costs what changed, not converting and sorting 100k members.
+   */
+  private portElements(kind: "port" | "address", id: SetId, members: PortMember[], family: Family): string[] {
+    const key = `${kind}|${family}|${id}`;
+    const where = `set ${id}`;
+    const st = this.portLists.get(key);
+    if (st && st.members === members) return st.elements;
+    if (st) {
+      const full = "count" in st ? st : newPortListState(kind, st.members, st.elements, family, where);
+      if (full && patchPortList(full, kind, members, family, where)) {
+        this.portLists.set(key, full);
+        return full.elements;
+      }
+    }
+    const els: string[] = [];
+    for (const m of members) {
+      const e = portElement(kind, m, family, where);
+      if (e !== undefined) els.push(e);
+    }
+    const elements = sortUnique(els);
+    this.portLists.set(key, { members, elements });
+    return elements;
   }
 
   /**
@@ -398,10 +430,11 @@ function canonicalAddr(addr: string, where: string): { family: Family; text: str
 
 interface SplitState {
   members: string[];
-  /** Current members (the whole selector, both families) → generation last seen in. */
-  memberGen: Map<string, number>;
-  gen: number;
-  /** Host text of the family → number of members that give it (distinct spellings may). */
+  /** Distinct members (the whole selector, both families). */
+  present: Set<string>;
+  /** `members` lists each member once (patching needs it; otherwise the split is recomputed). */
+  unique: boolean;
+  /** Host text of the family → number of distinct members that give it (spellings may differ). */
   hostCount: Map<string, number>;
   out: { hosts: string[]; nets: string[] };
 }
@@ -413,37 +446,29 @@ function hostOf(m: string, family: Family, where: string): string | undefined | 
 }
 
 function newSplitState(members: string[], out: { hosts: string[]; nets: string[] }, family: Family): SplitState {
+  const present = new Set(members);
   const hostCount = new Map<string, number>();
   // Count by parsing only where the spelling is not already the host text + "/32" or "/128".
   const suffix = family === 4 ? "/32" : "/128";
   const hosts = new Set(out.hosts);
-  for (const m of members) {
+  for (const m of present) {
     // IPv6 text always holds a colon and IPv4 text never does.
     if (m.includes(":") !== (family === 6)) continue;
     let h: string | undefined | null = m.endsWith(suffix) ? m.slice(0, -suffix.length) : undefined;
     if (h === undefined || !hosts.has(h)) h = hostOf(m, family, "selector member");
     if (typeof h === "string") hostCount.set(h, (hostCount.get(h) ?? 0) + 1);
   }
-  return { members, memberGen: new Map(members.map((m) => [m, 0])), gen: 0, hostCount, out };
+  return { members, present, unique: present.size === members.length, hostCount, out };
 }
 
-/** Patches `st` in place to `members`; undefined when a CIDR of the family changed (recompute). */
+/** Patches `st` in place to `members`; undefined when a CIDR of the family changed or a list
+ *  holds a member twice (recompute). Cost follows the change, not the set's size: the lists are
+ *  compared with diffLists (pointer comparisons over the shared runs) and the hosts patched by
+ *  binary search (set-patch.ts). */
 function patchSplit(st: SplitState, members: string[], family: Family, where: string): SplitState | undefined {
-  // Members seen in this round get the new generation; the ones left on the old one are gone.
-  const gen = st.gen + 1;
-  const seen = st.memberGen;
-  const before = seen.size;
-  const added: string[] = [];
-  let found = 0;
-  for (const m of members) {
-    const g = seen.get(m);
-    if (g === gen) continue; // listed twice
-    seen.set(m, gen);
-    if (g === undefined) added.push(m);
-    else found++;
-  }
-  const removed: string[] = [];
-  if (found < before) for (const [m, g] of seen) if (g !== gen) removed.push(m);
+  if (!st.unique) return undefined;
+  const { removed, added, unique } = diffLists(st.members, members, st.present, String);
+  if (!unique) return undefined;
   // Classify first: a CIDR change means recompute, and nothing may have been modified by then.
   const rem = removed.map((m) => hostOf(m, family, where));
   const add = added.map((m) => hostOf(m, family, where));
@@ -465,34 +490,78 @@ function patchSplit(st: SplitState, members: string[], family: Family, where: st
     hostCount.set(h, n + 1);
     if (n === 0) come.push(h);
   }
-  for (const m of removed) seen.delete(m);
+  for (const m of removed) st.present.delete(m);
+  for (const m of added) st.present.add(m);
   // A host that went (one spelling) and came (another) stays.
   const goneOnly = gone.filter((h) => !come.includes(h));
-  const comeOnly = come.filter((h) => !gone.includes(h));
-  let hosts = st.out.hosts;
-  if (goneOnly.length > 0) {
-    const g = new Set(goneOnly);
-    hosts = hosts.filter((h) => !g.has(h));
-  }
-  if (comeOnly.length > 0) hosts = mergeSorted(hosts, sortUnique(comeOnly));
+  const comeOnly = [...new Set(come.filter((h) => !gone.includes(h)))];
   st.members = members;
-  st.gen = gen;
   // The previous result object belongs to sets already handed out: a new one.
-  st.out = { hosts, nets: st.out.nets };
+  st.out = { hosts: patchSortedStrings(st.out.hosts, goneOnly, comeOnly), nets: st.out.nets };
   return st;
 }
 
-/** Merge of two sorted lists of distinct strings (`add` holds none of `base`). */
-function mergeSorted(base: string[], add: string[]): string[] {
-  if (add.length === 0) return base;
-  const out: string[] = new Array(base.length + add.length);
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < base.length && j < add.length) out[k++] = base[i]! < add[j]! ? base[i++]! : add[j++]!;
-  while (i < base.length) out[k++] = base[i++]!;
-  while (j < add.length) out[k++] = add[j++]!;
-  return out;
+interface PortListState {
+  members: PortMember[];
+  /** portMemberKey of every member (each listed once, else the state is not made). */
+  present: Set<string>;
+  /** Element of the family → number of members giving it (ports of one address, spellings). */
+  count: Map<string, number>;
+  elements: string[];
+}
+
+const portMemberKey = (m: PortMember): string => `${m.addr}|${m.protocol}|${m.port}`;
+
+function portElement(kind: "port" | "address", m: PortMember, family: Family, where: string): string | undefined {
+  const a = canonicalAddr(m.addr, where);
+  if (a.family !== family) return undefined;
+  return kind === "port" ? `${a.text} . ${m.protocol} . ${m.port}` : a.text;
+}
+
+/** The patching index of a port/address set; undefined when a member is listed twice. */
+function newPortListState(kind: "port" | "address", members: PortMember[], elements: string[], family: Family, where: string): PortListState | undefined {
+  const present = new Set<string>();
+  const count = new Map<string, number>();
+  for (const m of members) {
+    const k = portMemberKey(m);
+    if (present.has(k)) return undefined;
+    present.add(k);
+    const e = portElement(kind, m, family, where);
+    if (e !== undefined) count.set(e, (count.get(e) ?? 0) + 1);
+  }
+  return { members, present, count, elements };
+}
+
+/** Patches `st` in place to `members`; false when `members` lists a member twice (recompute). */
+function patchPortList(st: PortListState, kind: "port" | "address", members: PortMember[], family: Family, where: string): boolean {
+  const { removed, added, unique } = diffLists(st.members, members, st.present, portMemberKey);
+  if (!unique) return false;
+  const rem = removed.map((m) => portElement(kind, m, family, where));
+  const add = added.map((m) => portElement(kind, m, family, where));
+  const gone = new Set<string>();
+  const come = new Set<string>();
+  for (const e of rem) {
+    if (e === undefined) continue;
+    const n = st.count.get(e) ?? 0;
+    if (n <= 1) {
+      st.count.delete(e);
+      gone.add(e);
+    } else st.count.set(e, n - 1);
+  }
+  for (const e of add) {
+    if (e === undefined) continue;
+    const n = st.count.get(e) ?? 0;
+    st.count.set(e, n + 1);
+    if (n === 0) come.add(e);
+  }
+  for (const m of removed) st.present.delete(portMemberKey(m));
+  for (const m of added) st.present.add(portMemberKey(m));
+  const goneOnly = [...gone].filter((e) => !come.has(e));
+  const comeOnly = [...come].filter((e) => !gone.has(e));
+  st.members = members;
+  // The previous array belongs to sets already handed out: patchSortedStrings makes a new one.
+  st.elements = patchSortedStrings(st.elements, goneOnly, comeOnly);
+  return true;
 }
 
 export function sortUnique(xs: string[]): string[] {

@@ -1,0 +1,133 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { ClusterIR, PortMember, SetDef } from "../rule/index.js";
+import { SetRegistry, sortUnique, type IrSetSpec } from "./compile.js";
+import { diffLists, patchSortedStrings } from "./set-patch.js";
+
+/** `after` from `before`: a few edits of a copy (shared objects, as the IR's producers make it)
+ *  or, sometimes, an unrelated list. */
+const editedPair = <T>(item: fc.Arbitrary<T>) =>
+  fc.tuple(fc.array(item, { maxLength: 30 }), fc.array(fc.tuple(fc.nat(40), fc.boolean(), item), { maxLength: 6 }), fc.array(item, { maxLength: 30 }), fc.nat(9)).map(([before, edits, other, coin]) => {
+    if (coin === 0) return { before, after: other };
+    const after = [...before];
+    for (const [at, ins, x] of edits) {
+      if (ins) after.splice(at % (after.length + 1), 0, x);
+      else if (after.length > 0) after.splice(at % after.length, 1);
+    }
+    return { before, after };
+  });
+
+describe("diffLists", () => {
+  it("finds exactly the distinct members that went and came, and whether `after` repeats one", () => {
+    fc.assert(
+      fc.property(editedPair(fc.constantFrom("a", "b", "c", "d", "e", "f", "g", "h")), ({ before, after }) => {
+        const b = [...new Set(before)]; // diffLists requires a duplicate-free `before`
+        const r = diffLists(b, after, new Set(b), String);
+        expect(r.unique).toBe(new Set(after).size === after.length);
+        expect(sortUnique(r.removed)).toEqual(b.filter((x) => !after.includes(x)).sort());
+        expect(sortUnique(r.added)).toEqual(sortUnique(after.filter((x) => !b.includes(x))));
+        expect(r.removed.length).toBe(new Set(r.removed).size);
+        expect(r.added.length).toBe(new Set(r.added).size);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("compares objects by key, shared objects by identity", () => {
+    const pool = Array.from({ length: 6 }, (_, i) => ({ addr: `198.18.0.${i % 3}`, protocol: 6, port: i }));
+    fc.assert(
+      fc.property(editedPair(fc.constantFrom(...pool).chain((m) => fc.constantFrom(m, { ...m }))), ({ before, after }) => {
+        const key = (m: PortMember) => `${m.addr}|${m.protocol}|${m.port}`;
+        const seen = new Set<string>();
+        const b = before.filter((m) => !seen.has(key(m)) && seen.add(key(m)));
+        const r = diffLists(b, after, new Set(b.map(key)), key);
+        const ak = after.map(key);
+        expect(r.unique).toBe(new Set(ak).size === ak.length);
+        expect(r.removed.map(key).sort()).toEqual(b.map(key).filter((k) => !ak.includes(k)).sort());
+        expect(r.added.map(key).sort()).toEqual(sortUnique(ak.filter((k) => !seen.has(k))));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe("patchSortedStrings", () => {
+  it("equals sorting the edited set, and leaves the input intact", () => {
+    const word = fc.string({ maxLength: 3 });
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 40 }), fc.array(word, { maxLength: 10 }), fc.array(word, { maxLength: 10 }), (b0, r0, a0) => {
+        const base = sortUnique(b0);
+        const remove = sortUnique(r0).filter((x) => base.includes(x));
+        const add = sortUnique(a0).filter((x) => !base.includes(x));
+        const copy = [...base];
+        const out = patchSortedStrings(base, remove, add);
+        expect(out).toEqual(sortUnique([...base.filter((x) => !remove.includes(x)), ...add]));
+        expect(base).toEqual(copy);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe("SetRegistry: patched kernel sets equal sets built from scratch", () => {
+  // Addresses in several spellings of one host (the kernel text is canonical) and both families.
+  const addrs = ["198.18.0.1", "198.18.0.2", "198.18.0.10", "198.18.1.9", "fd00:198::1", "fd00:198:0::1", "fd00:198::a"];
+  const cidrs = [...addrs.map((a) => (a.includes(":") ? `${a}/128` : `${a}/32`)), "198.18.4.0/24", "198.18.4.0/25", "fd00:198:1::/64"];
+  const portPool: PortMember[] = addrs.flatMap((addr) => [6, 17].flatMap((protocol) => [80, 443].map((port) => ({ addr, protocol, port }))));
+  const specs: IrSetSpec[] = [4, 6].flatMap((f) => {
+    const family = f as 4 | 6;
+    return [
+      { kind: "selector", id: "s", family, part: "addrs" },
+      { kind: "selector", id: "s", family, part: "nets" },
+      { kind: "port", id: "p", family },
+      { kind: "address", id: "a", family },
+    ] as IrSetSpec[];
+  });
+  const irOf = (sel: string[], ports: PortMember[], svc: PortMember[]): ClusterIR => ({
+    tiers: [],
+    policies: {},
+    profiles: {},
+    endpoints: [],
+    sets: {
+      s: { kind: "selector", id: "s", selector: "x == 's'", members: sel } as SetDef,
+      p: { kind: "named-port", id: "p", selector: "x == 'p'", portName: "web", protocol: 255, members: ports } as unknown as SetDef,
+      a: { kind: "service", id: "a", service: { namespace: "n", name: "a" }, withPorts: false, members: svc } as unknown as SetDef,
+    },
+  });
+
+  const step = <T>(item: fc.Arbitrary<T>) => fc.tuple(fc.array(fc.tuple(fc.nat(40), fc.boolean(), item), { maxLength: 5 }), fc.array(item, { maxLength: 30 }), fc.nat(5));
+  /** The next list: edits of a copy of `prev` (shared objects, as the IR's producers make it),
+   *  sometimes an unrelated one. */
+  const apply = <T>(prev: T[], [edits, other, coin]: [Array<[number, boolean, T]>, T[], number]): T[] => {
+    if (coin === 0) return other;
+    if (coin === 1) return prev;
+    const next = [...prev];
+    for (const [at, ins, x] of edits) {
+      if (ins) next.splice(at % (next.length + 1), 0, x);
+      else if (next.length > 0) next.splice(at % next.length, 1);
+    }
+    return next;
+  };
+
+  it("after every step of edited member lists (shared objects, duplicates, spellings, CIDRs coming and going)", () => {
+    const port = fc.constantFrom(...portPool).chain((m) => fc.constantFrom(m, { ...m }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(step(fc.constantFrom(...cidrs)), step(port), step(port)), { minLength: 1, maxLength: 8 }), (steps) => {
+        let sel: string[] = [];
+        let ports: PortMember[] = [];
+        let svc: PortMember[] = [];
+        const reg = new SetRegistry(irOf(sel, ports, svc));
+        for (const [s, p, a] of steps) {
+          sel = apply(sel, s);
+          ports = apply(ports, p);
+          svc = apply(svc, a);
+          const ir = irOf(sel, ports, svc);
+          reg.update(ir, ["s", "p", "a"]);
+          const fresh = new SetRegistry(ir);
+          for (const spec of specs) expect(reg.ensure(spec).elements, JSON.stringify(spec)).toEqual(fresh.ensure(spec).elements);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * Cost-proportional-to-change helpers for patching kernel set elements between builds.
+ *
+ * The IR's producers patch a set's member list by copying the previous list with a few edits
+ * (engine/set-delta.ts `patchSorted`), so consecutive lists share their member objects: equal runs
+ * are found with `===` alone (a pointer comparison for the same string object), and only the
+ * window between the first and the last difference is hashed. No order is assumed — the IR says
+ * "sorted", but the engine's order (family, numeric base, prefix) is not the kernel element order
+ * (string order), and a wrong assumption here would silently drop elements.
+ */
+
+/** Distinct members of `before` missing from `after` and of `after` missing from `before` (by
+ *  `key`); `unique` false when `after` lists a key twice. `present` holds the keys of `before`,
+ *  which must list each key once; it is not modified. Cost: one `===` per shared member at both
+ *  ends, hashing only the window between the first and the last difference. */
+export function diffLists<T>(
+  before: readonly T[],
+  after: readonly T[],
+  present: ReadonlySet<string>,
+  key: (x: T) => string,
+): { removed: T[]; added: T[]; unique: boolean } {
+  const n = before.length;
+  const m = after.length;
+  let p = 0;
+  const lim = Math.min(n, m);
+  while (p < lim && before[p] === after[p]) p++;
+  let s = 0;
+  while (s < lim - p && before[n - 1 - s] === after[m - 1 - s]) s++;
+  const oldMid = new Map<string, T>();
+  for (let i = p; i < n - s; i++) oldMid.set(key(before[i]!), before[i]!);
+  const newMid = new Map<string, T>();
+  let unique = true;
+  for (let j = p; j < m - s; j++) {
+    const k = key(after[j]!);
+    if (newMid.has(k)) unique = false;
+    else newMid.set(k, after[j]!);
+  }
+  const removed: T[] = [];
+  for (const [k, x] of oldMid) if (!newMid.has(k)) removed.push(x);
+  const added: T[] = [];
+  for (const [k, x] of newMid) {
+    if (oldMid.has(k)) continue;
+    // Already in the shared prefix or suffix: `after` lists it twice, it is not new.
+    if (present.has(k)) unique = false;
+    else added.push(x);
+  }
+  return { removed, added, unique };
+}
+
+function lowerBound(list: readonly string[], x: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** `base` (sorted by string order, distinct) without `remove` (all present) and with `add` (none
+ *  present), as a new array; `base` itself when both are empty. O(k log n) searches and one copy
+ *  of slices — no per-element hashing. */
+export function patchSortedStrings(base: readonly string[], remove: readonly string[], add: readonly string[]): string[] {
+  if (remove.length === 0 && add.length === 0) return base as string[];
+  // Edit points in base order: a removal consumes base[at], an insertion goes before base[at].
+  const edits: Array<{ at: number; x?: string }> = [];
+  for (const r of remove) edits.push({ at: lowerBound(base, r) });
+  for (const a of add) edits.push({ at: lowerBound(base, a), x: a });
+  // Insertions before the removal at the same point (an insertion sorts before base[at]).
+  edits.sort((e, f) => e.at - f.at || (e.x === undefined ? 1 : f.x === undefined ? -1 : e.x < f.x ? -1 : 1));
+  const out: string[] = new Array(base.length - remove.length + add.length);
+  let o = 0;
+  let i = 0;
+  for (const e of edits) {
+    for (; i < e.at; i++) out[o++] = base[i]!;
+    if (e.x !== undefined) out[o++] = e.x;
+    else i++;
+  }
+  for (; i < base.length; i++) out[o++] = base[i]!;
+  return out;
+}
