@@ -20,8 +20,10 @@ const dir = mkdtempSync(join(tmpdir(), `tortie-kill9-${process.pid}-`));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Child {
+  id: string;
   proc: ChildProcess;
   lines: string[];
+  stderr: () => string;
   ready: Promise<void>;
   exited: Promise<void>;
 }
@@ -53,7 +55,7 @@ function startChild(mode: "writer" | "watcher", id: string): Child {
       resolve();
     }),
   );
-  return { proc, lines, ready, exited };
+  return { id, proc, lines, stderr: () => stderr, ready, exited };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,8 +73,11 @@ describe("embedded store survives kill -9", () => {
           // Most kills land while writing; some while the child is still starting or opening the store.
           if (round % 4 === 3 && idx === 0) await sleep(50 + Math.random() * 400);
           else {
-            await c.ready;
-            await sleep(Math.random() * 300);
+            // Bounded: a child that neither opens the store nor exits within a minute is a hang
+            // worth reporting with what it printed, not a silent test timeout.
+            const state = await Promise.race([c.ready.then(() => "ready" as const), sleep(60_000).then(() => "hung" as const)]);
+            if (state === "hung") failures.push(`child ${c.id} not ready after 60 s; stdout: ${c.lines.slice(-5).join(" | ")}; stderr: ${c.stderr().slice(-500)}`);
+            else await sleep(Math.random() * 300);
           }
           if (c.proc.pid !== undefined && c.proc.exitCode === null) process.kill(c.proc.pid, "SIGKILL");
           await c.exited;
