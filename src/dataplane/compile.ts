@@ -465,9 +465,16 @@ function newSplitState(members: string[], out: { hosts: string[]; nets: string[]
  *  holds a member twice (recompute). Cost follows the change, not the set's size: the lists are
  *  compared with diffLists (pointer comparisons over the shared runs) and the hosts patched by
  *  binary search (set-patch.ts). */
+/** The last diff from each member list: both families' splits of a set patch from the same two
+ *  lists (their `present` sets are equal: both hold the whole selector's members), so the second
+ *  reuses the first's diff. Keyed weakly by the previous list, which is dropped with it. */
+const lastDiff = new WeakMap<string[], { after: string[]; removed: string[]; added: string[]; unique: boolean }>();
+
 function patchSplit(st: SplitState, members: string[], family: Family, where: string): SplitState | undefined {
   if (!st.unique) return undefined;
-  const { removed, added, unique } = diffLists(st.members, members, st.present, String);
+  let d = lastDiff.get(st.members);
+  if (!d || d.after !== members) lastDiff.set(st.members, (d = { after: members, ...diffLists(st.members, members, st.present, String) }));
+  const { removed, added, unique } = d;
   if (!unique) return undefined;
   // Classify first: a CIDR change means recompute, and nothing may have been modified by then.
   const rem = removed.map((m) => hostOf(m, family, where));
