@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ClusterIR, EndpointIR, PolicyIR, RuleIR, SetDef } from "../rule/index.js";
 import { arbCluster, type ArbSpec } from "./testdata/arbitrary.js";
-import { fixtureIR, NODE, SET_CLIENT } from "./testdata/fixtures.js";
+import { fixtureIR, ingressPolicy, NODE, SET_CLIENT } from "./testdata/fixtures.js";
 import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneConfig, type DataplaneModel } from "./index.js";
 
 const spec: ArbSpec = {
@@ -290,21 +290,7 @@ describe("compiled allow runs", () => {
     match: { protocol: 6, src: { sets: [set] }, dst: { ports: ports.map((p) => ({ first: p, last: p })) } },
     origin: { tier: "default", policy, direction: "ingress", index },
   });
-  const policy = (key: string, ingress: RuleIR[]): PolicyIR => ({
-    key,
-    kind: "GlobalNetworkPolicy",
-    name: key.slice(4),
-    tier: "default",
-    order: 1,
-    staged: false,
-    selector: "all()",
-    governs: { ingress: true, egress: false },
-    ingress,
-    egress: [],
-    applyOnForward: false,
-    preDNAT: false,
-    doNotTrack: false,
-  });
+  const policy = ingressPolicy;
   const endpoint = (name: string, policies: string[]): EndpointIR => ({
     key: `wep/default/${name}`,
     kind: "workload",

@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cidrContains, indexSets, matchRule, parseAddr, parseCidr, ruleForFamily, type ClusterIR, type EndpointIR, type EntityMatch, type PortRange, type Packet, type PolicyIR, type RuleIR, type RuleMatch, type SetDef } from "../rule/index.js";
+import { ingressPolicy } from "./testdata/fixtures.js";
 import { buildDataplane, DataplaneBuilder, type DataplaneConfig, type DataplaneModel, type DpMatch } from "./index.js";
 
 const N = "node1";
@@ -16,21 +17,7 @@ const rule = (policy: string, index: number, action: RuleIR["action"], match: Pa
   match: { src: {}, dst: {}, ...match },
   origin: { tier: "default", policy, direction: "ingress", index },
 });
-const policy = (key: string, ingress: RuleIR[]): PolicyIR => ({
-  key,
-  kind: "GlobalNetworkPolicy",
-  name: key.slice(4),
-  tier: "default",
-  order: 1,
-  staged: false,
-  selector: "all()",
-  governs: { ingress: true, egress: false },
-  ingress,
-  egress: [],
-  applyOnForward: false,
-  preDNAT: false,
-  doNotTrack: false,
-});
+const policy = ingressPolicy;
 const endpoint = (policies: string[]): EndpointIR => ({
   key: "wep/default/b",
   kind: "workload",

@@ -2,32 +2,17 @@
 import type { Issue } from "../../model/index.js";
 import { loadManifests, type ManifestInput } from "../../validate/index.js";
 import { countIssues, formatIssues, useColor } from "../output.js";
+import { defaultEngineIO, type EngineIO } from "./engine-io.js";
 
 export interface ValidateOptions {
   filename: string[];
   output: string;
 }
 
-export interface ValidateIO {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  /** Reads all of standard input (only called for "-"). */
-  readStdin: () => Promise<string>;
-  color: boolean;
-}
+/** The engine commands' IO; validate's colour follows stdout, where its report goes. */
+export type ValidateIO = EngineIO;
 
-async function readProcessStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-const defaultIO = (): ValidateIO => ({
-  out: (s) => void process.stdout.write(s),
-  err: (s) => void process.stderr.write(s),
-  readStdin: readProcessStdin,
-  color: useColor(process.stdout),
-});
+const defaultIO = (): ValidateIO => ({ ...defaultEngineIO(), color: useColor(process.stdout) });
 
 /** The command body; returns the exit status. */
 export async function runValidate(opts: ValidateOptions, io: ValidateIO = defaultIO()): Promise<number> {

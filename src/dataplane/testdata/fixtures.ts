@@ -296,3 +296,20 @@ export function runFixtureIR(): ClusterIR {
   web.ingress = { tiers: [{ tier: "default", defaultAction: "Deny", policies: pols.map((x) => x.key) }], stagedTiers: [], profiles: [] };
   return ir;
 }
+
+/** A default-tier, ingress-only GlobalNetworkPolicy "gnp/<name>" with the given rules (tests of runs and groups). */
+export const ingressPolicy = (key: string, ingress: RuleIR[]): PolicyIR => ({
+  key,
+  kind: "GlobalNetworkPolicy",
+  name: key.slice(4),
+  tier: "default",
+  order: 1,
+  staged: false,
+  selector: "all()",
+  governs: { ingress: true, egress: false },
+  ingress,
+  egress: [],
+  applyOnForward: false,
+  preDNAT: false,
+  doNotTrack: false,
+});
