@@ -8,10 +8,10 @@ import { stringify as toYaml } from "yaml";
 import { DatastoreError, type Store, type StoredResource } from "../datastore/index.js";
 import { kindFromCliName, kindOf, type Issue, type KindInfo, type Resource } from "../model/index.js";
 import { loadManifests } from "../validate/index.js";
-import { CliError } from "./datastore-config.js";
+import { CliError, openStoreFromOptions } from "./datastore-config.js";
 import { formatIssues } from "./output.js";
 import { formatTable } from "./table.js";
-import type { OutputFormat } from "./commands/resource-options.js";
+import type { FileOpts, OutputFormat } from "./commands/resource-options.js";
 
 // ------------------------------------------------------------------ output sink
 
@@ -298,4 +298,17 @@ export async function withStore<T>(open: () => Promise<Store>, fn: (s: Store) =>
   } finally {
     await store.close().catch(() => undefined);
   }
+}
+
+/**
+ * The file verbs (create, apply, replace): read and validate every input (nothing is written if
+ * any is invalid), then write them one by one and report per kind.
+ */
+export async function writeInputs(opts: FileOpts, verb: Verb, write: (store: Store, resource: Resource) => Promise<{ skipped?: boolean } | void>): Promise<void> {
+  const { resources, ok } = readInputs(opts.filename ?? [], opts.namespace);
+  if (!ok) return;
+  await withStore(
+    () => openStoreFromOptions(opts),
+    async (store) => reportOutcomes(verb, await forEachResource(resources, ({ resource }) => write(store, resource))),
+  );
 }

@@ -2,9 +2,9 @@
 import { stringify as toYaml } from "yaml";
 import { convertKubernetesNetworkPolicy, legacyToNetworkPolicy } from "../../convert/index.js";
 import type { Issue, K8sNetworkPolicy, StagedKubernetesNetworkPolicy } from "../../model/index.js";
-import { loadManifests, type ManifestInput } from "../../validate/index.js";
+import { loadManifests } from "../../validate/index.js";
 import { formatIssues } from "../output.js";
-import { defaultEngineIO, type EngineIO } from "./engine-io.js";
+import { defaultEngineIO, manifestInputs, type EngineIO } from "./engine-io.js";
 
 export interface ConvertOptions {
   filename: string[];
@@ -50,16 +50,7 @@ export async function runConvert(opts: ConvertOptions, io: EngineIO = defaultEng
     return 0;
   }
 
-  const inputs: ManifestInput[] = [];
-  let stdinRead = false;
-  for (const f of opts.filename) {
-    if (f === "-") {
-      if (stdinRead) continue;
-      stdinRead = true;
-      inputs.push({ text: await io.readStdin(), file: "<stdin>" });
-    } else inputs.push({ path: f });
-  }
-  const loaded = loadManifests(inputs);
+  const loaded = loadManifests(await manifestInputs(opts.filename, io));
   const issues: Issue[] = [...loaded.issues];
   if (loaded.issues.some((i) => i.severity === "error")) {
     io.err(formatIssues(issues, { sources: loaded.sources, color: io.color }));

@@ -5,6 +5,7 @@
  */
 import { Option, type Command } from "commander";
 import type { DatastoreOverrides } from "../../datastore/index.js";
+import type { ManifestInput } from "../../validate/index.js";
 import { addDatastoreOptions } from "../datastore-config.js";
 import { useColor } from "../output.js";
 
@@ -19,6 +20,20 @@ async function readProcessStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** `-f` arguments as loader inputs; "-" reads standard input once, however often it is given. */
+export async function manifestInputs(files: readonly string[], io: Pick<EngineIO, "readStdin">): Promise<ManifestInput[]> {
+  const inputs: ManifestInput[] = [];
+  let stdinRead = false;
+  for (const f of files) {
+    if (f !== "-") inputs.push({ path: f });
+    else if (!stdinRead) {
+      stdinRead = true;
+      inputs.push({ text: await io.readStdin(), file: "<stdin>" });
+    }
+  }
+  return inputs;
 }
 
 export const defaultEngineIO = (): EngineIO => ({

@@ -4,10 +4,10 @@
  */
 import { Cluster, formatExplanation, parseFailsafeList, type ClusterOptions, type FailsafeConfig, DEFAULT_FAILSAFE } from "../../engine/index.js";
 import type { Issue, Resource } from "../../model/index.js";
-import { loadManifests, type ManifestInput } from "../../validate/index.js";
+import { loadManifests } from "../../validate/index.js";
 import { openStoreFromOptions } from "../datastore-config.js";
 import { formatIssues } from "../output.js";
-import { defaultEngineIO, intOption, type EngineIO, type EngineInputOptions } from "./engine-io.js";
+import { defaultEngineIO, intOption, manifestInputs, type EngineIO, type EngineInputOptions } from "./engine-io.js";
 
 export type { EngineIO } from "./engine-io.js";
 
@@ -43,16 +43,7 @@ export async function loadCluster(files: string[] | undefined, opts: EngineInput
   let resources: Resource[];
   let sources: Map<string, string> | undefined;
   if (files && files.length > 0) {
-    const inputs: ManifestInput[] = [];
-    let stdinRead = false;
-    for (const f of files) {
-      if (f === "-") {
-        if (stdinRead) continue;
-        stdinRead = true;
-        inputs.push({ text: await io.readStdin(), file: "<stdin>" });
-      } else inputs.push({ path: f });
-    }
-    const loaded = loadManifests(inputs);
+    const loaded = loadManifests(await manifestInputs(files, io));
     sources = loaded.sources;
     if (loaded.issues.length > 0) io.err(formatIssues(loaded.issues, { sources, color: io.color }));
     if (loaded.issues.some((i) => i.severity === "error")) {

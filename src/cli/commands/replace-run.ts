@@ -1,19 +1,9 @@
 /** `tortie replace`: the action (registration, options and help are in replace.ts). */
-import { openStoreFromOptions } from "../datastore-config.js";
-import { forEachResource, readInputs, reportOutcomes, withStore } from "../resource-io.js";
+import { writeInputs } from "../resource-io.js";
 import type { FileOpts } from "./resource-options.js";
 
 export async function runReplace(opts: FileOpts): Promise<void> {
-  const { resources, ok } = readInputs(opts.filename ?? [], opts.namespace);
-  if (!ok) return;
-  await withStore(
-    () => openStoreFromOptions(opts),
-    async (store) => {
-      const outcomes = await forEachResource(resources, async ({ resource }) => {
-        await store.update(resource);
-      });
-      reportOutcomes("replaced", outcomes);
-    },
-  );
+  await writeInputs(opts, "replaced", async (store, resource) => {
+    await store.update(resource);
+  });
 }
-

@@ -1,8 +1,8 @@
 /** `tortie validate`'s action (registration, options and help are in validate.ts). */
 import type { Issue } from "../../model/index.js";
-import { loadManifests, type ManifestInput } from "../../validate/index.js";
+import { loadManifests } from "../../validate/index.js";
 import { countIssues, formatIssues, useColor } from "../output.js";
-import { defaultEngineIO, type EngineIO } from "./engine-io.js";
+import { defaultEngineIO, manifestInputs, type EngineIO } from "./engine-io.js";
 
 export interface ValidateOptions {
   filename: string[];
@@ -24,18 +24,7 @@ export async function runValidate(opts: ValidateOptions, io: ValidateIO = defaul
     io.err("tortie validate: give at least one -f FILE|DIR|-\n");
     return 1;
   }
-  const inputs: ManifestInput[] = [];
-  let stdinRead = false;
-  for (const f of opts.filename) {
-    if (f === "-") {
-      if (stdinRead) continue; // stdin can only be read once
-      stdinRead = true;
-      inputs.push({ text: await io.readStdin(), file: "<stdin>" });
-    } else {
-      inputs.push({ path: f });
-    }
-  }
-  const result = loadManifests(inputs);
+  const result = loadManifests(await manifestInputs(opts.filename, io));
   const issues: Issue[] = [...result.issues];
   if (result.resources.length === 0 && issues.length === 0) {
     issues.push({ code: "no-resources", path: [], severity: "error", message: "no resources found in the input" });
