@@ -20,6 +20,7 @@ import {
 import { makeUniqueId, type Selector } from "../selector/index.js";
 import type { EndpointRecord, NetworkSetRecord } from "./endpoint-builder.js";
 import type { LabelIndex } from "./label-index.js";
+import { addrMemberText } from "./set-delta.js";
 
 type Request =
   | { kind: "selector"; selector: Selector }
@@ -147,7 +148,7 @@ class MemberCache {
 
   /** An address, keyed like its host CIDR (same order as parseAddr's value). */
   addr(a: string): KeyedCidr {
-    return this.cidr(a.includes(":") ? `${a}/128` : `${a}/32`);
+    return this.cidr(addrMemberText(a));
   }
 
   /** Selector-set members of one labelled item (endpoint IPs as host CIDRs, network set nets). */
