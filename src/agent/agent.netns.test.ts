@@ -15,6 +15,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../datastore/index.js";
 import { makeDataplane, type DataplaneKind } from "../apply/index.js";
+import { kernelView } from "../dataplane/index.js";
 import { exec } from "../kernel/index.js";
 import type { Resource } from "../model/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
@@ -146,7 +147,7 @@ describe.skipIf(!enabled).each(["nftables", "iptables"] as DataplaneKind[])("tor
   async function kernelDiff(): Promise<string[]> {
     const want = modelFromScratch((await store.snapshot()).items, NODE, { config: { denyAction: "reject", logDenied: true } });
     const { kernel, backend } = makeDataplane({ kind: dataplane, netns: nodeNs });
-    return backend.compare(backend.expected(want), backend.parse(await kernel.list()));
+    return backend.compare(backend.expected(kernelView(want)), backend.parse(await kernel.list()));
   }
 
   async function nothingOfOurs(): Promise<boolean> {

@@ -5,6 +5,9 @@
  *   programmed unknown → full replace of our table;
  *   otherwise          → the diff (dataplane/diff.ts) programmed → desired, or nothing if equal.
  *
+ * What is sent is the kernel view of each model (dataplane/kernel-view.ts: no empty sets, no rule
+ * that can only match through one); diffs and drift checks compare views.
+ *
  * Failures: the kernel applies a batch all-or-nothing, so a failed batch leaves the kernel as it
  * was. A failed delta may still mean our picture is wrong (someone changed the table), so the
  * retry after a failed delta is a full replace. Retries back off exponentially (with jitter) up to
@@ -16,7 +19,7 @@
  *
  * Calls are serialised: apply/checkDrift/resync never overlap, in call order.
  */
-import { diffModels, summarizeOps, type DataplaneModel, type DpOp } from "../dataplane/index.js";
+import { diffModels, KernelViewer, summarizeOps, type DataplaneModel, type DpOp } from "../dataplane/index.js";
 import { isKernelError, KernelError } from "../kernel/index.js";
 import { nftBackend, type Backend } from "./backend.js";
 import type { Kernel } from "./kernel.js";
@@ -91,6 +94,9 @@ export class Applier {
   private readonly onEvent: (e: ApplierEvent) => void;
   private desiredModel: DataplaneModel | null = null;
   private programmedModel: DataplaneModel | null = null;
+  /** What the kernel holds: the kernel view (dataplane/kernel-view.ts) of programmedModel. */
+  private programmedView: DataplaneModel | null = null;
+  private readonly viewer = new KernelViewer();
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
 
@@ -128,7 +134,7 @@ export class Applier {
   /** Forgets what is programmed and replaces the whole table with the desired model. */
   resync(): Promise<ApplyResult | null> {
     return this.serial(async () => {
-      this.programmedModel = null;
+      this.forgetProgrammed();
       return this.desiredModel ? this.applyNow(this.desiredModel) : null;
     });
   }
@@ -137,7 +143,7 @@ export class Applier {
   remove(): Promise<void> {
     return this.serial(async () => {
       await this.kernel.apply(this.backend.remove());
-      this.programmedModel = null;
+      this.forgetProgrammed();
       this.desiredModel = null;
     });
   }
@@ -147,32 +153,40 @@ export class Applier {
     return Math.round(base * (1 - this.retry.jitter * this.random()));
   }
 
+  private forgetProgrammed(): void {
+    this.programmedModel = null;
+    this.programmedView = null;
+  }
+
   private async applyNow(desired: DataplaneModel): Promise<ApplyResult> {
     this.desiredModel = desired;
+    // The kernel gets the view, not the model: same verdicts, fewer kernel objects.
+    const view = this.viewer.view(desired);
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
-      const from = this.programmedModel;
+      const from = this.programmedView;
       let mode: "full" | "delta";
       let batch: unknown;
       let ops: DpOp[] = [];
       if (from === null) {
         mode = "full";
-        batch = this.backend.full(desired);
+        batch = this.backend.full(view);
       } else {
-        ops = diffModels(from, desired);
+        ops = diffModels(from, view);
         if (ops.length === 0) return { mode: "noop", ops: 0, attempts: attempt, summary: "" };
         if (needsFull(ops)) {
           mode = "full";
-          batch = this.backend.full(desired);
+          batch = this.backend.full(view);
         } else {
           mode = "delta";
-          batch = this.backend.delta(ops, desired, from);
+          batch = this.backend.delta(ops, view, from);
         }
       }
       const t0 = Date.now();
       try {
         await this.kernel.apply(batch);
         this.programmedModel = desired;
+        this.programmedView = view;
         const summary = mode === "full" ? "full replace" : summarizeOps(ops);
         this.onEvent({ kind: "applied", mode, ops: ops.length, summary, attempt, ms: Date.now() - t0 });
         return { mode, ops: ops.length, attempts: attempt, summary };
@@ -180,7 +194,7 @@ export class Applier {
         if (!isKernelError(e)) throw e; // a bug (e.g. in a renderer), not a kernel condition
         lastError = e;
         // The batch was not applied, but our picture of the kernel may be wrong: start over.
-        this.programmedModel = null;
+        this.forgetProgrammed();
         const retryInMs = attempt < this.retry.maxAttempts ? this.backoff(attempt) : null;
         this.onEvent({ kind: "apply-failed", mode, attempt, error: e.message, code: e.code, retryInMs });
         if (retryInMs !== null) await this.sleep(retryInMs);
@@ -196,7 +210,8 @@ export class Applier {
   checkDrift(opts: { resync?: boolean } = {}): Promise<DriftReport> {
     return this.serial(async () => {
       const programmed = this.programmedModel;
-      if (!programmed) return { differences: [], resynced: false };
+      const programmedView = this.programmedView;
+      if (!programmed || !programmedView) return { differences: [], resynced: false };
       let listing: unknown;
       try {
         listing = await this.kernel.list();
@@ -205,11 +220,11 @@ export class Applier {
         this.onEvent({ kind: "drift-check-failed", error: e.message });
         return { differences: [], resynced: false };
       }
-      const differences = this.backend.compare(this.backend.expected(programmed), this.backend.parse(listing));
+      const differences = this.backend.compare(this.backend.expected(programmedView), this.backend.parse(listing));
       if (differences.length === 0) return { differences, resynced: false };
       this.onEvent({ kind: "drift", differences });
       if (opts.resync === false) return { differences, resynced: false };
-      this.programmedModel = null;
+      this.forgetProgrammed();
       await this.applyNow(this.desiredModel ?? programmed);
       return { differences, resynced: true };
     });

@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildDataplane, type DataplaneModel } from "../dataplane/index.js";
+import { buildDataplane, kernelView, type DataplaneModel } from "../dataplane/index.js";
 import { arbCluster, type ArbSpec } from "../dataplane/testdata/arbitrary.js";
 import { fixtureIR, NODE, SET_DNS } from "../dataplane/testdata/fixtures.js";
 import { exec } from "../kernel/index.js";
@@ -38,7 +38,7 @@ for (const variant of ["default", "legacy"] as IptablesVariant[]) {
     const kernel = new IptablesKernel({ netns: ns, variant });
     const backend = iptablesBackend();
     const digest = async () => backend.parse(await kernel.list());
-    const inSync = async (m: DataplaneModel, what = "") => expect(backend.compare(backend.expected(m), await digest()), what).toEqual([]);
+    const inSync = async (m: DataplaneModel, what = "") => expect(backend.compare(backend.expected(kernelView(m)), await digest()), what).toEqual([]);
     const run = (cmd: string, args: string[]) => exec(cmd, args, { netns: ns });
     const ipt = (family: 4 | 6, args: string[]) => run(iptablesBinaries(variant, family).restore.replace("-restore", ""), args);
     const save = async (family: 4 | 6, table: string) => (await run(iptablesBinaries(variant, family).save, ["-t", table])).stdout;
@@ -171,7 +171,7 @@ describe.skipIf(!root)("iptables backend: dispatch trie in the kernel", () => {
     for (const [n, mode] of [[60, "full"], [30, "delta"], [0, "delta"], [45, "delta"]] as const) {
       const m = manyWorkloads(n);
       expect((await applier.apply(m)).mode).toBe(mode);
-      expect(backend.compare(backend.expected(m), backend.parse(await kernel.list())), `${n} workloads`).toEqual([]);
+      expect(backend.compare(backend.expected(kernelView(m)), backend.parse(await kernel.list())), `${n} workloads`).toEqual([]);
       const filter = (await exec("iptables-save", ["-t", "filter"], { netns: ns })).stdout;
       expect(filter.includes(":cali-from-wl-dispatch-"), `${n} workloads`).toBe(n >= 30);
     }
@@ -195,7 +195,7 @@ describe.skipIf(!root)("iptables backend: full replace over leftovers", () => {
     const m = fixture();
     const applier = new Applier(kernel, { backend: iptablesBackend(), sleep: async () => {}, retry: { maxAttempts: 1 } });
     await applier.apply(m);
-    expect(iptables.diffDigest(iptables.expectedDigest(iptables.render(m)), iptables.stateDigest(iptables.parseState(await kernel.list())))).toEqual([]);
+    expect(iptables.diffDigest(iptables.expectedDigest(iptables.render(kernelView(m))), iptables.stateDigest(iptables.parseState(await kernel.list())))).toEqual([]);
     const sets = (await run("ipset", ["list", "-n"])).stdout;
     expect(sets).not.toContain("cali4t0");
     expect(sets).not.toContain("cali40s-stale");

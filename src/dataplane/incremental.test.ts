@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import type { ClusterIR, EndpointIR, PolicyIR, RuleIR, SetDef } from "../rule/index.js";
 import { arbCluster, type ArbSpec } from "./testdata/arbitrary.js";
 import { fixtureIR, ingressPolicy, NODE, SET_CLIENT } from "./testdata/fixtures.js";
-import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneConfig, type DataplaneModel } from "./index.js";
+import { buildDataplane, checkReferences, DataplaneBuilder, diffModels, kernelView, KernelViewer, type DataplaneConfig, type DataplaneModel } from "./index.js";
 
 const spec: ArbSpec = {
   pods: [
@@ -154,14 +154,20 @@ const CONFIGS: Array<Partial<DataplaneConfig>> = [
 ];
 
 /** Drives one builder through the IRs; after every build it must equal the from-scratch model,
- *  and the model it returned before must be unchanged. */
+ *  and the model it returned before must be unchanged. The applier's incremental kernel view of
+ *  each model must equal the from-scratch view, and name only sets it keeps. */
 function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
   const b = new DataplaneBuilder(N, { config });
+  const viewer = new KernelViewer();
   let prev: { model: DataplaneModel; json: string } | undefined;
   irs.forEach((ir, i) => {
     const got = b.build(ir);
     expect(got, `step ${i}`).toEqual(buildDataplane(ir, N, { config }));
     if (prev) expect(JSON.stringify(prev.model), `model of step ${i - 1} modified`).toBe(prev.json);
+    const view = viewer.view(got);
+    expect(view, `view of step ${i}`).toEqual(kernelView(got));
+    checkReferences(view);
+    expect(JSON.stringify(got), `view of step ${i} modified the model`).toBe(JSON.stringify(buildDataplane(ir, N, { config })));
     prev = { model: got, json: JSON.stringify(got) };
   });
 }

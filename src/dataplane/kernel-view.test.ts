@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { buildDataplane, checkReferences, kernelView, KernelViewer, type DataplaneModel, type DpChain, type DpMatch, type DpRule, type DpSet } from "./index.js";
+import { fixtureIR, NODE } from "./testdata/fixtures.js";
+
+const set = (name: string, elements: string[]): DpSet => ({ name, family: 4, fields: ["addr"], interval: false, elements, about: name });
+const inSet = (name: string, negate = false): DpMatch => ({ kind: "addr-set", side: "src", family: 4, set: name, negate });
+const accept = (...match: DpMatch[]): DpRule => ({ match, verdict: { kind: "accept" } });
+
+function model(sets: DpSet[], chains: DpChain[]): DataplaneModel {
+  const base = buildDataplane(fixtureIR(), NODE);
+  return { ...base, sets: Object.fromEntries(sets.map((s) => [s.name, s])), chains: Object.fromEntries(chains.map((c) => [c.name, c])), maps: {} };
+}
+
+const tcp: DpMatch = { kind: "proto", protocols: [6] };
+const udp: DpMatch = { kind: "proto", protocols: [17] };
+
+describe("kernelView", () => {
+  const full = set("s-full", ["198.18.1.1"]);
+  const empty = set("s-empty", []);
+  const cases: Array<{ name: string; rules: DpRule[]; want: DpRule[] }> = [
+    { name: "no empty set: rules kept as they are", rules: [accept(inSet("s-full"))], want: [accept(inSet("s-full"))] },
+    { name: "in an empty set: the rule never matches and goes", rules: [accept(inSet("s-empty")), accept(tcp)], want: [accept(tcp)] },
+    { name: "not in an empty set: always true, the match goes", rules: [accept(tcp, inSet("s-empty", true))], want: [accept(tcp)] },
+    { name: "only 'not in ∅': the rule matches everything", rules: [accept(inSet("s-empty", true))], want: [accept()] },
+    { name: "positive and negated on empty sets: never matches", rules: [accept(inSet("s-empty", true), inSet("s-empty"))], want: [] },
+    {
+      name: "effects without a verdict go with their rule",
+      rules: [{ match: [inSet("s-empty")], effects: [{ kind: "mark-set", bits: 1 }] }, accept(inSet("s-full"))],
+      want: [accept(inSet("s-full"))],
+    },
+    {
+      name: "concatenated lookups behave the same",
+      rules: [{ match: [{ kind: "concat-set", family: 4, key: ["saddr", "l4proto", "dport"], set: "s-empty" }], verdict: { kind: "drop" } }],
+      want: [],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const m = model([full, empty], [{ name: "c", rules: c.rules }]);
+      const v = kernelView(m);
+      expect(v.chains.c!.rules).toEqual(c.want);
+      expect(Object.keys(v.sets)).toEqual(["s-full"]);
+      checkReferences(v);
+    });
+  }
+
+  it("leaves chains that name no empty set as the same objects, and the model untouched", () => {
+    const keep: DpChain = { name: "keep", rules: [accept(inSet("s-full"))] };
+    const m = model([full, empty], [keep, { name: "prune", rules: [accept(inSet("s-empty"))] }]);
+    const before = JSON.stringify(m);
+    const v = kernelView(m);
+    expect(v.chains.keep).toBe(keep);
+    expect(JSON.stringify(m)).toBe(before);
+  });
+
+  it("the fixture's view names only sets it keeps, and keeps no empty set", () => {
+    const v = kernelView(buildDataplane(fixtureIR(), NODE));
+    checkReferences(v);
+    expect(Object.values(v.sets).filter((s) => s.elements.length === 0)).toEqual([]);
+  });
+});
+
+describe("KernelViewer", () => {
+  it("re-prunes a chain whose set gains or loses its last element, and reuses the others", () => {
+    const keep: DpChain = { name: "keep", rules: [accept(inSet("a"))] };
+    const uses: DpChain = { name: "uses", rules: [accept(inSet("b")), accept(udp)] };
+    const m1 = model([set("a", ["198.18.1.1"]), set("b", [])], [keep, uses]);
+    const viewer = new KernelViewer();
+    const v1 = viewer.view(m1);
+    expect(v1.chains.uses!.rules).toHaveLength(1);
+    const m2 = { ...m1, sets: { ...m1.sets, b: set("b", ["198.18.1.2"]) } };
+    const v2 = viewer.view(m2);
+    expect(v2.chains.uses).toBe(uses);
+    expect(v2.chains.keep).toBe(v1.chains.keep);
+    expect(Object.keys(v2.sets)).toEqual(["a", "b"]);
+    const m3 = { ...m2, sets: { ...m2.sets, a: set("a", ["198.18.1.3"]) } }; // members change, still non-empty
+    const v3 = viewer.view(m3);
+    expect(v3.chains).toBe(v2.chains);
+    const m4 = { ...m3, sets: { ...m3.sets, b: set("b", []) } };
+    expect(viewer.view(m4)).toEqual(kernelView(m4));
+    expect(viewer.view(m4).chains.uses!.rules).toHaveLength(1);
+  });
+});
