@@ -3,6 +3,7 @@
  * atomic, errors are reported with the same codes as one-shot nft, and the session survives
  * (or replaces) a dead or stuck child.
  */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { isKernelError } from "./errors.js";
@@ -79,6 +80,28 @@ describe.skipIf(!root)("NftSession (real nft, in a namespace)", () => {
       await s.close();
     }
     expect(s.pid).toBeUndefined();
+  });
+
+  it("keeps no line-editor history file, and replaces its process once it has been sent recycleAfterBytes", async () => {
+    const plain = new NftSession({ netns: ns });
+    try {
+      await plain.apply(setup);
+      // libedit reads and writes $HOME/.nft.history; under /dev/null neither can happen.
+      expect(readFileSync(`/proc/${plain.pid}/environ`, "utf8").split("\0")).toContain("HOME=/dev/null");
+    } finally {
+      await plain.close();
+    }
+    const s = new NftSession({ netns: ns, recycleAfterBytes: 1 });
+    try {
+      const elems = (i: number) => Array.from({ length: 40 }, (_, k) => `198.18.${10 + i}.${k + 1}`);
+      for (let i = 0; i < 6; i++) await s.apply({ nftables: [{ add: { element: { ...T, name: "a", elem: elems(i) } } }] });
+      // Any batch passes 1 byte: a new process for every batch, and every batch applied.
+      expect(s.starts).toBe(6);
+      expect(s.pid).toBeUndefined();
+      expect(elementsOf(await nftListTable("inet", "sess", { netns: ns }), "a")).toEqual(expect.arrayContaining([...elems(0), ...elems(5)]));
+    } finally {
+      await s.close();
+    }
   });
 
   it("restarts after its child dies, and after a timeout", async () => {

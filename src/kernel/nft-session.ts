@@ -18,6 +18,13 @@
  * Failure handling: a timeout kills the child (by PID, ours) and rejects with TIMEOUT; a child
  * that exits mid-call rejects with FAILED. Either way the next call starts a new process. The
  * child never keeps the Node process alive while idle (unref'd between calls).
+ *
+ * Line editor: `nft -i` reads its input through libedit, which keeps every line (whole batches)
+ * in an in-memory history, loads ~/.nft.history at start and writes it back at exit. The child
+ * runs with HOME=/dev/null, so no history file is read or written (a 4,000-line file left by
+ * earlier runs cost each start-up ~0.3 s and made every batch slower), and it is replaced by a
+ * fresh process once the lines it has kept pass `recycleAfterBytes`, so a long-lived agent's
+ * session does not grow without bound.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { classifyStderr, KernelError } from "./errors.js";
@@ -43,13 +50,18 @@ interface Child {
   proc: ChildProcessWithoutNullStreams;
   output: string;
   pending: Pending | undefined;
+  /** Bytes of batches written (what libedit keeps in its history). */
+  written: number;
 }
 
 const HANDSHAKE_TIMEOUT_MS = 5_000;
+const RECYCLE_AFTER_BYTES = 64 * 1024 * 1024;
 
 export interface NftSessionOptions extends NftOptions {
   /** How long a new process has to answer the handshake (default 5 s, at most timeoutMs). */
   handshakeTimeoutMs?: number;
+  /** Replace the process after it has been sent this many bytes (default 64 MiB). */
+  recycleAfterBytes?: number;
 }
 
 /** The session cannot run here (no interactive nft, or it answers differently); use one-shot nft. */
@@ -110,8 +122,9 @@ export class NftSession {
     const [bin, argv] = wrapNetns("nft", ["-j", "-i"], this.opts.netns);
     const command = [bin, ...argv];
     // `exec … 2>&1`: errors and the sentinel share one ordered stream.
-    const proc = spawn("sh", ["-c", 'exec "$@" 2>&1', "sh", ...command], { stdio: ["pipe", "pipe", "pipe"] });
-    const c: Child = { proc, output: "", pending: undefined };
+    // HOME=/dev/null: libedit can neither read nor write a history (or .editrc) under it.
+    const proc = spawn("sh", ["-c", 'exec "$@" 2>&1', "sh", ...command], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, HOME: "/dev/null" } });
+    const c: Child = { proc, output: "", pending: undefined, written: 0 };
     this.starts++;
     proc.stdout.setEncoding("utf8");
     proc.stdout.on("data", (d: string) => this.onData(c, d));
@@ -149,7 +162,18 @@ export class NftSession {
       }
     }
     this.calls++;
-    await this.exchange(c, `${line}\n`, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    c.written += line.length + 1;
+    try {
+      await this.exchange(c, `${line}\n`, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    } finally {
+      if (c.written >= (this.opts.recycleAfterBytes ?? RECYCLE_AFTER_BYTES)) this.retire(c);
+    }
+  }
+
+  /** Lets a child finish on EOF; the next call starts a new one. */
+  private retire(c: Child): void {
+    if (this.child === c) this.child = undefined;
+    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.stdin.end();
   }
 
   /** Writes `text` and the sentinel; settles when the sentinel's answer arrives. */
