@@ -147,7 +147,7 @@ describe.skipIf(!enabled).each(["nftables", "iptables"] as DataplaneKind[])("tor
   async function kernelDiff(): Promise<string[]> {
     const want = modelFromScratch((await store.snapshot()).items, NODE, { config: { denyAction: "reject", logDenied: true } });
     const { kernel, backend } = makeDataplane({ kind: dataplane, netns: nodeNs });
-    return backend.compare(backend.expected(kernelView(want)), backend.parse(await kernel.list()));
+    return backend.compare(backend.expected(kernelView(want, backend.kernelView)), backend.parse(await kernel.list()));
   }
 
   async function nothingOfOurs(): Promise<boolean> {

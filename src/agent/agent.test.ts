@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeKernel } from "../apply/index.js";
+import { FakeKernel, nftBackend } from "../apply/index.js";
 import { kernelView } from "../dataplane/index.js";
 import { etcdAvailable, openStore, startEtcd, type Store } from "../datastore/index.js";
 import type { Resource } from "../model/index.js";
@@ -48,7 +48,7 @@ async function kernelVsStore(kernel: FakeKernel, store: Store): Promise<string[]
   const want = modelFromScratch((await store.snapshot()).items, NODE);
   const listing = kernel.listTable("inet", "tortie");
   if (!listing) return ["no table"];
-  return nft.diffDigest(nft.expectedDigest(kernelView(want)), nft.parseListing(listing)!);
+  return nft.diffDigest(nft.expectedDigest(kernelView(want, nftBackend().kernelView)), nft.parseListing(listing)!);
 }
 
 function newAgent(kernel: FakeKernel, open: () => Promise<Store>, extra: Partial<ConstructorParameters<typeof Agent>[0]> = {}): Agent {

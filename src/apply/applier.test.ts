@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildDataplane, kernelView } from "../dataplane/index.js";
 import { fixtureIR, NODE, SET_DNS } from "../dataplane/testdata/fixtures.js";
 import { nft } from "../render/index.js";
-import { Applier, ApplyError, FakeKernel, type ApplierEvent } from "./index.js";
+import { Applier, ApplyError, FakeKernel, nftBackend, type ApplierEvent } from "./index.js";
 
 type Cmd = Record<string, Record<string, unknown>>;
 const cmds = (b: unknown) => (b as { nftables: Cmd[] }).nftables;
@@ -22,7 +22,7 @@ const model = (mut?: (ir: ReturnType<typeof fixtureIR>) => void) => {
   return buildDataplane(ir, NODE, { config: { compileAllowRuns: false } });
 };
 
-const inSync = (k: FakeKernel, m: ReturnType<typeof model>) => expect(nft.diffDigest(nft.expectedDigest(kernelView(m)), nft.parseListing(k.listTable("inet", "tortie"))!)).toEqual([]);
+const inSync = (k: FakeKernel, m: ReturnType<typeof model>) => expect(nft.diffDigest(nft.expectedDigest(kernelView(m, nftBackend().kernelView)), nft.parseListing(k.listTable("inet", "tortie"))!)).toEqual([]);
 
 describe("Applier on the fake kernel", () => {
   it("loads fully first, then sends nothing when unchanged, then only what changed", async () => {

@@ -96,7 +96,7 @@ export class Applier {
   private programmedModel: DataplaneModel | null = null;
   /** What the kernel holds: the kernel view (dataplane/kernel-view.ts) of programmedModel. */
   private programmedView: DataplaneModel | null = null;
-  private readonly viewer = new KernelViewer();
+  private readonly viewer: KernelViewer;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
 
@@ -105,6 +105,7 @@ export class Applier {
     opts: ApplierOptions = {},
   ) {
     this.backend = opts.backend ?? nftBackend();
+    this.viewer = new KernelViewer(this.backend.kernelView);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.sleep = opts.sleep ?? realSleep;
     this.random = opts.random ?? Math.random;

@@ -3,11 +3,13 @@
  * the kernel should hold versus what it lists. The nftables backend is the only one today; an
  * iptables+ipset backend implements the same interface from the same dataplane model.
  */
-import type { DataplaneModel, DpOp } from "../dataplane/index.js";
+import type { DataplaneModel, DpOp, KernelViewOptions } from "../dataplane/index.js";
 import { nft } from "../render/index.js";
 
 export interface Backend<Digest = unknown> {
   readonly name: string;
+  /** How the applier turns a model into what this backend programs (dataplane/kernel-view.ts). */
+  readonly kernelView?: KernelViewOptions;
   /** One atomic batch replacing everything the backend owns with `model`. */
   full(model: DataplaneModel): unknown;
   /** One atomic batch applying `ops` (computed from `from`) to reach `to`. */
@@ -24,6 +26,9 @@ export interface Backend<Digest = unknown> {
 export function nftBackend(target: nft.NftTarget = nft.DEFAULT_TARGET): Backend<nft.NftDigest> {
   return {
     name: "nftables",
+    // nft re-reads every interval set's elements before each transaction; ipset's hash:net does
+    // not need the split.
+    kernelView: { splitIntervalSets: true },
     full: (m) => nft.renderFull(m, target),
     delta: (ops, to, from) => nft.renderOps(ops, to, from, target),
     remove: () => nft.renderDeleteTable(target),

@@ -159,6 +159,7 @@ const CONFIGS: Array<Partial<DataplaneConfig>> = [
 function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
   const b = new DataplaneBuilder(N, { config });
   const viewer = new KernelViewer();
+  const splitViewer = new KernelViewer({ splitIntervalSets: true });
   let prev: { model: DataplaneModel; json: string } | undefined;
   irs.forEach((ir, i) => {
     const got = b.build(ir);
@@ -167,6 +168,10 @@ function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
     const view = viewer.view(got);
     expect(view, `view of step ${i}`).toEqual(kernelView(got));
     checkReferences(view);
+    const split = splitViewer.view(got);
+    expect(split, `split view of step ${i}`).toEqual(kernelView(got, { splitIntervalSets: true }));
+    checkReferences(split);
+    expect(Object.values(split.sets).filter((s) => s.interval || s.elements.length === 0)).toEqual([]);
     expect(JSON.stringify(got), `view of step ${i} modified the model`).toBe(JSON.stringify(buildDataplane(ir, N, { config })));
     prev = { model: got, json: JSON.stringify(got) };
   });

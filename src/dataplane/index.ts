@@ -3,5 +3,5 @@ export * from "./naming.js";
 export { buildDataplane, checkReferences, DataplaneBuilder, type BuildOptions, type BuildStats } from "./build.js";
 export { collapseCidrs, normRanges } from "./compile.js";
 export { diffModels, summarizeOps, type DpOp } from "./diff.js";
-export { kernelView, KernelViewer } from "./kernel-view.js";
+export { kernelView, KernelViewer, type KernelViewOptions } from "./kernel-view.js";
 export { flowLogResolver } from "./flowlog.js";

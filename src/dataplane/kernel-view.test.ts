@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildDataplane, checkReferences, kernelView, KernelViewer, type DataplaneModel, type DpChain, type DpMatch, type DpRule, type DpSet } from "./index.js";
+import { buildDataplane, checkReferences, kernelView, KernelViewer, maskedSetName, type DataplaneModel, type DpChain, type DpMatch, type DpRule, type DpSet } from "./index.js";
 import { fixtureIR, NODE } from "./testdata/fixtures.js";
 
 const set = (name: string, elements: string[]): DpSet => ({ name, family: 4, fields: ["addr"], interval: false, elements, about: name });
@@ -79,5 +79,88 @@ describe("KernelViewer", () => {
     const m4 = { ...m3, sets: { ...m3.sets, b: set("b", []) } };
     expect(viewer.view(m4)).toEqual(kernelView(m4));
     expect(viewer.view(m4).chains.uses!.rules).toHaveLength(1);
+  });
+});
+
+describe("kernelView with splitIntervalSets", () => {
+  const split = { splitIntervalSets: true };
+  const nets: DpSet = { name: "cali4n-nets", family: 4, fields: ["addr"], interval: true, elements: ["192.0.2.64/29", "198.51.100.0/26", "203.0.113.0/26"], about: "nets" };
+  const hosts: DpSet = { name: "cali40-hosts", family: 4, fields: ["addr"], interval: false, elements: ["198.18.1.1"], about: "hosts" };
+  const m26 = maskedSetName("cali4n-nets", 4, 26);
+  const m29 = maskedSetName("cali4n-nets", 4, 29);
+  const cidrs = (negate: boolean, ...list: string[]): DpMatch => ({ kind: "addr", side: "dst", family: 4, cidrs: list, negate });
+
+  it("an interval set becomes one hash set per prefix length, holding the CIDRs' bases", () => {
+    const v = kernelView(model([nets, hosts], [{ name: "c", rules: [accept(inSet("cali4n-nets"))] }]), split);
+    expect(Object.values(v.sets).map((s) => [s.name, s.interval, s.elements])).toEqual([
+      [m26, false, ["198.51.100.0", "203.0.113.0"]],
+      [m29, false, ["192.0.2.64"]],
+      ["cali40-hosts", false, ["198.18.1.1"]],
+    ]);
+    checkReferences(v);
+  });
+
+  const cases: Array<{ name: string; rules: DpRule[]; want: DpRule[] }> = [
+    {
+      name: "in the set: one rule per prefix length (the CIDRs do not overlap, so at most one matches)",
+      rules: [accept(tcp, inSet("cali4n-nets"))],
+      want: [
+        accept(tcp, { kind: "addr-set", side: "src", family: 4, set: m26, negate: false, prefix: 26 }),
+        accept(tcp, { kind: "addr-set", side: "src", family: 4, set: m29, negate: false, prefix: 29 }),
+      ],
+    },
+    {
+      name: "not in the set: one rule, not in any part",
+      rules: [accept(inSet("cali4n-nets", true), tcp)],
+      want: [
+        accept({ kind: "addr-set", side: "src", family: 4, set: m26, negate: true, prefix: 26 }, { kind: "addr-set", side: "src", family: 4, set: m29, negate: true, prefix: 29 }, tcp),
+      ],
+    },
+    {
+      name: "CIDR lists of mixed lengths split the same way",
+      rules: [accept(cidrs(false, "10.0.0.0/8", "192.0.2.0/24", "198.51.100.0/24")), accept(cidrs(true, "10.0.0.0/8", "192.0.2.0/24"))],
+      want: [accept(cidrs(false, "10.0.0.0/8")), accept(cidrs(false, "192.0.2.0/24", "198.51.100.0/24")), accept(cidrs(true, "10.0.0.0/8"), cidrs(true, "192.0.2.0/24"))],
+    },
+    {
+      name: "two split conditions: every combination, in order",
+      rules: [accept(inSet("cali4n-nets"), cidrs(false, "10.0.0.0/8", "192.0.2.0/24"))],
+      want: [
+        accept({ kind: "addr-set", side: "src", family: 4, set: m26, negate: false, prefix: 26 }, cidrs(false, "10.0.0.0/8")),
+        accept({ kind: "addr-set", side: "src", family: 4, set: m26, negate: false, prefix: 26 }, cidrs(false, "192.0.2.0/24")),
+        accept({ kind: "addr-set", side: "src", family: 4, set: m29, negate: false, prefix: 29 }, cidrs(false, "10.0.0.0/8")),
+        accept({ kind: "addr-set", side: "src", family: 4, set: m29, negate: false, prefix: 29 }, cidrs(false, "192.0.2.0/24")),
+      ],
+    },
+    { name: "one length: unchanged", rules: [accept(cidrs(false, "192.0.2.0/24", "198.51.100.0/24"))], want: [accept(cidrs(false, "192.0.2.0/24", "198.51.100.0/24"))] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const m = model([nets, hosts], [{ name: "c", rules: c.rules }]);
+      const v = kernelView(m, split);
+      expect(v.chains.c!.rules).toEqual(c.want);
+      checkReferences(v);
+      // Without the option the view keeps interval sets and CIDR lists as they are.
+      expect(kernelView(m).chains.c!.rules).toEqual(c.rules);
+    });
+  }
+
+  it("full-length members are looked up without a mask", () => {
+    const mixed: DpSet = { ...nets, elements: ["192.0.2.64/29", "198.18.1.7"] };
+    const v = kernelView(model([mixed], [{ name: "c", rules: [accept(inSet("cali4n-nets"))] }]), split);
+    expect(v.chains.c!.rules.map((r) => r.match[0])).toEqual([
+      { kind: "addr-set", side: "src", family: 4, set: m29, negate: false, prefix: 29 },
+      { kind: "addr-set", side: "src", family: 4, set: maskedSetName("cali4n-nets", 4, 32), negate: false },
+    ]);
+  });
+
+  it("KernelViewer follows an interval set gaining a prefix length, and losing its members", () => {
+    const viewer = new KernelViewer(split);
+    const chain: DpChain = { name: "c", rules: [accept(inSet("cali4n-nets"))] };
+    const one = { ...nets, elements: ["192.0.2.64/29"] };
+    const steps = [one, nets, { ...nets, elements: [] }, one];
+    for (const s of steps) {
+      const m = model([s, hosts], [chain]);
+      expect(viewer.view(m)).toEqual(kernelView(m, split));
+    }
   });
 });

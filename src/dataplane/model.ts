@@ -41,8 +41,9 @@ export type DpMatch =
   | { kind: "proto"; protocols: number[]; negate?: boolean }
   /** Address is in one of the CIDRs (negate: in none). CIDRs are canonical and non-overlapping. */
   | { kind: "addr"; side: Side; family: Family; cidrs: string[]; negate?: boolean }
-  /** Address is a member of the named set (negate: is not). */
-  | { kind: "addr-set"; side: Side; family: Family; set: string; negate?: boolean }
+  /** Address is a member of the named set (negate: is not). With `prefix`, the address cut to its
+   *  first `prefix` bits is (the kernel view's stand-in for an interval set; kernel-view.ts). */
+  | { kind: "addr-set"; side: Side; family: Family; set: string; negate?: boolean; prefix?: number }
   /** Transport port is in one of the ranges (negate: in none). Callers pair it with a proto match. */
   | { kind: "port"; side: Side; ranges: PortRange[]; negate?: boolean }
   /** The concatenation of `key` fields is a member of the named set (negate: is not). */

@@ -158,6 +158,13 @@ export function setName(family: 4 | 6, part: SetPart, id: SetId): string {
   return `cali${family}${PART_CHAR[part]}${id.replace(/:/g, "-")}`.slice(0, MAX_SET_NAME);
 }
 
+/** Hash set standing in for the prefix-length-`prefix` part of interval set `name` (its members
+ *  cut to that length; kernel-view.ts): "cali" + family + "m" + length + "-" + hash of the name. */
+export function maskedSetName(name: string, family: 4 | 6, prefix: number): string {
+  const head = `cali${family}m${prefix}-`;
+  return head + shortHash(name, MAX_SET_NAME - head.length);
+}
+
 /** Concatenated (address . protocol . port) set compiled from a run of Allow/Deny rules; `key` is a
  *  stable description of its content (the address sets, protocols and ports it unites), so runs
  *  with the same content share one kernel set. */

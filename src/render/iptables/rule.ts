@@ -214,6 +214,9 @@ export function translateMatch(conj: DpMatch[], ctx: RuleContext): Translated | 
         break;
       }
       case "addr-set":
+        // Masked lookups stand in for interval sets in the nftables kernel view only; ipset's
+        // hash:net holds CIDRs itself.
+        if (m.prefix !== undefined) throw new BugError(`set ${m.set}: masked lookups are not rendered for iptables`);
         for (const a of alts) a.mods.push("-m", "set", ...(m.negate ? ["!"] : []), "--match-set", m.set, m.side);
         break;
       case "concat-set": {

@@ -5,6 +5,7 @@
  */
 import { assertNever } from "../../model/index.js";
 import type { DpEffect, DpMatch, DpRule, DpVerdict, Family, KeyField, SetField } from "../../dataplane/index.js";
+import { formatAddr } from "../../rule/index.js";
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type NftExpr = { [k: string]: Json };
@@ -24,6 +25,31 @@ export function addrValue(text: string): Json {
 
 function anySet(values: Json[]): Json {
   return values.length === 1 ? values[0]! : { set: values };
+}
+
+const fullLength = (f: Family) => (f === 4 ? 32 : 128);
+
+/** Netmask of a prefix length as an address ("255.255.255.248", "ffff:ffff:ffff::"). */
+function prefixMask(family: Family, prefix: number): string {
+  const bits = BigInt(fullLength(family));
+  const ones = (1n << bits) - 1n;
+  return formatAddr({ family, value: (ones << (bits - BigInt(prefix))) & ones });
+}
+
+/** The address field, cut to `prefix` bits when shorter than the address. */
+function addrField(family: Family, side: "src" | "dst", prefix?: number): Json {
+  const field = payload(ipProto(family), side === "src" ? "saddr" : "daddr");
+  return prefix === undefined || prefix === fullLength(family) ? field : { "&": [field, prefixMask(family, prefix)] };
+}
+
+/** Left and right of "address in CIDRs". Several CIDRs of one length are a hash lookup of the
+ *  address cut to that length (nft would otherwise build an interval set, and nft re-reads every
+ *  interval set's elements before each transaction); mixed lengths stay an interval set. */
+function cidrsMatch(family: Family, side: "src" | "dst", cidrs: string[]): [Json, Json] {
+  const lengths = new Set(cidrs.map((c) => (c.includes("/") ? Number(c.slice(c.indexOf("/") + 1)) : fullLength(family))));
+  if (cidrs.length === 1 || lengths.size > 1) return [addrField(family, side), anySet(cidrs.map(addrValue))];
+  const [prefix] = lengths;
+  return [addrField(family, side, prefix), { set: cidrs.map((c) => (c.includes("/") ? c.slice(0, c.indexOf("/")) : c)) }];
 }
 
 function portValue(r: { first: number; last: number }): Json {
@@ -55,10 +81,12 @@ export function matchExprs(m: DpMatch): NftExpr[] {
       return [match(m.negate ? "!=" : "==", { "&": [meta("mark"), m.mask >>> 0] }, m.value >>> 0)];
     case "proto":
       return [match(m.negate ? "!=" : "==", meta("l4proto"), anySet(m.protocols))];
-    case "addr":
-      return [match(m.negate ? "!=" : "==", payload(ipProto(m.family), m.side === "src" ? "saddr" : "daddr"), anySet(m.cidrs.map(addrValue)))];
+    case "addr": {
+      const [left, right] = cidrsMatch(m.family, m.side, m.cidrs);
+      return [match(m.negate ? "!=" : "==", left, right)];
+    }
     case "addr-set":
-      return [match(m.negate ? "!=" : "==", payload(ipProto(m.family), m.side === "src" ? "saddr" : "daddr"), `@${m.set}`)];
+      return [match(m.negate ? "!=" : "==", addrField(m.family, m.side, m.prefix), `@${m.set}`)];
     case "port":
       return [match(m.negate ? "!=" : "==", payload("th", m.side === "src" ? "sport" : "dport"), anySet(m.ranges.map(portValue)))];
     case "concat-set":
