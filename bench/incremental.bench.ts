@@ -58,6 +58,12 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     { name: "agent: initial calculation (CalcGraph)", value: Number(r.initialCalcMs), unit: "ms", note: `${size}; ${la}` },
     { name: "agent: initial dataplane model", value: Number(r.initialBuildMs), unit: "ms", note: `${r.sets} kernel sets, largest ${Number(r.largestSet).toLocaleString("en-US")} elements (address set of every pod: ${Number(r.addrSetMembers).toLocaleString("en-US")})` },
     { name: "node state: set elements", value: Number(r.elements), unit: "elements", note: `${Number(r.concatElements).toLocaleString("en-US")} in concatenated sets; ${r.sets} sets, ${r.chains} chains, ${Number(r.rules).toLocaleString("en-US")} rules` },
+    {
+      name: "node state programmed by nft: kernel sets",
+      value: Number(r.viewSets),
+      unit: "sets",
+      note: `kernel view of the model: ${r.sets} model sets less the empty ones, ${r.viewIntervalSets} interval sets split by prefix length; ${r.chains} chains, ${Number(r.viewRules).toLocaleString("en-US")} rules`,
+    },
   ];
   if (r.kernel) {
     results.push({ name: "kernel: cold load of the node state, nft", value: Number(r.coldLoadNftMs), unit: "ms", note: `one atomic nft -j -f batch; ${la}` });

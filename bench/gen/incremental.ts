@@ -17,7 +17,7 @@
  */
 import { CalcGraph, type CalcUpdate } from "../../src/agent/calc/index.js";
 import { Applier, IptablesKernel, iptablesBackend, NftKernel, nftBackend } from "../../src/apply/index.js";
-import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneModel } from "../../src/dataplane/index.js";
+import { buildDataplane, DataplaneBuilder, diffModels, kernelView, type DataplaneModel } from "../../src/dataplane/index.js";
 import type { Resource } from "../../src/model/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../../src/netns/index.js";
 import { generateCluster, podIP, rng } from "./cluster.js";
@@ -73,7 +73,14 @@ async function main(a: Args): Promise<Record<string, unknown>> {
   const concatElements = Object.values(model.sets).filter((s) => s.fields.length > 1).reduce((n, s) => n + s.elements.length, 0);
   const rules = Object.values(model.chains).reduce((n, c) => n + c.rules.length, 0);
   log(`node state: ${Object.keys(model.sets).length} sets, ${elements} elements (${concatElements} in concatenations), ${Object.keys(model.chains).length} chains, ${rules} rules`);
+  // What the nft applier programs: the kernel view (no empty sets, no interval sets).
+  const view = kernelView(model, nftBackend().kernelView);
+  const viewRules = Object.values(view.chains).reduce((n, c) => n + c.rules.length, 0);
+  log(`kernel view (nft): ${Object.keys(view.sets).length} sets, ${Object.keys(view.chains).length} chains, ${viewRules} rules`);
   const out: Record<string, unknown> = {
+    viewSets: Object.keys(view.sets).length,
+    viewIntervalSets: Object.values(model.sets).filter((s) => s.interval && s.elements.length > 0).length,
+    viewRules,
     initialCalcMs,
     initialBuildMs,
     localPods: local.length,

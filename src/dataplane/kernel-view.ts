@@ -60,6 +60,11 @@ function splitSet(s: DpSet): SplitSet {
   return split;
 }
 
+/** What a rule's view depends on in an interval set besides emptiness: its prefix lengths. */
+function lengthsOf(s: DpSet): string {
+  return s.interval && s.elements.length > 0 ? splitSet(s).parts.map((p) => p.prefix).join(",") : "";
+}
+
 function cidrLength(c: string, full: number): number {
   const slash = c.indexOf("/");
   return slash < 0 ? full : Number(c.slice(slash + 1));
@@ -211,7 +216,7 @@ export class KernelViewer {
           const s = model.sets[name]!;
           const old = prev.sets[name];
           if (old === s) continue;
-          if (!old || (old.elements.length === 0) !== (s.elements.length === 0) || (f.splitting && (s.interval || old.interval))) flipped.add(name);
+          if (!old || (old.elements.length === 0) !== (s.elements.length === 0) || (f.splitting && lengthsOf(old) !== lengthsOf(s))) flipped.add(name);
         }
         for (const name in prev.sets) if (!(name in model.sets)) flipped.add(name);
       }
