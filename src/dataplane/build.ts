@@ -747,6 +747,10 @@ export class DataplaneBuilder {
   private setNames: string[] | undefined;
   private logNames: string[] | undefined;
   private setObjects = new Map<string, DpSet>();
+  /** The previous model's chains and log index, handed back when no chain changed, so that
+   *  consumers (the applier's kernel view, diffModels) can skip them by identity. */
+  private chainRecord: Record<string, DpChain> | undefined;
+  private logRecord: Record<string, LogEntry> | undefined;
   private lastStats: BuildStats = { full: true, endpoints: 0, chains: 0, frame: false, sets: 0 };
 
   constructor(node: string, opts: BuildOptions = {}) {
@@ -786,6 +790,7 @@ export class DataplaneBuilder {
     this.wanted.clear();
     this.orphaned.clear();
     this.chainNames = this.setNames = this.logNames = undefined;
+    this.chainRecord = this.logRecord = undefined;
     this.setObjects = new Map();
     this.registry.update({ tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] }, this.registry.ids());
   }
@@ -899,12 +904,22 @@ export class DataplaneBuilder {
       sets[name] = set;
     }
     this.setObjects = setObjects;
-    this.chainNames ??= [...this.chains.keys()].sort(cmp);
-    this.logNames ??= [...this.logRefs.keys()].sort(cmp);
-    const chains: Record<string, DpChain> = {};
-    for (const n of this.chainNames) chains[n] = this.chains.get(n)!;
-    const logIndex: Record<string, LogEntry> = {};
-    for (const n of this.logNames) logIndex[n] = this.logRefs.get(n)!.entry;
+    // Chains enter and leave only with pieces: none rebuilt and no name dropped (chainNames is
+    // reset by any removal) means the previous record is still exact.
+    let chains = this.chainRecord;
+    if (!chains || rebuilt.length > 0 || this.chainNames === undefined) {
+      this.chainNames ??= [...this.chains.keys()].sort(cmp);
+      chains = {};
+      for (const n of this.chainNames) chains[n] = this.chains.get(n)!;
+      this.chainRecord = chains;
+    }
+    let logIndex = this.logRecord;
+    if (!logIndex || rebuilt.length > 0 || this.logNames === undefined) {
+      this.logNames ??= [...this.logRefs.keys()].sort(cmp);
+      logIndex = {};
+      for (const n of this.logNames) logIndex[n] = this.logRefs.get(n)!.entry;
+      this.logRecord = logIndex;
+    }
     const model: DataplaneModel = { node: this.node, config: this.config, sets, maps: this.frame.maps, chains, endpoints: this.frame.endpoints, logIndex, notes: this.frame.notes };
     // Chains kept from the previous build were checked when they were built, and nothing they
     // name can disappear while they exist: every target and set is reference-counted by the

@@ -88,39 +88,43 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
   }
   if (from.sets !== to.sets) for (const name of Object.keys(from.sets)) if (!(name in to.sets)) ops.push({ op: "delete-set", name });
 
-  // Chains.
-  for (const [name, c] of Object.entries(to.chains)) {
-    const old = from.chains[name];
-    if (old === c) continue;
-    if (!old) ops.push({ op: "add-chain", chain: c });
-    else if (chainShape(old) !== chainShape(c)) ops.push({ op: "delete-chain", name }, { op: "add-chain", chain: c });
-    else if (!sameJSON(old.rules, c.rules)) ops.push({ op: "replace-chain", chain: c });
+  // Chains (the same record: nothing to compare).
+  if (from.chains !== to.chains) {
+    for (const [name, c] of Object.entries(to.chains)) {
+      const old = from.chains[name];
+      if (old === c) continue;
+      if (!old) ops.push({ op: "add-chain", chain: c });
+      else if (chainShape(old) !== chainShape(c)) ops.push({ op: "delete-chain", name }, { op: "add-chain", chain: c });
+      else if (!sameJSON(old.rules, c.rules)) ops.push({ op: "replace-chain", chain: c });
+    }
+    for (const name of Object.keys(from.chains)) if (!(name in to.chains)) ops.push({ op: "delete-chain", name });
   }
-  for (const name of Object.keys(from.chains)) if (!(name in to.chains)) ops.push({ op: "delete-chain", name });
 
-  // Maps.
-  for (const [name, m] of Object.entries(to.maps)) {
-    const old = from.maps[name];
-    if (old === m) continue;
-    if (!old) {
-      ops.push({ op: "add-map", map: m });
-      continue;
-    }
-    const del: string[] = [];
-    const add: Record<string, DpMapTarget> = {};
-    for (const [k, t] of Object.entries(old.elements)) {
-      const n = m.elements[k];
-      if (!n) del.push(k);
-      else if (!sameJSON(n, t)) {
-        del.push(k);
-        add[k] = n;
+  // Maps (the same record: nothing to compare).
+  if (from.maps !== to.maps) {
+    for (const [name, m] of Object.entries(to.maps)) {
+      const old = from.maps[name];
+      if (old === m) continue;
+      if (!old) {
+        ops.push({ op: "add-map", map: m });
+        continue;
       }
+      const del: string[] = [];
+      const add: Record<string, DpMapTarget> = {};
+      for (const [k, t] of Object.entries(old.elements)) {
+        const n = m.elements[k];
+        if (!n) del.push(k);
+        else if (!sameJSON(n, t)) {
+          del.push(k);
+          add[k] = n;
+        }
+      }
+      for (const [k, t] of Object.entries(m.elements)) if (!(k in old.elements)) add[k] = t;
+      if (del.length > 0) ops.push({ op: "delete-map-elements", map: name, keys: del.sort() });
+      if (Object.keys(add).length > 0) ops.push({ op: "add-map-elements", map: name, elements: add });
     }
-    for (const [k, t] of Object.entries(m.elements)) if (!(k in old.elements)) add[k] = t;
-    if (del.length > 0) ops.push({ op: "delete-map-elements", map: name, keys: del.sort() });
-    if (Object.keys(add).length > 0) ops.push({ op: "add-map-elements", map: name, elements: add });
+    for (const name of Object.keys(from.maps)) if (!(name in to.maps)) ops.push({ op: "delete-map", name });
   }
-  for (const name of Object.keys(from.maps)) if (!(name in to.maps)) ops.push({ op: "delete-map", name });
   return ops;
 }
 
