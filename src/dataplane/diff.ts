@@ -8,6 +8,7 @@
  * touched — and a policy edit replaces only that policy's chain(s).
  */
 import type { DataplaneModel, DpChain, DpMap, DpMapTarget, DpSet } from "./model.js";
+import { elementDelta } from "./set-patch.js";
 
 export type DpOp =
   | { op: "add-set"; set: DpSet }
@@ -35,9 +36,12 @@ function sameJSON(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** [removed, added] between two sorted unique lists, in one merge pass. */
+/** [removed, added] between two sorted unique lists: the recorded edit when `to` was patched
+ *  from `from` (set-patch.ts), else one merge pass. */
 function changes(from: string[], to: string[]): [string[], string[]] {
   if (from === to) return [[], []];
+  const d = elementDelta(to);
+  if (d && d.base === from) return [[...d.removed].sort(), [...d.added].sort()];
   const del: string[] = [];
   const add: string[] = [];
   let i = 0;

@@ -2,7 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ClusterIR, PortMember, SetDef } from "../rule/index.js";
 import { SetRegistry, sortUnique, type IrSetSpec } from "./compile.js";
-import { diffLists, patchSortedStrings } from "./set-patch.js";
+import { diffLists, elementDelta, patchSortedStrings } from "./set-patch.js";
+import { diffModels } from "./diff.js";
+import { DEFAULT_CONFIG, type DataplaneModel } from "./model.js";
 
 /** `after` from `before`: a few edits of a copy (shared objects, as the IR's producers make it)
  *  or, sometimes, an unrelated list. */
@@ -65,6 +67,34 @@ describe("patchSortedStrings", () => {
         expect(base).toEqual(copy);
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it("remembers its edit, and diffModels reads it with the same result as comparing the lists", () => {
+    const word = fc.string({ maxLength: 3 });
+    const model = (elements: string[]): DataplaneModel => ({
+      node: "n",
+      config: DEFAULT_CONFIG,
+      sets: { s: { name: "s", family: 4, fields: ["addr"], interval: false, elements, about: "" } },
+      maps: {},
+      chains: {},
+      endpoints: [],
+      logIndex: {},
+      notes: [],
+    });
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 40 }), fc.array(word, { maxLength: 10 }), fc.array(word, { maxLength: 10 }), (b0, r0, a0) => {
+        const base = sortUnique(b0);
+        const remove = sortUnique(r0).filter((x) => base.includes(x)).reverse(); // any order
+        const add = sortUnique(a0).filter((x) => !base.includes(x));
+        const out = patchSortedStrings(base, remove, add);
+        if (remove.length + add.length > 0) expect(elementDelta(out)?.base).toBe(base);
+        const hinted = diffModels(model(base), model(out));
+        expect(hinted).toEqual(diffModels(model(base), model([...out]))); // a copy carries no edit
+        // An edit made from another array is not used.
+        expect(diffModels(model([...base, "zz"].sort()), model(out))).toEqual(diffModels(model([...base, "zz"].sort()), model([...out])));
+      }),
+      { numRuns: 1000 },
     );
   });
 });

@@ -58,9 +58,24 @@ function lowerBound(list: readonly string[], x: string): number {
   return lo;
 }
 
+/** What patchSortedStrings made an array from: diffModels reads it instead of walking two
+ *  100k-element arrays to find the one element a pod add changed. */
+export interface ElementDelta {
+  base: readonly string[];
+  removed: readonly string[];
+  added: readonly string[];
+}
+
+const elementDeltas = new WeakMap<readonly string[], ElementDelta>();
+
+/** How `elements` was patched from another array, if patchSortedStrings made it. */
+export function elementDelta(elements: readonly string[]): ElementDelta | undefined {
+  return elementDeltas.get(elements);
+}
+
 /** `base` (sorted by string order, distinct) without `remove` (all present) and with `add` (none
  *  present), as a new array; `base` itself when both are empty. O(k log n) searches and one copy
- *  of slices — no per-element hashing. */
+ *  of slices — no per-element hashing. The new array remembers the edit (elementDelta). */
 export function patchSortedStrings(base: readonly string[], remove: readonly string[], add: readonly string[]): string[] {
   if (remove.length === 0 && add.length === 0) return base as string[];
   // Edit points in base order: a removal consumes base[at], an insertion goes before base[at].
@@ -78,5 +93,6 @@ export function patchSortedStrings(base: readonly string[], remove: readonly str
     else i++;
   }
   for (; i < base.length; i++) out[o++] = base[i]!;
+  elementDeltas.set(out, { base, removed: [...remove], added: [...add] });
   return out;
 }
