@@ -49,6 +49,7 @@ import { BugError } from "../model/index.js";
 import { caliInterfaceName } from "../netns/index.js";
 import { failsafeFor, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
 import { compileMatch, compileRuns, SetRegistry, type Fact, type FactRecorder, type RunAction, type SetSpec } from "./compile.js";
+import { recordSetChanges } from "./diff.js";
 import {
   DEFAULT_CONFIG,
   type DataplaneConfig,
@@ -752,6 +753,8 @@ export class DataplaneBuilder {
   private chainRecord: Record<string, DpChain> | undefined;
   private logRecord: Record<string, LogEntry> | undefined;
   private lastStats: BuildStats = { full: true, endpoints: 0, chains: 0, frame: false, sets: 0 };
+  /** The model the last build returned (what the next one records its set changes against). */
+  private lastModel: DataplaneModel | undefined;
 
   constructor(node: string, opts: BuildOptions = {}) {
     this.node = node;
@@ -791,6 +794,7 @@ export class DataplaneBuilder {
     this.orphaned.clear();
     this.chainNames = this.setNames = this.logNames = undefined;
     this.chainRecord = this.logRecord = undefined;
+    this.lastModel = undefined;
     this.setObjects = new Map();
     this.registry.update({ tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] }, this.registry.ids());
   }
@@ -897,12 +901,17 @@ export class DataplaneBuilder {
     // Records are filled by plain assignment: Object.fromEntries is ~10× slower at this size.
     const sets: Record<string, DpSet> = {};
     const setObjects = new Map<string, DpSet>();
+    const changedSetNames: string[] = [];
     for (const name of this.setNames) {
       const set = this.registry.ensureNamed(name, this.setRefs.get(name)!.spec);
-      if (this.setObjects.get(name) !== set) stats.sets++;
+      if (this.setObjects.get(name) !== set) {
+        stats.sets++;
+        changedSetNames.push(name);
+      }
       setObjects.set(name, set);
       sets[name] = set;
     }
+    if (setObjects.size !== this.setObjects.size || changedSetNames.length > 0) for (const name of this.setObjects.keys()) if (!setObjects.has(name)) changedSetNames.push(name);
     this.setObjects = setObjects;
     // Chains enter and leave only with pieces: none rebuilt and no name dropped (chainNames is
     // reset by any removal) means the previous record is still exact.
@@ -926,6 +935,8 @@ export class DataplaneBuilder {
     // pieces naming it, and the frame (maps, static chains) is rebuilt with any endpoint change.
     if (full) checkReferences(model);
     else checkChainReferences(rebuilt, model, stats.frame);
+    if (!full && this.lastModel) recordSetChanges(model, this.lastModel, changedSetNames);
+    this.lastModel = model;
     this.lastStats = stats;
     return model;
   }

@@ -24,6 +24,7 @@
  * a packet and effects such as Log still run once. "In none of them" is an AND, one rule.
  */
 import type { DataplaneModel, DpChain, DpMatch, DpRule, DpSet } from "./model.js";
+import { recordSetChanges, setChangesSince } from "./diff.js";
 import { maskedSetName } from "./naming.js";
 
 export interface KernelViewOptions {
@@ -174,6 +175,12 @@ function addViewSet(out: Record<string, DpSet>, name: string, s: DpSet, f: SetFa
   else out[name] = s;
 }
 
+/** The names a model set has in the view (none when empty, its parts when split). */
+function viewSetNames(name: string, s: DpSet, f: SetFacts): string[] {
+  if (s.elements.length === 0) return [];
+  return f.splitting && s.interval ? splitSet(s).parts.map((p) => p.set.name) : [name];
+}
+
 function viewSets(sets: Record<string, DpSet>, f: SetFacts): Record<string, DpSet> {
   const out: Record<string, DpSet> = {};
   for (const name in sets) addViewSet(out, name, sets[name]!, f);
@@ -214,9 +221,33 @@ export class KernelViewer {
     // On a 30k-pod node this pass is most of the view's cost (memory loads, not computation).
     let flipped: Set<string> | null = null;
     let sets: Record<string, DpSet>;
+    const changedNames = prev && prevOut ? setChangesSince(model, prev) : undefined;
+    let viewChanged: string[] | undefined;
     if (prev && prevOut && model.sets === prev.sets) {
       flipped = new Set();
       sets = prevOut.sets;
+      viewChanged = [];
+    } else if (prev && prevOut && changedNames) {
+      // The builder recorded which sets changed: patch a copy of the previous view's record.
+      flipped = new Set();
+      sets = { ...prevOut.sets };
+      viewChanged = [];
+      for (const name of changedNames) {
+        const s = model.sets[name];
+        const old = prev.sets[name];
+        if (old === s) continue;
+        if (!old) this.lastSetCount++;
+        if (!s) this.lastSetCount--;
+        if (!old || !s || (old.elements.length === 0) !== (s.elements.length === 0) || (f.splitting && lengthsOf(old) !== lengthsOf(s))) flipped.add(name);
+        if (old) for (const n of viewSetNames(name, old, f)) {
+          delete sets[n];
+          viewChanged.push(n);
+        }
+        if (s) {
+          addViewSet(sets, name, s, f);
+          viewChanged.push(...viewSetNames(name, s, f));
+        }
+      }
     } else if (prev && prevOut) {
       flipped = new Set();
       sets = {};
@@ -254,6 +285,7 @@ export class KernelViewer {
       this.chainViews = next;
     }
     const out: DataplaneModel = { ...model, sets, chains };
+    if (prevOut && viewChanged) recordSetChanges(out, prevOut, [...new Set(viewChanged)]);
     this.lastIn = model;
     this.lastOut = out;
     return out;
