@@ -751,6 +751,7 @@ export class DataplaneBuilder {
   /** The previous model's chains and log index, handed back when no chain changed, so that
    *  consumers (the applier's kernel view, diffModels) can skip them by identity. */
   private chainRecord: Record<string, DpChain> | undefined;
+  private setRecord: Record<string, DpSet> | undefined;
   private logRecord: Record<string, LogEntry> | undefined;
   private lastStats: BuildStats = { full: true, endpoints: 0, chains: 0, frame: false, sets: 0 };
   /** The model the last build returned (what the next one records its set changes against). */
@@ -793,7 +794,7 @@ export class DataplaneBuilder {
     this.wanted.clear();
     this.orphaned.clear();
     this.chainNames = this.setNames = this.logNames = undefined;
-    this.chainRecord = this.logRecord = undefined;
+    this.chainRecord = this.logRecord = this.setRecord = undefined;
     this.lastModel = undefined;
     this.setObjects = new Map();
     this.registry.update({ tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] }, this.registry.ids());
@@ -810,7 +811,7 @@ export class DataplaneBuilder {
     //    (which depend on those objects) now say something else.
     const changedSets = prev ? changedKeys(prev.sets, ir.sets) : [];
     const changedPolicies = prev ? changedKeys(prev.policies, ir.policies) : [];
-    this.registry.update(ir, changedSets);
+    const droppedSets = this.registry.update(ir, changedSets);
     const stale = new Set<Piece>();
     const deps = [...changedSets.map((id: SetId) => `s:${id}`), ...changedPolicies.map((k) => `p:${k}`)];
     for (const dep of deps) {
@@ -896,23 +897,42 @@ export class DataplaneBuilder {
     }
 
     // 5. Sets: every set a rule names, rebuilt when an IR set it is made of changed.
-    this.registry.prune((name) => this.setRefs.has(name));
-    this.setNames ??= [...this.setRefs.keys()].sort(cmp);
-    // Records are filled by plain assignment: Object.fromEntries is ~10× slower at this size.
-    const sets: Record<string, DpSet> = {};
-    const setObjects = new Map<string, DpSet>();
+    let sets: Record<string, DpSet>;
     const changedSetNames: string[] = [];
-    for (const name of this.setNames) {
-      const set = this.registry.ensureNamed(name, this.setRefs.get(name)!.spec);
-      if (this.setObjects.get(name) !== set) {
+    if (!full && this.setNames !== undefined && this.setRecord) {
+      // Same names as the previous model (setNames is reset whenever a name comes or goes): only
+      // the sets the registry dropped for changed IR sets can be other objects now; every other
+      // name still has its cached object. A pod add at 100k touches ~10 of ~7k sets.
+      sets = { ...this.setRecord };
+      for (const name of new Set(droppedSets)) {
+        const ref = this.setRefs.get(name);
+        if (!ref) continue;
+        const set = this.registry.ensureNamed(name, ref.spec);
+        if (this.setObjects.get(name) === set) continue;
         stats.sets++;
         changedSetNames.push(name);
+        this.setObjects.set(name, set);
+        sets[name] = set;
       }
-      setObjects.set(name, set);
-      sets[name] = set;
+    } else {
+      this.registry.prune((name) => this.setRefs.has(name));
+      this.setNames ??= [...this.setRefs.keys()].sort(cmp);
+      // Records are filled by plain assignment: Object.fromEntries is ~10× slower at this size.
+      sets = {};
+      const setObjects = new Map<string, DpSet>();
+      for (const name of this.setNames) {
+        const set = this.registry.ensureNamed(name, this.setRefs.get(name)!.spec);
+        if (this.setObjects.get(name) !== set) {
+          stats.sets++;
+          changedSetNames.push(name);
+        }
+        setObjects.set(name, set);
+        sets[name] = set;
+      }
+      if (setObjects.size !== this.setObjects.size || changedSetNames.length > 0) for (const name of this.setObjects.keys()) if (!setObjects.has(name)) changedSetNames.push(name);
+      this.setObjects = setObjects;
     }
-    if (setObjects.size !== this.setObjects.size || changedSetNames.length > 0) for (const name of this.setObjects.keys()) if (!setObjects.has(name)) changedSetNames.push(name);
-    this.setObjects = setObjects;
+    this.setRecord = sets;
     // Chains enter and leave only with pieces: none rebuilt and no name dropped (chainNames is
     // reset by any removal) means the previous record is still exact.
     let chains = this.chainRecord;

@@ -168,10 +168,14 @@ export class SetRegistry {
   constructor(private ir: ClusterIR) {}
 
   /** Switches to a new IR; sets built from the changed IR sets are dropped. */
-  update(ir: ClusterIR, changed: Iterable<SetId>): void {
+  /** Takes the new IR; forgets the kernel sets made of the changed IR sets and returns their names. */
+  update(ir: ClusterIR, changed: Iterable<SetId>): string[] {
     this.ir = ir;
+    const dropped: string[] = [];
     for (const id of changed) {
-      for (const name of this.byId.get(id) ?? []) this.cache.delete(name);
+      for (const name of this.byId.get(id) ?? []) {
+        if (this.cache.delete(name)) dropped.push(name);
+      }
       this.byId.delete(id);
       if (!ir.sets[id]) {
         for (const f of [4, 6]) {
@@ -181,6 +185,7 @@ export class SetRegistry {
         }
       }
     }
+    return dropped;
   }
 
   /** The cached set of that name, else the set of `spec` (named `name`) built now. */
