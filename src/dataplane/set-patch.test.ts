@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { ClusterIR, PortMember, SetDef } from "../rule/index.js";
+import { recordMemberDelta, type ClusterIR, type PortMember, type SetDef } from "../rule/index.js";
 import { SetRegistry, sortUnique, type IrSetSpec } from "./compile.js";
 import { diffLists, elementDelta, patchSortedStrings } from "./set-patch.js";
 import { diffModels } from "./diff.js";
@@ -47,6 +47,32 @@ describe("diffLists", () => {
         expect(r.unique).toBe(new Set(ak).size === ak.length);
         expect(r.removed.map(key).sort()).toEqual(b.map(key).filter((k) => !ak.includes(k)).sort());
         expect(r.added.map(key).sort()).toEqual(sortUnique(ak.filter((k) => !seen.has(k))));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe("diffLists with the producer's record of the edit (rule/member-delta.ts)", () => {
+  it("gives the same members and uniqueness as comparing the lists", () => {
+    // Members are objects keyed by `k`: another object with the same key is another spelling.
+    type M = { k: string; v: number };
+    const member = fc.record({ k: fc.constantFrom("a", "b", "c", "d", "e", "f", "g"), v: fc.nat(2) });
+    fc.assert(
+      fc.property(fc.array(member, { maxLength: 12 }), fc.array(fc.boolean(), { maxLength: 12 }), fc.array(member, { maxLength: 5 }), (b0, drop, added) => {
+        const seen = new Set<string>();
+        const before = b0.filter((m) => !seen.has(m.k) && (seen.add(m.k), true));
+        const removed = before.filter((_, i) => drop[i]);
+        const after = [...before.filter((m) => !removed.includes(m)), ...added];
+        recordMemberDelta(after, { base: before, removed, added });
+        const key = (m: M) => m.k;
+        const hinted = diffLists(before, after, new Set(before.map(key)), key);
+        const plain = diffLists(before, [...after], new Set(before.map(key)), key);
+        expect(hinted.unique).toBe(plain.unique);
+        if (!plain.unique) return; // callers recompute the set
+        const keys = (xs: M[]) => xs.map(key).sort();
+        expect(keys(hinted.removed)).toEqual(keys(plain.removed));
+        expect(keys(hinted.added)).toEqual(keys(plain.added));
       }),
       { numRuns: 2000 },
     );

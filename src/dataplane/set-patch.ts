@@ -8,6 +8,7 @@
  * "sorted", but the engine's order (family, numeric base, prefix) is not the kernel element order
  * (string order), and a wrong assumption here would silently drop elements.
  */
+import { memberDelta, type MemberDelta } from "../rule/index.js";
 
 /** Distinct members of `before` missing from `after` and of `after` missing from `before` (by
  *  `key`); `unique` false when `after` lists a key twice. `present` holds the keys of `before`,
@@ -19,6 +20,8 @@ export function diffLists<T>(
   present: ReadonlySet<string>,
   key: (x: T) => string,
 ): { removed: T[]; added: T[]; unique: boolean } {
+  const d = memberDelta(after);
+  if (d && d.base === before) return fromDelta(d, present, key);
   const n = before.length;
   const m = after.length;
   let p = 0;
@@ -71,6 +74,27 @@ const elementDeltas = new WeakMap<readonly string[], ElementDelta>();
 /** How `elements` was patched from another array, if patchSortedStrings made it. */
 export function elementDelta(elements: readonly string[]): ElementDelta | undefined {
   return elementDeltas.get(elements);
+}
+
+/** diffLists' answer from the producer's record of the edit: the same members by `key`, without
+ *  reading the unchanged ones. A member removed and added again under the same key (another
+ *  spelling) is neither; an added key that `before` keeps, or one added twice, makes `after` list
+ *  a key twice. */
+function fromDelta<T>(d: MemberDelta<T>, present: ReadonlySet<string>, key: (x: T) => string): { removed: T[]; added: T[]; unique: boolean } {
+  const removedKeys = new Map<string, T>();
+  for (const x of d.removed) removedKeys.set(key(x), x);
+  const addedKeys = new Map<string, T>();
+  let unique = true;
+  for (const x of d.added) {
+    const k = key(x);
+    if (addedKeys.has(k) || (present.has(k) && !removedKeys.has(k))) unique = false;
+    else addedKeys.set(k, x);
+  }
+  const removed: T[] = [];
+  for (const [k, x] of removedKeys) if (!addedKeys.has(k)) removed.push(x);
+  const added: T[] = [];
+  for (const [k, x] of addedKeys) if (!removedKeys.has(k)) added.push(x);
+  return { removed, added, unique };
 }
 
 /** `base` (sorted by string order, distinct) without `remove` (all present) and with `add` (none

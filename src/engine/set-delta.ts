@@ -13,7 +13,7 @@
  * change, so the two cannot drift silently. Used by the agent's incremental calculation, whose
  * sets change by a few members per update while holding up to every pod of the cluster.
  */
-import { parseCidr, PROTO_ANY, type PortMember } from "../rule/index.js";
+import { parseCidr, PROTO_ANY, recordMemberDelta, type PortMember } from "../rule/index.js";
 import type { EndpointRecord, NetworkSetRecord } from "./endpoint-builder.js";
 
 /** Sort key of a member CIDR (number for IPv4, bigint for IPv6; never compared across families). */
@@ -152,5 +152,6 @@ export function patchSorted<T>(old: readonly T[], remove: readonly T[], add: rea
       d++;
     } else if (i >= old.length) break;
   }
+  recordMemberDelta(out, { base: old, removed: drops.map((j) => old[j]!), added: inserts.map((x) => x.x) });
   return out;
 }

@@ -4,3 +4,4 @@ export * from "./cidr.js";
 export * from "./order.js";
 export * from "./match.js";
 export * from "./match-classes.js";
+export * from "./member-delta.js";
