@@ -73,6 +73,8 @@ describe("Agent on the embedded store and the fake kernel", () => {
     await agent.whenReady();
     expect(await kernelVsStore(kernel, writer)).toEqual([]);
     expect(kernel.batches).toHaveLength(1);
+    // Idle: the agent makes the sets' patching indexes in the background (nothing left to do).
+    await until(() => agent.dataplane.unpreparedSets === 0, "patching indexes prepared while idle");
 
     // A remote pod joining the client selector: one element added, nothing else.
     await writer.apply(pod("r", "198.18.2.10", { role: "client" }, "node2"));

@@ -769,6 +769,20 @@ export class DataplaneBuilder {
     return this.lastStats;
   }
 
+  /**
+   * Uses idle time to make the patching indexes of sets that have not changed yet, for at most
+   * `budgetMs`; true when nothing is left to prepare. Models are unaffected; only the cost of a
+   * set's first change moves here.
+   */
+  prepareForChanges(budgetMs: number): boolean {
+    return this.registry.prepareForChanges(performance.now() + budgetMs);
+  }
+
+  /** Sets prepareForChanges has not reached yet. */
+  get unpreparedSets(): number {
+    return this.registry.unprepared;
+  }
+
   build(ir: ClusterIR): DataplaneModel {
     try {
       return this.update(ir);

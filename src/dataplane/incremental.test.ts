@@ -164,6 +164,11 @@ function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
   irs.forEach((ir, i) => {
     const got = b.build(ir);
     expect(got, `step ${i}`).toEqual(buildDataplane(ir, N, { config }));
+    // Every other step, idle time made the patching indexes: the next build takes the other path.
+    if (i % 2 === 1) {
+      expect(b.prepareForChanges(Infinity)).toBe(true);
+      expect(b.unpreparedSets).toBe(0);
+    }
     if (prev) expect(JSON.stringify(prev.model), `model of step ${i - 1} modified`).toBe(prev.json);
     const view = viewer.view(got);
     expect(view, `view of step ${i}`).toEqual(kernelView(got));
