@@ -23,7 +23,8 @@ const spec: ArbSpec = {
     { name: "c", iface: "", v4: "198.18.1.12", v6: "fd00:198:0:1::12", node: "n1" },
     { name: "d", iface: "", v4: "198.18.2.10", v6: "fd00:198:0:2::10", node: "n2" },
   ],
-  externalNets: ["198.18.1.0/24", "198.19.0.0/16", "fd00:198:0:2::/64"],
+  // Two CIDRs of one length per family: a list of them is a masked lookup in nft (render/nft/expr.ts).
+  externalNets: ["198.18.1.0/24", "198.18.2.0/24", "198.19.0.0/16", "fd00:198:0:1::/64", "fd00:198:0:2::/64"],
 };
 
 const manifests = spec.pods.map((p) => ({

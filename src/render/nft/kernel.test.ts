@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildDataplane, diffModels } from "../../dataplane/index.js";
+import { buildDataplane, diffModels, kernelView } from "../../dataplane/index.js";
 import { arbCluster, type ArbSpec } from "../../dataplane/testdata/arbitrary.js";
 import { fixtureIR, NODE } from "../../dataplane/testdata/fixtures.js";
 import { nftApply, nftApplyText, nftListTable, nftListTableText } from "../../kernel/index.js";
@@ -45,6 +45,23 @@ describe.skipIf(!root)("nft renderer in a real kernel", () => {
       await nftApplyText(renderText(m), { netns: ns });
       expect(await nftListTableText("inet", "tortie", { netns: ns })).toBe(fromJson);
     }
+  });
+
+  it("the nftables kernel view loads: masked lookups stand in for interval sets and CIDR lists of one length", async () => {
+    const m = kernelView(buildDataplane(fixtureIR(), NODE), { splitIntervalSets: true });
+    // A CIDR list of one length (a masked anonymous hash set) and one of two lengths (split).
+    const extra = { name: "cali-test-cidrs", rules: [
+      { match: [{ kind: "addr" as const, side: "src" as const, family: 4 as const, cidrs: ["198.51.100.0/24", "203.0.113.0/24"] }], verdict: { kind: "accept" as const } },
+      { match: [{ kind: "addr" as const, side: "dst" as const, family: 6 as const, cidrs: ["2001:db8:1::/48", "2001:db8:2::/48"], negate: true }], verdict: { kind: "drop" as const } },
+    ] };
+    const withList = { ...m, chains: { ...m.chains, [extra.name]: extra } };
+    await nftApply(renderFull(withList), { netns: ns });
+    expect(diffDigest(expectedDigest(withList), (await actualDigest())!)).toEqual([]);
+    const text = await nftListTableText("inet", "tortie", { netns: ns });
+    expect(text).toContain("ip saddr & 255.255.255.0 == { 198.51.100.0, 203.0.113.0 } accept");
+    expect(text).toContain("ip6 daddr & ffff:ffff:ffff:: != { 2001:db8:1::, 2001:db8:2:: } drop");
+    expect(text).not.toMatch(/flags interval/);
+    expect(text).toMatch(/ip6? [sd]addr & [0-9a-f.:]+ (==|!=) @cali[46]m/); // the fixture's network-set CIDRs
   });
 
   it("drift shows up in the digest: flushed table, extra rule, missing element", async () => {
