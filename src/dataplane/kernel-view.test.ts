@@ -144,6 +144,15 @@ describe("kernelView with splitIntervalSets", () => {
     });
   }
 
+  it("a concatenated interval set is kept as it is (its lookups are not rewritten)", () => {
+    const concat: DpSet = { name: "cali4n-concat", family: 4, fields: ["addr", "l4proto", "port"], interval: true, elements: ["192.0.2.0/24 . 6 . 80"], about: "" };
+    const rule: DpRule = { match: [{ kind: "concat-set", family: 4, key: ["saddr", "l4proto", "dport"], set: "cali4n-concat" }], verdict: { kind: "accept" } };
+    const v = kernelView(model([concat], [{ name: "c", rules: [rule] }]), split);
+    expect(v.sets["cali4n-concat"]).toBe(concat);
+    expect(v.chains.c!.rules).toEqual([rule]);
+    checkReferences(v);
+  });
+
   it("full-length members are looked up without a mask", () => {
     const mixed: DpSet = { ...nets, elements: ["192.0.2.64/29", "198.18.1.7"] };
     const v = kernelView(model([mixed], [{ name: "c", rules: [accept(inSet("cali4n-nets"))] }]), split);

@@ -61,9 +61,15 @@ function splitSet(s: DpSet): SplitSet {
   return split;
 }
 
+/** Address-only interval sets (the model's concatenated sets are hash sets; a concatenated
+ *  interval set would keep its interval flag, since its lookups are not rewritten). */
+function splittable(s: DpSet): boolean {
+  return s.interval && s.elements.length > 0 && s.fields.length === 1 && s.fields[0] === "addr";
+}
+
 /** What a rule's view depends on in an interval set besides emptiness: its prefix lengths. */
 function lengthsOf(s: DpSet): string {
-  return s.interval && s.elements.length > 0 ? splitSet(s).parts.map((p) => p.prefix).join(",") : "";
+  return splittable(s) ? splitSet(s).parts.map((p) => p.prefix).join(",") : "";
 }
 
 function cidrLength(c: string, full: number): number {
@@ -117,7 +123,7 @@ function facts(sets: Record<string, DpSet>, opts: KernelViewOptions): SetFacts {
     isEmpty: (name) => sets[name]?.elements.length === 0,
     split: (name) => {
       const s = sets[name];
-      return splitting && s?.interval && s.elements.length > 0 ? splitSet(s) : undefined;
+      return splitting && s !== undefined && splittable(s) ? splitSet(s) : undefined;
     },
     splitting,
   };
@@ -178,7 +184,7 @@ function addViewSet(out: Record<string, DpSet>, name: string, s: DpSet, f: SetFa
 /** The names a model set has in the view (none when empty, its parts when split). */
 function viewSetNames(name: string, s: DpSet, f: SetFacts): string[] {
   if (s.elements.length === 0) return [];
-  return f.splitting && s.interval ? splitSet(s).parts.map((p) => p.set.name) : [name];
+  return f.splitting && splittable(s) ? splitSet(s).parts.map((p) => p.set.name) : [name];
 }
 
 function viewSets(sets: Record<string, DpSet>, f: SetFacts): Record<string, DpSet> {
