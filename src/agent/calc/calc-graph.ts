@@ -61,6 +61,7 @@ import {
 } from "../../engine/index.js";
 import type { ClusterIR, EndpointIR, PolicyIR, PolicyKey, ProfileIR, SetDef, SetId, TierIR } from "../../rule/index.js";
 import { withWorkloadInterface } from "./interfaces.js";
+import { PolicySelectorIndex } from "./policy-index.js";
 import { SetIndex, type SetRequest } from "./set-index.js";
 
 export type CalcUpdate = { type: "put"; resource: Resource } | { type: "delete"; resource: Resource };
@@ -220,6 +221,8 @@ export class CalcGraph {
   // ---- policies and tiers
   private readonly policyOfRid = new Map<string, PolicyKey>();
   private readonly policies = new Map<PolicyKey, PolicyEntry>();
+  /** The policies by a label value their selector requires (candidates for an endpoint). */
+  private readonly policyIndex = new PolicySelectorIndex<PolicyKey>();
   /** Policies changed since the last flush, with their value at the previous flush. */
   private readonly dirtyPolicies = new Map<PolicyKey, PolicyEntry | undefined>();
   private readonly tierResources = new Map<string, Tier>();
@@ -460,6 +463,7 @@ export class CalcGraph {
       this.policyOfRid.set(rid, key);
       this.remember(key);
       this.policies.set(key, entry);
+      this.policyIndex.add(key, entry.compiled.selector);
       this.countTier(entry.compiled.ir.tier, 1);
     }
   }
@@ -473,6 +477,7 @@ export class CalcGraph {
     if (!e) return;
     this.remember(key);
     this.policies.delete(key);
+    this.policyIndex.remove(key);
     this.countTier(e.compiled.ir.tier, -1);
   }
 
@@ -676,7 +681,10 @@ export class CalcGraph {
     const labels = this.labels.get(key);
     if (!ep || !labels || ep.node !== this.node) return undefined;
     const selecting: CompiledPolicy[] = [];
-    for (const p of this.policies.values()) if (p.compiled.selector.matches(labels)) selecting.push(p.compiled);
+    for (const key of this.policyIndex.candidates(labels)) {
+      const p = this.policies.get(key)!;
+      if (p.compiled.selector.matches(labels)) selecting.push(p.compiled);
+    }
     const programs = new PolicyResolver(this.tiers, selecting).programs(ep, labels, ep.profiles.map(profileKey));
     const ir: EndpointIR = withWorkloadInterface(
       endpointIR(ep, labels, programs),
