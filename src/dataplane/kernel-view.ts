@@ -296,11 +296,4 @@ export class KernelViewer {
     this.lastOut = out;
     return out;
   }
-
-  /** Forgets the previous models (the next view is computed from scratch). */
-  reset(): void {
-    this.lastIn = null;
-    this.lastOut = null;
-    this.chainViews = new Map();
-  }
 }
