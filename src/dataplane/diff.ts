@@ -8,7 +8,7 @@
  * touched — and a policy edit replaces only that policy's chain(s).
  */
 import type { DataplaneModel, DpChain, DpMap, DpMapTarget, DpSet } from "./model.js";
-import { elementDelta } from "./set-patch.js";
+import { elementDeltaFrom } from "./set-patch.js";
 
 export type DpOp =
   | { op: "add-set"; set: DpSet }
@@ -42,25 +42,27 @@ function sameJSON(a: unknown, b: unknown): boolean {
  * kernel viewer record it, so diffModels and the viewer skip the walk over every set (at 100k
  * pods, ~7k sets per model and several walks per change).
  */
-const setChanges = new WeakMap<DataplaneModel, { prev: DataplaneModel; names: readonly string[] }>();
+// The previous model is held weakly: a strong reference would chain every model to the one
+// before it and keep them all alive.
+const setChanges = new WeakMap<DataplaneModel, { prev: WeakRef<DataplaneModel>; names: readonly string[] }>();
 
 export function recordSetChanges(model: DataplaneModel, prev: DataplaneModel, names: readonly string[]): void {
-  setChanges.set(model, { prev, names });
+  setChanges.set(model, { prev: new WeakRef(prev), names });
 }
 
 /** The set names that differ between `prev` and `model`, when `model`'s producer recorded them
  *  against that very `prev`; undefined otherwise (compare every set). */
 export function setChangesSince(model: DataplaneModel, prev: DataplaneModel): readonly string[] | undefined {
   const c = setChanges.get(model);
-  return c && c.prev === prev ? c.names : undefined;
+  return c && c.prev.deref() === prev ? c.names : undefined;
 }
 
 /** [removed, added] between two sorted unique lists: the recorded edit when `to` was patched
  *  from `from` (set-patch.ts), else one merge pass. */
 function changes(from: string[], to: string[]): [string[], string[]] {
   if (from === to) return [[], []];
-  const d = elementDelta(to);
-  if (d && d.base === from) return [[...d.removed].sort(), [...d.added].sort()];
+  const d = elementDeltaFrom(to, from);
+  if (d) return [[...d.removed].sort(), [...d.added].sort()];
   const del: string[] = [];
   const add: string[] = [];
   let i = 0;

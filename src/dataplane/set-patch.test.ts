@@ -1,9 +1,11 @@
+import v8 from "node:v8";
+import vm from "node:vm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { recordMemberDelta, type ClusterIR, type PortMember, type SetDef } from "../rule/index.js";
 import { SetRegistry, sortUnique, type IrSetSpec } from "./compile.js";
-import { diffLists, elementDelta, patchSortedStrings } from "./set-patch.js";
-import { diffModels } from "./diff.js";
+import { diffLists, elementDeltaFrom, patchSortedStrings } from "./set-patch.js";
+import { diffModels, recordSetChanges } from "./diff.js";
 import { DEFAULT_CONFIG, type DataplaneModel } from "./model.js";
 
 /** `after` from `before`: a few edits of a copy (shared objects, as the IR's producers make it)
@@ -64,7 +66,7 @@ describe("diffLists with the producer's record of the edit (rule/member-delta.ts
         const before = b0.filter((m) => !seen.has(m.k) && (seen.add(m.k), true));
         const removed = before.filter((_, i) => drop[i]);
         const after = [...before.filter((m) => !removed.includes(m)), ...added];
-        recordMemberDelta(after, { base: before, removed, added });
+        recordMemberDelta(after, before, { removed, added });
         const key = (m: M) => m.k;
         const hinted = diffLists(before, after, new Set(before.map(key)), key);
         const plain = diffLists(before, [...after], new Set(before.map(key)), key);
@@ -114,7 +116,7 @@ describe("patchSortedStrings", () => {
         const remove = sortUnique(r0).filter((x) => base.includes(x)).reverse(); // any order
         const add = sortUnique(a0).filter((x) => !base.includes(x));
         const out = patchSortedStrings(base, remove, add);
-        if (remove.length + add.length > 0) expect(elementDelta(out)?.base).toBe(base);
+        if (remove.length + add.length > 0) expect(elementDeltaFrom(out, base)).toEqual({ removed: remove, added: add });
         const hinted = diffModels(model(base), model(out));
         expect(hinted).toEqual(diffModels(model(base), model([...out]))); // a copy carries no edit
         // An edit made from another array is not used.
@@ -185,5 +187,45 @@ describe("SetRegistry: patched kernel sets equal sets built from scratch", () =>
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("recorded edits do not keep what they were made from alive", () => {
+  it("the base list, the base element array and the previous model can be collected", async () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const collected = new Set<string>();
+    const registry = new FinalizationRegistry<string>((what) => collected.add(what));
+    const model = (elements: string[]): DataplaneModel => ({
+      node: "n",
+      config: DEFAULT_CONFIG,
+      sets: { s: { name: "s", family: 4, fields: ["addr"], interval: false, elements, about: "" } },
+      maps: {},
+      chains: {},
+      endpoints: [],
+      logIndex: {},
+      notes: [],
+    });
+    // Kept: the newest of each; made from older ones that nothing else references.
+    const kept = (() => {
+      const members = ["198.18.0.1", "198.18.0.2"];
+      const patchedMembers = [...members, "198.18.0.3"];
+      recordMemberDelta(patchedMembers, members, { removed: [], added: ["198.18.0.3"] });
+      const elements = ["198.18.0.1", "198.18.0.2"];
+      const patchedElements = patchSortedStrings(elements, [], ["198.18.0.3"]);
+      const first = model(elements);
+      const second = model(patchedElements);
+      recordSetChanges(second, first, ["s"]);
+      registry.register(members, "members");
+      registry.register(elements, "elements");
+      registry.register(first, "model");
+      return { patchedMembers, patchedElements, second };
+    })();
+    for (let i = 0; i < 10 && collected.size < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect([...collected].sort()).toEqual(["elements", "members", "model"]);
+    expect(kept.second.sets.s!.elements).toBe(kept.patchedElements);
   });
 });

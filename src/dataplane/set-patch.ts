@@ -8,7 +8,7 @@
  * "sorted", but the engine's order (family, numeric base, prefix) is not the kernel element order
  * (string order), and a wrong assumption here would silently drop elements.
  */
-import { memberDelta, type MemberDelta } from "../rule/index.js";
+import { memberDeltaFrom, type MemberDelta } from "../rule/index.js";
 
 /** Distinct members of `before` missing from `after` and of `after` missing from `before` (by
  *  `key`); `unique` false when `after` lists a key twice. `present` holds the keys of `before`,
@@ -20,8 +20,8 @@ export function diffLists<T>(
   present: ReadonlySet<string>,
   key: (x: T) => string,
 ): { removed: T[]; added: T[]; unique: boolean } {
-  const d = memberDelta(after);
-  if (d && d.base === before) return fromDelta(d, present, key);
+  const d = memberDeltaFrom(after, before);
+  if (d) return fromDelta(d, present, key);
   const n = before.length;
   const m = after.length;
   let p = 0;
@@ -62,18 +62,19 @@ function lowerBound(list: readonly string[], x: string): number {
 }
 
 /** What patchSortedStrings made an array from: diffModels reads it instead of walking two
- *  100k-element arrays to find the one element a pod add changed. */
+ *  100k-element arrays to find the one element a pod add changed. The base is held weakly (a
+ *  strong reference would keep every earlier array of a set alive). */
 export interface ElementDelta {
-  base: readonly string[];
   removed: readonly string[];
   added: readonly string[];
 }
 
-const elementDeltas = new WeakMap<readonly string[], ElementDelta>();
+const elementDeltas = new WeakMap<readonly string[], { base: WeakRef<readonly string[]>; delta: ElementDelta }>();
 
-/** How `elements` was patched from another array, if patchSortedStrings made it. */
-export function elementDelta(elements: readonly string[]): ElementDelta | undefined {
-  return elementDeltas.get(elements);
+/** How `elements` was patched from `base`, if patchSortedStrings made it from that very array. */
+export function elementDeltaFrom(elements: readonly string[], base: readonly string[]): ElementDelta | undefined {
+  const d = elementDeltas.get(elements);
+  return d && d.base.deref() === base ? d.delta : undefined;
 }
 
 /** diffLists' answer from the producer's record of the edit: the same members by `key`, without
@@ -117,6 +118,6 @@ export function patchSortedStrings(base: readonly string[], remove: readonly str
     else i++;
   }
   for (; i < base.length; i++) out[o++] = base[i]!;
-  elementDeltas.set(out, { base, removed: [...remove], added: [...add] });
+  elementDeltas.set(out, { base: new WeakRef(base), delta: { removed: [...remove], added: [...add] } });
   return out;
 }

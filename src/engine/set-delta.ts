@@ -152,6 +152,6 @@ export function patchSorted<T>(old: readonly T[], remove: readonly T[], add: rea
       d++;
     } else if (i >= old.length) break;
   }
-  recordMemberDelta(out, { base: old, removed: drops.map((j) => old[j]!), added: inserts.map((x) => x.x) });
+  recordMemberDelta(out, old, { removed: drops.map((j) => old[j]!), added: inserts.map((x) => x.x) });
   return out;
 }

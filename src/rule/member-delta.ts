@@ -3,23 +3,26 @@
  * (engine/set-delta.ts patchSorted) record the edit on the new array, and consumers that keep
  * per-set state (the dataplane's set patching) read it instead of scanning two 100k-member lists
  * for the one member a pod add changed. It is a hint about an immutable array, never required: a
- * consumer whose previous list is not the recorded `base` compares the lists as before.
+ * consumer whose previous list is not the recorded base compares the lists as before.
+ *
+ * The base is held weakly: a strong reference would chain every list to the one before it and
+ * keep a set's whole history alive for as long as its newest list is.
  */
 export interface MemberDelta<T> {
-  /** The list this one was made from. */
-  base: readonly T[];
-  /** Members of `base` left out (the objects themselves). */
+  /** Members of the base left out (the objects themselves). */
   removed: readonly T[];
-  /** Members added (none of them in `base` under the producer's identity). */
+  /** Members added (none of them in the base under the producer's identity). */
   added: readonly T[];
 }
 
-const deltas = new WeakMap<readonly unknown[], MemberDelta<unknown>>();
+const deltas = new WeakMap<readonly unknown[], { base: WeakRef<readonly unknown[]>; delta: MemberDelta<unknown> }>();
 
-export function recordMemberDelta<T>(members: readonly T[], delta: MemberDelta<T>): void {
-  deltas.set(members, delta as MemberDelta<unknown>);
+export function recordMemberDelta<T>(members: readonly T[], base: readonly T[], delta: MemberDelta<T>): void {
+  deltas.set(members, { base: new WeakRef(base), delta: delta as MemberDelta<unknown> });
 }
 
-export function memberDelta<T>(members: readonly T[]): MemberDelta<T> | undefined {
-  return deltas.get(members) as MemberDelta<T> | undefined;
+/** The edit that made `members` from `base`, if its producer recorded one against that very list. */
+export function memberDeltaFrom<T>(members: readonly T[], base: readonly T[]): MemberDelta<T> | undefined {
+  const d = deltas.get(members);
+  return d && d.base.deref() === base ? (d.delta as MemberDelta<T>) : undefined;
 }
