@@ -8,6 +8,18 @@ import { diffLists, elementDeltaFrom, patchSortedStrings } from "./set-patch.js"
 import { diffModels, recordSetChanges } from "./diff.js";
 import { DEFAULT_CONFIG, type DataplaneModel } from "./model.js";
 
+/** A model holding one IPv4 address set "s" with these elements. */
+const oneSetModel = (elements: string[]): DataplaneModel => ({
+  node: "n",
+  config: DEFAULT_CONFIG,
+  sets: { s: { name: "s", family: 4, fields: ["addr"], interval: false, elements, about: "" } },
+  maps: {},
+  chains: {},
+  endpoints: [],
+  logIndex: {},
+  notes: [],
+});
+
 /** `after` from `before`: a few edits of a copy (shared objects, as the IR's producers make it)
  *  or, sometimes, an unrelated list. */
 const editedPair = <T>(item: fc.Arbitrary<T>) =>
@@ -100,16 +112,6 @@ describe("patchSortedStrings", () => {
 
   it("remembers its edit, and diffModels reads it with the same result as comparing the lists", () => {
     const word = fc.string({ maxLength: 3 });
-    const model = (elements: string[]): DataplaneModel => ({
-      node: "n",
-      config: DEFAULT_CONFIG,
-      sets: { s: { name: "s", family: 4, fields: ["addr"], interval: false, elements, about: "" } },
-      maps: {},
-      chains: {},
-      endpoints: [],
-      logIndex: {},
-      notes: [],
-    });
     fc.assert(
       fc.property(fc.array(word, { maxLength: 40 }), fc.array(word, { maxLength: 10 }), fc.array(word, { maxLength: 10 }), (b0, r0, a0) => {
         const base = sortUnique(b0);
@@ -117,10 +119,10 @@ describe("patchSortedStrings", () => {
         const add = sortUnique(a0).filter((x) => !base.includes(x));
         const out = patchSortedStrings(base, remove, add);
         if (remove.length + add.length > 0) expect(elementDeltaFrom(out, base)).toEqual({ removed: remove, added: add });
-        const hinted = diffModels(model(base), model(out));
-        expect(hinted).toEqual(diffModels(model(base), model([...out]))); // a copy carries no edit
+        const hinted = diffModels(oneSetModel(base), oneSetModel(out));
+        expect(hinted).toEqual(diffModels(oneSetModel(base), oneSetModel([...out]))); // a copy carries no edit
         // An edit made from another array is not used.
-        expect(diffModels(model([...base, "zz"].sort()), model(out))).toEqual(diffModels(model([...base, "zz"].sort()), model([...out])));
+        expect(diffModels(oneSetModel([...base, "zz"].sort()), oneSetModel(out))).toEqual(diffModels(oneSetModel([...base, "zz"].sort()), oneSetModel([...out])));
       }),
       { numRuns: 1000 },
     );
@@ -196,16 +198,6 @@ describe("recorded edits do not keep what they were made from alive", () => {
     const gc = vm.runInNewContext("gc") as () => void;
     const collected = new Set<string>();
     const registry = new FinalizationRegistry<string>((what) => collected.add(what));
-    const model = (elements: string[]): DataplaneModel => ({
-      node: "n",
-      config: DEFAULT_CONFIG,
-      sets: { s: { name: "s", family: 4, fields: ["addr"], interval: false, elements, about: "" } },
-      maps: {},
-      chains: {},
-      endpoints: [],
-      logIndex: {},
-      notes: [],
-    });
     // Kept: the newest of each; made from older ones that nothing else references.
     const kept = (() => {
       const members = ["198.18.0.1", "198.18.0.2"];
@@ -213,8 +205,8 @@ describe("recorded edits do not keep what they were made from alive", () => {
       recordMemberDelta(patchedMembers, members, { removed: [], added: ["198.18.0.3"] });
       const elements = ["198.18.0.1", "198.18.0.2"];
       const patchedElements = patchSortedStrings(elements, [], ["198.18.0.3"]);
-      const first = model(elements);
-      const second = model(patchedElements);
+      const first = oneSetModel(elements);
+      const second = oneSetModel(patchedElements);
       recordSetChanges(second, first, ["s"]);
       registry.register(members, "members");
       registry.register(elements, "elements");
