@@ -162,8 +162,9 @@ export class SetRegistry {
   private readonly splits = new Map<string, SplitState | { members: string[]; out: { hosts: string[]; nets: string[] } }>();
   /** Port and address sets' members and elements per "kind|family|id", kept to patch likewise. */
   private readonly portLists = new Map<string, PortListState | { members: PortMember[]; elements: string[] }>();
-  /** Keys of splits / port lists stored without their patching index (prepareForChanges). */
-  private readonly unindexed = new Set<string>();
+  /** Splits / port lists stored without their patching index, each with what makes it
+   *  (prepareForChanges); keyed "s:" + split key or "p:" + port-list key. */
+  private readonly unindexed = new Map<string, () => void>();
   /** Facts consulted while a piece is built are recorded here (set by the builder). */
   recorder: FactRecorder | undefined;
 
@@ -324,7 +325,12 @@ export class SetRegistry {
     }
     const elements = sortUnique(els);
     this.portLists.set(key, { members, elements });
-    this.unindexed.add(`p:${key}`);
+    this.unindexed.set(`p:${key}`, () => {
+      const st = this.portLists.get(key);
+      if (!st || "count" in st) return;
+      const full = newPortListState(kind, st.members, st.elements, family, where);
+      if (full) this.portLists.set(key, full);
+    });
     return elements;
   }
 
@@ -351,7 +357,10 @@ export class SetRegistry {
     }
     const out = splitSelectorMembers(members, family, `set ${id}`);
     this.splits.set(key, { members, out });
-    this.unindexed.add(`s:${key}`);
+    this.unindexed.set(`s:${key}`, () => {
+      const st = this.splits.get(key);
+      if (st && !("hostCount" in st)) this.splits.set(key, newSplitState(st.members, st.out, family));
+    });
     return out;
   }
 
@@ -366,21 +375,10 @@ export class SetRegistry {
   }
 
   prepareForChanges(deadline: number): boolean {
-    for (const k of this.unindexed) {
+    for (const [k, makeIndex] of this.unindexed) {
       if (performance.now() > deadline) return false;
       this.unindexed.delete(k);
-      const key = k.slice(2);
-      if (k.startsWith("s:")) {
-        const st = this.splits.get(key);
-        if (!st || "hostCount" in st) continue;
-        this.splits.set(key, newSplitState(st.members, st.out, Number(key.slice(0, key.indexOf("|"))) as Family));
-      } else {
-        const st = this.portLists.get(key);
-        if (!st || "count" in st) continue;
-        const [kind, family] = key.split("|") as ["port" | "address", string];
-        const full = newPortListState(kind, st.members, st.elements, Number(family) as Family, `set ${key.slice(key.indexOf("|", key.indexOf("|") + 1) + 1)}`);
-        if (full) this.portLists.set(key, full);
-      }
+      makeIndex();
     }
     return true;
   }
