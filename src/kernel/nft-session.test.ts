@@ -3,7 +3,8 @@
  * atomic, errors are reported with the same codes as one-shot nft, and the session survives
  * (or replaces) a dead or stuck child.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { isKernelError } from "./errors.js";
@@ -80,6 +81,32 @@ describe.skipIf(!root)("NftSession (real nft, in a namespace)", () => {
       await s.close();
     }
     expect(s.pid).toBeUndefined();
+  });
+
+  it("applies batches in nft's language through an included file: atomically, errors typed, directory removed on close", async () => {
+    const s = new NftSession({ netns: ns });
+    let dir = "";
+    try {
+      await s.apply(setup);
+      await s.applyText("add element inet sess a { 198.18.1.1 }\nadd element inet sess a { 198.18.1.2 }\n");
+      // The second command fails: the first may not take effect either.
+      const err = await s.applyText("add element inet sess a { 198.18.1.3 }\ndelete element inet sess a { 198.18.9.9 }\n").then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isKernelError(err, "NOT_FOUND")).toBe(true);
+      expect(elementsOf(await nftListTable("inet", "sess", { netns: ns }), "a")).toEqual(["198.18.1.1", "198.18.1.2"]);
+      // JSON lines and included files share one process and one queue.
+      await s.apply({ nftables: [{ add: { element: { ...T, name: "a", elem: ["198.18.1.4"] } } }] });
+      expect(elementsOf(await nftListTable("inet", "sess", { netns: ns }), "a")).toEqual(["198.18.1.1", "198.18.1.2", "198.18.1.4"]);
+      expect(s.starts).toBe(1);
+      dir = s.includeDir ?? "";
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(readFileSync(join(dir, "batch.nft"), "utf8")).toContain("198.18.1.3");
+    } finally {
+      await s.close();
+    }
+    expect(existsSync(dir)).toBe(false);
   });
 
   it("keeps no line-editor history file, and replaces its process once it has been sent recycleAfterBytes", async () => {

@@ -10,7 +10,7 @@ import { arbCluster, type ArbSpec } from "../../dataplane/testdata/arbitrary.js"
 import { fixtureIR, NODE } from "../../dataplane/testdata/fixtures.js";
 import { nftApply, nftApplyText, nftListTable, nftListTableText } from "../../kernel/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../../netns/index.js";
-import { diffDigest, expectedDigest, parseListing, renderDeleteTable, renderFull, renderOps, renderText } from "./index.js";
+import { batchText, diffDigest, expectedDigest, parseListing, renderDeleteTable, renderFull, renderOps, renderText } from "./index.js";
 
 const root = canUseNetns();
 const ns = uniqueName("rnd");
@@ -44,7 +44,23 @@ describe.skipIf(!root)("nft renderer in a real kernel", () => {
       const fromJson = await nftListTableText("inet", "tortie", { netns: ns });
       await nftApplyText(renderText(m), { netns: ns });
       expect(await nftListTableText("inet", "tortie", { netns: ns })).toBe(fromJson);
+      await nftApplyText(batchText(renderFull(m)), { netns: ns });
+      expect(await nftListTableText("inet", "tortie", { netns: ns })).toBe(fromJson);
     }
+  });
+
+  it("a delta that removes an endpoint applies the same as text commands as as JSON", async () => {
+    const a = buildDataplane(fixtureIR(), NODE);
+    const ir = fixtureIR();
+    ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db");
+    const b = buildDataplane(ir, NODE);
+    await nftApply(renderFull(a), { netns: ns });
+    await nftApply(renderOps(diffModels(a, b), b, a), { netns: ns });
+    const viaJson = await nftListTableText("inet", "tortie", { netns: ns });
+    await nftApplyText(batchText(renderFull(a)), { netns: ns });
+    await nftApplyText(batchText(renderOps(diffModels(a, b), b, a)), { netns: ns });
+    expect(await nftListTableText("inet", "tortie", { netns: ns })).toBe(viaJson);
+    expect(diffDigest(expectedDigest(b), (await actualDigest())!)).toEqual([]);
   });
 
   it("the nftables kernel view loads: masked lookups stand in for interval sets and CIDR lists of one length", async () => {
@@ -62,6 +78,8 @@ describe.skipIf(!root)("nft renderer in a real kernel", () => {
     expect(text).toContain("ip6 daddr & ffff:ffff:ffff:: != { 2001:db8:1::, 2001:db8:2:: } drop");
     expect(text).not.toMatch(/flags interval/);
     expect(text).toMatch(/ip6? [sd]addr & [0-9a-f.:]+ (==|!=) @cali[46]m/); // the fixture's network-set CIDRs
+    await nftApplyText(batchText(renderFull(withList)), { netns: ns });
+    expect(await nftListTableText("inet", "tortie", { netns: ns })).toBe(text);
   });
 
   it("drift shows up in the digest: flushed table, extra rule, missing element", async () => {
@@ -86,6 +104,14 @@ describe.skipIf(!root)("nft renderer in a real kernel", () => {
         expect(diffDigest(expectedDigest(a), (await actualDigest())!)).toEqual([]);
         await nftApply(renderOps(diffModels(a, b), b, a), { netns: ns });
         expect(diffDigest(expectedDigest(b), (await actualDigest())!)).toEqual([]);
+        const viaJson = await nftListTableText("inet", "tortie", { netns: ns });
+        // The same full load and delta as text commands (what the nft session is fed) list the same.
+        await nftApplyText(batchText(renderFull(a)), { netns: ns });
+        await nftApplyText(batchText(renderOps(diffModels(a, b), b, a)), { netns: ns });
+        expect(await nftListTableText("inet", "tortie", { netns: ns })).toBe(viaJson);
+        // And back, which deletes what b added (map keys, chains, sets).
+        await nftApplyText(batchText(renderOps(diffModels(b, a), a, b)), { netns: ns });
+        expect(diffDigest(expectedDigest(a), (await actualDigest())!)).toEqual([]);
       }),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 25) },
     );

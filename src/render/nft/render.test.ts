@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { buildDataplane, diffModels, type DataplaneModel, type DpRule } from "../../dataplane/index.js";
 import { fixtureIR, NODE, runFixtureIR, SET_DNS } from "../../dataplane/testdata/fixtures.js";
 import { ruleExprLists } from "./expr.js";
-import { chainRules, expectedDigest, parseListing, renderFull, renderOps, renderText } from "./index.js";
+import { batchText, chainRules, expectedDigest, parseListing, renderFull, renderOps, renderText } from "./index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -74,6 +74,32 @@ describe("renderOps ordering", () => {
     expect(last("flush chain")).toBeLessThanOrEqual(last("delete chain"));
     expect(cmds.filter((c) => c === "delete set").length).toBeGreaterThan(0);
     expect(last("delete chain")).toBeLessThan(first("delete set"));
+  });
+});
+
+describe("batchText (the nft session's form of a batch)", () => {
+  it("prints a delta in nft's language: map keys quoted, set elements bare, one command per line", () => {
+    const a = buildDataplane(fixtureIR(), NODE);
+    const ir = fixtureIR();
+    ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db");
+    (ir.sets[SET_DNS] as { members: string[] }).members = [];
+    const b = buildDataplane(ir, NODE);
+    const batch = renderOps(diffModels(a, b), b, a);
+    const lines = batchText(batch).trimEnd().split("\n");
+    expect(lines.length).toBe(batch.nftables.length);
+    const mapDeletes = lines.filter((l) => /^delete element inet tortie cali-(to|from)-wl-dispatch /.test(l));
+    expect(mapDeletes.length).toBe(2);
+    for (const l of mapDeletes) expect(l).toMatch(/\{ "cali[0-9a-f]+" \}$/);
+    const setDeletes = lines.filter((l) => /^delete element inet tortie cali[46]/.test(l));
+    expect(setDeletes.length).toBeGreaterThan(0);
+    for (const l of setDeletes) expect(l).not.toContain('"');
+    expect(lines.some((l) => /^flush chain inet tortie cali-/.test(l))).toBe(true);
+    expect(lines.some((l) => /^delete set inet tortie cali/.test(l))).toBe(true);
+  });
+
+  it("refuses what it cannot print instead of guessing", () => {
+    expect(() => batchText({ nftables: [{ replace: { rule: { family: "inet", table: "tortie", chain: "c", handle: 1, expr: [] } } }] })).toThrow(/unknown command replace/);
+    expect(() => batchText({ nftables: [{ add: { rule: { family: "inet", table: "tortie", chain: "c", expr: [{ counter: null }] } } }] })).toThrow(/no printer for statement counter/);
   });
 });
 

@@ -6,7 +6,9 @@
 import type { DataplaneModel } from "../../dataplane/index.js";
 import type { Json, NftExpr } from "./expr.js";
 import { elementValue, setTypeOf } from "./expr.js";
-import { chainRules, DEFAULT_TARGET, type NftTarget } from "./render.js";
+import { chainRules, DEFAULT_TARGET, type NftBatch, type NftTarget } from "./render.js";
+import { MAPS } from "../../dataplane/index.js";
+import { BugError } from "../../model/index.js";
 
 const q = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 /** Chain names: nft identifiers allow letters, digits, / - _ . ; anything else is quoted. */
@@ -85,7 +87,7 @@ function stmt(e: NftExpr): string {
       return r.expr ? `reject with ${r.type} ${r.expr}` : `reject with ${r.type}`;
     }
     default:
-      return JSON.stringify(e);
+      throw new BugError(`nft text: no printer for statement ${k}`);
   }
 }
 
@@ -93,29 +95,111 @@ function typeText(t: Json): string {
   return Array.isArray(t) ? t.join(" . ") : String(t);
 }
 
+function elementsText(els: string[]): string {
+  return els.join(",\n\t\t\t     ");
+}
+
+function setElementText(e: Json): string {
+  return value(e, false);
+}
+
+function mapElementText(e: Json): string {
+  // [key, { goto|jump: { target } }]
+  const [k, v] = e as [string, { [verdict: string]: { target: string } }];
+  const [verdict, body] = Object.entries(v)[0]!;
+  return `${q(k)} : ${verdict} ${ident(body.target)}`;
+}
+
+function ruleText(expr: NftExpr[], comment: string | undefined): string {
+  const body = expr.map(stmt).join(" ");
+  return `${body === "" ? "counter" : body}${comment === undefined ? "" : ` comment ${q(comment)}`}`;
+}
+
 export function renderText(model: DataplaneModel, t: NftTarget = DEFAULT_TARGET): string {
   const lines: string[] = [`table ${t.family} ${t.table}`, `delete table ${t.family} ${t.table}`, `table ${t.family} ${t.table} {`];
   for (const s of Object.values(model.sets)) {
     lines.push(`\tset ${s.name} {`, `\t\ttype ${typeText(setTypeOf(s.family, s.fields))}`);
     if (s.interval) lines.push(`\t\tflags interval`);
-    if (s.elements.length > 0) lines.push(`\t\telements = { ${s.elements.map((e) => value(elementValue(e, s.fields), false)).join(",\n\t\t\t     ")} }`);
+    if (s.elements.length > 0) lines.push(`\t\telements = { ${elementsText(s.elements.map((e) => setElementText(elementValue(e, s.fields))))} }`);
     lines.push(`\t}`);
   }
   for (const m of Object.values(model.maps)) {
     lines.push(`\tmap ${m.name} {`, `\t\ttype ifname : verdict`);
     const els = Object.entries(m.elements).sort(([a], [b]) => (a < b ? -1 : 1));
-    if (els.length > 0) lines.push(`\t\telements = { ${els.map(([k, v]) => `${q(k)} : ${v.verdict} ${ident(v.chain)}`).join(",\n\t\t\t     ")} }`);
+    if (els.length > 0) lines.push(`\t\telements = { ${elementsText(els.map(([k, v]) => mapElementText([k, { [v.verdict]: { target: v.chain } }])))} }`);
     lines.push(`\t}`);
   }
   for (const c of Object.values(model.chains)) {
     lines.push(`\tchain ${ident(c.name)} {`);
     if (c.base) lines.push(`\t\ttype filter hook ${c.base.hook} priority ${c.base.priority}; policy ${c.base.policy};`);
-    for (const r of chainRules(c)) {
-      const body = r.expr.map(stmt).join(" ");
-      lines.push(`\t\t${body === "" ? "counter" : body} comment ${q(r.comment)}`);
-    }
+    for (const r of chainRules(c)) lines.push(`\t\t${ruleText(r.expr, r.comment)}`);
     lines.push(`\t}`);
   }
   lines.push(`}`);
+  return lines.join("\n") + "\n";
+}
+
+type Obj = { [k: string]: Json };
+
+/**
+ * A JSON batch (renderFull, renderOps, renderDeleteTable) as the same commands in nft's language,
+ * one per line, for `nft -f` or an `include` (the nft session feeds batches this way: nft reads an
+ * included file in blocks, where a line typed into `nft -i` goes through libedit one byte per
+ * read(2), ~2 µs per byte). Every command and expression kind the renderers emit is printed; an
+ * unknown one is a BugError rather than a guess. Map elements are told from set elements by the
+ * map names (`MAPS`) and the maps the batch declares: a deleted map key is a bare string, like an
+ * address in a set, but only the former may be quoted.
+ */
+export function batchText(batch: NftBatch): string {
+  const maps = new Set<string>(Object.values(MAPS));
+  for (const c of batch.nftables) {
+    const m = (c.add as Obj | undefined)?.map as Obj | undefined;
+    if (m) maps.add(m.name as string);
+  }
+  const lines: string[] = [];
+  for (const c of batch.nftables) {
+    const [verb, body] = Object.entries(c)[0]!;
+    const [kind, o] = Object.entries(body)[0]! as [string, Obj];
+    if (verb !== "add" && verb !== "delete" && verb !== "flush") throw new BugError(`batchText: unknown command ${verb}`);
+    const where = `${o.family as string} ${o.table as string}`;
+    switch (kind) {
+      case "table":
+        lines.push(`${verb} table ${o.family as string} ${o.name as string}`);
+        break;
+      case "set":
+      case "map": {
+        const name = o.name as string;
+        if (verb !== "add") {
+          lines.push(`${verb} ${kind} ${where} ${name}`);
+          break;
+        }
+        const parts = [kind === "map" ? `type ${o.type as string} : ${o.map as string};` : `type ${typeText(o.type!)};`];
+        if (Array.isArray(o.flags) && o.flags.length > 0) parts.push(`flags ${o.flags.join(",")};`);
+        if (Array.isArray(o.elem) && o.elem.length > 0) parts.push(`elements = { ${o.elem.map(kind === "map" ? mapElementText : setElementText).join(", ")} };`);
+        lines.push(`add ${kind} ${where} ${name} { ${parts.join(" ")} }`);
+        break;
+      }
+      case "chain": {
+        const name = ident(o.name as string);
+        if (verb === "add" && o.hook !== undefined) lines.push(`add chain ${where} ${name} { type ${o.type as string} hook ${o.hook as string} priority ${o.prio as number}; policy ${o.policy as string}; }`);
+        else lines.push(`${verb} chain ${where} ${name}`);
+        break;
+      }
+      case "rule":
+        if (verb !== "add") throw new BugError(`batchText: ${verb} rule is not rendered by tortie`);
+        lines.push(`add rule ${where} ${ident(o.chain as string)} ${ruleText(o.expr as NftExpr[], o.comment as string | undefined)}`);
+        break;
+      case "element": {
+        const name = o.name as string;
+        const els = o.elem as Json[];
+        const isMap = maps.has(name);
+        const text = els.map((e) => (isMap ? (Array.isArray(e) ? mapElementText(e) : q(e as string)) : setElementText(e)));
+        lines.push(`${verb} element ${where} ${name} { ${text.join(", ")} }`);
+        break;
+      }
+      default:
+        throw new BugError(`batchText: unknown object ${kind}`);
+    }
+  }
   return lines.join("\n") + "\n";
 }
