@@ -47,7 +47,7 @@
  */
 import { BugError } from "../model/index.js";
 import { caliInterfaceName } from "../netns/index.js";
-import { failsafeFor, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
+import { failsafeFor, irChangesFrom, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
 import { compileMatch, compileRuns, SetRegistry, type Fact, type FactRecorder, type RunAction, type SetSpec } from "./compile.js";
 import { recordSetChanges } from "./diff.js";
 import {
@@ -823,8 +823,12 @@ export class DataplaneBuilder {
 
     // 1. What changed: IR objects replaced since the previous build, and the pieces whose facts
     //    (which depend on those objects) now say something else.
-    const changedSets = prev ? changedKeys(prev.sets, ir.sets) : [];
-    const changedPolicies = prev ? changedKeys(prev.policies, ir.policies) : [];
+    // The IR's producer may have recorded which keys it touched (a superset of the changed ones);
+    // otherwise every entry of the 10k-key records is compared.
+    const recorded = prev ? irChangesFrom(ir, prev) : undefined;
+    const changed = <T>(a: Record<string, T>, b: Record<string, T>, keys: readonly string[] | undefined) => (keys ? keys.filter((k) => a[k] !== b[k]) : changedKeys(a, b));
+    const changedSets = prev ? changed(prev.sets, ir.sets, recorded?.sets) : [];
+    const changedPolicies = prev ? changed(prev.policies, ir.policies, recorded?.policies) : [];
     const droppedSets = this.registry.update(ir, changedSets);
     const stale = new Set<Piece>();
     const deps = [...changedSets.map((id: SetId) => `s:${id}`), ...changedPolicies.map((k) => `p:${k}`)];
@@ -874,7 +878,7 @@ export class DataplaneBuilder {
     //    the chains of changed policies and profiles, stale ones, and targets that appeared or
     //    lost their last endpoint in step 2 — not every chain.
     const candidates = new Set<string>([...this.wanted, ...this.orphaned]);
-    const changedProfiles = prev ? changedKeys(prev.profiles, ir.profiles) : [];
+    const changedProfiles = prev ? changed(prev.profiles, ir.profiles, recorded?.profiles) : [];
     for (const k of changedPolicies) for (const n of this.chainsByInput.get(`p:${k}`) ?? []) candidates.add(n);
     for (const k of changedProfiles) for (const n of this.chainsByInput.get(`r:${k}`) ?? []) candidates.add(n);
     for (const p of stale) if (p.chainName !== undefined) candidates.add(p.chainName);

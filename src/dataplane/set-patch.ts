@@ -8,6 +8,7 @@
  * "sorted", but the engine's order (family, numeric base, prefix) is not the kernel element order
  * (string order), and a wrong assumption here would silently drop elements.
  */
+import { lowerBound } from "../model/index.js";
 import { memberDeltaFrom, type MemberDelta } from "../rule/index.js";
 
 /** Distinct members of `before` missing from `after` and of `after` missing from `before` (by
@@ -50,16 +51,6 @@ export function diffLists<T>(
   return { removed, added, unique };
 }
 
-function lowerBound(list: readonly string[], x: string): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** What patchSortedStrings made an array from: diffModels reads it instead of walking two
  *  100k-element arrays to find the one element a pod add changed. The base is held weakly (a

@@ -13,6 +13,7 @@
  * change, so the two cannot drift silently. Used by the agent's incremental calculation, whose
  * sets change by a few members per update while holding up to every pod of the cluster.
  */
+import { lowerBound } from "../model/index.js";
 import { parseCidr, PROTO_ANY, recordMemberDelta, type PortMember } from "../rule/index.js";
 import type { EndpointRecord, NetworkSetRecord } from "./endpoint-builder.js";
 
@@ -82,16 +83,6 @@ function compareKeys(a: MemberKey, b: MemberKey): number {
   return a.family - b.family || (a.v < b.v ? -1 : a.v > b.v ? 1 : a.prefix - b.prefix);
 }
 
-function lowerBound<T>(list: readonly T[], x: T, cmp: (a: T, b: T) => number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (cmp(list[mid]!, x) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * `old` (sorted by `cmp`, unique by `idOf`) without `remove` and with `add`, same order; `old`

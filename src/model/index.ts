@@ -1,3 +1,4 @@
 export * from "./issue.js";
 export * from "./resources.js";
 export * from "./kinds.js";
+export * from "./sorted.js";

@@ -5,3 +5,4 @@ export * from "./order.js";
 export * from "./match.js";
 export * from "./match-classes.js";
 export * from "./member-delta.js";
+export * from "./ir-changes.js";

@@ -20,7 +20,7 @@
  *   forward / preDNAT / untracked leave the rest "none" (forward with no tiers allows), normal
  *   runs profiles the same way (Pass = skip the rest of that profile) and denies what is left.
  */
-import { BugError } from "../model/index.js";
+import { BugError, lowerBound } from "../model/index.js";
 import { cachedCidr, formatAddr, type Addr, type Cidr, type Family } from "./cidr.js";
 import type { ClusterIR, Direction, DirectionProgram, EntityMatch, Packet, PolicyIR, RuleIR, RuleMatch, SetDef, SetId } from "./ir.js";
 import { inRanges, matchCommonPart, ruleForFamily, stagedView, type ChainFlavour } from "./match.js";
@@ -285,16 +285,6 @@ export class AddressSpace {
 }
 
 /** First position whose value is ≥ v. */
-function lowerBound(values: bigint[], v: bigint): number {
-  let lo = 0;
-  let hi = values.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (values[mid]! < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 // ------------------------------------------------------------------------------------ evaluator
 

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneModel } from "../../dataplane/index.js";
 import { Cluster } from "../../engine/index.js";
 import { kindOf, type Resource } from "../../model/index.js";
-import type { ClusterIR } from "../../rule/index.js";
+import { irChangesFrom, type ClusterIR } from "../../rule/index.js";
 import { CalcGraph } from "./calc-graph.js";
 import { modelFromScratch } from "./oracle.js";
 import { LOCAL, stateResources, VOCABULARY, type StateChoice } from "./testdata/vocabulary.js";
@@ -72,13 +72,33 @@ function updatesBetween(from: Map<string, Resource>, to: State): Array<{ type: "
  *  built whole and built incrementally by the builder that followed every earlier flush (as the
  *  agent does). */
 function check(calc: CalcGraph, dp: DataplaneBuilder, store: Map<string, Resource>, where: string): DataplaneModel {
+  const before = calc.localIR;
   const ir = calc.flush().ir;
+  expectRecordedChanges(before, ir, where);
   expectSetsFromScratch(ir, [...store.values()], where);
   const want = modelFromScratch([...store.values()], LOCAL, { config: CONFIG });
   const got = buildDataplane(ir, LOCAL, { config: CONFIG });
   expect(got, where).toEqual(want);
   expect(dp.build(ir), `${where} (incremental model)`).toEqual(want);
   return got;
+}
+
+/** The keys the graph records as changed (rule/ir-changes.ts) cover every entry that differs, and
+ *  the output maps keep their keys in sorted order (the key lists are patched, not re-sorted). */
+function expectRecordedChanges(before: ClusterIR, ir: ClusterIR, where: string): void {
+  for (const map of ["policies", "profiles", "sets"] as const) {
+    const keys = Object.keys(ir[map]);
+    expect(keys, `${where}: ${map} in key order`).toEqual([...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+  if (ir === before) return;
+  const rec = irChangesFrom(ir, before);
+  if (!rec) return;
+  for (const map of ["policies", "profiles", "sets"] as const) {
+    const a = before[map] as Record<string, unknown>;
+    const b = ir[map] as Record<string, unknown>;
+    const differ = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]);
+    for (const k of differ) expect(rec[map], `${where}: recorded ${map} changes`).toContain(k);
+  }
 }
 
 /** Every set of the local IR (patched or recomputed) equals, member for member and in order, the

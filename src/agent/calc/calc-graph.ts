@@ -27,7 +27,7 @@
  * programs name, and the sets those rules use. A remote pod's label change reaches the output only
  * if it changes the membership of an active set.
  */
-import { kindOf, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
+import { kindOf, lowerBound, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
 import { convertKubernetesNetworkPolicy } from "../../convert/index.js";
 import {
   buildTiers,
@@ -59,7 +59,7 @@ import {
   type PolicyInput,
   type ProfileRecord,
 } from "../../engine/index.js";
-import type { ClusterIR, EndpointIR, PolicyIR, PolicyKey, ProfileIR, SetDef, SetId, TierIR } from "../../rule/index.js";
+import { recordIrChanges, type ClusterIR, type EndpointIR, type PolicyIR, type PolicyKey, type ProfileIR, type SetDef, type SetId, type TierIR } from "../../rule/index.js";
 import { withWorkloadInterface } from "./interfaces.js";
 import { PolicySelectorIndex } from "./policy-index.js";
 import { SetIndex, type SetRequest } from "./set-index.js";
@@ -165,6 +165,18 @@ function describe(r: Resource): string {
   const ns = r.metadata?.namespace;
   return `${r.kind} ${ns ? `${ns}/` : ""}${r.metadata?.name ?? "<no name>"}`;
 }
+
+/** Inserts `key` into the sorted `list` (no-op when present). */
+function insertSorted(list: string[], key: string): void {
+  const i = lowerBound(list, key);
+  if (list[i] !== key) list.splice(i, 0, key);
+}
+
+function removeSorted(list: string[], key: string): void {
+  const i = lowerBound(list, key);
+  if (list[i] === key) list.splice(i, 1);
+}
+
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -611,7 +623,7 @@ export class CalcGraph {
       if (!next) {
         if (old) {
           this.local.delete(key);
-          this.sortedKeys = undefined;
+          this.keyWent("endpoints", key);
           this.release(old);
           delta.endpoints.push(key);
         }
@@ -620,7 +632,7 @@ export class CalcGraph {
       const json = JSON.stringify(next.ir);
       if (old && old.json === json) continue;
       next.json = json;
-      if (!old) this.sortedKeys = undefined;
+      if (!old) this.keyCame("endpoints", key);
       this.local.set(key, next);
       this.retain(next, changedPolicies, changedProfiles);
       if (old) this.release(old);
@@ -706,7 +718,7 @@ export class CalcGraph {
       const n = this.activePolicies.get(key) ?? 0;
       this.activePolicies.set(key, n + 1);
       if (n === 0) {
-        this.sortedKeys = undefined;
+        this.keyCame("policies", key);
         changedPolicies.add(key);
         for (const [id, req] of this.policies.get(key)?.sets ?? []) this.refSet(id, req);
       }
@@ -719,7 +731,7 @@ export class CalcGraph {
       }
       const entry = this.compileProfileEntry(pk.slice("pro/".length));
       this.activeProfiles.set(pk, { count: 1, entry });
-      this.sortedKeys = undefined;
+      this.keyCame("profiles", pk);
       for (const [id, req] of entry.sets) this.refSet(id, req);
       changedProfiles.add(pk);
     }
@@ -733,14 +745,14 @@ export class CalcGraph {
         continue;
       }
       this.activePolicies.delete(key);
-      this.sortedKeys = undefined;
+      this.keyWent("policies", key);
       for (const id of this.policies.get(key)?.sets.keys() ?? []) this.unrefSet(id);
     }
     for (const pk of l.profiles) {
       const a = this.activeProfiles.get(pk)!;
       if (--a.count > 0) continue;
       this.activeProfiles.delete(pk);
-      this.sortedKeys = undefined;
+      this.keyWent("profiles", pk);
       for (const id of a.entry.sets.keys()) this.unrefSet(id);
     }
   }
@@ -759,7 +771,7 @@ export class CalcGraph {
     const n = this.setRefs.get(id) ?? 0;
     this.setRefs.set(id, n + 1);
     if (n === 0) {
-      this.sortedKeys = undefined;
+      this.keyCame("sets", id);
       this.sets.activate(id, req);
     }
   }
@@ -772,17 +784,36 @@ export class CalcGraph {
       return;
     }
     this.setRefs.delete(id);
-    this.sortedKeys = undefined;
+    this.keyWent("sets", id);
     this.sets.deactivate(id);
   }
 
-  /** Sorted keys of the output maps, kept until one of them gains or loses a key. */
+  /**
+   * Sorted keys of the output maps, patched in place (binary search) as keys come and go: a
+   * policy add at 100k pods brings a few new sets and policies, and re-sorting ~10k keys of each
+   * map for them cost more than the rest of the flush. Undefined until the first IR is built.
+   */
   private sortedKeys: { policies: PolicyKey[]; profiles: PolicyKey[]; sets: SetId[]; endpoints: string[] } | undefined;
+  /** Keys that came or went since the last IR (sets also when they came and went again). */
+  private keyChanges = { policies: new Set<string>(), profiles: new Set<string>(), sets: new Set<string>() };
+
+  private keyCame(map: "policies" | "profiles" | "sets" | "endpoints", key: string): void {
+    if (this.sortedKeys) insertSorted(this.sortedKeys[map], key);
+    if (map !== "endpoints") this.keyChanges[map].add(key);
+  }
+
+  private keyWent(map: "policies" | "profiles" | "sets" | "endpoints", key: string): void {
+    if (this.sortedKeys) removeSorted(this.sortedKeys[map], key);
+    if (map !== "endpoints") this.keyChanges[map].add(key);
+  }
 
   /** The output maps are new objects only when something in them changed (the builder then
    *  compares entries by identity; the previous IR's maps stay intact). With the same keys, a
    *  changed map is the previous one copied with the changed entries replaced — at 100k pods a
-   *  pod add changes ~12 of ~3k sets, and re-assembling every map took longer than patching them. */
+   *  pod add changes ~12 of ~3k sets, and re-assembling every map took longer than patching them.
+   *  With keys added or removed, a map is re-assembled in key order from the patched key list,
+   *  reusing the previous entries that did not change. The keys that changed are recorded on
+   *  the new IR (rule/ir-changes.ts), so the dataplane builder need not compare every entry. */
   private buildIR(delta: CalcDelta): ClusterIR {
     const prev = this.ir;
     const fresh = this.sortedKeys === undefined || prev === EMPTY_IR;
@@ -792,8 +823,10 @@ export class CalcGraph {
       sets: [...this.setRefs.keys()].sort(cmp),
       endpoints: [...this.local.keys()].sort(cmp),
     });
+    const came = this.keyChanges;
+    this.keyChanges = { policies: new Set(), profiles: new Set(), sets: new Set() };
     let policies = prev.policies;
-    if (fresh || delta.policies.length > 0) {
+    if (fresh || delta.policies.length > 0 || came.policies.size > 0) {
       policies = {};
       for (const key of k.policies) {
         const p = this.policies.get(key);
@@ -801,7 +834,7 @@ export class CalcGraph {
       }
     }
     let profiles = prev.profiles;
-    if (fresh || delta.profiles.length > 0) {
+    if (fresh || delta.profiles.length > 0 || came.profiles.size > 0) {
       profiles = {};
       for (const key of k.profiles) {
         const ir = this.activeProfiles.get(key)!.entry.ir;
@@ -815,6 +848,14 @@ export class CalcGraph {
         const d = this.sets.def(id);
         if (d) sets[id] = d;
       }
+    } else if (came.sets.size > 0) {
+      const redo = new Set<string>(delta.sets);
+      for (const id of came.sets) redo.add(id);
+      sets = {};
+      for (const id of k.sets) {
+        const d = redo.has(id) ? this.sets.def(id) : prev.sets[id];
+        if (d) sets[id] = d;
+      }
     } else if (delta.sets.length > 0) {
       sets = { ...prev.sets };
       for (const id of delta.sets) {
@@ -824,7 +865,12 @@ export class CalcGraph {
       }
     }
     const endpoints = k.endpoints.map((key) => this.local.get(key)!.ir);
-    return { tiers: this.tiers, policies, profiles, sets, endpoints, failsafe: this.failsafe, defaultEndpointToHostAction: this.endpointToHost };
+    const ir: ClusterIR = { tiers: this.tiers, policies, profiles, sets, endpoints, failsafe: this.failsafe, defaultEndpointToHostAction: this.endpointToHost };
+    if (!fresh) {
+      const union = (a: readonly string[], b: Set<string>) => (b.size === 0 ? a : [...new Set([...a, ...b])]);
+      recordIrChanges(ir, prev, { policies: union(delta.policies, came.policies), profiles: union(delta.profiles, came.profiles), sets: union(delta.sets, came.sets) });
+    }
+    return ir;
   }
 
 }
