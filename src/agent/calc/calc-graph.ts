@@ -216,6 +216,9 @@ export class CalcGraph {
   /** Profiles Cluster synthesises for pods whose Namespace / ServiceAccount is not stored. */
   private readonly synthRefs = new Map<string, { count: number; rec: ProfileRecord }>();
   private readonly profiles = new Map<string, { rec: ProfileRecord; json: string }>();
+  /** The same records by name, as effectiveLabels reads them (kept with `profiles`, not copied
+   *  from it per flush: ~1,000 namespace profiles at 100k pods made that copy 1.8 ms a pod add). */
+  private readonly profileRecs = new Map<string, ProfileRecord>();
   private readonly dirtyProfileNames = new Set<string>();
 
   // ---- labelled items
@@ -538,15 +541,20 @@ export class CalcGraph {
       const json = rec ? JSON.stringify(rec) : "";
       const old = this.profiles.get(name);
       if ((old?.json ?? "") === json) continue;
-      if (rec) this.profiles.set(name, { rec, json });
-      else this.profiles.delete(name);
+      if (rec) {
+        this.profiles.set(name, { rec, json });
+        this.profileRecs.set(name, rec);
+      } else {
+        this.profiles.delete(name);
+        this.profileRecs.delete(name);
+      }
       for (const item of this.profileUsers.get(name) ?? []) this.dirtyItems.add(item);
       recompileProfiles.add(name);
     }
     this.dirtyProfileNames.clear();
 
     // 2. Labelled items: effective labels → set membership; local endpoints → dirty.
-    const profileMap = this.dirtyItems.size > 0 ? new Map([...this.profiles].map(([k, v]) => [k, v.rec])) : new Map<string, ProfileRecord>();
+    const profileMap = this.profileRecs;
     for (const item of this.dirtyItems) {
       const ep = this.endpoints.get(item);
       const ns = ep ? undefined : this.netsets.get(item);

@@ -33,6 +33,7 @@ import {
   type NetworkSetRecord,
 } from "../../engine/index.js";
 import type { PortMember, SetDef, SetId } from "../../rule/index.js";
+import { PolicySelectorIndex } from "./policy-index.js";
 
 /** A set request as the engine's registry records it (selector, named port or service). */
 export type SetRequest = SetRegistry["requests"] extends Map<SetId, infer R> ? R : never;
@@ -106,6 +107,12 @@ export class SetIndex {
   private readonly cmpCidr = (a: string, b: string) => this.keys.compareCidr(a, b);
   private readonly cmpPort = (a: PortMember, b: PortMember) => this.keys.comparePort(a, b);
   readonly counts: SetUpdateCounts = { patched: 0, recomputed: 0 };
+  /** Active selector and named-port sets by a label value their selector requires, so that an
+   *  item's label change tests the candidates of its old and new labels, not every active set
+   *  (~7k at 100k pods, ~3 ms per pod add). */
+  private readonly bySelector = new PolicySelectorIndex<SetId>();
+  /** Each item's labels as of its last onItemLabels: every set it is a member of matches them. */
+  private readonly itemLabels = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(
     private readonly src: SetSources,
@@ -124,6 +131,7 @@ export class SetIndex {
     if (this.active.has(id)) return;
     const members = new Set<string>();
     if (req.kind !== "service") {
+      this.bySelector.add(id, req.selector);
       for (const c of this.src.labelClasses()) if (req.selector.matches(c.labels)) for (const id of c.ids) members.add(id);
     } else {
       const svc = serviceOf(req)!;
@@ -140,6 +148,7 @@ export class SetIndex {
     if (!a) return;
     this.active.delete(id);
     this.dirty.delete(id);
+    this.bySelector.remove(id);
     const svc = serviceOf(a.req);
     if (svc) {
       const s = this.byService.get(svc)!;
@@ -148,11 +157,21 @@ export class SetIndex {
     }
   }
 
-  /** An item's effective labels changed (undefined: the item is gone). */
+  /**
+   * An item's effective labels changed (undefined: the item is gone). Every item a set was made
+   * with (sources.labelClasses) came through here first with the labels it has there, so the
+   * sets it is a member of are among the candidates of its previous labels.
+   */
   onItemLabels(item: string, labels: Readonly<Record<string, string>> | undefined): void {
     this.pendingItems.add(item);
-    for (const [id, a] of this.active) {
-      if (a.req.kind === "service") continue;
+    const before = this.itemLabels.get(item);
+    if (labels) this.itemLabels.set(item, labels);
+    else this.itemLabels.delete(item);
+    const ids = labels ? this.bySelector.candidates(labels) : new Set<SetId>();
+    if (before) for (const id of this.bySelector.candidates(before)) ids.add(id);
+    for (const id of ids) {
+      const a = this.active.get(id)!;
+      if (a.req.kind === "service") continue; // never indexed
       const now = labels !== undefined && a.req.selector.matches(labels);
       const was = a.members.has(item);
       if (now === was) continue;
@@ -166,7 +185,10 @@ export class SetIndex {
   /** An item's addresses, nets or named ports changed (labels unchanged), or it appeared / went. */
   onItemContent(item: string): void {
     this.pendingItems.add(item);
-    for (const [id, a] of this.active) {
+    const labels = this.itemLabels.get(item);
+    if (!labels) return; // in no selector set (service sets follow their slices, onServiceChanged)
+    for (const id of this.bySelector.candidates(labels)) {
+      const a = this.active.get(id)!;
       if (!a.members.has(item)) continue;
       if (!a.pending.has(item)) a.pending.set(item, true);
       this.dirty.add(id);
