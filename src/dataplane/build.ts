@@ -45,11 +45,11 @@
  * value; sets are rebuilt when an IR set they are made of changed. So both paths run the same
  * code; the incremental one only decides which pieces to run it for.
  */
-import { BugError } from "../model/index.js";
+import { BugError, insertSorted, removeSorted } from "../model/index.js";
 import { caliInterfaceName } from "../netns/index.js";
 import { failsafeFor, irChangesFrom, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
 import { compileMatch, compileRuns, SetRegistry, type Fact, type FactRecorder, type RunAction, type SetSpec } from "./compile.js";
-import { recordSetChanges } from "./diff.js";
+import { recordChainChanges, recordSetChanges } from "./diff.js";
 import {
   DEFAULT_CONFIG,
   type DataplaneConfig,
@@ -744,9 +744,15 @@ export class DataplaneBuilder {
   private readonly orphaned = new Set<string>();
   /** Spec of every chain piece (its target entry may be gone by the time it is removed). */
   private readonly chainSpecs = new Map<string, ChainSpec>();
+  /** Sorted names of chains, kernel sets and log prefixes: made once, then patched in place as
+   *  names come and go (re-sorting ~4k chain names because one piece was rebuilt cost more than
+   *  the rebuild). */
   private chainNames: string[] | undefined;
   private setNames: string[] | undefined;
   private logNames: string[] | undefined;
+  /** Chain names added, removed or rebuilt, and set names that came or went, since the last build. */
+  private chainsTouched = new Set<string>();
+  private setNamesTouched = new Set<string>();
   private setObjects = new Map<string, DpSet>();
   /** The previous model's chains and log index, handed back when no chain changed, so that
    *  consumers (the applier's kernel view, diffModels) can skip them by identity. */
@@ -808,6 +814,8 @@ export class DataplaneBuilder {
     this.wanted.clear();
     this.orphaned.clear();
     this.chainNames = this.setNames = this.logNames = undefined;
+    this.chainsTouched = new Set();
+    this.setNamesTouched = new Set();
     this.chainRecord = this.logRecord = this.setRecord = undefined;
     this.lastModel = undefined;
     this.setObjects = new Map();
@@ -917,10 +925,12 @@ export class DataplaneBuilder {
     // 5. Sets: every set a rule names, rebuilt when an IR set it is made of changed.
     let sets: Record<string, DpSet>;
     const changedSetNames: string[] = [];
-    if (!full && this.setNames !== undefined && this.setRecord) {
-      // Same names as the previous model (setNames is reset whenever a name comes or goes): only
-      // the sets the registry dropped for changed IR sets can be other objects now; every other
-      // name still has its cached object. A pod add at 100k touches ~10 of ~7k sets.
+    const setNamesTouched = this.setNamesTouched;
+    this.setNamesTouched = new Set();
+    if (!full && this.setNames !== undefined && this.setRecord && setNamesTouched.size === 0) {
+      // Same names as the previous model: only the sets the registry dropped for changed IR sets
+      // can be other objects now; every other name still has its cached object. A pod add at
+      // 100k touches ~10 of ~7k sets.
       sets = { ...this.setRecord };
       for (const name of new Set(droppedSets)) {
         const ref = this.setRefs.get(name);
@@ -932,6 +942,28 @@ export class DataplaneBuilder {
         this.setObjects.set(name, set);
         sets[name] = set;
       }
+    } else if (!full && this.setNames !== undefined && this.setRecord) {
+      // Names came or went (a policy add brings a few): the record is re-assembled in name order
+      // from the patched name list; only new names and dropped sets are looked up.
+      const gone = [...setNamesTouched].filter((name) => !this.setRefs.has(name));
+      if (gone.length > 0) this.registry.prune((name) => this.setRefs.has(name));
+      const redo = new Set<string>(droppedSets);
+      for (const name of setNamesTouched) redo.add(name);
+      sets = {};
+      for (const name of this.setNames) {
+        let set = this.setObjects.get(name);
+        if (set === undefined || redo.has(name)) {
+          const next = this.registry.ensureNamed(name, this.setRefs.get(name)!.spec);
+          if (next !== set) {
+            stats.sets++;
+            changedSetNames.push(name);
+            this.setObjects.set(name, next);
+          }
+          set = next;
+        }
+        sets[name] = set;
+      }
+      for (const name of gone) if (this.setObjects.delete(name)) changedSetNames.push(name);
     } else {
       this.registry.prune((name) => this.setRefs.has(name));
       this.setNames ??= [...this.setRefs.keys()].sort(cmp);
@@ -951,17 +983,19 @@ export class DataplaneBuilder {
       this.setObjects = setObjects;
     }
     this.setRecord = sets;
-    // Chains enter and leave only with pieces: none rebuilt and no name dropped (chainNames is
-    // reset by any removal) means the previous record is still exact.
+    // Chains enter and leave only with pieces: none rebuilt and none removed means the previous
+    // record is still exact.
+    const chainsTouched = this.chainsTouched;
+    this.chainsTouched = new Set();
     let chains = this.chainRecord;
-    if (!chains || rebuilt.length > 0 || this.chainNames === undefined) {
+    if (!chains || chainsTouched.size > 0 || this.chainNames === undefined) {
       this.chainNames ??= [...this.chains.keys()].sort(cmp);
       chains = {};
       for (const n of this.chainNames) chains[n] = this.chains.get(n)!;
       this.chainRecord = chains;
     }
     let logIndex = this.logRecord;
-    if (!logIndex || rebuilt.length > 0 || this.logNames === undefined) {
+    if (!logIndex || chainsTouched.size > 0 || this.logNames === undefined) {
       this.logNames ??= [...this.logRefs.keys()].sort(cmp);
       logIndex = {};
       for (const n of this.logNames) logIndex[n] = this.logRefs.get(n)!.entry;
@@ -973,7 +1007,10 @@ export class DataplaneBuilder {
     // pieces naming it, and the frame (maps, static chains) is rebuilt with any endpoint change.
     if (full) checkReferences(model);
     else checkChainReferences(rebuilt, model, stats.frame);
-    if (!full && this.lastModel) recordSetChanges(model, this.lastModel, changedSetNames);
+    if (!full && this.lastModel) {
+      recordSetChanges(model, this.lastModel, changedSetNames);
+      recordChainChanges(model, this.lastModel, [...chainsTouched].filter((n) => this.lastModel!.chains[n] !== chains[n]));
+    }
     this.lastModel = model;
     this.lastStats = stats;
     return model;
@@ -1002,7 +1039,8 @@ export class DataplaneBuilder {
     for (const c of p.chains) {
       if (this.chains.has(c.name)) throw new BugError(`chain ${c.name} built twice`);
       this.chains.set(c.name, c);
-      this.chainNames = undefined;
+      if (this.chainNames) insertSorted(this.chainNames, c.name);
+      this.chainsTouched.add(c.name);
     }
     for (const [name, spec] of p.targets) {
       const t = this.targets.get(name);
@@ -1017,7 +1055,8 @@ export class DataplaneBuilder {
       if (r) r.refs++;
       else {
         this.setRefs.set(name, { spec, refs: 1 });
-        this.setNames = undefined;
+        if (this.setNames) insertSorted(this.setNames, name);
+        this.setNamesTouched.add(name);
       }
     }
     for (const [prefix, entry] of p.logs) {
@@ -1025,7 +1064,7 @@ export class DataplaneBuilder {
       if (r) r.refs++;
       else {
         this.logRefs.set(prefix, { entry, refs: 1 });
-        this.logNames = undefined;
+        if (this.logNames) insertSorted(this.logNames, prefix);
       }
     }
     for (const f of p.facts.values()) {
@@ -1038,7 +1077,8 @@ export class DataplaneBuilder {
   private removePiece(p: Piece): void {
     for (const c of p.chains) {
       this.chains.delete(c.name);
-      this.chainNames = undefined;
+      if (this.chainNames) removeSorted(this.chainNames, c.name);
+      this.chainsTouched.add(c.name);
     }
     for (const name of p.targets.keys()) {
       const t = this.targets.get(name)!;
@@ -1050,13 +1090,14 @@ export class DataplaneBuilder {
       const r = this.setRefs.get(name)!;
       if (--r.refs > 0) continue;
       this.setRefs.delete(name);
-      this.setNames = undefined;
+      if (this.setNames) removeSorted(this.setNames, name);
+      this.setNamesTouched.add(name);
     }
     for (const prefix of p.logs.keys()) {
       const r = this.logRefs.get(prefix)!;
       if (--r.refs > 0) continue;
       this.logRefs.delete(prefix);
-      this.logNames = undefined;
+      if (this.logNames) removeSorted(this.logNames, prefix);
     }
     for (const f of p.facts.values()) {
       const s = this.factIndex.get(f.dep);

@@ -57,6 +57,18 @@ export function setChangesSince(model: DataplaneModel, prev: DataplaneModel): re
   return c && c.prev.deref() === prev ? c.names : undefined;
 }
 
+/** The same for chains: the names of chains added, removed or replaced (builder and viewer). */
+const chainChanges = new WeakMap<DataplaneModel, { prev: WeakRef<DataplaneModel>; names: readonly string[] }>();
+
+export function recordChainChanges(model: DataplaneModel, prev: DataplaneModel, names: readonly string[]): void {
+  chainChanges.set(model, { prev: new WeakRef(prev), names });
+}
+
+export function chainChangesSince(model: DataplaneModel, prev: DataplaneModel): readonly string[] | undefined {
+  const c = chainChanges.get(model);
+  return c && c.prev.deref() === prev ? c.names : undefined;
+}
+
 /** [removed, added] between two sorted unique lists: the recorded edit when `to` was patched
  *  from `from` (set-patch.ts), else one merge pass. */
 function changes(from: string[], to: string[]): [string[], string[]] {
@@ -127,14 +139,25 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
 
   // Chains (the same record: nothing to compare).
   if (from.chains !== to.chains) {
-    for (const [name, c] of Object.entries(to.chains)) {
-      const old = from.chains[name];
-      if (old === c) continue;
+    const diffChain = (name: string, old: DpChain | undefined, c: DpChain) => {
+      if (old === c) return;
       if (!old) ops.push({ op: "add-chain", chain: c });
       else if (chainShape(old) !== chainShape(c)) ops.push({ op: "delete-chain", name }, { op: "add-chain", chain: c });
       else if (!sameJSON(old.rules, c.rules)) ops.push({ op: "replace-chain", chain: c });
+    };
+    const changedChains = chainChangesSince(to, from);
+    if (changedChains) {
+      // The producer recorded the chains it touched: the same ops, in the same (name) order.
+      const names = [...changedChains].sort();
+      for (const name of names) {
+        const c = to.chains[name];
+        if (c) diffChain(name, from.chains[name], c);
+      }
+      for (const name of names) if (!(name in to.chains) && name in from.chains) ops.push({ op: "delete-chain", name });
+    } else {
+      for (const [name, c] of Object.entries(to.chains)) diffChain(name, from.chains[name], c);
+      for (const name of Object.keys(from.chains)) if (!(name in to.chains)) ops.push({ op: "delete-chain", name });
     }
-    for (const name of Object.keys(from.chains)) if (!(name in to.chains)) ops.push({ op: "delete-chain", name });
   }
 
   // Maps (the same record: nothing to compare).

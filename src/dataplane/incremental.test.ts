@@ -160,7 +160,7 @@ function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
   const b = new DataplaneBuilder(N, { config });
   const viewer = new KernelViewer();
   const splitViewer = new KernelViewer({ splitIntervalSets: true });
-  let prev: { model: DataplaneModel; json: string; split: DataplaneModel } | undefined;
+  let prev: { model: DataplaneModel; json: string; view: DataplaneModel; split: DataplaneModel } | undefined;
   irs.forEach((ir, i) => {
     const got = b.build(ir);
     expect(got, `step ${i}`).toEqual(buildDataplane(ir, N, { config }));
@@ -178,14 +178,15 @@ function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
     checkReferences(split);
     expect(Object.values(split.sets).filter((s) => s.interval || s.elements.length === 0)).toEqual([]);
     // The changes the builder and the viewer record must give diffModels the same operations as
-    // comparing every set (a shallow copy of `from` carries no record).
+    // comparing every set and chain (a shallow copy of `from` carries no record).
     if (prev) {
       const byJSON = (ops: unknown[]) => ops.map((o) => JSON.stringify(o)).sort();
       expect(byJSON(diffModels(prev.model, got)), `recorded model changes, step ${i}`).toEqual(byJSON(diffModels({ ...prev.model }, got)));
-      expect(byJSON(diffModels(prev.split, split)), `recorded view changes, step ${i}`).toEqual(byJSON(diffModels({ ...prev.split }, split)));
+      expect(byJSON(diffModels(prev.view, view)), `recorded view changes, step ${i}`).toEqual(byJSON(diffModels({ ...prev.view }, view)));
+      expect(byJSON(diffModels(prev.split, split)), `recorded split-view changes, step ${i}`).toEqual(byJSON(diffModels({ ...prev.split }, split)));
     }
     expect(JSON.stringify(got), `view of step ${i} modified the model`).toBe(JSON.stringify(buildDataplane(ir, N, { config })));
-    prev = { model: got, json: JSON.stringify(got), split };
+    prev = { model: got, json: JSON.stringify(got), view, split };
   });
 }
 

@@ -24,7 +24,7 @@
  * a packet and effects such as Log still run once. "In none of them" is an AND, one rule.
  */
 import type { DataplaneModel, DpChain, DpMatch, DpRule, DpSet } from "./model.js";
-import { recordSetChanges, setChangesSince } from "./diff.js";
+import { chainChangesSince, recordChainChanges, recordSetChanges, setChangesSince } from "./diff.js";
 import { maskedSetName } from "./naming.js";
 
 export interface KernelViewOptions {
@@ -275,8 +275,29 @@ export class KernelViewer {
       this.lastSetCount = Object.keys(model.sets).length;
     }
     let chains: Record<string, DpChain>;
-    if (prev && prevOut && model.chains === prev.chains && flipped!.size === 0) chains = prevOut.chains;
-    else {
+    let chainsChanged: string[] | undefined;
+    const touched = prev && prevOut && flipped!.size === 0 && model.chains !== prev.chains ? chainChangesSince(model, prev) : undefined;
+    if (prev && prevOut && model.chains === prev.chains && flipped!.size === 0) {
+      chains = prevOut.chains;
+      chainsChanged = [];
+    } else if (prevOut && touched) {
+      // The builder recorded the chains it touched and no set changed its role: every other
+      // chain's view is the previous one. The record keeps the model's (name) order.
+      const redo = new Set(touched);
+      chains = {};
+      for (const name in model.chains) {
+        if (!redo.has(name)) {
+          chains[name] = prevOut.chains[name]!;
+          continue;
+        }
+        const c = model.chains[name]!;
+        const view = viewChain(c, f);
+        chains[name] = view;
+        this.chainViews.set(name, { src: c, view });
+      }
+      for (const name of redo) if (!(name in model.chains)) this.chainViews.delete(name);
+      chainsChanged = touched.filter((n) => chains[n] !== prevOut.chains[n]);
+    } else {
       chains = {};
       const next = new Map<string, { src: DpChain; view: DpChain }>();
       for (const name in model.chains) {
@@ -289,9 +310,15 @@ export class KernelViewer {
         next.set(name, { src: c, view });
       }
       this.chainViews = next;
+      if (prevOut) {
+        chainsChanged = [];
+        for (const name in chains) if (chains[name] !== prevOut.chains[name]) chainsChanged.push(name);
+        for (const name in prevOut.chains) if (!(name in chains)) chainsChanged.push(name);
+      }
     }
     const out: DataplaneModel = { ...model, sets, chains };
     if (prevOut && viewChanged) recordSetChanges(out, prevOut, [...new Set(viewChanged)]);
+    if (prevOut && chainsChanged) recordChainChanges(out, prevOut, chainsChanged);
     this.lastIn = model;
     this.lastOut = out;
     return out;

@@ -24,3 +24,15 @@ export function lowerBound<T>(list: readonly T[], x: T, cmp?: (a: T, b: T) => nu
   }
   return lo;
 }
+
+/** Inserts `x` into sorted unique `list` in place (no-op when present). */
+export function insertSorted<T extends string | number | bigint>(list: T[], x: T): void {
+  const i = lowerBound(list, x);
+  if (list[i] !== x) list.splice(i, 0, x);
+}
+
+/** Removes `x` from sorted unique `list` in place (no-op when absent). */
+export function removeSorted<T extends string | number | bigint>(list: T[], x: T): void {
+  const i = lowerBound(list, x);
+  if (list[i] === x) list.splice(i, 1);
+}

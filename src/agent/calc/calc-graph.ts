@@ -27,7 +27,7 @@
  * programs name, and the sets those rules use. A remote pod's label change reaches the output only
  * if it changes the membership of an active set.
  */
-import { kindOf, lowerBound, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
+import { insertSorted, kindOf, removeSorted, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
 import { convertKubernetesNetworkPolicy } from "../../convert/index.js";
 import {
   buildTiers,
@@ -165,18 +165,6 @@ function describe(r: Resource): string {
   const ns = r.metadata?.namespace;
   return `${r.kind} ${ns ? `${ns}/` : ""}${r.metadata?.name ?? "<no name>"}`;
 }
-
-/** Inserts `key` into the sorted `list` (no-op when present). */
-function insertSorted(list: string[], key: string): void {
-  const i = lowerBound(list, key);
-  if (list[i] !== key) list.splice(i, 0, key);
-}
-
-function removeSorted(list: string[], key: string): void {
-  const i = lowerBound(list, key);
-  if (list[i] === key) list.splice(i, 1);
-}
-
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
