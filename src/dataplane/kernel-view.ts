@@ -213,6 +213,23 @@ export class KernelViewer {
   private lastOut: DataplaneModel | null = null;
   /** Per chain name: the model's chain object and its view. */
   private chainViews = new Map<string, { src: DpChain; view: DpChain }>();
+  /** Model set name → chains of the last model whose rules name it (the chains whose view may
+   *  change when that set is emptied, filled or gains a prefix length). */
+  private chainsBySet = new Map<string, Set<string>>();
+
+  private indexChain(name: string, c: DpChain | undefined, add: boolean): void {
+    if (!c) return;
+    for (const s of setRefs(c)) {
+      let names = this.chainsBySet.get(s);
+      if (add) {
+        if (!names) this.chainsBySet.set(s, (names = new Set()));
+        names.add(name);
+      } else if (names) {
+        names.delete(name);
+        if (names.size === 0) this.chainsBySet.delete(s);
+      }
+    }
+  }
   /** Number of sets in lastIn. */
   private lastSetCount = 0;
 
@@ -276,14 +293,20 @@ export class KernelViewer {
     }
     let chains: Record<string, DpChain>;
     let chainsChanged: string[] | undefined;
-    const touched = prev && prevOut && flipped!.size === 0 && model.chains !== prev.chains ? chainChangesSince(model, prev) : undefined;
+    const touched = prev && prevOut ? (model.chains === prev.chains ? [] : chainChangesSince(model, prev)) : undefined;
     if (prev && prevOut && model.chains === prev.chains && flipped!.size === 0) {
       chains = prevOut.chains;
       chainsChanged = [];
-    } else if (prevOut && touched) {
-      // The builder recorded the chains it touched and no set changed its role: every other
-      // chain's view is the previous one. The record keeps the model's (name) order.
+    } else if (prev && prevOut && touched) {
+      // The builder recorded the chains it touched: those, and the chains naming a set whose role
+      // changed, get a new view; every other chain's view is the previous one. The record keeps
+      // the model's (name) order.
       const redo = new Set(touched);
+      for (const set of flipped!) for (const name of this.chainsBySet.get(set) ?? []) redo.add(name);
+      for (const name of touched) {
+        this.indexChain(name, prev.chains[name], false);
+        this.indexChain(name, model.chains[name], true);
+      }
       chains = {};
       for (const name in model.chains) {
         if (!redo.has(name)) {
@@ -296,7 +319,7 @@ export class KernelViewer {
         this.chainViews.set(name, { src: c, view });
       }
       for (const name of redo) if (!(name in model.chains)) this.chainViews.delete(name);
-      chainsChanged = touched.filter((n) => chains[n] !== prevOut.chains[n]);
+      chainsChanged = [...redo].filter((n) => chains[n] !== prevOut.chains[n]);
     } else {
       chains = {};
       const next = new Map<string, { src: DpChain; view: DpChain }>();
@@ -310,6 +333,8 @@ export class KernelViewer {
         next.set(name, { src: c, view });
       }
       this.chainViews = next;
+      this.chainsBySet = new Map();
+      for (const name in model.chains) this.indexChain(name, model.chains[name], true);
       if (prevOut) {
         chainsChanged = [];
         for (const name in chains) if (chains[name] !== prevOut.chains[name]) chainsChanged.push(name);
