@@ -49,7 +49,7 @@ import { BugError, insertSorted, removeSorted } from "../model/index.js";
 import { caliInterfaceName } from "../netns/index.js";
 import { failsafeFor, irChangesFrom, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
 import { compileMatch, compileRuns, SetRegistry, type Fact, type FactRecorder, type RunAction, type SetSpec } from "./compile.js";
-import { recordChainChanges, recordSetChanges } from "./diff.js";
+import { recordChanges } from "./diff.js";
 import {
   DEFAULT_CONFIG,
   type DataplaneConfig,
@@ -1008,8 +1008,8 @@ export class DataplaneBuilder {
     if (full) checkReferences(model);
     else checkChainReferences(rebuilt, model, stats.frame);
     if (!full && this.lastModel) {
-      recordSetChanges(model, this.lastModel, changedSetNames);
-      recordChainChanges(model, this.lastModel, [...chainsTouched].filter((n) => this.lastModel!.chains[n] !== chains[n]));
+      recordChanges(model, this.lastModel, "sets", changedSetNames);
+      recordChanges(model, this.lastModel, "chains", [...chainsTouched].filter((n) => this.lastModel!.chains[n] !== chains[n]));
     }
     this.lastModel = model;
     this.lastStats = stats;

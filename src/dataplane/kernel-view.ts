@@ -24,7 +24,7 @@
  * a packet and effects such as Log still run once. "In none of them" is an AND, one rule.
  */
 import type { DataplaneModel, DpChain, DpMatch, DpRule, DpSet } from "./model.js";
-import { chainChangesSince, recordChainChanges, recordSetChanges, setChangesSince } from "./diff.js";
+import { changesSince, recordChanges } from "./diff.js";
 import { maskedSetName } from "./naming.js";
 
 export interface KernelViewOptions {
@@ -244,7 +244,7 @@ export class KernelViewer {
     // On a 30k-pod node this pass is most of the view's cost (memory loads, not computation).
     let flipped: Set<string> | null = null;
     let sets: Record<string, DpSet>;
-    const changedNames = prev && prevOut ? setChangesSince(model, prev) : undefined;
+    const changedNames = prev && prevOut ? changesSince(model, prev, "sets") : undefined;
     let viewChanged: string[] | undefined;
     if (prev && prevOut && model.sets === prev.sets) {
       flipped = new Set();
@@ -293,7 +293,7 @@ export class KernelViewer {
     }
     let chains: Record<string, DpChain>;
     let chainsChanged: string[] | undefined;
-    const touched = prev && prevOut ? (model.chains === prev.chains ? [] : chainChangesSince(model, prev)) : undefined;
+    const touched = prev && prevOut ? (model.chains === prev.chains ? [] : changesSince(model, prev, "chains")) : undefined;
     if (prev && prevOut && model.chains === prev.chains && flipped!.size === 0) {
       chains = prevOut.chains;
       chainsChanged = [];
@@ -342,8 +342,8 @@ export class KernelViewer {
       }
     }
     const out: DataplaneModel = { ...model, sets, chains };
-    if (prevOut && viewChanged) recordSetChanges(out, prevOut, [...new Set(viewChanged)]);
-    if (prevOut && chainsChanged) recordChainChanges(out, prevOut, chainsChanged);
+    if (prevOut && viewChanged) recordChanges(out, prevOut, "sets", [...new Set(viewChanged)]);
+    if (prevOut && chainsChanged) recordChanges(out, prevOut, "chains", chainsChanged);
     this.lastIn = model;
     this.lastOut = out;
     return out;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { recordMemberDelta, type ClusterIR, type PortMember, type SetDef } from "../rule/index.js";
 import { SetRegistry, sortUnique, type IrSetSpec } from "./compile.js";
 import { diffLists, elementDeltaFrom, patchSortedStrings } from "./set-patch.js";
-import { diffModels, recordSetChanges } from "./diff.js";
+import { diffModels, recordChanges } from "./diff.js";
 import { DEFAULT_CONFIG, type DataplaneModel } from "./model.js";
 
 /** A model holding one IPv4 address set "s" with these elements. */
@@ -207,7 +207,7 @@ describe("recorded edits do not keep what they were made from alive", () => {
       const patchedElements = patchSortedStrings(elements, [], ["198.18.0.3"]);
       const first = oneSetModel(elements);
       const second = oneSetModel(patchedElements);
-      recordSetChanges(second, first, ["s"]);
+      recordChanges(second, first, "sets", ["s"]);
       registry.register(members, "members");
       registry.register(elements, "elements");
       registry.register(first, "model");

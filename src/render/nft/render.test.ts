@@ -60,13 +60,17 @@ describe("rule expressions", () => {
   });
 });
 
+/** The fixture's model, and the same without the db workload and with the DNS set emptied. */
+function fixtureWithoutDb(): [DataplaneModel, DataplaneModel] {
+  const ir = fixtureIR();
+  ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db");
+  (ir.sets[SET_DNS] as { members: string[] }).members = [];
+  return [buildDataplane(fixtureIR(), NODE), buildDataplane(ir, NODE)];
+}
+
 describe("renderOps ordering", () => {
   it("creates before use and deletes after the last use", () => {
-    const a = buildDataplane(fixtureIR(), NODE);
-    const ir = fixtureIR();
-    ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db");
-    (ir.sets[SET_DNS] as { members: string[] }).members = [];
-    const b = buildDataplane(ir, NODE);
+    const [a, b] = fixtureWithoutDb();
     const cmds = renderOps(diffModels(a, b), b, a).nftables.map((c) => `${Object.keys(c)[0]} ${Object.keys(Object.values(c)[0]!)[0]}`);
     const first = (s: string) => cmds.indexOf(s);
     const last = (s: string) => cmds.lastIndexOf(s);
@@ -79,11 +83,7 @@ describe("renderOps ordering", () => {
 
 describe("batchText (the nft session's form of a batch)", () => {
   it("prints a delta in nft's language: map keys quoted, set elements bare, one command per line", () => {
-    const a = buildDataplane(fixtureIR(), NODE);
-    const ir = fixtureIR();
-    ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db");
-    (ir.sets[SET_DNS] as { members: string[] }).members = [];
-    const b = buildDataplane(ir, NODE);
+    const [a, b] = fixtureWithoutDb();
     const batch = renderOps(diffModels(a, b), b, a);
     const lines = batchText(batch).trimEnd().split("\n");
     expect(lines.length).toBe(batch.nftables.length);
