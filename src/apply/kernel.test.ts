@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildDataplane, kernelView, type DataplaneModel } from "../dataplane/index.js";
+import { buildDataplane, diffModels, kernelView, type DataplaneModel } from "../dataplane/index.js";
 import { arbCluster, type ArbSpec } from "../dataplane/testdata/arbitrary.js";
 import { fixtureIR, NODE } from "../dataplane/testdata/fixtures.js";
 import { isKernelError, nftApplyText, nftListTable } from "../kernel/index.js";
@@ -14,6 +14,12 @@ import { nft } from "../render/index.js";
 import { Applier, FakeKernel, nftBackend, NftKernel } from "./index.js";
 
 const root = canUseNetns();
+
+function fixtureModel(mut?: (ir: ReturnType<typeof fixtureIR>) => void): DataplaneModel {
+  const ir = fixtureIR();
+  mut?.(ir);
+  return buildDataplane(ir, NODE);
+}
 const ns = uniqueName("apl");
 const T = { family: "inet", table: "tortie" };
 
@@ -73,11 +79,7 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
   });
 
   it("applies a sequence of models with deltas on both kernels to identical states", async () => {
-    const fixture = (mut?: (ir: ReturnType<typeof fixtureIR>) => void) => {
-      const ir = fixtureIR();
-      mut?.(ir);
-      return buildDataplane(ir, NODE);
-    };
+    const fixture = fixtureModel;
     const seq: DataplaneModel[] = [
       fixture(),
       fixture((ir) => ir.endpoints.pop()), // host endpoint gone: its chains, maps and base chains go
@@ -114,6 +116,29 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
       }),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 15) },
     );
+  });
+
+  it("applies a batch one-shot when the session cannot write its batch file, and uses the session again after", async () => {
+    const k = new NftKernel({ netns: ns });
+    const [a, b] = [fixtureModel(), fixtureModel((ir) => (ir.endpoints = ir.endpoints.slice(1)))];
+    try {
+      await k.apply(nft.renderFull(a));
+      const tmp = process.env.TMPDIR;
+      process.env.TMPDIR = `/nonexistent-${ns}`;
+      try {
+        await k.apply(nft.renderOps(diffModels(a, b), b, a));
+      } finally {
+        if (tmp === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = tmp;
+      }
+      expect(nft.diffDigest(nft.expectedDigest(b), nft.parseListing(await k.list())!)).toEqual([]);
+      const calls = k.sessionStats?.calls ?? 0;
+      await k.apply(nft.renderOps(diffModels(b, a), a, b));
+      expect(nft.diffDigest(nft.expectedDigest(a), nft.parseListing(await k.list())!)).toEqual([]);
+      expect(k.sessionStats?.calls).toBe(calls + 1);
+    } finally {
+      await k.close();
+    }
   });
 
   it("detects someone flushing or deleting the table and resyncs", async () => {

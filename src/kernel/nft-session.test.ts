@@ -3,7 +3,7 @@
  * atomic, errors are reported with the same codes as one-shot nft, and the session survives
  * (or replaces) a dead or stuck child.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
@@ -103,6 +103,31 @@ describe.skipIf(!root)("NftSession (real nft, in a namespace)", () => {
       dir = s.includeDir ?? "";
       expect(statSync(dir).mode & 0o777).toBe(0o700);
       expect(readFileSync(join(dir, "batch.nft"), "utf8")).toContain("198.18.1.3");
+      // A tmp cleaner removed the directory: the next batch makes a new one.
+      rmSync(dir, { recursive: true });
+      await s.applyText("add element inet sess a { 198.18.1.5 }\n");
+      expect(s.includeDir).not.toBe(dir);
+      expect(existsSync(dir)).toBe(false);
+      dir = s.includeDir ?? "";
+      expect(elementsOf(await nftListTable("inet", "sess", { netns: ns }), "a")).toContain("198.18.1.5");
+      // No writable temporary directory at all: this call fails as unavailable (the kernel then
+      // applies the batch one-shot), nothing is sent, and the session still works afterwards.
+      rmSync(dir, { recursive: true });
+      const tmp = process.env.TMPDIR;
+      process.env.TMPDIR = join(dir, "missing");
+      try {
+        const unwritable = await s.applyText("add element inet sess a { 198.18.1.6 }\n").then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(unwritable).toBeInstanceOf(SessionUnavailableError);
+      } finally {
+        if (tmp === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = tmp;
+      }
+      expect(elementsOf(await nftListTable("inet", "sess", { netns: ns }), "a")).not.toContain("198.18.1.6");
+      await s.applyText("add element inet sess a { 198.18.1.7 }\n");
+      dir = s.includeDir ?? "";
     } finally {
       await s.close();
     }

@@ -111,12 +111,7 @@ export class NftSession {
    * included file. Calls are serialised with applyJson's.
    */
   applyText(text: string): Promise<void> {
-    const p = this.queue.then(() => {
-      // Written when its turn comes: the file is reused by every call.
-      const file = this.batchFile();
-      writeFileSync(file, text);
-      return this.run(`include "${file}"`);
-    });
+    const p = this.queue.then(() => this.run(`include "${this.writeBatch(text)}"`));
     this.queue = p.catch(() => undefined);
     return p;
   }
@@ -126,10 +121,27 @@ export class NftSession {
   get includeDir(): string | undefined {
     return this.dir;
   }
-  private batchFile(): string {
+
+  /**
+   * Writes the batch to the session's file (reused by every call; written when the call's turn
+   * comes). A directory that disappeared (a tmp cleaner, after a long idle spell) is made again;
+   * a file that cannot be written at all is SessionUnavailableError for this call, so the kernel
+   * applies this batch one-shot, and the next call tries the file again.
+   */
+  private writeBatch(text: string): string {
     if (this.closed) throw new KernelError("FAILED", "nft session is closed");
-    this.dir ??= mkdtempSync(join(tmpdir(), "tortie-nft-"));
-    return join(this.dir, "batch.nft");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.dir ??= mkdtempSync(join(tmpdir(), "tortie-nft-"));
+        const file = join(this.dir, "batch.nft");
+        writeFileSync(file, text);
+        return file;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") this.dir = undefined; // gone, or never made
+        if (attempt < 2 && this.dir === undefined) continue;
+        throw new SessionUnavailableError(`nft session: cannot write its batch file: ${(e as Error).message}`);
+      }
+    }
   }
 
   /** The child's PID, or undefined when none is running. */
