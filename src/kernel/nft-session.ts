@@ -134,6 +134,8 @@ export class NftSession {
       try {
         this.dir ??= mkdtempSync(join(tmpdir(), "tortie-nft-"));
         const file = join(this.dir, "batch.nft");
+        // nft's include takes a quoted string without escapes.
+        if (/["\n\r\\]/.test(file)) throw new Error(`the path ${JSON.stringify(file)} cannot be written in an nft include`);
         writeFileSync(file, text);
         return file;
       } catch (e) {
