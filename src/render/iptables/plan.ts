@@ -162,6 +162,7 @@ export function planRemove(state: IptState): IptStep[] {
 }
 
 function sameRules(a: { spec: string }[] | undefined, b: { spec: string }[] | undefined): boolean {
+  if (a === b && a !== undefined) return true; // a chain rendered once for both models
   if (!a || !b || a.length !== b.length) return false;
   return a.every((r, i) => r.spec === b[i]!.spec);
 }

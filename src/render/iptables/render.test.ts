@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildDataplane, diffModels, type DataplaneModel, type DpMap, type DpMatch, type DpRule, type DpSet, type DpEffect, type DpVerdict, type Family } from "../../dataplane/index.js";
+import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneModel, type DpMap, type DpMatch, type DpRule, type DpSet, type DpEffect, type DpVerdict, type Family } from "../../dataplane/index.js";
 import { fixtureIR, NODE, runFixtureIR, SET_DNS } from "../../dataplane/testdata/fixtures.js";
 import type { ClusterIR, EndpointIR } from "../../rule/index.js";
 import { chunkPorts, EMPTY_STATE, expectedDigest, ipsetDef, MULTIPORT_SLOTS, parseState, planDelta, planFull, planRemove, planText, render, renderRule, stateDigest, type IptState, type RuleContext } from "./index.js";
@@ -504,5 +504,30 @@ describe("plans", () => {
     const ipset = steps.find((s) => s.tool === "ipset")!.input;
     expect(ipset).not.toContain("other");
     expect(ipset).toContain("destroy cali40s-dns00000000000000000000");
+  });
+});
+
+describe("chains rendered once and reused", () => {
+  it("a sequence of incrementally built models renders the same as deep copies that share nothing", () => {
+    const steps: Array<(ir: ClusterIR) => void> = [
+      () => {},
+      (ir) => (ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db")),
+      (ir) => ((ir.sets[SET_DNS] as { members: string[] }).members = []),
+      (ir) => (ir.endpoints = ir.endpoints.slice(1)),
+      () => {},
+    ];
+    for (const options of [{}, { families: [4] as Family[] }, { scratchMarks: [0x100000, 0x200000] as [number, number], dispatchTrieMin: 1 }]) {
+      const b = new DataplaneBuilder(NODE);
+      let prev: DataplaneModel | undefined;
+      for (const [i, step] of steps.entries()) {
+        const ir = fixtureIR();
+        step(ir);
+        const m = b.build(ir);
+        const reused = render(m, options);
+        expect(reused, `step ${i} ${JSON.stringify(options)}`).toEqual(render(structuredClone(m), options));
+        if (prev) expect(planDelta(render(prev, options), reused)).toEqual(planDelta(render(structuredClone(prev), options), render(structuredClone(m), options)));
+        prev = m;
+      }
+    }
   });
 });
