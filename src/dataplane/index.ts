@@ -5,3 +5,4 @@ export { collapseCidrs, normRanges } from "./compile.js";
 export { diffModels, summarizeOps, type DpOp } from "./diff.js";
 export { kernelView, KernelViewer, type KernelViewOptions } from "./kernel-view.js";
 export { flowLogResolver } from "./flowlog.js";
+export { elementEdit, patchSortedStrings, type ElementDelta } from "./set-patch.js";

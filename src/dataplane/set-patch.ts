@@ -68,6 +68,13 @@ export function elementDeltaFrom(elements: readonly string[], base: readonly str
   return d && d.base.deref() === base ? d.delta : undefined;
 }
 
+/** The recorded edit that made `elements` and the array it was made from, while that array lives. */
+export function elementEdit(elements: readonly string[]): { base: readonly string[]; delta: ElementDelta } | undefined {
+  const d = elementDeltas.get(elements);
+  const base = d?.base.deref();
+  return d && base ? { base, delta: d.delta } : undefined;
+}
+
 /** diffLists' answer from the producer's record of the edit: the same members by `key`, without
  *  reading the unchanged ones. A member removed and added again under the same key (another
  *  spelling) is neither; an added key that `before` keeps, or one added twice, makes `after` list

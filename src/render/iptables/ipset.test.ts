@@ -1,8 +1,9 @@
 /** ipset element texts: the canonical-IPv4 fast path returns exactly what the parse path would. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { patchSortedStrings, type DpSet, type Family, type SetField } from "../../dataplane/index.js";
 import { canonicalAddr } from "../../rule/index.js";
-import { elementTexts } from "./ipset.js";
+import { elementTexts, ipsetDef } from "./ipset.js";
 
 describe("elementTexts", () => {
   it("any dotted quad (canonical or not) comes out as canonicalAddr prints it", () => {
@@ -27,4 +28,33 @@ describe("elementTexts", () => {
   ] as const)("%s in %s", (el, type, want) => {
     expect(elementTexts(el, type, "s")).toEqual(want);
   });
+});
+
+describe("ipsetDef of a patched set", () => {
+  // Canonical model elements of non-interval sets: bare addresses, or "addr . proto . port".
+  const v4 = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })).map(([a, b]) => `198.18.${a}.${b}`);
+  const v6 = fc.integer({ min: 0, max: 0xffff }).map((n) => canonicalAddr(`fd00::${n.toString(16)}`)!);
+  const withPort = (addr: fc.Arbitrary<string>) => fc.tuple(addr, fc.constantFrom(6, 17, 132), fc.integer({ min: 1, max: 65535 })).map(([a, p, port]) => `${a} . ${p} . ${port}`);
+  const cases: Array<[string, fc.Arbitrary<string>, Family, SetField[]]> = [
+    ["hash:ip v4", v4, 4, ["addr"]],
+    ["hash:ip v6", v6, 6, ["addr"]],
+    ["hash:ip,port v4", withPort(v4), 4, ["addr", "l4proto", "port"]],
+  ];
+  for (const [what, element, family, fields] of cases) {
+    it(`${what}: a chain of recorded edits converts to what a whole conversion gives`, () => {
+      const sorted = (xs: string[]) => [...new Set(xs)].sort();
+      fc.assert(
+        fc.property(fc.array(element, { maxLength: 40 }), fc.array(fc.tuple(fc.array(element, { maxLength: 8 }), fc.nat()), { maxLength: 6 }), (start, steps) => {
+          let set: DpSet = { name: "cali40s-test", family, fields, interval: false, elements: sorted(start) };
+          ipsetDef(set);
+          for (const [adds, seed] of steps) {
+            const remove = set.elements.filter((_, i) => (i + seed) % 3 === 0);
+            const add = sorted(adds).filter((e) => !set.elements.includes(e));
+            set = { ...set, elements: patchSortedStrings(set.elements, remove, add) };
+            expect(ipsetDef(set)).toEqual(ipsetDef({ ...set, elements: [...set.elements] }));
+          }
+        }),
+      );
+    });
+  }
 });

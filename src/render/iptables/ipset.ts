@@ -12,7 +12,7 @@
  */
 import { BugError } from "../../model/index.js";
 import { canonicalAddr, parseCidr, PROTO_SCTP, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE } from "../../rule/index.js";
-import type { DpSet, Family, SetField } from "../../dataplane/index.js";
+import { elementEdit, patchSortedStrings, type DpSet, type Family, type SetField } from "../../dataplane/index.js";
 
 export type IpsetType = "hash:ip" | "hash:net" | "hash:ip,port" | "hash:net,port";
 
@@ -79,6 +79,8 @@ export function elementTexts(el: string, type: IpsetType, set: string): string[]
 }
 
 const defs = new WeakMap<DpSet, IpsetDef>();
+/** The same by element array, to find the conversion of the array a changed set was patched from. */
+const defsByElements = new WeakMap<readonly string[], IpsetDef>();
 
 /**
  * The ipset form of a model set, memoised per DpSet object: a model builder that keeps unchanged
@@ -92,9 +94,37 @@ export function ipsetDef(s: DpSet): IpsetDef {
 
 function convertSet(s: DpSet): IpsetDef {
   const type = ipsetType(s.fields, s.interval, s.name);
+  const def = patchedDef(s, type) ?? { name: s.name, family: s.family, type, elements: convertAll(s, type) };
+  defsByElements.set(s.elements, def);
+  return def;
+}
+
+function convertAll(s: DpSet, type: IpsetType): string[] {
   const els = new Set<string>();
   for (const e of s.elements) for (const t of elementTexts(e, type, s.name)) els.add(t);
-  return { name: s.name, family: s.family, type, elements: [...els].sort() };
+  return [...els].sort();
+}
+
+/**
+ * A set whose elements the builder patched (set-patch.ts records the edit): the previous
+ * conversion patched with the texts of the elements that came and went, instead of converting
+ * every element again (a pod add at 100k pods touches sets of up to 100k addresses). Only for
+ * hash:ip and hash:ip,port, where distinct model elements have exactly one, distinct text each;
+ * interval sets (a /0 becomes two halves, spellings may meet) are converted whole.
+ */
+function patchedDef(s: DpSet, type: IpsetType): IpsetDef | undefined {
+  if (type !== "hash:ip" && type !== "hash:ip,port") return undefined;
+  const edit = elementEdit(s.elements);
+  const prev = edit && defsByElements.get(edit.base);
+  if (!edit || !prev || prev.name !== s.name || prev.family !== s.family || prev.type !== type) return undefined;
+  const text = (e: string) => {
+    const t = elementTexts(e, type, s.name);
+    if (t.length !== 1) throw new BugError(`set ${s.name}: element ${e} has ${t.length} ipset texts`);
+    return t[0]!;
+  };
+  const removed = edit.delta.removed.map(text).sort();
+  const added = edit.delta.added.map(text).sort();
+  return { name: s.name, family: s.family, type, elements: patchSortedStrings(prev.elements, removed, added) };
 }
 
 /** Canonical form of an element as `ipset save` prints it, for comparing with ipsetDef's texts. */
