@@ -45,7 +45,7 @@ describe("ipsetDef of a patched set", () => {
       const sorted = (xs: string[]) => [...new Set(xs)].sort();
       fc.assert(
         fc.property(fc.array(element, { maxLength: 40 }), fc.array(fc.tuple(fc.array(element, { maxLength: 8 }), fc.nat()), { maxLength: 6 }), (start, steps) => {
-          let set: DpSet = { name: "cali40s-test", family, fields, interval: false, elements: sorted(start) };
+          let set: DpSet = { name: "cali40s-test", family, fields, interval: false, about: "test", elements: sorted(start) };
           ipsetDef(set);
           for (const [adds, seed] of steps) {
             const remove = set.elements.filter((_, i) => (i + seed) % 3 === 0);
