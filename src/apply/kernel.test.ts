@@ -141,6 +141,24 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
     }
   });
 
+  it("sends batches longer than sessionMaxBytes one-shot and the rest through the session", async () => {
+    const [a, b] = [fixtureModel(), fixtureModel((ir) => (ir.endpoints = ir.endpoints.slice(1)))];
+    const full = nft.renderFull(a);
+    const delta = nft.renderOps(diffModels(a, b), b, a);
+    const max = nft.batchText(delta).length;
+    expect(nft.batchText(full).length).toBeGreaterThan(max);
+    const k = new NftKernel({ netns: ns, sessionMaxBytes: max });
+    try {
+      await k.apply(full);
+      expect(k.sessionStats).toBeUndefined();
+      await k.apply(delta);
+      expect(k.sessionStats?.calls).toBe(1);
+      expect(nft.diffDigest(nft.expectedDigest(b), nft.parseListing(await k.list())!)).toEqual([]);
+    } finally {
+      await k.close();
+    }
+  });
+
   it("detects someone flushing or deleting the table and resyncs", async () => {
     const m = buildDataplane(fixtureIR(), NODE);
     const applier = new Applier(new NftKernel({ netns: ns }), { sleep: async () => {} });

@@ -40,8 +40,8 @@ export class NftKernel implements Kernel {
     if (this.sessionMaxBytes <= 0 || this.session?.unavailable) return nftApplyJson(JSON.stringify(batch), this.opts);
     // The session is fed the batch in nft's language through an included file (nft-session.ts:
     // typed input costs ~2 µs per byte); one-shot nft keeps the JSON form.
-    const text = nftRender.batchText(batch as nftRender.NftBatch);
-    if (text.length > this.sessionMaxBytes) return nftApplyJson(JSON.stringify(batch), this.opts);
+    const text = nftRender.batchTextWithin(batch as nftRender.NftBatch, this.sessionMaxBytes);
+    if (text === undefined) return nftApplyJson(JSON.stringify(batch), this.opts);
     this.session ??= new NftSession({ ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}), ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}) });
     try {
       await this.session.applyText(text);

@@ -122,8 +122,8 @@ function patchedDef(s: DpSet, type: IpsetType): IpsetDef | undefined {
     if (t.length !== 1) throw new BugError(`set ${s.name}: element ${e} has ${t.length} ipset texts`);
     return t[0]!;
   };
-  const removed = edit.delta.removed.map(text).sort();
-  const added = edit.delta.added.map(text).sort();
+  const removed = edit.delta.removed.map(text);
+  const added = edit.delta.added.map(text);
   return { name: s.name, family: s.family, type, elements: patchSortedStrings(prev.elements, removed, added) };
 }
 

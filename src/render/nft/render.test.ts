@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { buildDataplane, diffModels, type DataplaneModel, type DpRule } from "../../dataplane/index.js";
 import { fixtureIR, NODE, runFixtureIR, SET_DNS } from "../../dataplane/testdata/fixtures.js";
 import { ruleExprLists } from "./expr.js";
-import { batchText, chainRules, expectedDigest, parseListing, renderFull, renderOps, renderText } from "./index.js";
+import { batchText, batchTextWithin, chainRules, expectedDigest, parseListing, renderFull, renderOps, renderText } from "./index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -95,6 +95,14 @@ describe("batchText (the nft session's form of a batch)", () => {
     for (const l of setDeletes) expect(l).not.toContain('"');
     expect(lines.some((l) => /^flush chain inet tortie cali-/.test(l))).toBe(true);
     expect(lines.some((l) => /^delete set inet tortie cali/.test(l))).toBe(true);
+  });
+
+  it("gives up as soon as the text would pass a length, and not before", () => {
+    const [a] = fixtureWithoutDb();
+    const text = batchText(renderFull(a));
+    expect(batchTextWithin(renderFull(a), text.length)).toBe(text);
+    expect(batchTextWithin(renderFull(a), text.length - 1)).toBeUndefined();
+    expect(batchTextWithin(renderFull(a), 10)).toBeUndefined();
   });
 
   it("refuses what it cannot print instead of guessing", () => {

@@ -151,13 +151,24 @@ type Obj = { [k: string]: Json };
  * address in a set, but only the former may be quoted.
  */
 export function batchText(batch: NftBatch): string {
+  return batchTextWithin(batch, Infinity)!;
+}
+
+/** batchText, or undefined as soon as the text would pass `maxLength` characters (a caller
+ *  that sends big batches another way stops printing a cold load's 40 MB early). */
+export function batchTextWithin(batch: NftBatch, maxLength: number): string | undefined {
   const maps = new Set<string>(Object.values(MAPS));
   for (const c of batch.nftables) {
     const m = (c.add as Obj | undefined)?.map as Obj | undefined;
     if (m) maps.add(m.name as string);
   }
   const lines: string[] = [];
+  let length = 0;
   for (const c of batch.nftables) {
+    if (lines.length > 0) {
+      length += lines[lines.length - 1]!.length + 1;
+      if (length > maxLength) return undefined;
+    }
     const [verb, body] = Object.entries(c)[0]!;
     const [kind, o] = Object.entries(body)[0]! as [string, Obj];
     if (verb !== "add" && verb !== "delete" && verb !== "flush") throw new BugError(`batchText: unknown command ${verb}`);
@@ -201,5 +212,6 @@ export function batchText(batch: NftBatch): string {
         throw new BugError(`batchText: unknown object ${kind}`);
     }
   }
+  if (lines.length > 0 && length + lines[lines.length - 1]!.length + 1 > maxLength) return undefined;
   return lines.join("\n") + "\n";
 }
