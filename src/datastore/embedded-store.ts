@@ -2,8 +2,9 @@
  * The embedded backend: one LMDB environment file shared by every process on the machine.
  *
  * Why LMDB (see docs/datastore.md): ACID transactions with a single cross-process writer lock
- * (robust mutexes, so a writer killed mid-transaction is rolled back, not left holding the lock),
- * readers that never block, a copy-on-write B+tree that cannot be torn by a crash, and an fsync on
+ * (robust mutexes, so a writer killed mid-transaction is rolled back, not left holding the lock;
+ * writers queue for it behind our own kernel-queued writer gate, writer-gate.ts, because a robust
+ * mutex can strand its sleepers when a woken waiter is killed), readers that never block, a copy-on-write B+tree that cannot be torn by a crash, and an fsync on
  * every commit we ask for. lmdb-js ships prebuilt binaries, so there is nothing to set up.
  *
  * Layout inside the environment (sub-databases, JSON values):
@@ -22,6 +23,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Database, RootDatabase } from "lmdb";
+import { WriterGate } from "./writer-gate.js";
 import { kindInfo, type KindId, type Resource } from "../model/index.js";
 import {
   BUILTIN_TIERS,
@@ -64,6 +66,8 @@ export interface EmbeddedStoreOptions extends StoreHooks {
 }
 
 export const EMBEDDED_DB_FILE = "tortie.mdb";
+/** Beside the environment: the file whose lock gates every write transaction (writer-gate.ts). */
+export const EMBEDDED_GATE_FILE = "tortie.mdb-gate";
 
 interface ObjectRecord {
   v: Resource; // without resourceVersion
@@ -88,6 +92,7 @@ export class EmbeddedStore implements Store {
   private readonly log: Database<LogRecord, number>;
   private readonly meta: Database<number | boolean, string>;
   private readonly historyLimit: number;
+  private readonly gate: WriterGate;
   private readonly watches = new Set<EmbeddedWatch>();
   private closed = false;
 
@@ -99,23 +104,38 @@ export class EmbeddedStore implements Store {
     this.historyLimit = Math.max(1, opts.historyLimit ?? 10_000);
     try {
       mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-      this.env = open({
-        path: this.location,
-        noSubdir: true,
-        maxDbs: 8,
-        mapSize: opts.mapSize ?? 2 ** 30,
-        // Durability: commit = fdatasync before the call returns. overlappingSync would return
-        // before the flush; noSync/noMetaSync would give up crash safety.
-        overlappingSync: false,
-        noSync: false,
-        noMetaSync: false,
-      });
-      this.objects = this.env.openDB<ObjectRecord, string>({ name: "objects", encoding: "json" });
-      this.log = this.env.openDB<LogRecord, number>({ name: "log", encoding: "json" });
-      this.meta = this.env.openDB<number | boolean, string>({ name: "meta", encoding: "json" });
     } catch (err) {
       throw new DatastoreError("unavailable", `cannot open embedded datastore at ${this.location}: ${(err as Error).message}`, { cause: err });
     }
+    this.gate = WriterGate.open(join(opts.dataDir, EMBEDDED_GATE_FILE));
+    try {
+      // Under the gate: opening runs LMDB's stale-reader check and one write transaction per
+      // named database (openDB creates what is missing), so it queues like any other writer.
+      [this.env, this.objects, this.log, this.meta] = this.gate.hold(() => this.openEnvironment(open, opts));
+    } catch (err) {
+      this.gate.close();
+      throw new DatastoreError("unavailable", `cannot open embedded datastore at ${this.location}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private openEnvironment(open: LmdbOpen, opts: EmbeddedStoreOptions) {
+    const env = open({
+      path: this.location,
+      noSubdir: true,
+      maxDbs: 8,
+      mapSize: opts.mapSize ?? 2 ** 30,
+      // Durability: commit = fdatasync before the call returns. overlappingSync would return
+      // before the flush; noSync/noMetaSync would give up crash safety.
+      overlappingSync: false,
+      noSync: false,
+      noMetaSync: false,
+    });
+    return [
+      env,
+      env.openDB<ObjectRecord, string>({ name: "objects", encoding: "json" }),
+      env.openDB<LogRecord, number>({ name: "log", encoding: "json" }),
+      env.openDB<number | boolean, string>({ name: "meta", encoding: "json" }),
+    ] as const;
   }
 
   static async open(opts: EmbeddedStoreOptions): Promise<EmbeddedStore> {
@@ -252,6 +272,7 @@ export class EmbeddedStore implements Store {
     this.closed = true;
     await Promise.all([...this.watches].map((w) => w.stop()));
     await this.env.close();
+    this.gate.close();
   }
 
   // ------------------------------------------------------------------ internals
@@ -304,7 +325,7 @@ export class EmbeddedStore implements Store {
     this.assertOpen();
     let result: T;
     try {
-      result = this.env.transactionSync(() => {
+      result = this.gate.hold(() => this.env.transactionSync(() => {
         const tx = new WriteTxn(this.objects, this.log, this.meta, this.historyLimit);
         if (!this.meta.get("initialized")) {
           for (const t of BUILTIN_TIERS) {
@@ -316,7 +337,7 @@ export class EmbeddedStore implements Store {
         const out = fn(tx);
         tx.finish();
         return out;
-      });
+      }));
     } catch (err) {
       if (err instanceof DatastoreError) throw err;
       throw new DatastoreError("unavailable", `embedded datastore write failed: ${(err as Error).message}`, { cause: err });

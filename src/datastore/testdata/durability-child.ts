@@ -5,14 +5,26 @@
  *   watcher <dataDir> <id>  watches and prints "seen <revision>" now and then
  *   follow <dataDir> <id>   watches and prints every change as "<type> <name> <revision>"; holds
  *                           no timer of its own, so only the watch keeps it alive
+ *   gate <dataDir> <id>     takes the store's writer gate, prints "held" and blocks inside it
+ *                           forever (embedded-gate.test.ts kills it there)
  * Lines go out with writeSync so that an "ack" printed is an ack the parent will read.
  */
-import { writeSync } from "node:fs";
-import { EmbeddedStore } from "../embedded-store.js";
+import { mkdirSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { EMBEDDED_GATE_FILE, EmbeddedStore } from "../embedded-store.js";
+import { WriterGate } from "../writer-gate.js";
 
 const [mode, dataDir, id] = process.argv.slice(2);
 if (!mode || !dataDir || !id) throw new Error("usage: durability-child <writer|watcher> <dataDir> <id>");
 const say = (line: string) => writeSync(1, `${line}\n`);
+
+if (mode === "gate") {
+  mkdirSync(dataDir, { recursive: true });
+  WriterGate.open(join(dataDir, EMBEDDED_GATE_FILE)).hold(() => {
+    say("held");
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // blocks this thread for good
+  });
+}
 
 const store = await EmbeddedStore.open({ dataDir });
 say("ready");
