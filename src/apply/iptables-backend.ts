@@ -96,11 +96,16 @@ export class IptablesKernel implements Kernel {
 
 /** The Backend half: batches for IptablesKernel and the drift digest. */
 export function iptablesBackend(options: Partial<iptables.IptOptions> = {}): Backend<iptables.IptDigest> {
-  const r = (m: Parameters<typeof iptables.render>[0]) => iptables.renderCached(m, options);
+  type Model = Parameters<typeof iptables.render>[0];
+  const r = (m: Model, from?: Model) => iptables.renderCached(m, options, from);
   return {
     name: "iptables",
     full: (m): IptBatch => ({ kind: "full", rendered: r(m) }),
-    delta: (_ops, to, from): IptBatch => ({ kind: "steps", steps: iptables.planDelta(r(from), r(to)) }),
+    // `from` first: the render of `to` can then reuse its tables when no chain changed.
+    delta: (_ops, to, from): IptBatch => {
+      const before = r(from);
+      return { kind: "steps", steps: iptables.planDelta(before, r(to, from)) };
+    },
     remove: (): IptBatch => ({ kind: "remove" }),
     expected: (m) => iptables.expectedDigest(r(m)),
     parse: (l) => iptables.stateDigest(iptables.parseState(l as iptables.IptListing)),

@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { patchSortedStrings, type DpSet, type Family, type SetField } from "../../dataplane/index.js";
 import { canonicalAddr } from "../../rule/index.js";
-import { elementTexts, ipsetDef } from "./ipset.js";
+import { elementTexts, ipsetDef, recordedElementChanges, type IpsetDef } from "./ipset.js";
+import { planDelta } from "./plan.js";
 
 describe("elementTexts", () => {
   it("any dotted quad (canonical or not) comes out as canonicalAddr prints it", () => {
@@ -43,6 +44,7 @@ describe("ipsetDef of a patched set", () => {
   for (const [what, element, family, fields] of cases) {
     it(`${what}: a chain of recorded edits converts to what a whole conversion gives`, () => {
       const sorted = (xs: string[]) => [...new Set(xs)].sort();
+      let recordedSteps = 0;
       fc.assert(
         fc.property(fc.array(element, { maxLength: 40 }), fc.array(fc.tuple(fc.array(element, { maxLength: 8 }), fc.nat()), { maxLength: 6 }), (start, steps) => {
           let set: DpSet = { name: "cali40s-test", family, fields, interval: false, about: "test", elements: sorted(start) };
@@ -50,11 +52,18 @@ describe("ipsetDef of a patched set", () => {
           for (const [adds, seed] of steps) {
             const remove = set.elements.filter((_, i) => (i + seed) % 3 === 0);
             const add = sorted(adds).filter((e) => !set.elements.includes(e));
+            const before = ipsetDef(set);
             set = { ...set, elements: patchSortedStrings(set.elements, remove, add) };
             expect(ipsetDef(set)).toEqual(ipsetDef({ ...set, elements: [...set.elements] }));
+            // planDelta takes the element changes from the recorded patch: exactly what the merge
+            // walk over unrecorded copies gives.
+            if (recordedElementChanges(before, ipsetDef(set))) recordedSteps++;
+            const plan = (a: IpsetDef, b: IpsetDef) => planDelta({ tables: [], sets: { [a.name]: a } }, { tables: [], sets: { [b.name]: b } });
+            expect(plan(before, ipsetDef(set))).toEqual(plan(structuredClone(before), structuredClone(ipsetDef(set))));
           }
         }),
       );
+      expect(recordedSteps).toBeGreaterThan(0); // the recorded path really ran
     });
   }
 });

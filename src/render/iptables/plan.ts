@@ -21,7 +21,7 @@
  * jumps and sets to delete; planDelta needs only the previous and next renders.
  */
 import type { Family } from "../../dataplane/index.js";
-import { createLine, isOurSet, tempSetName, type IpsetDef } from "./ipset.js";
+import { createLine, isOurSet, recordedElementChanges, tempSetName, type IpsetDef } from "./ipset.js";
 import { TABLES, type IptRendered, type IptTableRender } from "./render.js";
 import type { IptTable } from "./rule.js";
 
@@ -182,6 +182,12 @@ export function planDelta(from: IptRendered, to: IptRendered): IptStep[] {
       continue;
     }
     if (old === d) continue;
+    const recorded = recordedElementChanges(old, d);
+    if (recorded) {
+      for (const e of recorded.dels) pre.push(`del ${d.name} ${e}`);
+      for (const e of recorded.adds) pre.push(`add ${d.name} ${e}`);
+      continue;
+    }
     // Both element lists are sorted and unique (IpsetDef): one merge walk finds the difference
     // without building sets of a 100k-member set's texts.
     const a = old.elements;
@@ -204,7 +210,8 @@ export function planDelta(from: IptRendered, to: IptRendered): IptStep[] {
   for (const name of Object.keys(from.sets)) if (!to.sets[name]) post.push(`destroy ${name}`);
 
   const blocks = new Map<Family, string[]>();
-  const families = [...new Set([...from.tables, ...to.tables].map((t) => t.family))].sort();
+  // The same tables (renderCached reuses them when no chain changed): nothing to compare.
+  const families = from.tables === to.tables ? [] : [...new Set([...from.tables, ...to.tables].map((t) => t.family))].sort();
   for (const family of families) {
     const lines: string[] = [];
     for (const table of TABLES) {

@@ -4,9 +4,10 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneModel, type DpMap, type DpMatch, type DpRule, type DpSet, type DpEffect, type DpVerdict, type Family } from "../../dataplane/index.js";
+import { recordChanges } from "../../dataplane/diff.js";
 import { fixtureIR, NODE, runFixtureIR, SET_DNS } from "../../dataplane/testdata/fixtures.js";
 import type { ClusterIR, EndpointIR } from "../../rule/index.js";
-import { chunkPorts, EMPTY_STATE, expectedDigest, ipsetDef, MULTIPORT_SLOTS, parseState, planDelta, planFull, planRemove, planText, render, renderRule, stateDigest, type IptState, type RuleContext } from "./index.js";
+import { chunkPorts, EMPTY_STATE, expectedDigest, ipsetDef, MULTIPORT_SLOTS, parseState, planDelta, planFull, planRemove, planText, render, renderCached, renderRule, stateDigest, type IptState, type RuleContext } from "./index.js";
 import { runIptRule, runIptRules, runModelRule, type Outcome, type Pkt } from "./testdata/interp.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -525,9 +526,65 @@ describe("chains rendered once and reused", () => {
         const m = b.build(ir);
         const reused = render(m, options);
         expect(reused, `step ${i} ${JSON.stringify(options)}`).toEqual(render(structuredClone(m), options));
+        // From the previous model's cached render (tables reused when no chain changed).
+        if (prev) {
+          renderCached(prev, options);
+          expect(renderCached(m, options, prev), `step ${i} from previous ${JSON.stringify(options)}`).toEqual(render(structuredClone(m), options));
+        }
         if (prev) expect(planDelta(render(prev, options), reused)).toEqual(planDelta(render(structuredClone(prev), options), render(structuredClone(m), options)));
         prev = m;
       }
+    }
+  });
+
+  it("renderCached from the previous model reuses its tables only when no chain, map or config changed", () => {
+    for (const options of [{}, { families: [4] as Family[], dispatchTrieMin: 1 }]) {
+      const b = new DataplaneBuilder(NODE);
+      const ir0 = fixtureIR();
+      const m0 = b.build(ir0);
+      const r0 = renderCached(m0, options);
+      // Incremental IR steps (shared objects), so the builder records what it changed.
+      const ir1: ClusterIR = { ...ir0, sets: { ...ir0.sets, [SET_DNS]: { ...ir0.sets[SET_DNS]!, members: [] } as ClusterIR["sets"][string] } };
+      const m1 = b.build(ir1);
+      const r1 = renderCached(m1, options, m0);
+      expect(r1.tables).toBe(r0.tables); // only a set changed
+      expect(r1).toEqual(render(structuredClone(m1), options));
+      expect(r1.sets).not.toEqual(r0.sets);
+      // The set's patch is recorded: planDelta takes its element changes from it, and they must be
+      // exactly what comparing the element lists gives.
+      expect(planDelta(r0, r1)).toEqual(planDelta(render(structuredClone(m0), options), render(structuredClone(m1), options)));
+      const pol = ir1.policies["gnp/sec.block-bad"]!;
+      const egress0 = pol.egress[0]!;
+      const ir2: ClusterIR = { ...ir1, policies: { ...ir1.policies, [pol.key]: { ...pol, egress: [{ ...egress0, match: { ...egress0.match, dst: { nets: ["198.51.100.0/24"] } } }, ...pol.egress.slice(1)] } } };
+      const m2 = b.build(ir2);
+      expect(m2.maps).toBe(m1.maps); // a policy chain changed, the maps did not
+      const r2 = renderCached(m2, options, m1);
+      expect(r2.tables).not.toBe(r1.tables);
+      expect(r2).toEqual(render(structuredClone(m2), options));
+      // Maps changed with every chain object the same (and recorded so): rendered again.
+      const [name, map] = Object.entries(m2.maps).find(([, mp]) => Object.keys(mp.elements).length > 0)!;
+      const [iface, target] = Object.entries(map.elements)[0]!;
+      const m3: DataplaneModel = { ...m2, maps: { ...m2.maps, [name]: { ...map, elements: { ...map.elements, [`${iface}x`]: target } } } };
+      recordChanges(m3, m2, "chains", []);
+      const r3 = renderCached(m3, options, m2);
+      expect(r3).toEqual(render(structuredClone(m3), options));
+      expect(r3.tables).not.toEqual(r2.tables);
+    }
+  });
+
+  it("a dispatch chain is rendered again when only a map it dispatches through changed", () => {
+    for (const options of [{}, { dispatchTrieMin: 1 }]) {
+      const m = new DataplaneBuilder(NODE).build(fixtureIR());
+      const first = render(m, options);
+      // Same chain objects (the dispatch chains' rules included), one map with one more interface.
+      const [name, map] = Object.entries(m.maps).find(([, mp]) => Object.keys(mp.elements).length > 0)!;
+      const [iface, target] = Object.entries(map.elements)[0]!;
+      const changed: DataplaneModel = { ...m, maps: { ...m.maps, [name]: { ...map, elements: { ...map.elements, [`${iface}x`]: target } } } };
+      const again = render(changed, options);
+      expect(again, JSON.stringify(options)).toEqual(render(structuredClone(changed), options));
+      expect(again).not.toEqual(first);
+      // And back: the render for the original maps is found again, not the changed one.
+      expect(render(m, options)).toEqual(first);
     }
   });
 });

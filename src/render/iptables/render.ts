@@ -24,12 +24,14 @@
 import { createHash } from "node:crypto";
 import { BugError } from "../../model/index.js";
 import {
+  changesSince,
   COMMENT_HASH_LEN,
   lengthLimited,
   MAX_CHAIN_NAME,
   ruleComment,
   type DataplaneModel,
   type DpChain,
+  type DpMap,
   type DpRule,
   type Family,
   type Hook,
@@ -148,7 +150,10 @@ function place(model: DataplaneModel): Placement {
     if (!t) tables.set(table, (t = { chains: new Set(), bases: [] }));
     t.bases.push({ builtin, model: c.name });
   }
-  const targets = (c: DpChain): string[] => {
+  const targets = (c: DpChain): readonly string[] => {
+    const facts = factsOf(c.rules);
+    if (!facts.dispatch) return facts.targets;
+    // A dispatch rule's targets are the map's elements, which change without the rules changing.
     const out: string[] = [];
     for (const r of c.rules) {
       const v = r.verdict;
@@ -185,12 +190,7 @@ function checkScratch(model: DataplaneModel, scratch: readonly [number, number])
   const [s0, s1] = scratch;
   if (!s0 || !s1 || (s0 & s1) !== 0) throw new BugError(`scratch marks must be two disjoint non-zero bit sets`);
   let used = model.config.markAccept | model.config.markPass;
-  for (const c of Object.values(model.chains)) {
-    for (const r of c.rules) {
-      for (const m of r.match) if (m.kind === "mark") used |= m.mask;
-      for (const e of r.effects ?? []) if (e.kind === "mark-set" || e.kind === "mark-clear") used |= e.bits;
-    }
-  }
+  for (const c of Object.values(model.chains)) used |= factsOf(c.rules).marks;
   if ((used & (s0 | s1)) !== 0) throw new BugError(`model mark bits ${used.toString(16)} overlap the iptables scratch marks`);
 }
 
@@ -278,71 +278,172 @@ class ChainRenderer {
 }
 
 /**
- * Rendered rules of a model chain's rule list, by everything else its rendering reads: family,
- * table, kernel chain name, options and the base-chain renames (jump targets). Model chains are
- * immutable and shared by the models the incremental builder makes, so rendering a new model
- * renders only its new chains: at 100k pods re-rendering all ~46k rules was most of a pod add's
- * 1.9 s with this backend. Chains with a dispatch rule (they read the interface maps and make
- * helper chains) are rendered every time.
+ * What render reads from a model chain's rule list alone. Model chains are immutable and shared by
+ * the models the incremental builder makes, so these are computed once per rule list, and a new
+ * model costs render only its new chains plus a lookup per chain: at 100k pods re-rendering all
+ * ~46k rules was most of a pod add's 1.9 s with this backend, and scanning them all for marks and
+ * jump targets was most of what was left of render.
  */
-const chainRenders = new WeakMap<readonly DpRule[], Map<string, IptRule[]>>();
+interface RulesFacts {
+  /** A dispatch rule reads the interface maps and makes helper chains: rendered every time. */
+  dispatch: boolean;
+  /** Mark bits the rules match or set (checkScratch). */
+  marks: number;
+  /** Chains the rules jump or go to (place); unused when `dispatch`. */
+  targets: readonly string[];
+  /** Rendered rules by everything else rendering reads: family, table, kernel chain name, the
+   *  context (options and base-chain renames, interned so comparing is cheap) and, for a dispatch
+   *  chain, the maps it dispatches through. */
+  renders: RulesRender[];
+}
+
+interface RulesRender {
+  context: string;
+  family: Family;
+  table: IptTable;
+  kname: string;
+  maps: readonly (DpMap | undefined)[];
+  rules: IptRule[];
+  /** Trie sub-chains a dispatch rule made (empty for other chains). */
+  helpers: ReadonlyArray<readonly [string, IptRule[]]>;
+}
+
+const NO_MAPS: readonly (DpMap | undefined)[] = [];
+
+/** The maps a dispatch chain's rules name, in rule order (missing ones as undefined: rendering
+ *  throws for them). */
+function dispatchedMaps(rules: readonly DpRule[], model: DataplaneModel): (DpMap | undefined)[] {
+  const out: (DpMap | undefined)[] = [];
+  for (const r of rules) if (r.verdict?.kind === "dispatch") out.push(model.maps[r.verdict.map]);
+  return out;
+}
+
+function sameMaps(a: readonly (DpMap | undefined)[], b: readonly (DpMap | undefined)[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function checkChainName(name: string): void {
+  if (name.length > MAX_CHAIN_NAME) throw new BugError(`chain name ${name} longer than ${MAX_CHAIN_NAME}`);
+  if (!name.startsWith("cali-")) throw new BugError(`chain ${name} is not one of ours (cali-*)`);
+}
+const rulesFacts = new WeakMap<readonly DpRule[], RulesFacts>();
+
+function factsOf(rules: readonly DpRule[]): RulesFacts {
+  let f = rulesFacts.get(rules);
+  if (f) return f;
+  let dispatch = false;
+  let marks = 0;
+  const targets: string[] = [];
+  for (const r of rules) {
+    for (const m of r.match) if (m.kind === "mark") marks |= m.mask;
+    for (const e of r.effects ?? []) if (e.kind === "mark-set" || e.kind === "mark-clear") marks |= e.bits;
+    const v = r.verdict;
+    if (v?.kind === "jump" || v?.kind === "goto") targets.push(v.chain);
+    else if (v?.kind === "dispatch") dispatch = true;
+  }
+  rulesFacts.set(rules, (f = { dispatch, marks, targets, renders: [] }));
+  return f;
+}
+
+/** Render contexts seen, so that equal contexts are one string (compared by identity). */
+const contexts = new Map<string, string>();
+function internContext(key: string): string {
+  const hit = contexts.get(key);
+  if (hit !== undefined) return hit;
+  if (contexts.size >= 256) contexts.clear(); // options are few; equal texts still compare equal after a clear
+  contexts.set(key, key);
+  return key;
+}
 
 export function render(model: DataplaneModel, options: Partial<IptOptions> = {}): IptRendered {
   const opts = { ...DEFAULT_IPT_OPTIONS, ...options };
   checkScratch(model, opts.scratchMarks);
   const { tables: placed, rename } = place(model);
   const chainName = (n: string) => rename.get(n) ?? n;
-  const contextKey = JSON.stringify([opts, [...rename].sort()]);
+  const contextKey = internContext(JSON.stringify([opts, [...rename].sort()]));
   const tables: IptTableRender[] = [];
   for (const family of opts.families) {
     for (const table of TABLES) {
       const p = placed.get(table);
       if (!p) continue;
       const ctx: RuleContext = { family, table, scratch: opts.scratchMarks, maps: model.maps, chainName };
-      const cr = new ChainRenderer(ctx, opts);
       const chains = new Map<string, IptRule[]>();
+      const helpers: Array<readonly [string, IptRule[]]> = [];
       for (const name of p.chains) {
         const kname = chainName(name);
         if (chains.has(kname)) throw new BugError(`chain ${kname} twice in ${table}`);
         const rules = model.chains[name]!.rules;
-        if (rules.some((r) => r.verdict?.kind === "dispatch")) {
-          chains.set(kname, cr.rules(kname, rules).map(toRule));
-          continue;
+        const facts = factsOf(rules);
+        // A dispatch chain also reads the maps it dispatches through (kept as the same objects
+        // by the builder while the local endpoints stay) and makes helper chains.
+        const maps = facts.dispatch ? dispatchedMaps(rules, model) : NO_MAPS;
+        let hit: RulesRender | undefined;
+        for (const r of facts.renders) {
+          if (r.context === contextKey && r.family === family && r.table === table && r.kname === kname && sameMaps(r.maps, maps)) {
+            hit = r;
+            break;
+          }
         }
-        let byContext = chainRenders.get(rules);
-        if (!byContext) chainRenders.set(rules, (byContext = new Map()));
-        const key = `${family} ${table} ${kname} ${contextKey}`;
-        let rendered = byContext.get(key);
-        if (!rendered) byContext.set(key, (rendered = cr.rules(kname, rules).map(toRule)));
-        chains.set(kname, rendered);
+        if (!hit) {
+          checkChainName(kname);
+          const cr = new ChainRenderer(ctx, opts);
+          const rendered = cr.rules(kname, rules).map(toRule);
+          const made = [...cr.helpers].map(([h, hr]) => {
+            checkChainName(h);
+            return [h, hr.map(toRule)] as const;
+          });
+          hit = { context: contextKey, family, table, kname, maps, rules: rendered, helpers: made };
+          // Dispatch renders are kept for the last maps only (the maps change with local endpoints).
+          if (facts.dispatch) facts.renders = facts.renders.filter((r) => !(r.context === contextKey && r.family === family && r.table === table && r.kname === kname));
+          facts.renders.push(hit);
+        }
+        chains.set(kname, hit.rules);
+        helpers.push(...hit.helpers);
       }
-      for (const [name, rules] of cr.helpers) {
-        if (chains.has(name)) throw new BugError(`helper chain ${name} collides with a model chain`);
-        chains.set(name, rules.map(toRule));
-      }
-      for (const name of chains.keys()) {
-        if (name.length > MAX_CHAIN_NAME) throw new BugError(`chain name ${name} longer than ${MAX_CHAIN_NAME}`);
-        if (!name.startsWith("cali-")) throw new BugError(`chain ${name} is not one of ours (cali-*)`);
+      for (const [name, rules] of helpers) {
+        if (chains.has(name)) throw new BugError(`helper chain ${name} collides with a model chain or another helper`);
+        chains.set(name, rules);
       }
       const jumps: IptJump[] = p.bases
         .map((b) => ({ builtin: b.builtin, chain: chainName(b.model), rule: toRule({ args: ["-j", chainName(b.model)], label: "tortie" }) }))
         .sort((a, b) => (a.builtin < b.builtin ? -1 : 1));
-      tables.push({ family, table, chains: Object.fromEntries([...chains.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), jumps });
+      // Names are unique: the default sort (UTF-16 code units, the order of `<`) needs no callback.
+      const sorted: Record<string, IptRule[]> = {};
+      for (const name of [...chains.keys()].sort()) sorted[name] = chains.get(name)!;
+      tables.push({ family, table, chains: sorted, jumps });
     }
   }
+  return { tables, sets: renderSets(model, opts) };
+}
+
+function renderSets(model: DataplaneModel, opts: IptOptions): Record<string, IpsetDef> {
   const sets: Record<string, IpsetDef> = {};
   for (const s of Object.values(model.sets)) if (opts.families.includes(s.family)) sets[s.name] = ipsetDef(s);
-  return { tables, sets };
+  return sets;
 }
 
 const cache = new WeakMap<DataplaneModel, Map<string, IptRendered>>();
 
-/** render() memoised per model object and options (the applier renders `from` and `to` each delta). */
-export function renderCached(model: DataplaneModel, options: Partial<IptOptions> = {}): IptRendered {
+/**
+ * render() memoised per model object and options (the applier renders `from` and `to` each delta).
+ * With `from`, a model rendered before: when `model`'s producer recorded that no chain object
+ * changed since `from` (dataplane/diff.ts changesSince) and both have the same maps and config,
+ * the tables are `from`'s, which they would equal, and only the sets are rendered. A pod add
+ * changes sets alone, and walking ~4k chains per table to find nothing new was most of its render
+ * at 100k pods.
+ */
+export function renderCached(model: DataplaneModel, options: Partial<IptOptions> = {}, from?: DataplaneModel): IptRendered {
   const key = JSON.stringify(options);
   let m = cache.get(model);
   if (!m) cache.set(model, (m = new Map()));
   let r = m.get(key);
-  if (!r) m.set(key, (r = render(model, options)));
+  if (r) return r;
+  const before = from && cache.get(from)?.get(key);
+  if (before && from!.maps === model.maps && from!.config === model.config && changesSince(model, from!, "chains")?.length === 0) {
+    r = { tables: before.tables, sets: renderSets(model, { ...DEFAULT_IPT_OPTIONS, ...options }) };
+  } else r = render(model, options);
+  m.set(key, r);
   return r;
 }
