@@ -4,8 +4,9 @@
  * Why LMDB (see docs/datastore.md): ACID transactions with a single cross-process writer lock
  * (robust mutexes, so a writer killed mid-transaction is rolled back, not left holding the lock;
  * writers queue for it behind our own kernel-queued writer gate, writer-gate.ts, because a robust
- * mutex can strand its sleepers when a woken waiter is killed), readers that never block, a copy-on-write B+tree that cannot be torn by a crash, and an fsync on
- * every commit we ask for. lmdb-js ships prebuilt binaries, so there is nothing to set up.
+ * mutex can strand its sleepers when a woken waiter is killed), readers that never block, a
+ * copy-on-write B+tree that cannot be torn by a crash, and an fsync on every commit we ask for.
+ * lmdb-js ships prebuilt binaries, so there is nothing to set up.
  *
  * Layout inside the environment (sub-databases, JSON values):
  *   objects  resource key (keys.ts)  → { v: resource without resourceVersion, m: mod revision }
