@@ -6,6 +6,7 @@
  * delete, tier exists) are etcd transaction comparisons, so concurrent writers from any node are
  * safe without locks.
  */
+import type { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import {
   Etcd3,
@@ -345,9 +346,15 @@ function isCancelled(err: unknown): boolean {
 }
 
 /**
- * A snapshot, then etcd's watch stream from the snapshot's revision + 1. The etcd3 client resumes
- * the stream itself after a disconnect (from the last revision it saw, so nothing is lost or
- * repeated); when etcd says the revision was compacted away we take a new snapshot ("resync").
+ * A snapshot, then etcd's watch stream from the snapshot's revision + 1. After a disconnect the
+ * etcd3 client re-creates the watch by itself, but from `header.revision + 1` of the last response
+ * it saw — and a creation response (or a catch-up batch) carries the cluster's current revision,
+ * not the last event delivered. A stream lost during catch-up would then resume past events never
+ * received. So every (re)creation starts from our own cursor (set in the 'connecting' handler,
+ * which the client fires just before it sends the create request), the cursor moves only with
+ * delivered events and with progress notifications (empty responses etcd sends only to a synced
+ * watcher), and events at or below the cursor are dropped. When etcd says the revision was
+ * compacted away we take a new snapshot ("resync").
  */
 class EtcdWatch implements Watch {
   readonly ready: Promise<void>;
@@ -427,15 +434,35 @@ class EtcdWatch implements Watch {
   }
 
   private async attach(startRevision: number): Promise<void> {
-    const w = await this.store.client.watch().prefix(KEY_PREFIX).withPreviousKV().startRevision(String(startRevision)).create();
+    // watcher(), not create(): the listeners must be in place before the first response.
+    const w = this.store.client.watch().prefix(KEY_PREFIX).withPreviousKV().startRevision(String(startRevision)).watcher();
+    // Every re-creation after a disconnect resumes from what we have, not from the client's guess.
+    // "connecting" is emitted (with the request about to be sent) but missing from the typings.
+    (w as EventEmitter).on("connecting", (req: { start_revision?: string }) => {
+      req.start_revision = String(this.cursor + 1);
+    });
+    w.on("data", (res: IWatchResponse) => this.onData(res));
+    w.on("disconnected", (err: Error) => this.onStatus?.({ state: "disconnected", error: this.store.mapError(err) }));
+    const created = new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      w.once("error", onError);
+      w.once("connected", () => {
+        w.off("error", onError);
+        resolve();
+      });
+    });
+    try {
+      await created;
+    } catch (err) {
+      await w.cancel().catch(() => undefined);
+      throw err;
+    }
     if (this.stopped) {
       await w.cancel().catch(() => undefined);
       return;
     }
     this.watcher = w;
     this.onStatus?.({ state: "connected" });
-    w.on("data", (res: IWatchResponse) => this.onData(res));
-    w.on("disconnected", (err: Error) => this.onStatus?.({ state: "disconnected", error: this.store.mapError(err) }));
     w.on("connected", () => this.onStatus?.({ state: "connected" }));
     w.on("error", () => {
       // etcd cancelled the watch (the client only reports cancellations here). The client has
@@ -451,10 +478,16 @@ class EtcdWatch implements Watch {
   }
 
   private onData(res: IWatchResponse): void {
+    // Events at or below the cursor were delivered before a reconnect; a revision's events all
+    // come in one response, so comparing with the cursor as it was before this response is exact.
+    const floor = this.cursor;
+    let last = floor;
     for (const ev of res.events) {
+      const rev = Number(ev.kv.mod_revision);
+      if (rev <= floor) continue;
+      last = Math.max(last, rev);
       const key = ev.kv.key.toString("utf8");
       if (!parseKey(key)) continue;
-      const rev = Number(ev.kv.mod_revision);
       let out: WatchEvent;
       if (ev.type === "Put") {
         const resource = decode(ev.kv);
@@ -464,9 +497,10 @@ class EtcdWatch implements Watch {
         out = { type: "delete", revision: rev, resource: decode(ev.prev_kv) };
       }
       void this.pump.push(out);
-      this.cursor = Math.max(this.cursor, rev);
     }
-    const hdr = Number(res.header?.revision ?? 0);
-    if (hdr > this.cursor) this.cursor = hdr;
+    // An empty response is a progress notification, which etcd sends only to a watcher that has
+    // been sent everything up to its header revision. A header anywhere else proves nothing.
+    if (res.events.length === 0) last = Math.max(last, Number(res.header?.revision ?? 0));
+    this.cursor = last;
   }
 }

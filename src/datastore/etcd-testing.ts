@@ -114,7 +114,7 @@ async function waitHealthy(endpoints: string[], timeoutMs: number, logs: () => s
 }
 
 /** Starts `size` etcd members forming one cluster; resolves once a write succeeds. */
-export async function startEtcd(opts: { members?: number; timeoutMs?: number; tls?: EtcdTestTls } = {}): Promise<EtcdCluster> {
+export async function startEtcd(opts: { members?: number; timeoutMs?: number; tls?: EtcdTestTls; extraArgs?: string[] } = {}): Promise<EtcdCluster> {
   const scheme = opts.tls ? "https" : "http";
   const size = opts.members ?? 1;
   const root = mkdtempSync(join(tmpdir(), `tortie-etcd-${process.pid}-`));
@@ -145,6 +145,7 @@ export async function startEtcd(opts: { members?: number; timeoutMs?: number; tl
       ...(opts.tls
         ? [`--cert-file=${opts.tls.certFile}`, `--key-file=${opts.tls.keyFile}`, `--trusted-ca-file=${opts.tls.caFile}`, "--client-cert-auth=true"]
         : []),
+      ...(opts.extraArgs ?? []),
     ];
     const p = spawn(ETCD_BINARY, args, { stdio: ["ignore", "ignore", "pipe"] });
     const lines: string[] = logBuf.get(m.name) ?? [];
