@@ -930,8 +930,11 @@ export class DataplaneBuilder {
     if (!full && this.setNames !== undefined && this.setRecord && setNamesTouched.size === 0) {
       // Same names as the previous model: only the sets the registry dropped for changed IR sets
       // can be other objects now; every other name still has its cached object. A pod add at
-      // 100k touches ~10 of ~7k sets.
-      sets = { ...this.setRecord };
+      // 100k touches ~10 of ~7k sets. The copy is a loop over the sorted names: an object spread
+      // of a record this large (dictionary mode) costs ~2.5× more (5 ms at 7k names).
+      const prevSets = this.setRecord;
+      sets = {};
+      for (const name of this.setNames) sets[name] = prevSets[name]!;
       for (const name of new Set(droppedSets)) {
         const ref = this.setRefs.get(name);
         if (!ref) continue;
