@@ -17,7 +17,7 @@
  */
 import type { Logger } from "pino";
 import { Applier, nftBackend, type Backend, type Kernel } from "../apply/index.js";
-import { DataplaneBuilder, flowLogResolver, ruleCount, type DataplaneConfig, type DataplaneModel, type LogEntry } from "../dataplane/index.js";
+import { DataplaneBuilder, flowLogResolver, modelCounts, type DataplaneConfig, type DataplaneModel, type LogEntry } from "../dataplane/index.js";
 import type { Store, Watch, WatchEvent, WatchOptions, WatchStatus } from "../datastore/index.js";
 import type { ClusterOptions } from "../engine/index.js";
 import { isKernelError } from "../kernel/index.js";
@@ -339,11 +339,13 @@ export class Agent {
       const tb = performance.now();
       const model = this.dataplane.build(r.ir);
       const buildMs = performance.now() - tb;
+      // Counted from the previous model's counts and the builder's recorded changes.
+      const counts = modelCounts(model, this.desired);
+      if (model.logIndex !== this.desired?.logIndex) for (const [prefix, entry] of Object.entries(model.logIndex)) this.logIndex.set(prefix, entry);
       this.desired = model;
-      for (const [prefix, entry] of Object.entries(model.logIndex)) this.logIndex.set(prefix, entry);
       this.resolver = undefined;
-      this.metrics.kernelRules.set(ruleCount(model));
-      this.metrics.kernelSets.set(Object.keys(model.sets).length);
+      this.metrics.kernelRules.set(counts.rules);
+      this.metrics.kernelSets.set(counts.sets);
       try {
         const res = await this.applier.apply(model);
         const done = performance.now();
@@ -369,7 +371,7 @@ export class Agent {
         if (!this.readyFlag) {
           this.readyFlag = true;
           this.metrics.ready.set(1);
-          this.log.info({ endpoints: model.endpoints.length, rules: ruleCount(model), sets: Object.keys(model.sets).length }, "ready: first snapshot programmed");
+          this.log.info({ endpoints: model.endpoints.length, rules: counts.rules, sets: counts.sets }, "ready: first snapshot programmed");
           for (const w of this.readyWaiters.splice(0)) w();
         }
       } catch (e) {

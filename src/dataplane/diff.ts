@@ -61,6 +61,46 @@ export function changesSince(model: DataplaneModel, prev: DataplaneModel, kind: 
   return r && r.prev.deref() === prev ? r[kind] : undefined;
 }
 
+export interface ModelCounts {
+  rules: number;
+  chains: number;
+  sets: number;
+}
+const counted = new WeakMap<DataplaneModel, ModelCounts>();
+
+/**
+ * Rules, chains and sets of a model, for metrics and logs. With the previous model (counted
+ * before) and the changes its producer recorded, the counts move by the changed names only: the
+ * agent counts every model it builds, and at 100k pods walking ~4k chains' rules took 3.5–13 ms
+ * per change. Otherwise every chain and set is walked once; each model is counted once.
+ */
+export function modelCounts(model: DataplaneModel, prev?: DataplaneModel): ModelCounts {
+  const hit = counted.get(model);
+  if (hit) return hit;
+  const base = prev ? counted.get(prev) : undefined;
+  const setNames = prev && base ? (model.sets === prev.sets ? [] : changesSince(model, prev, "sets")) : undefined;
+  const chainNames = prev && base ? (model.chains === prev.chains ? [] : changesSince(model, prev, "chains")) : undefined;
+  let out: ModelCounts;
+  if (prev && base && setNames && chainNames) {
+    out = { ...base };
+    for (const n of setNames) out.sets += (model.sets[n] ? 1 : 0) - (prev.sets[n] ? 1 : 0);
+    for (const n of chainNames) {
+      const now = model.chains[n];
+      const was = prev.chains[n];
+      out.chains += (now ? 1 : 0) - (was ? 1 : 0);
+      out.rules += (now?.rules.length ?? 0) - (was?.rules.length ?? 0);
+    }
+  } else {
+    out = { rules: 0, chains: 0, sets: Object.keys(model.sets).length };
+    for (const n in model.chains) {
+      out.chains++;
+      out.rules += model.chains[n]!.rules.length;
+    }
+  }
+  counted.set(model, out);
+  return out;
+}
+
 /** [removed, added] between two sorted unique lists: the recorded edit when `to` was patched
  *  from `from` (set-patch.ts), else one merge pass. */
 function changes(from: string[], to: string[]): [string[], string[]] {

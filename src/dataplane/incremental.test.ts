@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import type { ClusterIR, EndpointIR, PolicyIR, RuleIR, SetDef } from "../rule/index.js";
 import { arbCluster, type ArbSpec } from "./testdata/arbitrary.js";
 import { fixtureIR, ingressPolicy, NODE, SET_CLIENT } from "./testdata/fixtures.js";
-import { buildDataplane, checkReferences, DataplaneBuilder, diffModels, kernelView, KernelViewer, type DataplaneConfig, type DataplaneModel } from "./index.js";
+import { buildDataplane, checkReferences, DataplaneBuilder, diffModels, kernelView, KernelViewer, modelCounts, type DataplaneConfig, type DataplaneModel } from "./index.js";
 
 const spec: ArbSpec = {
   pods: [
@@ -156,6 +156,12 @@ const CONFIGS: Array<Partial<DataplaneConfig>> = [
 /** Drives one builder through the IRs; after every build it must equal the from-scratch model,
  *  and the model it returned before must be unchanged. The applier's incremental kernel view of
  *  each model must equal the from-scratch view, and name only sets it keeps. */
+/** Counts by walking every chain and set (what modelCounts must give, however it counts). */
+function walkedCounts(m: DataplaneModel): { rules: number; chains: number; sets: number } {
+  const chains = Object.values(m.chains);
+  return { rules: chains.reduce((n, c) => n + c.rules.length, 0), chains: chains.length, sets: Object.keys(m.sets).length };
+}
+
 function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
   const b = new DataplaneBuilder(N, { config });
   const viewer = new KernelViewer();
@@ -179,6 +185,10 @@ function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
     expect(Object.values(split.sets).filter((s) => s.interval || s.elements.length === 0)).toEqual([]);
     // The changes the builder and the viewer record must give diffModels the same operations as
     // comparing every set and chain (a shallow copy of `from` carries no record).
+    // Counts moved by the recorded changes equal counts walked from scratch.
+    expect(modelCounts(got, prev?.model), `counts of step ${i}`).toEqual(walkedCounts(got));
+    expect(modelCounts(view, prev?.view), `view counts of step ${i}`).toEqual(walkedCounts(view));
+    expect(modelCounts(split, prev?.split), `split-view counts of step ${i}`).toEqual(walkedCounts(split));
     if (prev) {
       const byJSON = (ops: unknown[]) => ops.map((o) => JSON.stringify(o)).sort();
       expect(byJSON(diffModels(prev.model, got)), `recorded model changes, step ${i}`).toEqual(byJSON(diffModels({ ...prev.model }, got)));
