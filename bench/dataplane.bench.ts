@@ -10,9 +10,10 @@
  *      chain and compiled into set lookups);
  *   3. per-packet latency (sockperf TCP ping-pong, RTT/2) pod a → pod b with 0 / 1k / 10k policies
  *      that select another pod on the same node (dispatch by interface map keeps the cost flat),
- *      and with the same numbers of policies all selecting pod b — allow-only, and Deny+Allow
- *      (grouped and compiled: a few lookups), plus 1k Deny+Allow with grouping and compilation
- *      off (a jump per policy, Felix's layout: the cost grows). Conntrack is bypassed for the measured flow
+ *      and with the same numbers of policies all selecting pod b — allow-only, Deny+Allow and
+ *      Pass+Allow (grouped and compiled: a few lookups), plus 1k Deny+Allow with grouping and
+ *      compilation off (a jump per policy, Felix's layout: the cost grows; until the sixth #7
+ *      session every policy with a Pass rule had that layout). Conntrack is bypassed for the measured flow
  *      (notrack) so every packet walks the policy, as the first packet of every flow does.
  *
  * --quick: 10k members / 1k policies / 0 and 1k; default: the sizes above. Skipped (with a note)
@@ -53,7 +54,7 @@ const prog = (dir: "ingress" | "egress", policies: string[]): DirectionProgram =
  * 1000 + i % 50000, from one of 100 shared selector sets), selecting pod `target`; plus a selector
  * set "s:big" with `members` addresses used by pod b's ingress.
  */
-function syntheticIR(opts: { policies: number; target: "b" | "c"; members: number; withDeny?: boolean }): ClusterIR {
+function syntheticIR(opts: { policies: number; target: "b" | "c"; members: number; first?: "Deny" | "Pass" }): ClusterIR {
   const sets: Record<string, SetDef> = {};
   for (let s = 0; s < 100; s++) sets[`s:peer${s}`] = { kind: "selector", id: `s:peer${s}`, selector: `peer == '${s}'`, members: [`${member(120_000 + s)}/32`] };
   const big: string[] = [];
@@ -65,10 +66,11 @@ function syntheticIR(opts: { policies: number; target: "b" | "c"; members: numbe
     const key = `gnp/p${i}`;
     keys.push(key);
     const rule: RuleIR = { action: "Allow", match: { protocol: 6, src: { sets: [`s:peer${i % 100}`] }, dst: { ports: [{ first: 1000 + (i % 50000), last: 1000 + (i % 50000) }] } }, origin: { tier: "default", policy: key, direction: "ingress", index: 0 } };
-    // withDeny: a Deny rule first. Grouped and compiled into a drop and an accept lookup (first
-    // match per key); with grouping and compilation off, one chain and one jump per policy.
-    const deny: RuleIR = { action: "Deny", match: { protocol: 17, src: { sets: [`s:peer${(i + 1) % 100}`] }, dst: { ports: [{ first: 7, last: 7 }] } }, origin: { tier: "default", policy: key, direction: "ingress", index: 0 } };
-    const ingress = opts.withDeny ? [deny, { ...rule, origin: { ...rule.origin, index: 1 } }] : [rule];
+    // first: a Deny (or Pass) rule before the Allow. Grouped and compiled into a drop (or pass)
+    // and an accept lookup (first match per key); with grouping and compilation off, one chain
+    // and one jump per policy.
+    const before: RuleIR | undefined = opts.first && { action: opts.first, match: { protocol: 17, src: { sets: [`s:peer${(i + 1) % 100}`] }, dst: { ports: [{ first: 7, last: 7 }] } }, origin: { tier: "default", policy: key, direction: "ingress", index: 0 } };
+    const ingress = before ? [before, { ...rule, origin: { ...rule.origin, index: 1 } }] : [rule];
     policies[key] = { key, kind: "GlobalNetworkPolicy", name: `p${i}`, tier: "default", order: i, staged: false, selector: `app == '${opts.target}'`, governs: { ingress: true, egress: false }, ingress, egress: [], applyOnForward: false, preDNAT: false, doNotTrack: false };
   }
   // Pod b always admits the client (and the big set) on the sockperf port, in its own policy.
@@ -182,9 +184,10 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     opts.progress(`cold load of ${POLICIES.toLocaleString()} policies`);
     for (const withDeny of [false, true]) {
       const shape = withDeny ? "Deny + Allow each (grouped, compiled)" : "one Allow rule each (grouped)";
+      const first = withDeny ? ("Deny" as const) : undefined;
       const loads: Array<{ build: number; render: number; kernel: number; rules: number }> = [];
       for (let rep = 0; rep < (opts.quick ? 1 : 3); rep++) {
-        const ir = syntheticIR({ policies: POLICIES, target: "b", members: 2, withDeny });
+        const ir = syntheticIR({ policies: POLICIES, target: "b", members: 2, ...(first ? { first } : {}) });
         const t0 = process.hrtime.bigint();
         const m = buildDataplane(ir, NODE);
         const t1 = process.hrtime.bigint();
@@ -214,17 +217,18 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       await new Promise((r) => setTimeout(r, 500));
       try {
         const seconds = opts.quick ? 1 : 3;
-        type Cell = { n: number; target: "b" | "c"; withDeny: boolean; felix?: boolean; avg: number[]; p99: number[] };
+        type Cell = { n: number; target: "b" | "c"; first?: "Deny" | "Pass"; felix?: boolean; avg: number[]; p99: number[] };
         const cells: Cell[] = [];
-        for (const n of SERIES) for (const target of ["c", "b"] as const) if (!(n === 0 && target === "b")) cells.push({ n, target, withDeny: false, avg: [], p99: [] });
-        // Policies with a Deny rule before their Allow: grouped and compiled (first match per key
-        // into a drop and an accept lookup), and for contrast the same 1,000 policies in Felix's
-        // layout (grouping and compilation off: a chain and a jump per policy).
-        for (const n of SERIES) if (n > 0) cells.push({ n, target: "b", withDeny: true, avg: [], p99: [] });
-        cells.push({ n: 1_000, target: "b", withDeny: true, felix: true, avg: [], p99: [] });
-        const key = (c: Cell) => `${c.n}/${c.target}/${c.withDeny}/${c.felix === true}`;
+        for (const n of SERIES) for (const target of ["c", "b"] as const) if (!(n === 0 && target === "b")) cells.push({ n, target, avg: [], p99: [] });
+        // Policies with a Deny (or Pass) rule before their Allow: grouped and compiled (first
+        // match per key into a drop (pass) and an accept lookup), and for contrast the same 1,000
+        // Deny+Allow policies in Felix's layout (grouping and compilation off: a chain and a jump
+        // per policy — the layout every policy with a Pass rule had before the sixth #7 session).
+        for (const first of ["Deny", "Pass"] as const) for (const n of SERIES) if (n > 0) cells.push({ n, target: "b", first, avg: [], p99: [] });
+        cells.push({ n: 1_000, target: "b", first: "Deny", felix: true, avg: [], p99: [] });
+        const key = (c: Cell) => `${c.n}/${c.target}/${c.first ?? ""}/${c.felix === true}`;
         const layout = (c: Cell) => (c.felix ? { config: { groupAllowPolicies: false, compileAllowRuns: false } } : {});
-        const models = new Map(cells.map((c) => [key(c), buildDataplane(syntheticIR({ policies: c.n, target: c.target, members: 2, withDeny: c.withDeny }), NODE, layout(c))]));
+        const models = new Map(cells.map((c) => [key(c), buildDataplane(syntheticIR({ policies: c.n, target: c.target, members: 2, ...(c.first ? { first: c.first } : {}) }), NODE, layout(c))]));
         // Interleaved repetitions: rep 1 of every cell, then rep 2, … (NETNS.md §5: noise).
         for (let rep = 0; rep < (opts.quick ? 1 : 3); rep++) {
           for (const c of cells) {
@@ -242,9 +246,9 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
               : c.target === "c"
                 ? `${c.n.toLocaleString()} allow-only policies selecting another pod`
                 : c.felix
-                  ? `${c.n.toLocaleString()} Deny+Allow policies selecting the server, grouping and compilation off (one jump each)`
-                  : c.withDeny
-                    ? `${c.n.toLocaleString()} Deny+Allow policies selecting the server (grouped, compiled)`
+                  ? `${c.n.toLocaleString()} ${c.first}+Allow policies selecting the server, grouping and compilation off (one jump each)`
+                  : c.first
+                    ? `${c.n.toLocaleString()} ${c.first}+Allow policies selecting the server (grouped, compiled)`
                     : `${c.n.toLocaleString()} allow-only policies selecting the server (grouped)`;
           const avg = median(c.avg);
           results.push({ name: `latency a→b, ${what}`, value: avg, unit: "µs (RTT/2)", note: `×${(avg / base0).toFixed(2)} of no policy; p99 ${median(c.p99).toFixed(1)} µs; median of ${c.avg.length}` });

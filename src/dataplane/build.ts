@@ -262,18 +262,6 @@ class PieceMaker {
     return this.end(p);
   }
 
-  /** True when every rule of the policy for `dir` is an Allow or a Deny (no Pass or Log). */
-  private groupable(key: PolicyKey, dir: Dir): boolean {
-    const compute = () => {
-      const pol = this.ir.policies[key];
-      return pol ? pol[dir].every((r) => r.action === "Allow" || r.action === "Deny") : undefined;
-    };
-    const value = compute();
-    if (value === undefined) throw new BugError(`program references policy ${key} which is not in the IR`);
-    this.cur.facts.set(`group|${key}|${dir}`, { value, compute, dep: `p:${key}` });
-    return value;
-  }
-
   private target(name: string, spec: ChainSpec): string {
     this.cur.targets.set(name, spec);
     return name;
@@ -281,35 +269,23 @@ class PieceMaker {
 
   /**
    * The chains an endpoint chain jumps to for one tier's policies, in order. Consecutive policies
-   * whose rules are all Allow or Deny (every Kubernetes NetworkPolicy, and most Calico ones) share
-   * one group chain holding all their rules in order: "first matching rule of P1, else of P2, …"
-   * is the same as running P1, P2, … one after the other — an Allow sets the accept bit and
-   * returns (the endpoint chain then returns: later policies are skipped either way), a Deny drops
-   * at once, and a policy none of whose rules match falls through to the next policy's rules just
-   * as the endpoint chain would jump to the next policy; the end-of-tier deny after the group sees
-   * the same marks (no rule of a group sets the pass bit). The group's rules then compile into set
-   * lookups together (compileRuns), making the per-packet cost of many such policies on one
-   * endpoint a few lookups instead of a jump per policy. Pass and Log rules keep a policy in its
-   * own chain (Felix's layout).
+   * of a tier share one group chain holding all their rules in order: "first matching rule of P1,
+   * else of P2, …" is the same as running P1, P2, … one after the other. An Allow sets the accept
+   * bit and returns (the endpoint chain then returns: later policies are skipped either way); a
+   * Pass sets the pass bit and returns (the endpoint chain then skips the tier's later policies
+   * and its end-of-tier deny, which test the pass bit, either way); a Deny drops at once; a Log
+   * logs and goes on to the next rule, which after a policy's last rule is the next policy's
+   * first, just as the endpoint chain would jump to the next policy; and a policy none of whose
+   * rules match falls through to the next policy's rules the same way. The group's rules then
+   * compile into set lookups together (compileRuns), making the per-packet cost of many policies
+   * on one endpoint a few lookups instead of a jump per policy. (Felix jumps to each policy's
+   * chain; until the sixth #7 session Pass and Log rules kept a policy out of groups, at a jump
+   * per packet each.) With `groupAllowPolicies` off, every policy has its own chain.
    */
   private tierJumps(policies: PolicyKey[], dir: Dir): string[] {
-    const out: string[] = [];
-    let run: PolicyKey[] = [];
-    const flush = () => {
-      if (run.length === 1) out.push(this.target(policyChainName(run[0]!, dir), { kind: "policy", key: run[0]!, dir }));
-      else if (run.length > 1) out.push(this.target(policyGroupChainName(run, dir), { kind: "group", keys: run, dir }));
-      run = [];
-    };
-    for (const key of policies) {
-      if (this.cfg.groupAllowPolicies && this.groupable(key, dir)) run.push(key);
-      else {
-        flush();
-        this.policy(key);
-        out.push(this.target(policyChainName(key, dir), { kind: "policy", key, dir }));
-      }
-    }
-    flush();
-    return out;
+    for (const key of policies) this.policy(key); // every policy of a program is in the IR
+    if (!this.cfg.groupAllowPolicies || policies.length === 1) return policies.map((key) => this.target(policyChainName(key, dir), { kind: "policy", key, dir }));
+    return [this.target(policyGroupChainName(policies, dir), { kind: "group", keys: policies, dir })];
   }
 
   private actionOf(rule: RuleIR): Pick<DpRule, "effects" | "verdict"> {
@@ -374,20 +350,23 @@ class PieceMaker {
       }
     }
     if (!this.cfg.compileAllowRuns) return out;
-    const allow = { effects: [{ kind: "mark-set", bits: this.cfg.markAccept }] as DpEffect[], verdict: { kind: "return" } as DpVerdict };
+    const markReturn = (bits: number) => ({ effects: [{ kind: "mark-set", bits }] as DpEffect[], verdict: { kind: "return" } as DpVerdict });
     const deny = this.deny();
-    const bits = this.cfg.markAccept;
-    // Plain Allow: exactly one mark-set effect of the accept bit, then return. Plain Deny: the deny
-    // verdict without effects — a Deny that logs (logDenied) names its own rule in the NFLOG
-    // prefix, which a per-key lookup cannot, so it is not plain and ends the run (so does a logged
-    // Allow, a Pass or a Log rule).
+    const { markAccept, markPass } = this.cfg;
+    // Plain Allow: exactly one mark-set effect of the accept bit, then return; Pass: the same with
+    // the pass bit. Plain Deny: the deny verdict without effects — a Deny that logs (logDenied)
+    // names its own rule in the NFLOG prefix, which a per-key lookup cannot, so it is not plain
+    // and ends the run (so does a logged Allow or a Log rule).
     const classify = (r: DpRule): RunAction | undefined => {
       const v = r.verdict;
       if (!v) return undefined;
-      if (v.kind === "return") return r.effects?.length === 1 && r.effects[0]!.kind === "mark-set" && r.effects[0]!.bits === bits ? "allow" : undefined;
+      if (v.kind === "return") {
+        const e = r.effects?.length === 1 && r.effects[0]!.kind === "mark-set" ? r.effects[0]!.bits : undefined;
+        return e === markAccept ? "allow" : e === markPass ? "pass" : undefined;
+      }
       return v.kind === deny.kind && !r.effects?.length ? "deny" : undefined;
     };
-    return compileRuns(out, classify, this.sets, { allow, deny: { verdict: deny } });
+    return compileRuns(out, classify, this.sets, { allow: markReturn(markAccept), pass: markReturn(markPass), deny: { verdict: deny } });
   }
 
   // ---------------------------------------------------------------------------------- endpoint chains

@@ -103,9 +103,9 @@ export type IrSetSpec =
 /**
  * Concatenated (address . protocol . port) set compiled from a run of exact rules. Without `keep`:
  * the union over parts of (address set × protocol × ports) — the rules of the run have one action.
- * With `keep` (a run mixing Allow and Deny): the parts are in rule order, each with its action, and
- * the set holds the keys whose *first* part (first match) has action `keep`; the run renders as the
- * `keep: "allow"` set and the `keep: "deny"` set, which are disjoint.
+ * With `keep` (a run mixing actions): the parts are in rule order, each with its action, and the
+ * set holds the keys whose *first* part (first match) has action `keep`; the run renders as one
+ * set per action present (`keep: "allow"`, `"deny"`, `"pass"`), which are disjoint.
  */
 export interface CompiledSetSpec {
   kind: "compiled";
@@ -114,8 +114,10 @@ export interface CompiledSetSpec {
   keep?: RunAction;
 }
 
-/** The action of a rule that may join a compiled run: plain Allow or plain Deny (no effects). */
-export type RunAction = "allow" | "deny";
+/** The action of a rule that may join a compiled run: plain Allow, plain Deny (no effects) or
+ *  Pass (set the pass bit and return) — each ends the policy's evaluation for the packets it
+ *  matches, which is what lets first match be decided per key. */
+export type RunAction = "allow" | "deny" | "pass";
 
 /** Names by spec object: a compiled spec's name prints its parts as JSON and hashes them, and the
  *  registry asks for the name of every set a change touches (a pod add at 100k: ~3 ms unmemoised).
@@ -275,7 +277,7 @@ export class SetRegistry {
           abouts.push(s.about);
           for (const a of s.elements) for (const port of p.ports) elements.push(`${a} . ${p.protocol} . ${port}`);
         }
-        const about = `compiled allow: ${abouts.join(" | ")}`.slice(0, 200);
+        const about = `compiled union: ${abouts.join(" | ")}`.slice(0, 200);
         return { name, family, fields: ["addr", "l4proto", "port"], interval: false, elements: sortUnique(elements), about };
       }
       // First match: every key is decided by the first part that holds it.
@@ -829,24 +831,24 @@ function familyOf(r: DpRule): Family | undefined {
 
 /**
  * Compiles runs of exact rules into set lookups. A run is a maximal sequence of consecutive rules
- * whose action is plain Allow or plain Deny (`classify`; any other rule — Pass, Log, a logged
- * Allow or Deny — ends it). Within a run, rules that look up exactly (one hash address set, one
+ * whose action is plain Allow, plain Deny or Pass (`classify`; any other rule — Log, a logged
+ * Allow or Deny — ends it: it does not end the evaluation, or it names its own rule). Within a run, rules that look up exactly (one hash address set, one
  * port-carrying protocol, destination single ports, each at most MAX_COMPILED_PRODUCT elements:
  * "candidates") are gathered into segments, one (family, address side) each, and a segment of at
  * least two rules is replaced, at the place of its first rule, by
  *   - one lookup of a concatenated set (address . protocol . port) when its rules have one action:
  *     the set is the union of what they match (the pure-Allow case; same sets as before Deny
  *     runs were compiled);
- *   - two lookups when they mix Allow and Deny: first match is decided per key at compile time
- *     (each key takes the action of the first rule holding it), so the accept set and the drop
- *     set are disjoint and their order does not matter.
+ *   - one lookup per action when they mix actions: first match is decided per key at compile time
+ *     (each key takes the action of the first rule holding it), so the accept, drop and pass sets
+ *     are disjoint and their order does not matter.
  *
  * Why this is exact: a rule may move next to the earlier rules of its segment only past rules it
  * commutes with — rules of another family (no packet matches both) or rules with the same action
  * (whichever of the two matches first, the verdict is the same). A candidate that would have to
- * pass a rule of the same family with the other action stays where it is (and blocks later ones
+ * pass a rule of the same family with another action stays where it is (and blocks later ones
  * in turn). Moving rules only that way keeps "the first matching rule decides" for every packet,
- * and a segment whose rules are adjacent is exactly its two lookups. A packet that matches no
+ * and a segment whose rules are adjacent is exactly its lookups. A packet that matches no
  * rule of the segment misses both lookups and continues as before.
  *
  * Sets are named after their content (sets, protocols, ports, actions, in order), so runs with the
@@ -897,20 +899,19 @@ function compileRun(
     if (!head.c || head.seg >= 0) continue;
     const members = [s];
     // Actions of the rules of this family the next member would have to move past.
-    let passedAllow = false;
-    let passedDeny = false;
+    const passed = new Set<RunAction>();
     for (let t = s + 1; t < items.length; t++) {
       const it = items[t]!;
       if (it.seg >= 0) continue; // moved into an earlier segment (placed before s)
       if (it.family !== undefined && head.c.family !== undefined && it.family !== head.c.family) continue;
-      const blocked = it.act === "allow" ? passedDeny : passedAllow;
+      // Blocked by any passed rule with another action.
+      const blocked = passed.size > 1 || (passed.size === 1 && !passed.has(it.act));
       if (it.c && it.c.family === head.c.family && it.c.side === head.c.side && !blocked) {
         members.push(t);
         continue;
       }
-      if (it.act === "allow") passedAllow = true;
-      else passedDeny = true;
-      if (passedAllow && passedDeny) break; // no later rule can join: keeps a run linear
+      passed.add(it.act);
+      if (passed.size > 1) break; // two actions passed block every later rule: keeps a run linear
     }
     if (members.length < 2) continue;
     for (const m of members) items[m]!.seg = segments.length;
@@ -969,8 +970,8 @@ function compileSegment(members: RunItem[], sets: SetRegistry, actions: Record<R
     block.push(partOf(m.c!, sets));
   }
   flush();
-  const firstAct = members[0]!.act;
-  const order: RunAction[] = firstAct === "allow" ? ["allow", "deny"] : ["deny", "allow"];
+  // One lookup per action, in order of first appearance (the sets are disjoint: any order is exact).
+  const order = [...new Set(members.map((m) => m.act))];
   return order.map((act) => lookup({ kind: "compiled", family, parts, keep: act }, act));
 }
 

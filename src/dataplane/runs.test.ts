@@ -104,14 +104,24 @@ describe("a run of Allow and Deny rules across policies", () => {
     }
   });
 
-  it("a Pass or Log rule keeps its policy out of the group and ends the run", () => {
-    const withLog = [policies[0]!, policy("gnp/p2", [rule("gnp/p2", 0, "Log", {}), ...policies[1]!.ingress]), policies[2]!];
-    const m = buildDataplane(clusterIR(sets, withLog), N);
+  it("a Pass rule joins the run as a third disjoint lookup; a Log rule joins the group but ends the run", () => {
+    const withPass = [policies[0]!, policy("gnp/p2", [rule("gnp/p2", 0, "Pass", { protocol: 6, src: { sets: ["s:y"] }, dst: { ports: [port(443)] } }), ...policies[1]!.ingress]), policies[2]!];
+    const m = buildDataplane(clusterIR(sets, withPass), N);
     const jumps = m.chains[TW]!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
-    expect(jumps).toEqual(["cali-pi-gnp/p1", "cali-pi-gnp/p2", "cali-pi-gnp/p3"]);
-    // p1 alone still compiles (two exact rules); p2's Log rule stays first, in place.
-    expect(m.chains["cali-pi-gnp/p1"]!.rules.filter((r) => r.match[0]!.kind === "concat-set" && r.match[0]!.family === 4)).toHaveLength(2);
-    expect(m.chains["cali-pi-gnp/p2"]!.rules[0]!.effects?.[0]?.kind).toBe("log");
+    expect(jumps).toHaveLength(1);
+    const v4 = m.chains[jumps[0]!]!.rules.filter((r) => r.match[0]!.kind === "concat-set" && r.match[0]!.family === 4);
+    // Deny (p1/0, p2/1), Allow (p1/1, p3/0) and Pass (p2/0) lookups, in order of first appearance.
+    expect(v4.map((r) => r.verdict?.kind === "drop" ? "drop" : (r.effects?.[0] as { bits: number }).bits)).toEqual(["drop", 0x10000, 0x20000]);
+    expect(m.sets[(v4[2]!.match[0] as { set: string }).set]!.elements).toEqual(["198.18.3.2 . 6 . 443", "198.18.3.3 . 6 . 443"]);
+
+    const withLog = [policies[0]!, policy("gnp/p2", [rule("gnp/p2", 0, "Log", {}), ...policies[1]!.ingress]), policies[2]!];
+    const l = buildDataplane(clusterIR(sets, withLog), N);
+    const lj = l.chains[TW]!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
+    expect(lj).toHaveLength(1);
+    const lr = l.chains[lj[0]!]!.rules.filter((r) => !r.match.some((x) => "family" in x && x.family === 6));
+    // p1's two exact rules still compile (two lookups); the Log rule follows them, in place.
+    expect(lr.slice(0, 2).every((r) => r.match[0]!.kind === "concat-set")).toBe(true);
+    expect(lr[2]!.effects?.[0]?.kind).toBe("log");
   });
 
   it("the incremental builder follows membership changes of the run's sets", () => {
@@ -241,7 +251,7 @@ const arbMatch: fc.Arbitrary<Partial<RuleMatch>> = fc
     return m;
   });
 
-const arbAction: fc.Arbitrary<RuleIR["action"]> = fc.oneof({ weight: 10, arbitrary: fc.constantFrom("Allow" as const, "Deny" as const) }, { weight: 1, arbitrary: fc.constantFrom("Log" as const, "Pass" as const) });
+const arbAction: fc.Arbitrary<RuleIR["action"]> = fc.oneof({ weight: 10, arbitrary: fc.constantFrom("Allow" as const, "Deny" as const) }, { weight: 3, arbitrary: fc.constant("Pass" as const) }, { weight: 1, arbitrary: fc.constant("Log" as const) });
 
 const arbPolicies = fc.array(fc.array(fc.tuple(arbAction, arbMatch), { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }).map((ps) =>
   ps.map((rules, i) => policy(`gnp/p${i}`, rules.map(([action, match], j) => rule(`gnp/p${i}`, j, action, match)))),
@@ -257,11 +267,18 @@ const CONFIGS: Array<Partial<DataplaneConfig>> = [{}, { denyAction: "reject" }, 
 describe("compiled runs decide as the rules in order (first match)", () => {
   it("random sets × rule lists × packets × configs", () => {
     let compiledDeny = 0;
+    let compiledPass = 0;
     fc.assert(
       fc.property(arbSets, arbPolicies, fc.array(arbPacket, { minLength: 1, maxLength: 12 }), fc.constantFrom(...CONFIGS), (sets, policies, packets, config) => {
         const ir = clusterIR(sets, policies);
         const m = buildDataplane(ir, N, { config });
-        for (const c of Object.values(m.chains)) for (const r of c.rules) if (r.verdict?.kind === "drop" && r.match[0]?.kind === "concat-set") compiledDeny++;
+        for (const c of Object.values(m.chains)) {
+          for (const r of c.rules) {
+            if (r.match[0]?.kind !== "concat-set") continue;
+            if (r.verdict?.kind === "drop") compiledDeny++;
+            if (r.effects?.some((e) => e.kind === "mark-set" && e.bits === 0x20000)) compiledPass++;
+          }
+        }
         for (const p of packets) expect([p, walk(m, p)]).toEqual([p, reference(ir, policies.map((x) => x.key), p)]);
       }),
       { numRuns: 600 },
@@ -281,5 +298,6 @@ describe("compiled runs decide as the rules in order (first match)", () => {
     );
     // The property must exercise what it is about.
     expect(compiledDeny).toBeGreaterThan(100); // typically 200–300
+    expect(compiledPass).toBeGreaterThan(50);
   });
 });
