@@ -451,12 +451,9 @@ class EtcdWatch implements Watch {
         resolve();
       });
     });
-    try {
-      await created;
-    } catch (err) {
-      await w.cancel().catch(() => undefined);
-      throw err;
-    }
+    // A rejection is etcd cancelling the watch at creation; the client has already dropped the
+    // watcher, and cancel() would wait for a "connected" that never comes.
+    await created;
     if (this.stopped) {
       await w.cancel().catch(() => undefined);
       return;
