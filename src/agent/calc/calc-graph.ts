@@ -27,7 +27,7 @@
  * programs name, and the sets those rules use. A remote pod's label change reaches the output only
  * if it changes the membership of an active set.
  */
-import { insertSorted, kindOf, removeSorted, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
+import { insertSorted, kindOf, removeSorted, SortedRecord, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
 import { convertKubernetesNetworkPolicy } from "../../convert/index.js";
 import {
   buildTiers,
@@ -821,17 +821,25 @@ export class CalcGraph {
    * policy add at 100k pods brings a few new sets and policies, and re-sorting ~10k keys of each
    * map for them cost more than the rest of the flush. Undefined until the first IR is built.
    */
-  private sortedKeys: { policies: PolicyKey[]; profiles: PolicyKey[]; sets: SetId[]; endpoints: string[] } | undefined;
+  private sortedKeys: { policies: SortedRecord<PolicyIR>; profiles: PolicyKey[]; sets: SortedRecord<SetDef>; endpoints: string[] } | undefined;
   /** Keys that came or went since the last IR (sets also when they came and went again). */
   private keyChanges = { policies: new Set<string>(), profiles: new Set<string>(), sets: new Set<string>() };
 
   private keyCame(map: "policies" | "profiles" | "sets" | "endpoints", key: string): void {
-    if (this.sortedKeys) insertSorted(this.sortedKeys[map], key);
+    const k = this.sortedKeys;
+    if (k) {
+      if (map === "policies" || map === "sets") k[map].add(key);
+      else insertSorted(k[map], key);
+    }
     if (map !== "endpoints") this.keyChanges[map].add(key);
   }
 
   private keyWent(map: "policies" | "profiles" | "sets" | "endpoints", key: string): void {
-    if (this.sortedKeys) removeSorted(this.sortedKeys[map], key);
+    const k = this.sortedKeys;
+    if (k) {
+      if (map === "policies" || map === "sets") k[map].remove(key);
+      else removeSorted(k[map], key);
+    }
     if (map !== "endpoints") this.keyChanges[map].add(key);
   }
 
@@ -846,21 +854,29 @@ export class CalcGraph {
     const prev = this.ir;
     const fresh = this.sortedKeys === undefined || prev === EMPTY_IR;
     const k = (this.sortedKeys ??= {
-      policies: [...this.activePolicies.keys()].sort(cmp),
+      policies: new SortedRecord<PolicyIR>(),
       profiles: [...this.activeProfiles.keys()].sort(cmp),
-      sets: [...this.setRefs.keys()].sort(cmp),
+      sets: new SortedRecord<SetDef>(),
       endpoints: [...this.local.keys()].sort(cmp),
     });
     const came = this.keyChanges;
     this.keyChanges = { policies: new Set(), profiles: new Set(), sets: new Set() };
-    let policies = prev.policies;
-    if (fresh || delta.policies.length > 0 || came.policies.size > 0) {
-      policies = {};
-      for (const key of k.policies) {
-        const p = this.policies.get(key);
-        if (p) policies[key] = p.compiled.ir;
-      }
+    const policyIR = (key: string) => this.policies.get(key)?.compiled.ir;
+    if (fresh) {
+      for (const key of this.activePolicies.keys()) k.policies.add(key);
+      for (const id of this.setRefs.keys()) k.sets.add(id);
+      for (const key of k.policies.keys) k.policies.set(key, policyIR(key));
+      for (const id of k.sets.keys) k.sets.set(id, this.sets.def(id));
+    } else {
+      // Values of the keys that changed or came (the same keys are recorded on the IR below, so
+      // the builder relies on their being complete too); every other value is the previous one.
+      for (const key of delta.policies) k.policies.set(key, policyIR(key));
+      for (const key of came.policies) k.policies.set(key, policyIR(key));
+      for (const id of delta.sets) k.sets.set(id, this.sets.def(id));
+      for (const id of came.sets) k.sets.set(id, this.sets.def(id));
     }
+    let policies = prev.policies;
+    if (fresh || delta.policies.length > 0 || came.policies.size > 0) policies = k.policies.record();
     let profiles = prev.profiles;
     if (fresh || delta.profiles.length > 0 || came.profiles.size > 0) {
       profiles = {};
@@ -869,24 +885,10 @@ export class CalcGraph {
         if (ir) profiles[key] = ir;
       }
     }
+    // Re-assembled in key order from the sorted keys and values: an object spread of the previous
+    // record (dictionary mode, thousands of keys) costs ~2.5× more, and `delete` would be needed.
     let sets = prev.sets;
-    if (fresh) {
-      sets = {};
-      for (const id of k.sets) {
-        const d = this.sets.def(id);
-        if (d) sets[id] = d;
-      }
-    } else if (came.sets.size > 0 || delta.sets.length > 0) {
-      // Re-assembled in key order by plain assignment: an object spread of the previous record
-      // (dictionary mode, thousands of keys) costs ~2.5× more, and `delete` would be needed too.
-      const redo = new Set<string>(delta.sets);
-      for (const id of came.sets) redo.add(id);
-      sets = {};
-      for (const id of k.sets) {
-        const d = redo.has(id) ? this.sets.def(id) : prev.sets[id];
-        if (d) sets[id] = d;
-      }
-    }
+    if (fresh || came.sets.size > 0 || delta.sets.length > 0) sets = k.sets.record();
     const endpoints = k.endpoints.map((key) => this.local.get(key)!.ir);
     const ir: ClusterIR = { tiers: this.tiers, policies, profiles, sets, endpoints, failsafe: this.failsafe, defaultEndpointToHostAction: this.endpointToHost };
     if (!fresh) {
