@@ -832,7 +832,8 @@ function familyOf(r: DpRule): Family | undefined {
 /**
  * Compiles runs of exact rules into set lookups. A run is a maximal sequence of consecutive rules
  * whose action is plain Allow, plain Deny or Pass (`classify`; any other rule — Log, a logged
- * Allow or Deny — ends it: it does not end the evaluation, or it names its own rule). Within a run, rules that look up exactly (one hash address set, one
+ * Allow or Deny — ends it: it does not end the evaluation, or it names its own rule). Within a
+ * run, rules that look up exactly (one hash address set, one
  * port-carrying protocol, destination single ports, each at most MAX_COMPILED_PRODUCT elements:
  * "candidates") are gathered into segments, one (family, address side) each, and a segment of at
  * least two rules is replaced, at the place of its first rule, by
@@ -849,7 +850,7 @@ function familyOf(r: DpRule): Family | undefined {
  * pass a rule of the same family with another action stays where it is (and blocks later ones
  * in turn). Moving rules only that way keeps "the first matching rule decides" for every packet,
  * and a segment whose rules are adjacent is exactly its lookups. A packet that matches no
- * rule of the segment misses both lookups and continues as before.
+ * rule of the segment misses every lookup and continues as before.
  *
  * Sets are named after their content (sets, protocols, ports, actions, in order), so runs with the
  * same content — the same policies grouped for several endpoints — share kernel sets.

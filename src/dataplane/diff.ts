@@ -83,8 +83,9 @@ export function modelCounts(model: DataplaneModel, prev?: DataplaneModel): Model
   let out: ModelCounts;
   if (prev && base && setNames && chainNames) {
     out = { ...base };
-    for (const n of setNames) out.sets += (model.sets[n] ? 1 : 0) - (prev.sets[n] ? 1 : 0);
-    for (const n of chainNames) {
+    // Each name once, whatever the producer recorded.
+    for (const n of new Set(setNames)) out.sets += (model.sets[n] ? 1 : 0) - (prev.sets[n] ? 1 : 0);
+    for (const n of new Set(chainNames)) {
       const now = model.chains[n];
       const was = prev.chains[n];
       out.chains += (now ? 1 : 0) - (was ? 1 : 0);
