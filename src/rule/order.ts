@@ -29,6 +29,17 @@ export function comparePolicies(
   return byteCompare(`${a.name}/${a.namespace ?? ""}/${a.kind}`, `${b.name}/${b.namespace ?? ""}/${b.kind}`);
 }
 
+/**
+ * comparePolicies as a precomputed key, for sorting many policies: `order` (missing = +∞) and a
+ * tie-break text whose UTF-16 order is the UTF-8 byte order of "<name>/<namespace>/<kind>" — the
+ * text itself when it is ASCII (the usual case), otherwise its UTF-8 bytes one char each, so code
+ * units compare exactly as bytes do. Compare `order` with `<`, then `tie` with `<`.
+ */
+export function policySortKey(p: Pick<PolicyIR, "order" | "name" | "namespace" | "kind">): { order: number; tie: string } {
+  const t = `${p.name}/${p.namespace ?? ""}/${p.kind}`;
+  return { order: p.order ?? Infinity, tie: /^[\x00-\x7f]*$/.test(t) ? t : Buffer.from(t, "utf8").toString("latin1") };
+}
+
 /** Go's string comparison: by UTF-8 bytes. JS compares UTF-16 code units, which differs only for
  *  astral vs. high-BMP characters; names here are ASCII in practice, but be exact anyway. */
 export function byteCompare(a: string, b: string): number {
