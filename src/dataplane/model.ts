@@ -151,11 +151,11 @@ export interface DataplaneConfig {
   logAllowed: boolean;
   /** Felix DefaultEndpointToHostAction when the IR does not say. */
   endpointToHostAction: "Drop" | "Return" | "Accept";
-  /** Compile runs of exact Allow and Deny rules into concatenated-set lookups (compile.ts
-   *  compileRuns; the name predates Deny runs). */
+  /** Compile runs of exact Allow, Deny and Pass rules into concatenated-set lookups (compile.ts
+   *  compileRuns; the name predates Deny and Pass runs). */
   compileAllowRuns: boolean;
-  /** Put consecutive policies of a tier whose rules are all Allow or Deny into one chain (see
-   *  build.ts tierJumps; the name predates Deny groups). */
+  /** Put the policies of a tier in an endpoint's program into one chain (see build.ts
+   *  tierJumps; the name predates Deny, Pass and Log in groups). */
   groupAllowPolicies: boolean;
 }
 
