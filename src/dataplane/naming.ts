@@ -127,7 +127,7 @@ export function policyChainName(policy: PolicyKey, dir: Direction): string {
 
 const GROUP_PREFIX = { ingress: "cali-gi-", egress: "cali-go-" } as const;
 
-/** A chain holding the rules of several consecutive Allow/Deny-only policies of one tier (Felix names
+/** A chain holding the rules of the policies of one tier in an endpoint program (Felix names
  *  its policy-group chains cali-gi-/cali-go-); named by a hash of the policy list. */
 export function policyGroupChainName(policies: PolicyKey[], dir: Direction): string {
   return `${GROUP_PREFIX[dir]}${shortHash(policies.join("\n"), MAX_CHAIN_NAME - GROUP_PREFIX[dir].length)}`;
