@@ -6,6 +6,7 @@ describe("SortedRecord", () => {
   it("after any sequence of adds, removes and sets, equals a Map-backed reference, in key order", () => {
     const key = fc.constantFrom("a", "b", "c", "p/x", "p/y", "s:1", "s:10", "s:2", "é", "ｚ");
     const op = fc.oneof(
+      fc.record({ op: fc.constant("reset" as const), keys: fc.array(key, { maxLength: 6 }), value: fc.option(fc.integer(), { nil: undefined }) }),
       fc.record({ op: fc.constant("add" as const), key }),
       fc.record({ op: fc.constant("remove" as const), key }),
       fc.record({ op: fc.constant("set" as const), key, value: fc.option(fc.integer(), { nil: undefined }) }),
@@ -15,7 +16,11 @@ describe("SortedRecord", () => {
         const r = new SortedRecord<number>();
         const ref = new Map<string, number | undefined>();
         for (const o of ops) {
-          if (o.op === "add") {
+          if (o.op === "reset") {
+            r.reset(o.keys, () => o.value);
+            ref.clear();
+            for (const k of o.keys) ref.set(k, o.value);
+          } else if (o.op === "add") {
             r.add(o.key);
             if (!ref.has(o.key)) ref.set(o.key, undefined);
           } else if (o.op === "remove") {

@@ -53,6 +53,17 @@ export class SortedRecord<V> {
     return this.keyList;
   }
 
+  /** Replaces every key (sorted here once, not inserted one by one) and value. */
+  reset(keys: Iterable<string>, valueOf: (key: string) => V | undefined): void {
+    const sorted = [...new Set(keys)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.keyList.length = 0;
+    this.values.length = 0;
+    for (const k of sorted) {
+      this.keyList.push(k);
+      this.values.push(valueOf(k));
+    }
+  }
+
   /** Adds `key` (value undefined until set); no-op when present. */
   add(key: string): void {
     const i = lowerBound(this.keyList, key);

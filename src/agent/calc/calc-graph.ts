@@ -863,10 +863,8 @@ export class CalcGraph {
     this.keyChanges = { policies: new Set(), profiles: new Set(), sets: new Set() };
     const policyIR = (key: string) => this.policies.get(key)?.compiled.ir;
     if (fresh) {
-      for (const key of this.activePolicies.keys()) k.policies.add(key);
-      for (const id of this.setRefs.keys()) k.sets.add(id);
-      for (const key of k.policies.keys) k.policies.set(key, policyIR(key));
-      for (const id of k.sets.keys) k.sets.set(id, this.sets.def(id));
+      k.policies.reset(this.activePolicies.keys(), policyIR);
+      k.sets.reset(this.setRefs.keys(), (id) => this.sets.def(id));
     } else {
       // Values of the keys that changed or came (the same keys are recorded on the IR below, so
       // the builder relies on their being complete too); every other value is the previous one.
