@@ -819,7 +819,9 @@ export class CalcGraph {
   /**
    * Sorted keys of the output maps, patched in place (binary search) as keys come and go: a
    * policy add at 100k pods brings a few new sets and policies, and re-sorting ~10k keys of each
-   * map for them cost more than the rest of the flush. Undefined until the first IR is built.
+   * map for them cost more than the rest of the flush. Policies and sets also keep their values
+   * in step (SortedRecord), so their records are assembled without a lookup per key. Undefined
+   * until the first IR is built.
    */
   private sortedKeys: { policies: SortedRecord<PolicyIR>; profiles: PolicyKey[]; sets: SortedRecord<SetDef>; endpoints: string[] } | undefined;
   /** Keys that came or went since the last IR (sets also when they came and went again). */
