@@ -29,6 +29,9 @@ export function comparePolicies(
   return byteCompare(`${a.name}/${a.namespace ?? ""}/${a.kind}`, `${b.name}/${b.namespace ?? ""}/${b.kind}`);
 }
 
+/** Texts whose UTF-16 order is their UTF-8 byte order as they are. */
+const ASCII = /^[\x00-\x7f]*$/;
+
 /**
  * comparePolicies as a precomputed key, for sorting many policies: `order` (missing = +∞) and a
  * tie-break text whose UTF-16 order is the UTF-8 byte order of "<name>/<namespace>/<kind>" — the
@@ -37,15 +40,14 @@ export function comparePolicies(
  */
 export function policySortKey(p: Pick<PolicyIR, "order" | "name" | "namespace" | "kind">): { order: number; tie: string } {
   const t = `${p.name}/${p.namespace ?? ""}/${p.kind}`;
-  return { order: p.order ?? Infinity, tie: /^[\x00-\x7f]*$/.test(t) ? t : Buffer.from(t, "utf8").toString("latin1") };
+  return { order: p.order ?? Infinity, tie: ASCII.test(t) ? t : Buffer.from(t, "utf8").toString("latin1") };
 }
 
 /** Go's string comparison: by UTF-8 bytes. JS compares UTF-16 code units, which differs only for
  *  astral vs. high-BMP characters; names here are ASCII in practice, but be exact anyway. */
 export function byteCompare(a: string, b: string): number {
   if (a === b) return 0;
-  const ascii = /^[\x00-\x7f]*$/;
-  if (ascii.test(a) && ascii.test(b)) return a < b ? -1 : 1;
+  if (ASCII.test(a) && ASCII.test(b)) return a < b ? -1 : 1;
   const ab = Buffer.from(a, "utf8");
   const bb = Buffer.from(b, "utf8");
   return Buffer.compare(ab, bb);
