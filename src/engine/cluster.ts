@@ -59,7 +59,7 @@ import {
 import { DEFAULT_FAILSAFE, failsafeRules, type FailsafeConfig } from "./failsafe.js";
 import { LabelIndex } from "./label-index.js";
 import { buildTiers, compilePolicy, compileProfile, PolicyResolver, profileKey, type CompiledPolicy, type PolicyInput, type ProgramSet } from "./policy-resolver.js";
-import { lazySets, MemberOrder, SetRegistry } from "./set-calculator.js";
+import { lazySets, MemberOrder, SetRegistry, type SetItem } from "./set-calculator.js";
 import { endpointRef } from "./refs.js";
 import { withSelectorCache } from "./selector-cache.js";
 import { tryExplain, explain, type Explanation, type ExplainQuery } from "./explain.js";
@@ -319,22 +319,24 @@ export class Cluster {
     // Replicas share own labels and profiles, hence effective labels: compute those (and the
     // label signature) once per distinct (own labels in their order, profiles).
     const firstWith = new Map<string, string>();
+    // Item n of the label index, for the set calculation's arrays (MemberOrder).
+    const setItems: SetItem[] = [];
     for (const ep of endpoints.values()) {
       const k = ownKey(ep);
       const first = k === undefined ? undefined : firstWith.get(k);
       if (first !== undefined) {
-        index.addLike(ep.key, first);
+        setItems[index.addLike(ep.key, first)] = ep;
         const own = unshared.get(first);
         if (own) unshared.set(ep.key, own);
         continue;
       }
       if (k !== undefined) firstWith.set(k, ep.key);
       const l = effectiveLabels(ep.ownLabels, ep.profiles, profiles);
-      index.add(ep.key, l);
+      setItems[index.add(ep.key, l)] = ep;
       const shared = index.classOf(ep.key)!.labels;
       if (shared !== l && !sameKeyOrder(shared, l)) unshared.set(ep.key, l);
     }
-    for (const ns of netsets.values()) index.add(ns.key, effectiveLabels(ns.ownLabels, ns.profiles, profiles));
+    for (const ns of netsets.values()) setItems[index.add(ns.key, effectiveLabels(ns.ownLabels, ns.profiles, profiles))] = ns;
 
     // ---- policies
     const sets = new SetRegistry();
@@ -409,7 +411,7 @@ export class Cluster {
 
     // ---- sets
     // Members are computed when a set is first read (lazySets): same record, same values.
-    const setDefs = lazySets(sets, { index, endpoints, netsets, slices: p.slices, order: () => new MemberOrder(endpoints, netsets) });
+    const setDefs = lazySets(sets, { index, endpoints, netsets, slices: p.slices, order: () => new MemberOrder(setItems) });
 
     const policyIR: Record<PolicyKey, PolicyIR> = {};
     for (const k of [...byKey.keys()].sort()) policyIR[k] = byKey.get(k)!.ir;

@@ -13,7 +13,7 @@ import { Cluster } from "./cluster.js";
 import { endpointRef } from "./refs.js";
 import { effectiveLabels, namespaceProfile, networkSetRecord, podToEndpoint, type EndpointRecord, type NetworkSetRecord, type ProfileRecord } from "./endpoint-builder.js";
 import { LabelIndex } from "./label-index.js";
-import { calculateSets, MemberOrder, SetRegistry } from "./set-calculator.js";
+import { calculateSets, MemberOrder, SetRegistry, type SetItem } from "./set-calculator.js";
 import { namespace, pod } from "./testing.js";
 
 function extras(): Resource[] {
@@ -58,11 +58,12 @@ describe("set members: MemberOrder (class-level, by rank) equals per-set parsing
       const netsets = new Map<string, NetworkSetRecord>();
       for (const r of rs) if (r.kind === "NetworkSet" || r.kind === "GlobalNetworkSet") netsets.set(networkSetRecord(r as NetworkSet | GlobalNetworkSet, []).key, networkSetRecord(r as NetworkSet | GlobalNetworkSet, []));
       const idx = new LabelIndex();
-      for (const e of c.ir.endpoints) idx.add(e.key, e.labels);
-      for (const n of netsets.values()) idx.add(n.key, effectiveLabels(n.ownLabels, n.profiles, profiles));
+      const items: SetItem[] = [];
+      for (const e of c.ir.endpoints) items[idx.add(e.key, e.labels)] = endpoints.get(e.key)!;
+      for (const n of netsets.values()) items[idx.add(n.key, effectiveLabels(n.ownLabels, n.profiles, profiles))] = n;
       const slices = rs.filter((r) => r.kind === "EndpointSlice") as EndpointSlice[];
       const plain = calculateSets(reg, { index: { select: (s) => idx.select(s) }, endpoints, netsets, slices });
-      const fast = calculateSets(reg, { index: idx, endpoints, netsets, slices, order: new MemberOrder(endpoints, netsets) });
+      const fast = calculateSets(reg, { index: idx, endpoints, netsets, slices, order: new MemberOrder(items) });
       expect(JSON.stringify(fast)).toBe(JSON.stringify(plain));
       expect(JSON.stringify(c.ir.sets)).toBe(JSON.stringify(plain));
       // The cases reach what they are meant to.

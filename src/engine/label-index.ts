@@ -9,6 +9,8 @@ import type { LabelRestriction, Selector, SelectorNode } from "../selector/index
 export interface LabelClass {
   labels: Readonly<Record<string, string>>;
   ids: string[];
+  /** Item numbers of `ids`, same order (what `add` and `addLike` return). */
+  items: number[];
   /** Position in insertion order (what selectClasses returns). */
   ordinal: number;
 }
@@ -45,15 +47,18 @@ export class LabelIndex {
   private readonly order: LabelClass[] = [];
   private readonly byKey = new Map<string, number[]>();
   private readonly byKeyValue = new Map<string, Map<string, number[]>>();
+  private itemCount = 0;
 
-  add(id: string, labels: Readonly<Record<string, string>>): void {
+  /** Adds a labelled item; returns its item number (0, 1, 2… in the order of `add` and `addLike`
+   *  calls), which callers use to keep per-item data in arrays rather than maps keyed by id. */
+  add(id: string, labels: Readonly<Record<string, string>>): number {
     if (this.labelsById.has(id)) throw new Error(`duplicate labelled item ${id}`);
     this.labelsById.set(id, labels);
     const sig = labelSignature(labels);
     let c = this.classes.get(sig);
     if (!c) {
       const ord = this.order.length;
-      this.classes.set(sig, (c = { labels, ids: [], ordinal: ord }));
+      this.classes.set(sig, (c = { labels, ids: [], items: [], ordinal: ord }));
       this.order.push(c);
       for (const k of Object.keys(labels)) {
         const v = labels[k];
@@ -68,23 +73,30 @@ export class LabelIndex {
         else vs.set(v, [ord]);
       }
     }
+    const item = this.itemCount++;
     c.ids.push(id);
+    c.items.push(item);
     this.classById.set(id, c.ordinal);
     this.cache.clear();
     this.classCache.clear();
+    return item;
   }
 
-  /** Adds `id` with the same labels as the already present `like` (same class, no signature). */
-  addLike(id: string, like: string): void {
+  /** Adds `id` with the same labels as the already present `like` (same class, no signature);
+   *  returns its item number. */
+  addLike(id: string, like: string): number {
     if (this.labelsById.has(id)) throw new Error(`duplicate labelled item ${id}`);
     const o = this.classById.get(like);
     if (o === undefined) throw new Error(`unknown labelled item ${like}`);
     const c = this.order[o]!;
     this.labelsById.set(id, this.labelsById.get(like)!);
+    const item = this.itemCount++;
     c.ids.push(id);
+    c.items.push(item);
     this.classById.set(id, o);
     this.cache.clear();
     this.classCache.clear();
+    return item;
   }
 
   /** Ordinals of the classes that can match `sel` (ascending), or undefined for "all classes".

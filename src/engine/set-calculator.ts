@@ -70,7 +70,7 @@ export interface SetInputs {
   netsets: Map<string, NetworkSetRecord>;
   slices: EndpointSlice[];
   /** Member order of every endpoint and network set (full computation), or how to make it when
-   *  the first set is computed. */
+   *  the first set is computed; its items are numbered as `index` numbers them. */
   order?: MemberOrder | (() => MemberOrder);
 }
 
@@ -82,6 +82,9 @@ interface KeyedCidr {
   family: number;
   v: number | bigint;
   prefix: number;
+  /** MemberOrder's scratch: rank once sorted (-1 before), and the address an endpoint gave. */
+  rank: number;
+  addr: string | undefined;
 }
 
 function compareKeyed(a: KeyedCidr, b: KeyedCidr): number {
@@ -125,7 +128,7 @@ function fastV4(c: string): KeyedCidr | undefined {
   const prefix = Number(ptext);
   if (prefix > 32) return undefined;
   const hostBits = 2 ** (32 - prefix);
-  return { c, family: 4, v: Math.floor(v / hostBits) * hostBits, prefix };
+  return { c, family: 4, v: Math.floor(v / hostBits) * hostBits, prefix, rank: -1, addr: undefined };
 }
 
 /** Per-calculation memo of parsed member texts and per-item member lists. */
@@ -139,7 +142,7 @@ class MemberCache {
       k = fastV4(c);
       if (!k) {
         const p = parseCidr(c)!;
-        k = { c, family: p.family, v: p.family === 4 ? Number(p.base) : p.base, prefix: p.prefix };
+        k = { c, family: p.family, v: p.family === 4 ? Number(p.base) : p.base, prefix: p.prefix, rank: -1, addr: undefined };
       }
       this.cidrs.set(c, k);
     }
@@ -172,74 +175,95 @@ class MemberCache {
 const PORT_KEY_RANK = 2 ** 24;
 const MAX_RANKS = 2 ** 29;
 
+/** What a labelled item contributes to sets: an endpoint's addresses (and named ports), or a
+ *  network set's nets. */
+export type SetItem = EndpointRecord | NetworkSetRecord;
+
+function isEndpoint(item: SetItem): item is EndpointRecord {
+  return (item as EndpointRecord).ips !== undefined;
+}
+
 /**
  * Every member text of every endpoint and network set, sorted once into a global order (family,
  * base, prefix — the order of SelectorSetDef.members), so a set's members are integer ranks:
  * collected per label class, sorted as a typed array, de-duplicated by adjacency and mapped back
  * to the shared texts. Replaces parsing and comparing texts per set, which dominated the full
  * computation when popular endpoints are members of hundreds of sets.
+ *
+ * Items are numbered as the LabelIndex numbers them (`items[n]` is item n), so per-item data is
+ * read from flat arrays, not from maps keyed by endpoint key: at 100k endpoints those map
+ * operations were most of this constructor and of the named-port sets.
  */
 export class MemberOrder {
   /** rank → member text (canonical CIDR). */
   readonly texts: string[] = [];
   /** rank → address (no prefix) when the rank is an endpoint address. */
   readonly addrs: Array<string | undefined> = [];
-  private readonly byItem = new Map<string, Int32Array>();
-  private readonly rankOf = new Map<string, number>();
-  private readonly portMembers = new Map<number, PortMember>();
+  /** Item n's member ranks are `flat[offsets[n]] … flat[offsets[n + 1] - 1]`, in the order of its
+   *  `ips` (endpoint) or `nets` (network set). */
+  readonly offsets: Int32Array;
+  readonly flat: Int32Array;
+  /** rank → the PortMember objects made for it so far (a few per address). */
+  private readonly portMembers: Array<PortMember[] | undefined> = [];
 
-  constructor(endpoints: Map<string, EndpointRecord>, netsets: Map<string, NetworkSetRecord>) {
+  constructor(readonly items: readonly SetItem[]) {
     const memo = new MemberCache();
-    const items: Array<[string, KeyedCidr[]]> = [];
-    const addrOf = new Map<KeyedCidr, string>();
-    for (const ep of endpoints.values()) {
-      const l = ep.ips.map((ip) => {
-        const k = memo.addr(ip);
-        addrOf.set(k, ip);
-        return k;
-      });
-      items.push([ep.key, l]);
+    const offsets = new Int32Array(items.length + 1);
+    const keyed: KeyedCidr[] = [];
+    for (let n = 0; n < items.length; n++) {
+      const item = items[n]!;
+      if (isEndpoint(item)) {
+        for (const ip of item.ips) {
+          const k = memo.addr(ip);
+          k.addr = ip;
+          keyed.push(k);
+        }
+      } else for (const net of item.nets) keyed.push(memo.cidr(net));
+      offsets[n + 1] = keyed.length;
     }
-    for (const ns of netsets.values()) items.push([ns.key, ns.nets.map((n) => memo.cidr(n))]);
-    const all = new Set<KeyedCidr>();
-    for (const [, l] of items) for (const k of l) all.add(k);
-    const sorted = [...all].sort(compareKeyed);
-    if (sorted.length >= MAX_RANKS) throw new Error(`too many distinct set members (${sorted.length})`);
-    const rank = new Map<KeyedCidr, number>();
-    sorted.forEach((k, i) => {
-      rank.set(k, i);
+    // Entries are interned per text: each distinct one is collected once (rank -1 → -2).
+    const distinct: KeyedCidr[] = [];
+    for (const k of keyed) {
+      if (k.rank === -1) {
+        k.rank = -2;
+        distinct.push(k);
+      }
+    }
+    distinct.sort(compareKeyed);
+    if (distinct.length >= MAX_RANKS) throw new Error(`too many distinct set members (${distinct.length})`);
+    for (let r = 0; r < distinct.length; r++) {
+      const k = distinct[r]!;
+      k.rank = r;
       this.texts.push(k.c);
-      this.addrs.push(addrOf.get(k));
-    });
-    for (const [id, l] of items) this.byItem.set(id, Int32Array.from(l, (k) => rank.get(k)!));
-    for (const [ip, r] of [...addrOf].map(([k, ip]) => [ip, rank.get(k)!] as const)) this.rankOf.set(ip, r);
-  }
-
-  /** Ranks of an item's members (endpoint addresses or network set nets). */
-  ranks(id: string): Int32Array | undefined {
-    return this.byItem.get(id);
-  }
-
-  /** Rank of an endpoint address. */
-  addrRank(ip: string): number {
-    return this.rankOf.get(ip)!;
+      this.addrs.push(k.addr);
+    }
+    const flat = new Int32Array(keyed.length);
+    for (let i = 0; i < keyed.length; i++) flat[i] = keyed[i]!.rank;
+    this.offsets = offsets;
+    this.flat = flat;
   }
 
   /** One PortMember object per (address, protocol, port): sets share them (read-only IR data). */
   portMember(key: number): PortMember {
-    let m = this.portMembers.get(key);
-    if (!m) {
-      const rank = Math.floor(key / PORT_KEY_RANK);
-      const rest = key - rank * PORT_KEY_RANK;
-      m = { addr: this.addrs[rank]!, protocol: rest >>> 16, port: rest & 0xffff };
-      this.portMembers.set(key, m);
-    }
+    const rank = Math.floor(key / PORT_KEY_RANK);
+    const rest = key - rank * PORT_KEY_RANK;
+    const protocol = rest >>> 16;
+    const port = rest & 0xffff;
+    let l = this.portMembers[rank];
+    if (!l) this.portMembers[rank] = l = [];
+    for (const m of l) if (m.protocol === protocol && m.port === port) return m;
+    const m: PortMember = { addr: this.addrs[rank]!, protocol, port };
+    l.push(m);
     return m;
   }
 }
 
 function portKey(rank: number, protocol: number, port: number): number {
   return rank * PORT_KEY_RANK + protocol * 65536 + port;
+}
+
+function portKeyProtocol(key: number): number {
+  return (key % PORT_KEY_RANK) >>> 16;
 }
 
 /** Sorted, de-duplicated. */
@@ -253,15 +277,14 @@ function uniqSorted<T extends Int32Array | Float64Array>(a: T): T {
 /** Selector and named-port sets from label classes and member ranks. */
 class ClassMembers {
   private readonly classRanks = new Map<number, Int32Array>();
-  /** Per class: its endpoints' named ports by name, each with its protocol and packed member key
-   *  per address. */
-  private readonly classPorts = new Map<number, Map<string, Array<{ protocol: number; key: number }>>>();
+  /** Per class: its endpoints' named ports by name, as packed member keys (the protocol is part
+   *  of the key). */
+  private readonly classPorts = new Map<number, Map<string, number[]>>();
   private made: MemberOrder | undefined;
 
   constructor(
     private readonly index: Pick<LabelIndex, "selectClasses" | "classList">,
     private readonly orderOrMake: MemberOrder | (() => MemberOrder),
-    private readonly endpoints: Map<string, EndpointRecord>,
   ) {}
 
   private get order(): MemberOrder {
@@ -271,21 +294,13 @@ class ClassMembers {
   private ranksOfClass(o: number): Int32Array {
     let r = this.classRanks.get(o);
     if (!r) {
-      const parts: Int32Array[] = [];
+      const { offsets, flat } = this.order;
+      const items = this.index.classList[o]!.items;
       let n = 0;
-      for (const id of this.index.classList[o]!.ids) {
-        const p = this.order.ranks(id);
-        if (p) {
-          parts.push(p);
-          n += p.length;
-        }
-      }
+      for (const item of items) n += offsets[item + 1]! - offsets[item]!;
       r = new Int32Array(n);
       let at = 0;
-      for (const p of parts) {
-        r.set(p, at);
-        at += p.length;
-      }
+      for (const item of items) for (let i = offsets[item]!, end = offsets[item + 1]!; i < end; i++) r[at++] = flat[i]!;
       this.classRanks.set(o, r);
     }
     return r;
@@ -311,17 +326,18 @@ class ClassMembers {
     return out;
   }
 
-  private portsOfClass(o: number): Map<string, Array<{ protocol: number; key: number }>> {
+  private portsOfClass(o: number): Map<string, number[]> {
     let byName = this.classPorts.get(o);
     if (!byName) {
       byName = new Map();
-      for (const id of this.index.classList[o]!.ids) {
-        const ep = this.endpoints.get(id);
-        if (!ep) continue; // network sets have no ports
-        for (const np of ep.namedPorts) {
+      const { items, offsets, flat } = this.order;
+      for (const n of this.index.classList[o]!.items) {
+        const item = items[n]!;
+        if (!isEndpoint(item)) continue; // network sets have no ports
+        for (const np of item.namedPorts) {
           let l = byName.get(np.name);
           if (!l) byName.set(np.name, (l = []));
-          for (const ip of ep.ips) l.push({ protocol: np.protocol, key: portKey(this.order.addrRank(ip), np.protocol, np.port) });
+          for (let i = offsets[n]!, end = offsets[n + 1]!; i < end; i++) l.push(portKey(flat[i]!, np.protocol, np.port));
         }
       }
       this.classPorts.set(o, byName);
@@ -330,12 +346,19 @@ class ClassMembers {
   }
 
   namedPort(sel: Selector, portName: string, protocol: number): PortMember[] {
-    const keys: number[] = [];
+    let n = 0;
+    const parts: number[][] = [];
     for (const o of this.index.selectClasses(sel)) {
       const l = this.portsOfClass(o).get(portName);
-      if (l) for (const p of l) if (protocol === PROTO_ANY || p.protocol === protocol) keys.push(p.key);
+      if (l) {
+        parts.push(l);
+        n += l.length;
+      }
     }
-    const u = uniqSorted(Float64Array.from(keys));
+    const keys = new Float64Array(n);
+    let at = 0;
+    for (const l of parts) for (const k of l) if (protocol === PROTO_ANY || portKeyProtocol(k) === protocol) keys[at++] = k;
+    const u = uniqSorted(keys.subarray(0, at));
     const out = new Array<PortMember>(u.length);
     for (let i = 0; i < u.length; i++) out[i] = this.order.portMember(u[i]!);
     return out;
@@ -402,7 +425,7 @@ export function lazySets(reg: SetRegistry, inp: SetInputs): Record<SetId, SetDef
 
 function setComputer(inp: SetInputs): (id: SetId, r: Request) => SetDef {
   const memo = new MemberCache();
-  const fast = inp.order && inp.index.selectClasses && inp.index.classList ? new ClassMembers(inp.index as Pick<LabelIndex, "selectClasses" | "classList">, inp.order, inp.endpoints) : undefined;
+  const fast = inp.order && inp.index.selectClasses && inp.index.classList ? new ClassMembers(inp.index as Pick<LabelIndex, "selectClasses" | "classList">, inp.order) : undefined;
   // EndpointSlices by service (kubernetes.io/service-name label).
   const slicesBySvc = new Map<string, EndpointSlice[]>();
   for (const s of inp.slices) {
