@@ -175,10 +175,10 @@ function hasOnlyInOut(p: ProgramSet): boolean {
   return i === 2;
 }
 
-/** Own labels in their order plus profiles, as a map key; undefined (no sharing) in the odd case
+/** Kind, own labels in their order and profiles, as a map key; undefined (no sharing) in the odd case
  *  of a separator character or a non-string value, where the key would not be injective. */
 function ownKey(ep: EndpointRecord): string | undefined {
-  let k = "";
+  let k = ep.kind === "workload" ? "w\u0001" : "h\u0001";
   for (const p of ep.profiles) {
     if (hasSeparator(p)) return undefined;
     k += `${p}\u0001`;
@@ -315,28 +315,40 @@ export class Cluster {
     const index = new LabelIndex();
     // Endpoints whose effective labels equal their class's, key order included (so printed IR is
     // unchanged), share the class's labels object in the IR instead of a copy each.
-    const unshared = new Map<string, Record<string, string>>();
-    // Replicas share own labels and profiles, hence effective labels: compute those (and the
-    // label signature) once per distinct (own labels in their order, profiles).
-    const firstWith = new Map<string, string>();
-    // Item n of the label index, for the set calculation's arrays (MemberOrder).
+    const unshared: Array<Record<string, string> | undefined> = [];
+    // Replicas share own labels, profiles and kind, hence effective labels and programs: compute
+    // those (and the label signature) once per group of equal (kind, own labels in their order,
+    // profiles); a group is named by its first item's number.
+    const firstWith = new Map<string, number>();
+    const groupOf: number[] = [];
+    // Item n of the label index, for the per-item arrays here and in the set calculation
+    // (MemberOrder); endpoints are items 0 … endpoints.size - 1.
     const setItems: SetItem[] = [];
+    const itemOfKey = new Map<string, number>();
     for (const ep of endpoints.values()) {
       const k = ownKey(ep);
       const first = k === undefined ? undefined : firstWith.get(k);
       if (first !== undefined) {
-        setItems[index.addLike(ep.key, first)] = ep;
-        const own = unshared.get(first);
-        if (own) unshared.set(ep.key, own);
+        const item = index.addLike(ep.key, first);
+        setItems.push(ep);
+        itemOfKey.set(ep.key, item);
+        groupOf.push(first);
+        unshared.push(unshared[first]);
         continue;
       }
-      if (k !== undefined) firstWith.set(k, ep.key);
       const l = effectiveLabels(ep.ownLabels, ep.profiles, profiles);
-      setItems[index.add(ep.key, l)] = ep;
-      const shared = index.classOf(ep.key)!.labels;
-      if (shared !== l && !sameKeyOrder(shared, l)) unshared.set(ep.key, l);
+      const item = index.add(ep.key, l);
+      if (k !== undefined) firstWith.set(k, item);
+      setItems.push(ep);
+      itemOfKey.set(ep.key, item);
+      groupOf.push(item);
+      const shared = index.classOfItem(item).labels;
+      unshared.push(shared !== l && !sameKeyOrder(shared, l) ? l : undefined);
     }
-    for (const ns of netsets.values()) setItems[index.add(ns.key, effectiveLabels(ns.ownLabels, ns.profiles, profiles))] = ns;
+    for (const ns of netsets.values()) {
+      index.add(ns.key, effectiveLabels(ns.ownLabels, ns.profiles, profiles));
+      setItems.push(ns);
+    }
 
     // ---- policies
     const sets = new SetRegistry();
@@ -397,15 +409,23 @@ export class Cluster {
     const resolver = new PolicyResolver(tiers, policiesList);
     const byClass = resolver.selectingByClass(index);
     const programsByClass = new Map<string, ProgramSet>();
+    const programsOfGroup: Array<ProgramSet | undefined> = [];
     const epIR: EndpointIR[] = [];
-    for (const ep of [...endpoints.keys()].sort().map((k) => endpoints.get(k)!)) {
-      const cls = index.classOf(ep.key)!;
-      // Replicas share class, kind and profiles: look the programs up without building the
-      // resolver's cache key (the list of policy positions) per endpoint.
-      const short = `${cls.ordinal}|${ep.kind}|${profilesKey(ep.profiles)}`;
-      let programs = programsByClass.get(short);
-      if (!programs) programsByClass.set(short, (programs = resolver.programsFor(ep.kind, byClass[cls.ordinal]!, ep.profiles.map(profileKey))));
-      const own = unshared.get(ep.key);
+    for (const key of [...itemOfKey.keys()].sort()) {
+      const item = itemOfKey.get(key)!;
+      const ep = setItems[item] as EndpointRecord;
+      const cls = index.classOfItem(item);
+      const group = groupOf[item]!;
+      let programs = programsOfGroup[group];
+      if (!programs) {
+        // Groups of equal class, kind and profiles share programs too: look them up without
+        // building the resolver's cache key (the list of policy positions).
+        const short = `${cls.ordinal}|${ep.kind}|${profilesKey(ep.profiles)}`;
+        programs = programsByClass.get(short);
+        if (!programs) programsByClass.set(short, (programs = resolver.programsFor(ep.kind, byClass[cls.ordinal]!, ep.profiles.map(profileKey))));
+        programsOfGroup[group] = programs;
+      }
+      const own = unshared[item];
       epIR.push(own ? endpointIR(ep, own, programs) : endpointIR(ep, cls.labels, programs, true));
     }
 

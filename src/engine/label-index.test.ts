@@ -42,12 +42,16 @@ describe("LabelIndex", () => {
 
   it("addLike puts an item in the class of another without recomputing its signature", () => {
     const idx = new LabelIndex();
-    idx.add("a", { app: "x" });
-    idx.add("b", { app: "y" });
-    idx.addLike("c", "a");
+    expect(idx.add("a", { app: "x" })).toBe(0);
+    expect(idx.add("b", { app: "y" })).toBe(1);
+    expect(idx.addLike("c", 0)).toBe(2);
     expect(idx.classOf("c")).toBe(idx.classOf("a"));
+    expect(idx.classOfItem(2)).toBe(idx.classOf("a"));
+    expect(idx.classOfItem(2).items).toEqual([0, 2]);
     expect(idx.select(new Selector({ type: "eq", label: "app", value: "x" }))).toEqual(["a", "c"]);
-    expect(() => idx.addLike("c", "a")).toThrow(/duplicate/);
-    expect(() => idx.addLike("d", "nope")).toThrow(/unknown/);
+    // Items added after the first lookup by id are found by id too.
+    idx.addLike("d", 1);
+    expect(idx.classOf("d")).toBe(idx.classOf("b"));
+    expect(() => idx.addLike("e", 7)).toThrow(/unknown/);
   });
 });

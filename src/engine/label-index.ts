@@ -35,10 +35,18 @@ export function labelSignature(labels: Readonly<Record<string, string>>): string
   return s;
 }
 
+/**
+ * Items are numbered 0, 1, 2… in the order they are added, and everything per item is kept in
+ * arrays by that number: at 100k endpoints, maps keyed by endpoint key (a hash of a fresh key
+ * text and a cache miss per operation) were most of the cost of indexing. Ids must be unique;
+ * the full build's callers guarantee it (they come from maps keyed by id).
+ */
 export class LabelIndex {
   private readonly classes = new Map<string, LabelClass>();
-  private readonly labelsById = new Map<string, Readonly<Record<string, string>>>();
-  private readonly classById = new Map<string, number>();
+  /** Item number → class ordinal. */
+  private readonly classOfItems: number[] = [];
+  /** Id → item number, built on the first lookup by id (the full build looks up by number). */
+  private itemById: Map<string, number> | undefined;
   private readonly cache = new Map<string, string[]>();
   private readonly classCache = new Map<string, number[]>();
   /** Classes in insertion order, and per label key / (key, value) the ordinals of the classes
@@ -47,13 +55,10 @@ export class LabelIndex {
   private readonly order: LabelClass[] = [];
   private readonly byKey = new Map<string, number[]>();
   private readonly byKeyValue = new Map<string, Map<string, number[]>>();
-  private itemCount = 0;
 
   /** Adds a labelled item; returns its item number (0, 1, 2… in the order of `add` and `addLike`
    *  calls), which callers use to keep per-item data in arrays rather than maps keyed by id. */
   add(id: string, labels: Readonly<Record<string, string>>): number {
-    if (this.labelsById.has(id)) throw new Error(`duplicate labelled item ${id}`);
-    this.labelsById.set(id, labels);
     const sig = labelSignature(labels);
     let c = this.classes.get(sig);
     if (!c) {
@@ -73,27 +78,23 @@ export class LabelIndex {
         else vs.set(v, [ord]);
       }
     }
-    const item = this.itemCount++;
-    c.ids.push(id);
-    c.items.push(item);
-    this.classById.set(id, c.ordinal);
-    this.cache.clear();
-    this.classCache.clear();
-    return item;
+    return this.join(id, c);
   }
 
-  /** Adds `id` with the same labels as the already present `like` (same class, no signature);
-   *  returns its item number. */
-  addLike(id: string, like: string): number {
-    if (this.labelsById.has(id)) throw new Error(`duplicate labelled item ${id}`);
-    const o = this.classById.get(like);
-    if (o === undefined) throw new Error(`unknown labelled item ${like}`);
-    const c = this.order[o]!;
-    this.labelsById.set(id, this.labelsById.get(like)!);
-    const item = this.itemCount++;
+  /** Adds `id` with the same labels as the already added item number `like` (same class, no
+   *  signature); returns its item number. */
+  addLike(id: string, like: number): number {
+    const o = this.classOfItems[like];
+    if (o === undefined) throw new Error(`unknown labelled item number ${like}`);
+    return this.join(id, this.order[o]!);
+  }
+
+  private join(id: string, c: LabelClass): number {
+    const item = this.classOfItems.length;
+    this.classOfItems.push(c.ordinal);
     c.ids.push(id);
     c.items.push(item);
-    this.classById.set(id, o);
+    this.itemById?.set(id, item);
     this.cache.clear();
     this.classCache.clear();
     return item;
@@ -185,10 +186,6 @@ export class LabelIndex {
     return sel.labelRestrictionList();
   }
 
-  labels(id: string): Readonly<Record<string, string>> | undefined {
-    return this.labelsById.get(id);
-  }
-
   /** Ids of every item the selector matches, in insertion order of their classes. */
   select(sel: Selector): string[] {
     const key = sel.toString();
@@ -221,20 +218,24 @@ export class LabelIndex {
     return hit;
   }
 
-  /** The class of a labelled item. */
+  /** The class of a labelled item, by id. */
   classOf(id: string): LabelClass | undefined {
-    const o = this.classById.get(id);
-    return o === undefined ? undefined : this.order[o];
+    if (!this.itemById) {
+      this.itemById = new Map();
+      for (const c of this.order) for (let i = 0; i < c.ids.length; i++) this.itemById.set(c.ids[i]!, c.items[i]!);
+    }
+    const item = this.itemById.get(id);
+    return item === undefined ? undefined : this.classOfItem(item);
+  }
+
+  /** The class of item number `item`. */
+  classOfItem(item: number): LabelClass {
+    return this.order[this.classOfItems[item]!]!;
   }
 
   /** Every class, in insertion order (index = ordinal). */
   get classList(): readonly LabelClass[] {
     return this.order;
-  }
-
-  matches(sel: Selector, id: string): boolean {
-    const l = this.labelsById.get(id);
-    return l !== undefined && sel.matches(l);
   }
 
   get classCount(): number {
