@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Selector, type SelectorNode } from "../selector/index.js";
-import { LabelIndex } from "./label-index.js";
+import { LabelIndex, labelSignature } from "./label-index.js";
 
 const LABELS = ["app", "tier", "ns", "has-dash", "constructor"];
 const VALUES = ["a", "b", "c", "", "x y"];
@@ -53,5 +53,26 @@ describe("LabelIndex", () => {
     idx.addLike("d", 1);
     expect(idx.classOf("d")).toBe(idx.classOf("b"));
     expect(() => idx.addLike("e", 7)).toThrow(/unknown/);
+  });
+
+  it("labelSignature is equal exactly when two label maps hold the same entries, in any key order", () => {
+    // Texts drawn from an alphabet with both separators, the JSON form's quote, colon and comma,
+    // so the separator form, the JSON fallback and their mixture are all reached.
+    const text = fc.string({ unit: fc.constantFrom("a", "b", "\u0001", "\u0002", '"', ":", ","), maxLength: 4 });
+    const map = fc.dictionary(text, text, { maxKeys: 3 });
+    const shuffled = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).reverse());
+    const same = (a: Record<string, string>, b: Record<string, string>) =>
+      Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => Object.hasOwn(b, k) && b[k] === a[k]);
+    // Besides unrelated pairs: the same characters split differently between key and value, or
+    // moved between two labels, which a concatenation without separators would confuse.
+    const resplit = fc.tuple(text, text, text, map).map(([x, y, z, rest]) => [{ ...rest, [x + y]: z }, { ...rest, [x]: y + z }] as const);
+    const moved = fc.tuple(text, text, text, text).map(([k1, v1, k2, v2]) => [{ [k1]: v1 + k2, [v2]: "" }, { [k1]: v1, [k2 + v2]: "" }] as const);
+    fc.assert(
+      fc.property(fc.oneof(fc.tuple(map, map), resplit, moved), ([a, b]) => {
+        expect(labelSignature(a) === labelSignature(b)).toBe(same(a, b));
+        expect(labelSignature(shuffled(a))).toBe(labelSignature(a));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
