@@ -21,6 +21,7 @@ import { buildDataplane, DataplaneBuilder, diffModels, kernelView, type Dataplan
 import type { Resource } from "../../src/model/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../../src/netns/index.js";
 import { generateCluster, podIP, rng } from "./cluster.js";
+import { gcPauseLog, type TailShare, tailShares } from "./gc-pauses.js";
 
 interface Args {
   pods: number;
@@ -55,6 +56,7 @@ async function main(a: Args): Promise<Record<string, unknown>> {
     spec: { order: 5, selector: "tier == 'frontend'", types: ["Ingress"], ingress: [{ action: "Allow", protocol: "TCP", source: { selector: "has(app)" }, destination: { ports: [8080] } }] },
   } as unknown as Resource;
 
+  const gcPauses = gcPauseLog();
   const graph = new CalcGraph({ node });
   let t = now();
   for (const r of g.resources) graph.onUpdate({ type: "put", resource: r });
@@ -187,6 +189,8 @@ async function main(a: Args): Promise<Record<string, unknown>> {
       const modelOnly: number[] = [];
       const enforced: number[] = [];
       const applyOnly: number[] = [];
+      /** Per change: its window on performance.now()'s clock, for GC attribution. */
+      const windows: Array<{ start: number; end: number }> = [];
       const iptApply: number[] = [];
       let opsTotal = 0;
       log(`${a.changes} × ${kind} (at most ${a.budgetSec} s)`);
@@ -195,6 +199,7 @@ async function main(a: Args): Promise<Record<string, unknown>> {
       let i = 0;
       for (; i < a.changes && (i < 5 || now() < deadline); i++) {
         const u = make();
+        const w0 = performance.now();
         const t0 = now();
         graph.onUpdate(u);
         const f = graph.flush();
@@ -217,6 +222,7 @@ async function main(a: Args): Promise<Record<string, unknown>> {
           enforced.push(t2 - t0);
           applyOnly.push(t2 - t1);
         }
+        windows.push({ start: w0, end: performance.now() });
         // The same pod adds into the iptables+ipset backend (the ipset gets one member each time).
         if (iptApplier && kind === "pod add" && i < (a.iptUpdates ?? 20)) {
           const t3 = now();
@@ -235,6 +241,9 @@ async function main(a: Args): Promise<Record<string, unknown>> {
         modelP50: q(modelOnly, 0.5),
         ...(applier ? { enforcedP50: q(enforced, 0.5), enforcedP99: q(enforced, 0.99), applyP50: q(applyOnly, 0.5), applyP99: q(applyOnly, 0.99) } : {}),
         opsPerChange: opsTotal / Math.max(1, i),
+        // What the slowest 1 % of changes were made of: GC pauses of this process inside them,
+        // the kernel apply (nft), and the rest (JavaScript of the calculation and model).
+        tail: tailShares(applier ? enforced : computed, applier ? applyOnly : undefined, windows, await gcPauses.settled()) satisfies TailShare,
         setUpdates: (({ patched, recomputed }) => ({ patched: patched - setsBefore.patched, recomputed: recomputed - setsBefore.recomputed }))(graph.stats().setUpdates),
       };
     }
@@ -248,6 +257,7 @@ async function main(a: Args): Promise<Record<string, unknown>> {
   } finally {
     for (const ns of namespaces) await deleteNamespace(ns);
   }
+  gcPauses.stop();
   out.kernel = kernel;
   out.maxRssMiB = process.resourceUsage().maxRSS / 1024;
   return out;
