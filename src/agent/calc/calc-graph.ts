@@ -61,6 +61,7 @@ import {
 } from "../../engine/index.js";
 import { recordIrChanges, type ClusterIR, type EndpointIR, type PolicyIR, type PolicyKey, type ProfileIR, type SetDef, type SetId, type TierIR } from "../../rule/index.js";
 import { withWorkloadInterface } from "./interfaces.js";
+import { LabelClasses } from "./label-classes.js";
 import { PolicySelectorIndex } from "./policy-index.js";
 import { SetIndex, type SetRequest } from "./set-index.js";
 
@@ -219,7 +220,7 @@ export class CalcGraph {
   private readonly itemJson = new Map<string, string>();
   private readonly labels = new Map<string, Readonly<Record<string, string>>>();
   private readonly labelSig = new Map<string, string>();
-  private readonly labelClasses = new Map<string, { labels: Readonly<Record<string, string>>; ids: Set<string> }>();
+  private readonly labelClasses = new LabelClasses();
   private readonly profileUsers = new Map<string, Set<string>>();
   private readonly itemProfiles = new Map<string, string[]>();
   private readonly dirtyItems = new Set<string>();
@@ -266,7 +267,7 @@ export class CalcGraph {
       endpoints: this.endpoints,
       netsets: this.netsets,
       slicesOf: (svc) => [...(this.slicesByService.get(svc)?.values() ?? [])],
-      labelClasses: () => this.labelClasses.values(),
+      labelClasses: (sel) => this.labelClasses.candidates(sel),
     }, { deltaLimit: opts.setDeltaLimit });
   }
 
@@ -560,16 +561,8 @@ export class CalcGraph {
       const labelsChanged = sig !== (this.labelSig.get(item) ?? "") || (rec === undefined) !== !this.labels.has(item);
       if (labelsChanged) {
         const oldSig = this.labelSig.get(item);
-        if (oldSig !== undefined) {
-          const c = this.labelClasses.get(oldSig)!;
-          c.ids.delete(item);
-          if (c.ids.size === 0) this.labelClasses.delete(oldSig);
-        }
-        if (rec) {
-          let c = this.labelClasses.get(sig);
-          if (!c) this.labelClasses.set(sig, (c = { labels: labels!, ids: new Set() }));
-          c.ids.add(item);
-        }
+        if (oldSig !== undefined) this.labelClasses.remove(item, oldSig);
+        if (rec) this.labelClasses.add(item, sig, labels!);
       }
       if (rec) {
         this.itemJson.set(item, json);

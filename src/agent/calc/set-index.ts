@@ -33,6 +33,7 @@ import {
   type NetworkSetRecord,
 } from "../../engine/index.js";
 import type { PortMember, SetDef, SetId } from "../../rule/index.js";
+import type { Selector } from "../../selector/index.js";
 import { PolicySelectorIndex } from "./policy-index.js";
 
 /** A set request as the engine's registry records it (selector, named port or service). */
@@ -78,8 +79,9 @@ export interface SetSources {
   /** EndpointSlices of one service ("ns/name"). */
   slicesOf(service: string): EndpointSlice[];
   /** Labelled items grouped by identical effective labels (replicas share them), so activating a
-   *  set evaluates its selector once per group rather than once per item. */
-  labelClasses(): Iterable<{ labels: Readonly<Record<string, string>>; ids: Iterable<string> }>;
+   *  set evaluates its selector once per group rather than once per item: every group that can
+   *  match `sel` (a superset; the caller confirms with the selector). */
+  labelClasses(sel: Selector): Iterable<{ labels: Readonly<Record<string, string>>; ids: Iterable<string> }>;
 }
 
 function serviceOf(req: SetRequest): string | undefined {
@@ -132,7 +134,7 @@ export class SetIndex {
     const members = new Set<string>();
     if (req.kind !== "service") {
       this.bySelector.add(id, req.selector);
-      for (const c of this.src.labelClasses()) if (req.selector.matches(c.labels)) for (const id of c.ids) members.add(id);
+      for (const c of this.src.labelClasses(req.selector)) if (req.selector.matches(c.labels)) for (const id of c.ids) members.add(id);
     } else {
       const svc = serviceOf(req)!;
       let s = this.byService.get(svc);
