@@ -181,7 +181,11 @@ function memoEntity(side: "source" | "destination", er: EntityRule | undefined, 
     memo = ctx.sets.entityMemo.get(outer);
     if (!memo) ctx.sets.entityMemo.set(outer, (memo = new Map()));
     const hit = memo.get(json);
-    if (hit) return hit === NO_ENTITY ? {} : hit;
+    if (hit) {
+      if (hit === NO_ENTITY) return {};
+      ctx.sets.adopt(hit);
+      return hit;
+    }
   }
   const before = issues.length;
   const e = compileEntity(side, er, ctx, protocol, issues);

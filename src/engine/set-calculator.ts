@@ -31,33 +31,70 @@ const PROTO_TEXT: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp", [
 
 export class SetRegistry {
   readonly requests = new Map<SetId, Request>();
-  /** Compiled entity matches whose sets are registered here (rule-compiler memoEntity). */
   /** rule-compiler's memo of compiled entity rules: (side, protocol, namespace) → rule JSON →
    *  EntityMatch. Two levels so the long JSON text is hashed as the flat string JSON.stringify
-   *  made, not as a concatenation V8 would first have to copy. */
-  readonly entityMemo = new Map<string, Map<string, EntityMatch>>();
+   *  made, not as a concatenation V8 would first have to copy. Shared with the parent registry
+   *  when there is one. */
+  readonly entityMemo: Map<string, Map<string, EntityMatch>>;
+
+  /**
+   * `parent`: a registry whose entity memo this one shares, and where every request registered
+   * here is recorded too. The agent compiles each policy into a registry of its own (the sets
+   * that policy references); sharing the memo lets equal rules of different policies compile
+   * once, and `adopt` registers the sets of a compiled rule taken from the memo.
+   */
+  constructor(private readonly parent?: SetRegistry) {
+    this.entityMemo = parent ? parent.entityMemo : new Map();
+    this.namedPortIds = parent ? parent.namedPortIds : new Map();
+  }
+
+  private register(id: SetId, req: Request): void {
+    if (this.requests.has(id)) return;
+    this.requests.set(id, req);
+    this.parent?.register(id, req);
+  }
+
+  /** Registers here the sets a memoised EntityMatch references (already in the parent). */
+  adopt(e: EntityMatch): void {
+    if (!this.parent) return; // one registry: the sets were registered when the match was made
+    const adoptAll = (ids: readonly SetId[] | undefined) => {
+      if (ids) for (const id of ids) this.register(id, this.parent!.requests.get(id)!);
+    };
+    adoptAll(e.sets);
+    adoptAll(e.notSets);
+    adoptAll(e.namedPortSets);
+    adoptAll(e.notNamedPortSets);
+    if (e.serviceSet !== undefined) this.register(e.serviceSet, this.parent.requests.get(e.serviceSet)!);
+  }
+
+  /** Forgets the shared memo and the recorded requests (a parent between bulk loads). */
+  clear(): void {
+    this.requests.clear();
+    this.entityMemo.clear();
+    this.namedPortIds.clear();
+  }
 
   selector(sel: Selector): SetId {
     const id = sel.uniqueId();
-    if (!this.requests.has(id)) this.requests.set(id, { kind: "selector", selector: sel });
+    if (!this.requests.has(id)) this.register(id, { kind: "selector", selector: sel });
     return id;
   }
 
   /** Named-port ids by (selector, protocol, port name): hashing is the expensive part. */
-  private readonly namedPortIds = new Map<string, SetId>();
+  private readonly namedPortIds: Map<string, SetId>;
 
   /** `protocol`: 6, 17, 132 or PROTO_ANY (rule without protocol). */
   namedPort(sel: Selector, portName: string, protocol: number): SetId {
     const content = `${sel.uniqueId()},${PROTO_TEXT[protocol] ?? "tcp"},${portName}`;
     let id = this.namedPortIds.get(content);
     if (id === undefined) this.namedPortIds.set(content, (id = makeUniqueId("n", content)));
-    if (!this.requests.has(id)) this.requests.set(id, { kind: "named-port", selector: sel, portName, protocol });
+    if (!this.requests.has(id)) this.register(id, { kind: "named-port", selector: sel, portName, protocol });
     return id;
   }
 
   service(namespace: string, name: string, withPorts: boolean): SetId {
     const id = makeUniqueId(withPorts ? "svc" : "svcnoport", `${namespace}/${name}`);
-    if (!this.requests.has(id)) this.requests.set(id, { kind: "service", namespace, name, withPorts });
+    if (!this.requests.has(id)) this.register(id, { kind: "service", namespace, name, withPorts });
     return id;
   }
 }

@@ -228,6 +228,10 @@ export class CalcGraph {
   // ---- policies and tiers
   private readonly policyOfRid = new Map<string, PolicyKey>();
   private readonly policies = new Map<PolicyKey, PolicyEntry>();
+  /** Compiled entity rules shared by the policies compiled between two flushes (the whole
+   *  snapshot on the initial load), so equal rules of different policies compile once; cleared at
+   *  each flush so that it holds no more than one flush's worth. */
+  private readonly compileMemo = new SetRegistry();
   /** The policies by a label value their selector requires (candidates for an endpoint). */
   private readonly policyIndex = new PolicySelectorIndex<PolicyKey>();
   /** Policies changed since the last flush, with their value at the previous flush. */
@@ -459,7 +463,7 @@ export class CalcGraph {
   private setPolicy(rid: string, input: PolicyInput | undefined, issues: Issue[]): void {
     let entry: PolicyEntry | undefined;
     if (input) {
-      const reg = new SetRegistry();
+      const reg = new SetRegistry(this.compileMemo);
       const res = compilePolicy(input, reg);
       issues.push(...res.issues);
       if (res.policy) entry = { compiled: res.policy, sets: new Map(reg.requests) };
@@ -525,6 +529,7 @@ export class CalcGraph {
 
   /** Propagates every update since the last flush; see the file comment for the order. */
   flush(): FlushResult {
+    this.compileMemo.clear();
     const delta: CalcDelta = { endpoints: [], policies: [], profiles: [], sets: [], tiers: false };
     const changedPolicies = new Set<PolicyKey>();
     const changedProfiles = new Set<PolicyKey>();
