@@ -5,9 +5,10 @@
  * those tested all 75k selectors (~7 ms per endpoint); the engine's policy resolver picks its
  * buckets the same way (engine/policy-resolver.ts).
  *
- * A policy goes into the buckets of the label restriction with the fewest allowed values
- * (`app == "x"` → bucket app=x; `tier in {a, b}` → two buckets), preferring a pod label to the
- * namespace and the namespace to the orchestrator label on a tie. A selector that matches
+ * A policy goes into the buckets of one label restriction (`app == "x"` → bucket app=x;
+ * `tier in {a, b}` → two buckets): the one whose buckets hold the fewest policies when it is
+ * added, then the one with the fewest allowed values, preferring a pod label to the namespace and
+ * the namespace to the orchestrator label on a tie. A selector that matches
  * requires that label to hold one of those values, so every policy that selects an item is a
  * candidate for it: candidates() is a superset, to be confirmed with the selector. A selector
  * without such a restriction (`has(app)`, `all()`, negations) is a candidate for every item.
@@ -22,11 +23,22 @@ export class PolicySelectorIndex<K> {
 
   add(key: K, selector: Selector): void {
     this.remove(key);
-    let best: { label: string; values: readonly string[] } | undefined;
+    // The restriction whose buckets hold the fewest policies now: `tier == "db" && team == "t3"`
+    // goes to team=t3 once tier=db holds more, so an item's candidates stay few (at 100k pods,
+    // choosing by label alone gave each local endpoint ~1,000 candidates, most failing on the
+    // second term). Any restriction is correct; this only chooses the cheapest.
+    let best: { label: string; values: readonly string[]; load: number } | undefined;
     for (const [label, r] of selector.labelRestrictionList()) {
       const values = r.mustHaveOneOfValues;
       if (values === undefined) continue;
-      if (!best || values.length < best.values.length || (values.length === best.values.length && breadth(label) < breadth(best.label))) best = { label, values };
+      let load = 0;
+      for (const v of values) load += this.byValue.get(bucketKey(label, v))?.size ?? 0;
+      if (
+        !best ||
+        load < best.load ||
+        (load === best.load && (values.length < best.values.length || (values.length === best.values.length && breadth(label) < breadth(best.label))))
+      )
+        best = { label, values, load };
     }
     if (!best) {
       this.unrestricted.add(key);
