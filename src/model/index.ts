@@ -2,3 +2,4 @@ export * from "./issue.js";
 export * from "./resources.js";
 export * from "./kinds.js";
 export * from "./sorted.js";
+export * from "./same-json.js";

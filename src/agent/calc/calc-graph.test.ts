@@ -192,6 +192,21 @@ describe("CalcGraph locality and minimal change", () => {
     expect(r.ir).toBe(before);
   });
 
+  it("an identical resource put again changes nothing; the same object changed in place and put again is applied", () => {
+    const resources = base({ role: "web" }, { role: "x" });
+    const { calc } = start(resources);
+    const before = calc.localIR;
+    calc.onUpdate({ type: "put", resource: structuredClone(resources[2]!) });
+    expect(calc.flush().ir).toBe(before);
+    // The held object itself, changed and handed over again (a caller that edits in place).
+    const remote = resources[2]! as Resource & { metadata: { labels: Record<string, string> } };
+    remote.metadata.labels = { role: "client" };
+    calc.onUpdate({ type: "put", resource: remote });
+    const r = calc.flush();
+    expect(r.delta.sets).toHaveLength(1);
+    expect(Object.values(r.ir.sets).some((d) => d.kind === "selector" && (d.members as string[]).includes("198.18.2.10/32"))).toBe(true);
+  });
+
   it("a remote pod entering a rule's selector changes one set's elements and nothing else", () => {
     const { calc, model } = start(base({ role: "web" }, { role: "x" }));
     calc.onUpdate({ type: "put", resource: base({ role: "web" }, { role: "client" })[2]! });

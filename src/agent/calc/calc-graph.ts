@@ -27,7 +27,7 @@
  * programs name, and the sets those rules use. A remote pod's label change reaches the output only
  * if it changes the membership of an active set.
  */
-import { insertSorted, kindOf, removeSorted, SortedRecord, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
+import { insertSorted, kindOf, removeSorted, sameJson, SortedRecord, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
 import { convertKubernetesNetworkPolicy } from "../../convert/index.js";
 import {
   buildTiers,
@@ -201,7 +201,9 @@ export class CalcGraph {
   private readonly ifacePrefix: string | undefined;
 
   // ---- inputs
-  private readonly resources = new Map<string, { kind: KindId; json: string; resource: Resource }>();
+  /** Every input resource by id. Callers hand over resources they no longer change (the agent's
+   *  come parsed from the datastore), so the held object is what was last applied. */
+  private readonly resources = new Map<string, { kind: KindId; resource: Resource }>();
 
   // ---- profiles
   private readonly profileSources = new Sources<ProfileRecord>();
@@ -217,7 +219,8 @@ export class CalcGraph {
   private readonly endpointSources = new Sources<EndpointRecord>();
   private readonly endpoints = new Map<string, EndpointRecord>();
   private readonly netsets = new Map<string, NetworkSetRecord>();
-  private readonly itemJson = new Map<string, string>();
+  /** Each labelled item's record as of the last flush (records are never changed in place). */
+  private readonly itemRecords = new Map<string, EndpointRecord | NetworkSetRecord>();
   private readonly labels = new Map<string, Readonly<Record<string, string>>>();
   private readonly labelSig = new Map<string, string>();
   private readonly labelClasses = new LabelClasses();
@@ -294,9 +297,10 @@ export class CalcGraph {
     const { rid, kind, namespace } = id;
     const old = this.resources.get(rid);
     if (u.type === "put") {
-      const json = JSON.stringify(u.resource);
-      if (old && old.json === json) return;
-      this.resources.set(rid, { kind, json, resource: u.resource });
+      // A no-op update (a resync re-delivering the same resource) changes nothing. The same
+      // object handed over again may have been changed in place: it is applied.
+      if (old && old.resource !== u.resource && sameJson(old.resource, u.resource)) return;
+      this.resources.set(rid, { kind, resource: u.resource });
     } else {
       if (!old) return;
       this.resources.delete(rid);
@@ -559,8 +563,8 @@ export class CalcGraph {
       const ep = this.endpoints.get(item);
       const ns = ep ? undefined : this.netsets.get(item);
       const rec = ep ?? ns;
-      const json = rec ? JSON.stringify(rec) : "";
-      const contentChanged = json !== (this.itemJson.get(item) ?? "");
+      const prev = this.itemRecords.get(item);
+      const contentChanged = rec === undefined ? prev !== undefined : prev === undefined || (prev !== rec && !sameJson(prev, rec));
       const labels = rec ? effectiveLabels(rec.ownLabels, rec.profiles, profileMap) : undefined;
       const sig = labels ? labelSignature(labels) : "";
       const labelsChanged = sig !== (this.labelSig.get(item) ?? "") || (rec === undefined) !== !this.labels.has(item);
@@ -570,11 +574,11 @@ export class CalcGraph {
         if (rec) this.labelClasses.add(item, sig, labels!);
       }
       if (rec) {
-        this.itemJson.set(item, json);
+        this.itemRecords.set(item, rec);
         this.labels.set(item, labels!);
         this.labelSig.set(item, sig);
       } else {
-        this.itemJson.delete(item);
+        this.itemRecords.delete(item);
         this.labels.delete(item);
         this.labelSig.delete(item);
       }
