@@ -62,7 +62,10 @@ describe("set members: MemberOrder (class-level, by rank) equals per-set parsing
       for (const e of c.ir.endpoints) items[idx.add(e.key, e.labels)] = endpoints.get(e.key)!;
       for (const n of netsets.values()) items[idx.add(n.key, effectiveLabels(n.ownLabels, n.profiles, profiles))] = n;
       const slices = rs.filter((r) => r.kind === "EndpointSlice") as EndpointSlice[];
-      const plain = calculateSets(reg, { index: { select: (s) => idx.select(s) }, endpoints, netsets, slices });
+      const plain = calculateSets(reg, { index: { select: (s) => idx.select(s) }, endpoints, netsets, slices, rankMembers: false });
+      // The agent's path for a flush of many sets: members ranked once per call, not per set.
+      const ranked = calculateSets(reg, { index: { select: (s) => idx.select(s) }, endpoints, netsets, slices, rankMembers: true });
+      expect(JSON.stringify(ranked)).toBe(JSON.stringify(plain));
       const fast = calculateSets(reg, { index: idx, endpoints, netsets, slices, order: new MemberOrder(items) });
       expect(JSON.stringify(fast)).toBe(JSON.stringify(plain));
       expect(JSON.stringify(c.ir.sets)).toBe(JSON.stringify(plain));

@@ -109,6 +109,10 @@ export interface SetInputs {
   /** Member order of every endpoint and network set (full computation), or how to make it when
    *  the first set is computed; its items are numbered as `index` numbers them. */
   order?: MemberOrder | (() => MemberOrder);
+  /** calculateSets without `order`: rank every member text the requested sets read once and sort
+   *  integers per set, instead of comparing texts per set. Default: when computing 8 sets or more
+   *  (the agent's flushes, its initial load above all). */
+  rankMembers?: boolean;
 }
 
 /** A member CIDR with its sort key parsed once per calculation (not once per comparison or per
@@ -188,7 +192,9 @@ class MemberCache {
 
   /** An address, keyed like its host CIDR (same order as parseAddr's value). */
   addr(a: string): KeyedCidr {
-    return this.cidr(addrMemberText(a));
+    const k = this.cidr(addrMemberText(a));
+    k.addr = a;
+    return k;
   }
 
   /** Selector-set members of one labelled item (endpoint IPs as host CIDRs, network set nets). */
@@ -418,10 +424,61 @@ function sortMembers(entries: PortEntry[]): PortMember[] {
   return uniq.map((x) => x.m);
 }
 
+/**
+ * Ranks, in the order of SelectorSetDef.members, of every member text the requests' selections
+ * read (their items' addresses and nets): rank → text, and → address for endpoint addresses. Undefined when two different texts would
+ * sort equal (not produced by canonical records), where only the per-set path keeps the order.
+ */
+function rankMembers(memo: MemberCache, inp: SetInputs, requests: Iterable<Request>): { texts: string[]; addrs: Array<string | undefined> } | undefined {
+  const distinct: KeyedCidr[] = [];
+  for (const r of requests) {
+    if (r.kind === "service") continue;
+    for (const itemId of inp.index.select(r.selector)) {
+      for (const k of memo.item(itemId, inp)) {
+        if (k.rank === -1) {
+          k.rank = -2;
+          distinct.push(k);
+        }
+      }
+    }
+  }
+  distinct.sort(compareKeyed);
+  for (let i = 1; i < distinct.length; i++) {
+    if (compareKeyed(distinct[i - 1]!, distinct[i]!) === 0) {
+      for (const k of distinct) k.rank = -1;
+      return undefined;
+    }
+  }
+  const texts = new Array<string>(distinct.length);
+  const addrs = new Array<string | undefined>(distinct.length);
+  for (let r = 0; r < distinct.length; r++) {
+    const k = distinct[r]!;
+    k.rank = r;
+    texts[r] = k.c;
+    addrs[r] = k.addr;
+  }
+  return { texts, addrs };
+}
+
+/** A selector set's members from ranked entries; undefined if one was not ranked. */
+function byRank(members: readonly KeyedCidr[], texts: readonly string[]): string[] | undefined {
+  const a = new Int32Array(members.length);
+  for (let i = 0; i < members.length; i++) {
+    const r = members[i]!.rank;
+    if (r < 0) return undefined;
+    a[i] = r;
+  }
+  const u = uniqSorted(a);
+  const out = new Array<string>(u.length);
+  for (let i = 0; i < u.length; i++) out[i] = texts[u[i]!]!;
+  return out;
+}
+
 /** Computes every registered set's members. */
 export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, SetDef> {
   const out: Record<SetId, SetDef> = {};
-  const compute = setComputer(inp);
+  const rank = !inp.order && (inp.rankMembers ?? reg.requests.size >= 8);
+  const compute = setComputer(inp, rank ? reg.requests.values() : undefined);
   for (const id of [...reg.requests.keys()].sort()) out[id] = compute(id, reg.requests.get(id)!);
   return out;
 }
@@ -460,9 +517,39 @@ export function lazySets(reg: SetRegistry, inp: SetInputs): Record<SetId, SetDef
   return out;
 }
 
-function setComputer(inp: SetInputs): (id: SetId, r: Request) => SetDef {
+function setComputer(inp: SetInputs, rankFor?: Iterable<Request>): (id: SetId, r: Request) => SetDef {
   const memo = new MemberCache();
   const fast = inp.order && inp.index.selectClasses && inp.index.classList ? new ClassMembers(inp.index as Pick<LabelIndex, "selectClasses" | "classList">, inp.order) : undefined;
+  const ranked = !fast && rankFor ? rankMembers(memo, inp, rankFor) : undefined;
+  /** A named-port set's members from ranks: (rank, protocol, port) packed in one number, sorted as
+   *  numbers; undefined if an address was not ranked. */
+  const rankedPorts = (r: Extract<Request, { kind: "named-port" }>): PortMember[] | undefined => {
+    const keys: number[] = [];
+    let ok = true;
+    for (const itemId of inp.index.select(r.selector)) {
+      const ep = inp.endpoints.get(itemId);
+      if (!ep) continue; // network sets have no ports
+      for (const np of ep.namedPorts) {
+        if (np.name !== r.portName) continue;
+        if (r.protocol !== PROTO_ANY && np.protocol !== r.protocol) continue;
+        for (const ip of ep.ips) {
+          const rank = memo.addr(ip).rank;
+          if (rank < 0) ok = false;
+          keys.push(portKey(rank, np.protocol, np.port));
+        }
+      }
+    }
+    if (!ok) return undefined;
+    const u = uniqSorted(Float64Array.from(keys));
+    const members = new Array<PortMember>(u.length);
+    for (let i = 0; i < u.length; i++) {
+      const key = u[i]!;
+      const rank = Math.floor(key / PORT_KEY_RANK);
+      const rest = key - rank * PORT_KEY_RANK;
+      members[i] = { addr: ranked!.addrs[rank]!, protocol: rest >>> 16, port: rest & 0xffff };
+    }
+    return members;
+  };
   // EndpointSlices by service (kubernetes.io/service-name label).
   const slicesBySvc = new Map<string, EndpointSlice[]>();
   for (const s of inp.slices) {
@@ -481,9 +568,11 @@ function setComputer(inp: SetInputs): (id: SetId, r: Request) => SetDef {
     } else if (r.kind === "selector") {
       const members: KeyedCidr[] = [];
       for (const itemId of inp.index.select(r.selector)) for (const k of memo.item(itemId, inp)) members.push(k);
-      const def: SelectorSetDef = { kind: "selector", id, selector: r.selector.toString(), members: sortCidrs(members) };
+      const def: SelectorSetDef = { kind: "selector", id, selector: r.selector.toString(), members: (ranked && byRank(members, ranked.texts)) || sortCidrs(members) };
       return def;
     } else if (r.kind === "named-port") {
+      const ports = ranked && rankedPorts(r);
+      if (ports) return { kind: "named-port", id, portName: r.portName, protocol: r.protocol, selector: r.selector.toString(), members: ports } satisfies NamedPortSetDef;
       const members: PortEntry[] = [];
       for (const itemId of inp.index.select(r.selector)) {
         const ep = inp.endpoints.get(itemId);
