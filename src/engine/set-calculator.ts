@@ -529,13 +529,14 @@ function setComputer(inp: SetInputs, rankFor?: Iterable<Request>): (id: SetId, r
     for (const itemId of inp.index.select(r.selector)) {
       const ep = inp.endpoints.get(itemId);
       if (!ep) continue; // network sets have no ports
+      let addrs: KeyedCidr[] | undefined; // the endpoint's addresses, in `ips` order
       for (const np of ep.namedPorts) {
         if (np.name !== r.portName) continue;
         if (r.protocol !== PROTO_ANY && np.protocol !== r.protocol) continue;
-        for (const ip of ep.ips) {
-          const rank = memo.addr(ip).rank;
-          if (rank < 0) ok = false;
-          keys.push(portKey(rank, np.protocol, np.port));
+        addrs ??= memo.item(itemId, inp);
+        for (const k of addrs) {
+          if (k.rank < 0) ok = false;
+          keys.push(portKey(k.rank, np.protocol, np.port));
         }
       }
     }
