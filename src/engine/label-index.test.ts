@@ -1,27 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Selector, type SelectorNode } from "../selector/index.js";
+import { Selector } from "../selector/index.js";
+import { labelMaps, selectorNodes } from "../selector/testing.js";
 import { LabelIndex, labelSignature } from "./label-index.js";
 
 const LABELS = ["app", "tier", "ns", "has-dash", "constructor"];
 const VALUES = ["a", "b", "c", "", "x y"];
-const label = fc.constantFrom(...LABELS);
-const value = fc.constantFrom(...VALUES);
-
-// Conjunctions of eq / in / has (the posting-list path) mixed with everything else (the
-// candidates + matcher path), so both are compared with plain evaluation.
-const { node } = fc.letrec<{ node: SelectorNode }>((tie) => ({
-  node: fc.oneof(
-    { depthSize: "small" },
-    fc.constant({ type: "all" } as SelectorNode),
-    label.map((l) => ({ type: "has", label: l }) as SelectorNode),
-    fc.tuple(fc.constantFrom("eq", "ne", "startsWith" as const), label, value).map(([type, l, v]) => ({ type, label: l, value: v }) as SelectorNode),
-    fc.tuple(fc.constantFrom("in", "notIn" as const), label, fc.uniqueArray(value, { maxLength: 3 })).map(([type, l, vs]) => ({ type, label: l, values: vs }) as SelectorNode),
-    tie("node").map((n) => ({ type: "not", operand: n }) as SelectorNode),
-    fc.tuple(fc.constantFrom("and", "and", "or" as const), fc.array(tie("node"), { minLength: 2, maxLength: 3 })).map(([type, ops]) => ({ type, operands: ops }) as SelectorNode),
-  ),
-}));
-const labelMap = fc.dictionary(label, value, { maxKeys: 4 });
+const node = selectorNodes(LABELS, VALUES);
+const labelMap = labelMaps(LABELS, VALUES, 4);
 
 describe("LabelIndex", () => {
   it("select / selectClasses give exactly the items whose labels match, in class order", () => {

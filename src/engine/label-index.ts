@@ -144,7 +144,7 @@ export class LabelIndex {
     if (!vs) return [];
     if (bestValues.length === 1) return vs.get(bestValues[0]!) ?? [];
     const c: number[] = [];
-    for (const v of bestValues) for (const o of vs.get(v) ?? []) c.push(o);
+    for (const v of new Set(bestValues)) for (const o of vs.get(v) ?? []) c.push(o);
     return c.sort((a, b) => a - b);
   }
 
@@ -170,7 +170,8 @@ export class LabelIndex {
     const lists: number[][][] = terms.map((t) => {
       if (t.type === "has") return [this.byKey.get(t.label) ?? []];
       const vs = this.byKeyValue.get(t.label);
-      const values = "value" in t ? [t.value] : "values" in t ? t.values : [];
+      // Repeated values (`k in {"a", "a"}`) would list their classes twice.
+      const values = "value" in t ? [t.value] : "values" in t ? [...new Set(t.values)] : [];
       return values.map((v) => vs?.get(v) ?? []);
     });
     const size = (l: number[][]) => l.reduce((a, x) => a + x.length, 0);

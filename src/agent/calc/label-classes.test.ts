@@ -1,25 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { labelSignature } from "../../engine/index.js";
-import { Selector, type SelectorNode } from "../../selector/index.js";
+import { Selector } from "../../selector/index.js";
+import { labelMaps, selectorNodes } from "../../selector/testing.js";
 import { LabelClasses } from "./label-classes.js";
 
 const LABELS = ["app", "tier", "ns", "constructor"];
 const VALUES = ["a", "b", "", "x y"];
-const label = fc.constantFrom(...LABELS);
-const value = fc.constantFrom(...VALUES);
-const { node } = fc.letrec<{ node: SelectorNode }>((tie) => ({
-  node: fc.oneof(
-    { depthSize: "small" },
-    fc.constant({ type: "all" } as SelectorNode),
-    label.map((l) => ({ type: "has", label: l }) as SelectorNode),
-    fc.tuple(fc.constantFrom("eq", "ne", "startsWith" as const), label, value).map(([type, l, v]) => ({ type, label: l, value: v }) as SelectorNode),
-    fc.tuple(fc.constantFrom("in", "notIn" as const), label, fc.array(value, { maxLength: 3 })).map(([type, l, vs]) => ({ type, label: l, values: vs }) as SelectorNode),
-    tie("node").map((n) => ({ type: "not", operand: n }) as SelectorNode),
-    fc.tuple(fc.constantFrom("and", "and", "or" as const), fc.array(tie("node"), { minLength: 2, maxLength: 3 })).map(([type, ops]) => ({ type, operands: ops }) as SelectorNode),
-  ),
-}));
-const labelMap = fc.dictionary(label, value, { maxKeys: 3 });
+const node = selectorNodes(LABELS, VALUES);
+const labelMap = labelMaps(LABELS, VALUES, 3);
 /** Items 0–7 get labels (put) or leave (delete), in any order. */
 const step = fc.tuple(fc.integer({ min: 0, max: 7 }), fc.option(labelMap, { nil: undefined }));
 
