@@ -20,7 +20,7 @@ describe("GC pause attribution", () => {
     const windows = total.map((_, i) => ({ start: i * 1000, end: i * 1000 + total[i]! }));
     const pauses = [{ start: 7000 + 10, end: 7000 + 50 }]; // 40 ms inside the slowest change only
     const t = tailShares(total, apply, windows, pauses);
-    expect(t).toEqual({ n: 3, totalMs: 90, gcMs: 40 / 3, applyMs: 45 });
+    expect(t).toEqual({ n: 3, at: [7, 9, 11], totalMs: 90, gcMs: 40 / 3, applyMs: 45 });
     expect(tailShares([5], undefined, [{ start: 0, end: 5 }], []).n).toBe(1);
   });
 

@@ -43,6 +43,8 @@ export function pauseWithin(pauses: readonly Pause[], start: number, end: number
 export interface TailShare {
   /** How many changes the tail holds: the slowest 1 %, at least one. */
   n: number;
+  /** Their positions in the run (0 = the first change of its kind), slowest first. */
+  at: number[];
   /** Means over the tail's changes, ms. */
   totalMs: number;
   gcMs: number;
@@ -56,6 +58,7 @@ export function tailShares(total: readonly number[], apply: readonly number[] | 
   const mean = (f: (i: number) => number) => tail.reduce((s, i) => s + f(i), 0) / Math.max(1, tail.length);
   return {
     n: tail.length,
+    at: tail,
     totalMs: mean((i) => total[i]!),
     gcMs: mean((i) => pauseWithin(pauses, windows[i]!.start, windows[i]!.end)),
     ...(apply ? { applyMs: mean((i) => apply[i]!) } : {}),
