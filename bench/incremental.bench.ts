@@ -39,7 +39,7 @@ interface KindResult {
 /** "slowest 1 % (n): mean 120 ms, of which GC pauses 40, kernel apply 70". */
 function tailNote(t: TailShare | undefined): string {
   if (!t) return "";
-  return `; slowest 1 % (${t.n}, changes ${t.at.map((i) => `#${i + 1}`).join(", ")}): mean ${t.totalMs.toFixed(0)} ms, of which GC pauses of the agent ${t.gcMs.toFixed(0)}${t.applyMs !== undefined ? `, kernel apply ${t.applyMs.toFixed(0)}` : ""}`;
+  return `; slowest 1 % (${t.n}, changes ${t.at.map((i) => `#${i + 1}`).join(", ")}): mean ${t.totalMs.toFixed(0)} ms, of which GC pauses of the agent (not counting incremental marking) ${t.gcMs.toFixed(0)}${t.applyMs !== undefined ? `, kernel apply ${t.applyMs.toFixed(0)}` : ""}`;
 }
 
 export async function run(opts: BenchOptions): Promise<BenchReport> {

@@ -1,6 +1,12 @@
 /**
  * GC pauses of this process, for attributing latency tails (incremental bench): a change whose
  * window holds a major GC pause is slow for a reason the change did not cause.
+ *
+ * What it cannot see: V8's incremental marking. A major GC of a big heap marks in small steps
+ * run inside JavaScript (and on helper threads, which compete for the same cores) for seconds
+ * before its final pause, and only that pause is reported. At 100k pods, changes around one
+ * major GC of a ~1.5 GB heap ran 2–5× slower while the pause itself was ~50 ms (`--trace-gc`:
+ * 329 ms of marking steps over 2.7 s).
  */
 import { PerformanceObserver } from "node:perf_hooks";
 
