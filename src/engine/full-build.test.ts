@@ -78,6 +78,27 @@ describe("set members: MemberOrder (class-level, by rank) equals per-set parsing
   }
 });
 
+describe("set members: the ranked path of calculateSets", () => {
+  it("keeps the per-set order when two member texts sort equal (records that are not canonical)", () => {
+    // Not canonical: 10.0.0.1/8 and 10.0.0.0/8 have one sort key. Ranking cannot order them, so
+    // calculateSets must take the per-set path, whose stable sort keeps the order items give.
+    const netsets = new Map<string, NetworkSetRecord>([
+      ["gnetset/a", { key: "gnetset/a", name: "a", ownLabels: { k: "v" }, profiles: [], nets: ["10.0.0.1/8", "192.0.2.0/24"] }],
+      ["gnetset/b", { key: "gnetset/b", name: "b", ownLabels: { k: "v" }, profiles: [], nets: ["10.0.0.0/8"] }],
+    ]);
+    const reg = new SetRegistry();
+    for (let i = 0; i < 10; i++) reg.selector(parseSelector(i === 0 ? "k == 'v'" : `k == 'v' || n == '${i}'`));
+    // The first set reads a then b, the others b then a: one global ranking cannot give both.
+    const select = (sel: { toString(): string }) => (sel.toString().includes("||") ? ["gnetset/b", "gnetset/a"] : ["gnetset/a", "gnetset/b"]);
+    const inputs = { index: { select }, endpoints: new Map<string, EndpointRecord>(), netsets, slices: [] };
+    const plain = calculateSets(reg, { ...inputs, rankMembers: false });
+    const ranked = calculateSets(reg, { ...inputs, rankMembers: true });
+    expect(JSON.stringify(ranked)).toBe(JSON.stringify(plain));
+    const orders = new Set(Object.values(plain).map((d) => JSON.stringify(d.members)));
+    expect(orders).toEqual(new Set([JSON.stringify(["10.0.0.1/8", "10.0.0.0/8", "192.0.2.0/24"]), JSON.stringify(["10.0.0.0/8", "10.0.0.1/8", "192.0.2.0/24"])]));
+  });
+});
+
 describe("labels in the IR", () => {
   it("keep each endpoint's key order even when classes share a labels object", () => {
     const c = Cluster.fromResources([

@@ -123,7 +123,8 @@ interface KeyedCidr {
   family: number;
   v: number | bigint;
   prefix: number;
-  /** MemberOrder's scratch: rank once sorted (-1 before), and the address an endpoint gave. */
+  /** Scratch of one calculation's ranking (MemberOrder, rankMembers): rank once sorted (-1
+   *  before), and the address an endpoint gave for this host CIDR. */
   rank: number;
   addr: string | undefined;
 }
@@ -443,11 +444,12 @@ function rankMembers(memo: MemberCache, inp: SetInputs, requests: Iterable<Reque
     }
   }
   distinct.sort(compareKeyed);
-  for (let i = 1; i < distinct.length; i++) {
-    if (compareKeyed(distinct[i - 1]!, distinct[i]!) === 0) {
-      for (const k of distinct) k.rank = -1;
-      return undefined;
-    }
+  // Ranks must fit the packed port keys, and equal sort keys would leave the order to the ranking:
+  // either keeps the per-set path.
+  const tie = distinct.some((k, i) => i > 0 && compareKeyed(distinct[i - 1]!, k) === 0);
+  if (tie || distinct.length >= MAX_RANKS) {
+    for (const k of distinct) k.rank = -1;
+    return undefined;
   }
   const texts = new Array<string>(distinct.length);
   const addrs = new Array<string | undefined>(distinct.length);
