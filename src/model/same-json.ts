@@ -11,8 +11,8 @@
  */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b && typeof a !== "bigint") return true; // one value prints one text
-  const ka = kindOf(a);
-  const kb = kindOf(b);
+  const ka = jsonKind(a);
+  const kb = jsonKind(b);
   if (ka === "text" || kb === "text") return JSON.stringify(a) === JSON.stringify(b);
   if (ka !== kb) return false;
   switch (ka) {
@@ -54,7 +54,7 @@ export function sameJson(a: unknown, b: unknown): boolean {
 
 type Kind = "null" | "string" | "boolean" | "number" | "array" | "object" | "omitted" | "text";
 
-function kindOf(v: unknown): Kind {
+function jsonKind(v: unknown): Kind {
   switch (typeof v) {
     case "string":
       return "string";
