@@ -2,8 +2,9 @@
  * Policies by one label value their selector requires, so that finding the policies that select
  * a local endpoint looks in the buckets of its labels instead of testing every policy's selector.
  * At 100k pods / 75k policies a policy add dirtied each local endpoint of its app, and each of
- * those tested all 75k selectors (~7 ms per endpoint); the engine's policy resolver picks its
- * buckets the same way (engine/policy-resolver.ts).
+ * those tested all 75k selectors (~7 ms per endpoint). The engine's policy resolver also keeps
+ * label buckets (engine/policy-resolver.ts), chosen by the number of allowed values alone: it fills them once
+ * per build, not policy by policy as a watch does.
  *
  * A policy goes into the buckets of one label restriction (`app == "x"` → bucket app=x;
  * `tier in {a, b}` → two buckets): the one whose buckets hold the fewest policies when it is
