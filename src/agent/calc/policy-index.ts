@@ -3,8 +3,8 @@
  * a local endpoint looks in the buckets of its labels instead of testing every policy's selector.
  * At 100k pods / 75k policies a policy add dirtied each local endpoint of its app, and each of
  * those tested all 75k selectors (~7 ms per endpoint). The engine's policy resolver also keeps
- * label buckets (engine/policy-resolver.ts), chosen by the number of allowed values alone: it fills them once
- * per build, not policy by policy as a watch does.
+ * label buckets (engine/policy-resolver.ts), chosen by the number of allowed values alone: it
+ * fills them once per build, not policy by policy as a watch does.
  *
  * A policy goes into the buckets of one label restriction (`app == "x"` → bucket app=x;
  * `tier in {a, b}` → two buckets): the one whose buckets hold the fewest policies when it is
