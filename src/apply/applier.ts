@@ -8,6 +8,12 @@
  * What is sent is the kernel view of each model (dataplane/kernel-view.ts: no empty sets, no rule
  * that can only match through one); diffs and drift checks compare views.
  *
+ * Rule edits: a backend with `edits` (nftables) turns the diff into transactions that edit changed
+ * chains rule by rule, by handle (render/nft/rule-edits.ts). After a full replace it learns the
+ * handles from one terse listing, taken before the first delta that changes a chain (pod adds,
+ * which only change set elements, never pay for it); rules added since are listed, chain by
+ * chain, before a delta edits them again. Whenever `programmed` is forgotten, so are the handles.
+ *
  * Failures: the kernel applies a batch all-or-nothing, so a failed batch leaves the kernel as it
  * was. A failed delta may still mean our picture is wrong (someone changed the table), so the
  * retry after a failed delta is a full replace. Retries back off exponentially (with jitter) up to
@@ -21,7 +27,7 @@
  */
 import { diffModels, KernelViewer, summarizeOps, type DataplaneModel, type DpOp } from "../dataplane/index.js";
 import { isKernelError, KernelError } from "../kernel/index.js";
-import { nftBackend, type Backend } from "./backend.js";
+import { nftBackend, type Backend, type DeltaStep } from "./backend.js";
 import type { Kernel } from "./kernel.js";
 
 export class ApplyError extends Error {
@@ -99,6 +105,8 @@ export class Applier {
   private readonly viewer: KernelViewer;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** The backend edits rules by handle and knows none: list the kernel before the next chain edit. */
+  private handlesWanted = true;
 
   constructor(
     private readonly kernel: Kernel,
@@ -157,6 +165,32 @@ export class Applier {
   private forgetProgrammed(): void {
     this.programmedModel = null;
     this.programmedView = null;
+    this.backend.edits?.forget();
+    this.handlesWanted = true;
+  }
+
+  /**
+   * A delta as the transactions to send. With rule edits: after a full replace, one terse listing
+   * of the kernel first, if this delta changes chains; and a listing of the chains it edits whose
+   * newest rules' handles are not known yet. A listing that fails only means those chains are
+   * refilled whole this time.
+   */
+  private async deltaSteps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): Promise<DeltaStep[]> {
+    const edits = this.backend.edits;
+    if (!edits) return [{ batch: this.backend.delta(ops, to, from), learn: () => {} }];
+    try {
+      if (this.handlesWanted && edits.known === 0 && ops.some((o) => o.op === "replace-chain" || o.op === "add-chain")) {
+        this.handlesWanted = false;
+        const listing = await this.kernel.list({ terse: true });
+        if (listing) edits.learnListing(listing, from);
+      }
+      const incomplete = edits.incomplete(ops);
+      if (incomplete.length > 0) edits.fillIn(incomplete, await this.kernel.list({ chains: incomplete }));
+    } catch (e) {
+      if (!isKernelError(e)) throw e;
+      edits.forget();
+    }
+    return edits.plan(ops, to, from);
   }
 
   private async applyNow(desired: DataplaneModel): Promise<ApplyResult> {
@@ -167,28 +201,36 @@ export class Applier {
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       const from = this.programmedView;
       let mode: "full" | "delta";
-      let batch: unknown;
+      let steps: DeltaStep[];
       let ops: DpOp[] = [];
+      const fullSteps = (): DeltaStep[] => {
+        this.backend.edits?.forget();
+        this.handlesWanted = true;
+        return [{ batch: this.backend.full(view), learn: () => {} }];
+      };
+      const t0 = Date.now();
       if (from === null) {
         mode = "full";
-        batch = this.backend.full(view);
+        steps = fullSteps();
       } else {
         ops = diffModels(from, view);
         if (ops.length === 0) return { mode: "noop", ops: 0, attempts: attempt, summary: "" };
         if (needsFull(ops)) {
           mode = "full";
-          batch = this.backend.full(view);
+          steps = fullSteps();
         } else {
           mode = "delta";
-          batch = this.backend.delta(ops, view, from);
+          steps = await this.deltaSteps(ops, view, from);
         }
       }
-      const t0 = Date.now();
       try {
-        await this.kernel.apply(batch);
+        for (const step of steps) {
+          await this.kernel.apply(step.batch);
+          step.learn();
+        }
         this.programmedModel = desired;
         this.programmedView = view;
-        const summary = mode === "full" ? "full replace" : summarizeOps(ops);
+        const summary = mode === "full" ? "full replace" : summarizeOps(ops) + (steps.length > 1 ? ` (${steps.length} transactions)` : "");
         this.onEvent({ kind: "applied", mode, ops: ops.length, summary, attempt, ms: Date.now() - t0 });
         return { mode, ops: ops.length, attempts: attempt, summary };
       } catch (e) {
@@ -222,7 +264,14 @@ export class Applier {
         return { differences: [], resynced: false };
       }
       const differences = this.backend.compare(this.backend.expected(programmedView), this.backend.parse(listing));
-      if (differences.length === 0) return { differences, resynced: false };
+      if (differences.length === 0) {
+        // In sync: the listing (with handles) teaches rule handles if none are known yet.
+        if (this.handlesWanted && this.backend.edits?.known === 0) {
+          this.backend.edits.learnListing(listing, programmedView);
+          this.handlesWanted = false;
+        }
+        return { differences, resynced: false };
+      }
       this.onEvent({ kind: "drift", differences });
       if (opts.resync === false) return { differences, resynced: false };
       this.forgetProgrammed();

@@ -1,7 +1,8 @@
 /**
  * What the applier needs from a backend: full and delta batches, and a comparable digest of what
- * the kernel should hold versus what it lists. The nftables backend is the only one today; an
- * iptables+ipset backend implements the same interface from the same dataplane model.
+ * the kernel should hold versus what it lists. The nftables backend also edits rules in place by
+ * handle (`edits`, render/nft/rule-edits.ts); the iptables+ipset backend implements the rest from
+ * the same dataplane model.
  */
 import type { DataplaneModel, DpOp, KernelViewOptions } from "../dataplane/index.js";
 import { nft } from "../render/index.js";
@@ -21,10 +22,55 @@ export interface Backend<Digest = unknown> {
   parse(listing: unknown): Digest | null;
   /** Differences (empty = in sync). */
   compare(expected: Digest, actual: Digest | null): string[];
+  /** Rule-level deltas, for a backend whose kernel names rules by handle. */
+  readonly edits?: RuleEditing;
 }
 
-export function nftBackend(target: nft.NftTarget = nft.DEFAULT_TARGET): Backend<nft.NftDigest> {
+/** One transaction of a delta: applied in turn, each followed by learn(). */
+export interface DeltaStep {
+  batch: unknown;
+  learn(): void;
+}
+
+/**
+ * What a backend that edits rules by handle keeps of the kernel, and how it plans a delta with it.
+ * The applier calls forget() whenever its picture of the kernel is lost; learnListing() with a
+ * listing of the whole table when `known` is 0 and a delta would change chains; and, before
+ * planning, fillIn() with a listing of the chains incomplete() names.
+ */
+export interface RuleEditing {
+  /** Chains whose rules are known. */
+  readonly known: number;
+  plan(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): DeltaStep[];
+  /** Learns handles from a listing of the kernel, which holds `holds`; returns chains learned. */
+  learnListing(listing: unknown, holds: DataplaneModel): number;
+  /** Chains `ops` would edit whose new rules' handles are not known yet. */
+  incomplete(ops: DpOp[]): string[];
+  /** Learns those handles from a listing of the chains (`Kernel.list({chains})`). */
+  fillIn(chains: string[], listing: unknown): void;
+  forget(): void;
+}
+
+export interface NftBackendOptions {
+  /** Edit changed chains rule by rule (default true); false flushes and refills them. */
+  ruleEdits?: boolean;
+  ruleEditOptions?: nft.RuleEditOptions;
+}
+
+export function nftBackend(target: nft.NftTarget = nft.DEFAULT_TARGET, options: NftBackendOptions = {}): Backend<nft.NftDigest> {
+  const handles = new nft.RuleHandles();
+  const edits: RuleEditing = {
+    get known() {
+      return handles.size;
+    },
+    plan: (ops, to, from) => nft.planRuleEdits(ops, to, from, handles, target, options.ruleEditOptions),
+    learnListing: (listing, holds) => handles.learnListing(listing, holds, target),
+    incomplete: (ops) => handles.incomplete(ops, options.ruleEditOptions),
+    fillIn: (chains, listing) => handles.fillIn(chains, listing, target),
+    forget: () => handles.clear(),
+  };
   return {
+    ...(options.ruleEdits === false ? {} : { edits }),
     name: "nftables",
     // nft re-reads every interval set's elements before each transaction; ipset's hash:net does
     // not need the split.

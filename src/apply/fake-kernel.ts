@@ -11,11 +11,15 @@
  *   failNextList(n)          the next n listings fail
  *   external(batch)          another actor changes the kernel (flush our table, delete a set…)
  * and introspection: batches (every batch seen, applied or not), appliedCount, dump().
+ *
+ * Rules have handles as in the kernel (one counter, never reused), so rule edits by handle (delete,
+ * replace, insert/add at a position), chain renames and listings of some chains work the same way. A rename takes effect at commit in the kernel: nft cannot name the renamed chain,
+ * by either name, later in the same batch, and neither can a batch here.
  */
 import { KernelError, type KernelErrorCode } from "../kernel/index.js";
 import { nft } from "../render/index.js";
 import { parseCidr } from "../rule/index.js";
-import type { Kernel } from "./kernel.js";
+import type { Kernel, ListOptions } from "./kernel.js";
 
 type J = unknown;
 type Obj = Record<string, J>;
@@ -53,6 +57,11 @@ interface FTable {
 interface State {
   tables: Map<string, FTable>;
   nextHandle: number;
+}
+
+/** What one batch run keeps track of: the chains renamed in it. */
+interface RunContext {
+  renamed: Set<string>;
 }
 
 function clone(s: State): State {
@@ -118,19 +127,24 @@ export class FakeKernel implements Kernel {
     this.appliedCount++;
   }
 
-  async list(): Promise<unknown | null> {
+  async list(opts: ListOptions = {}): Promise<unknown | null> {
     this.listCount++;
     if (this.failLists > 0) {
       this.failLists--;
       throw new KernelError("FAILED", "fake nft: injected list failure");
     }
-    return this.listTable(this.target.family, this.target.table);
+    const listing = this.listTable(this.target.family, this.target.table, opts) as { nftables: J[] } | null;
+    if (!opts.chains) return listing;
+    const t = this.state.tables.get(tkey(this.target.family, this.target.table));
+    for (const c of opts.chains) if (!t?.chains.has(c)) fail("NOT_FOUND", `chain ${c}: No such file or directory`);
+    const wanted = new Set(opts.chains);
+    return { nftables: listing!.nftables.filter((x) => wanted.has(((x as Obj).chain as Obj | undefined)?.name as string) || wanted.has(((x as Obj).rule as Obj | undefined)?.chain as string)) };
   }
 
   // ------------------------------------------------------------------------------ listing
 
   /** `nft -j list table` shape: metainfo, table, sets and maps with elements, chains, rules. */
-  listTable(family: string, name: string): unknown | null {
+  listTable(family: string, name: string, opts: ListOptions = {}): unknown | null {
     const t = this.state.tables.get(tkey(family, name));
     if (!t) return null;
     const out: J[] = [{ metainfo: { version: "fake", json_schema_version: 1 } }, { table: { family, name, handle: t.handle } }];
@@ -138,7 +152,7 @@ export class FakeKernel implements Kernel {
       const o: Obj = { family, name: s.name, table: name, type: s.type, handle: s.handle };
       if (s.isMap) o.map = s.map;
       if (s.flags.length > 0) o.flags = s.flags;
-      if (s.elements.size > 0) o.elem = [...s.elements.values()];
+      if (s.elements.size > 0 && !opts.terse) o.elem = [...s.elements.values()];
       out.push({ [s.isMap ? "map" : "set"]: o });
     }
     const chains = [...t.chains.values()].sort((a, b) => a.handle - b.handle);
@@ -166,14 +180,25 @@ export class FakeKernel implements Kernel {
     const cmds = (batch as { nftables?: unknown[] } | null)?.nftables;
     if (!Array.isArray(cmds)) fail("INVALID", "batch is not {nftables: [...]}");
     const s = clone(start);
+    const ctx: RunContext = { renamed: new Set() };
     for (const cmd of cmds) {
       const [verb, body] = Object.entries(cmd as Obj)[0] ?? [];
       if (!verb || !body || typeof body !== "object") fail("INVALID", `bad command ${JSON.stringify(cmd)}`);
       const [kind, obj] = Object.entries(body as Obj)[0] ?? [];
       if (!kind || !obj || typeof obj !== "object") fail("INVALID", `bad command ${JSON.stringify(cmd)}`);
-      this.exec(s, verb, kind, obj as Obj);
+      if (ctx.renamed.size > 0) this.checkNotRenamed(ctx, obj as Obj);
+      this.exec(s, verb, kind, obj as Obj, ctx);
     }
     return s;
+  }
+
+  /** nft cannot name a chain renamed earlier in the batch, by its old name or its new one. */
+  private checkNotRenamed(ctx: RunContext, o: Obj): void {
+    const chains = new Set<string>();
+    references(o, new Set(), chains);
+    for (const n of [o.chain, o.name, ...chains]) {
+      if (typeof n === "string" && ctx.renamed.has(n)) fail("NOT_FOUND", `chain ${n} was renamed in this batch: No such file or directory`);
+    }
   }
 
   private table(s: State, o: Obj, tableField: "table" | "name" = "table"): FTable {
@@ -182,7 +207,7 @@ export class FakeKernel implements Kernel {
     return t;
   }
 
-  private exec(s: State, verb: string, kind: string, o: Obj): void {
+  private exec(s: State, verb: string, kind: string, o: Obj, ctx: RunContext): void {
     switch (`${verb} ${kind}`) {
       case "add table":
       case "create table": {
@@ -281,7 +306,8 @@ export class FakeKernel implements Kernel {
         return;
       }
       case "add rule":
-      case "insert rule": {
+      case "insert rule":
+      case "replace rule": {
         const t = this.table(s, o);
         const c = this.chain(t, String(o.chain));
         const expr = o.expr as J[];
@@ -291,10 +317,50 @@ export class FakeKernel implements Kernel {
         references(expr, sets, chains);
         for (const n of sets) if (!t.sets.has(n)) fail("NOT_FOUND", `rule in ${c.name} names set ${n}: No such file or directory`);
         for (const n of chains) if (!t.chains.has(n)) fail("NOT_FOUND", `rule in ${c.name} jumps to ${n}: No such file or directory`);
-        const r: FRule = { expr: structuredClone(expr), handle: s.nextHandle++ };
+        // "handle": the rule replaced, or the rule to add after / insert before.
+        const at = o.handle === undefined ? -1 : c.rules.findIndex((r) => r.handle === o.handle);
+        if (o.handle !== undefined && at < 0) fail("NOT_FOUND", `rule handle ${String(o.handle)} not in ${c.name}: No such file or directory`);
+        const r: FRule = { expr: structuredClone(expr), handle: verb === "replace" ? c.rules[at]!.handle : s.nextHandle++ };
         if (typeof o.comment === "string") r.comment = o.comment;
-        if (verb === "insert") c.rules.unshift(r);
-        else c.rules.push(r);
+        if (verb === "replace") {
+          if (o.handle === undefined) fail("INVALID", `replace rule in ${c.name} without a handle`);
+          c.rules[at] = r;
+          return;
+        }
+        if (verb === "insert") c.rules.splice(at < 0 ? 0 : at, 0, r);
+        else c.rules.splice(at < 0 ? c.rules.length : at + 1, 0, r);
+        return;
+      }
+      case "delete rule": {
+        const t = this.table(s, o);
+        const c = this.chain(t, String(o.chain));
+        const at = c.rules.findIndex((r) => r.handle === o.handle);
+        if (at < 0) fail("NOT_FOUND", `rule handle ${String(o.handle)} not in ${c.name}: No such file or directory`);
+        c.rules.splice(at, 1);
+        return;
+      }
+      case "rename chain": {
+        const t = this.table(s, o);
+        const c = this.chain(t, String(o.name));
+        const to = String(o.newname);
+        if (t.chains.has(to)) fail("EXISTS", `chain ${to}: File exists`);
+        if (c.base) fail("INVALID", `chain ${c.name}: a base chain is not renamed by tortie`);
+        // Jumps and map verdicts follow the chain object: listings show the new name.
+        const retarget = (x: J): void => {
+          if (Array.isArray(x)) x.forEach(retarget);
+          else if (x && typeof x === "object") {
+            for (const [k, v] of Object.entries(x as Obj)) {
+              if ((k === "jump" || k === "goto") && v && typeof v === "object" && (v as Obj).target === c.name) (v as Obj).target = to;
+              else retarget(v);
+            }
+          }
+        };
+        for (const other of t.chains.values()) for (const r of other.rules) retarget(r.expr);
+        for (const set of t.sets.values()) if (set.isMap) for (const e of set.elements.values()) retarget(e);
+        t.chains.delete(c.name);
+        c.name = to;
+        t.chains.set(to, c);
+        ctx.renamed.add(String(o.name)).add(to);
         return;
       }
       default:

@@ -63,7 +63,7 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
       await real.apply(setup);
       await fake.apply(setup);
       const batch = { nftables: [{ add: { chain: { ...T, name: "new" } } }, ...cmds] };
-      const outcome = async (k: { apply(b: unknown): Promise<void> }) => {
+      const outcome = async (k: { apply(b: unknown): Promise<unknown> }) => {
         try {
           await k.apply(batch);
           return "ok";

@@ -313,3 +313,30 @@ export const ingressPolicy = (key: string, ingress: RuleIR[]): PolicyIR => ({
   preDNAT: false,
   doNotTrack: false,
 });
+
+/**
+ * fixtureIR with `n` Allow-only ingress policies "knp/prod/k1".."knp/prod/k<n>" (three rules each)
+ * as the default tier of both web and db, so that both endpoints share one group chain; with
+ * n = 0 that tier is gone. Tests of rule edits grow and shrink the group.
+ */
+export function groupedFixtureIR(n: number): ClusterIR {
+  const ir = fixtureIR();
+  const keys: string[] = [];
+  for (let i = 1; i <= n; i++) {
+    const key = `knp/prod/k${i}`;
+    keys.push(key);
+    ir.policies[key] = {
+      ...policy({ key, kind: "KubernetesNetworkPolicy", name: `k${i}`, namespace: "prod", tier: "default", order: 1000 + i, governs: { ingress: true, egress: false } }),
+      ingress: [
+        rule(key, "default", "ingress", 0, "Allow", { protocol: 6, src: { sets: [SET_DNS] }, dst: { ports: [{ first: 8000 + i, last: 8000 + i }] } }),
+        rule(key, "default", "ingress", 1, "Allow", { protocol: 17, dst: { ports: [{ first: 9000 + i, last: 9000 + i }] } }),
+        rule(key, "default", "ingress", 2, "Allow", { protocol: 6, src: { sets: [SET_CLIENT] }, dst: { ports: [{ first: 7000 + i, last: 7000 + i }] } }),
+      ],
+    };
+  }
+  for (const ep of ir.endpoints) {
+    if (ep.key !== "wep/prod/web" && ep.key !== "wep/prod/db") continue;
+    ep.ingress.tiers = ep.ingress.tiers.flatMap((t) => (t.tier !== "default" ? [t] : keys.length > 0 ? [{ ...t, policies: keys }] : []));
+  }
+  return ir;
+}

@@ -1,4 +1,5 @@
-export { renderFull, renderOps, renderDeleteTable, chainRules, hashExprs, DEFAULT_TARGET, type NftBatch, type NftCommand, type NftTarget } from "./render.js";
+export { renderFull, renderOps, renderDeleteTable, chainRules, hashExprs, DEFAULT_TARGET, type NftBatch, type NftCommand, type NftTarget, type RenderOpsExtras } from "./render.js";
 export { expectedDigest, parseListing, diffDigest, normalizeElement, type NftDigest } from "./state.js";
-export { batchText, batchTextWithin, renderText } from "./text.js";
+export { batchText, batchTextWithin, chainIdent, renderText } from "./text.js";
 export type { Json, NftExpr } from "./expr.js";
+export { RuleHandles, planRuleEdits, chainEdit, type DeltaStep, type KnownChain, type RuleEditOptions } from "./rule-edits.js";

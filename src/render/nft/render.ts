@@ -87,8 +87,8 @@ function chainObj(c: DpChain, t: NftTarget): { [k: string]: Json } {
   return { chain: o };
 }
 
-function ruleCmds(c: DpChain, t: NftTarget): NftCommand[] {
-  return chainRules(c).map(({ expr, comment }) => ({ add: { rule: { family: t.family, table: t.table, chain: c.name, comment, expr } } }));
+function ruleCmds(c: DpChain, t: NftTarget, rulesOf: (c: DpChain) => Array<{ expr: NftExpr[]; comment: string }> = chainRules): NftCommand[] {
+  return rulesOf(c).map(({ expr, comment }) => ({ add: { rule: { family: t.family, table: t.table, chain: c.name, comment, expr } } }));
 }
 
 function elementCmd(verb: "add" | "delete", s: { name: string; fields: DpSet["fields"] }, elements: string[], t: NftTarget): NftCommand {
@@ -111,16 +111,25 @@ export function renderDeleteTable(t: NftTarget = DEFAULT_TARGET): NftBatch {
   return { nftables: [{ add: tableObj(t) }, { delete: tableObj(t) }] };
 }
 
+/** What rule-edits.ts adds to a delta: rule commands by handle, and its cache of chainRules. */
+export interface RenderOpsExtras {
+  /** Rule commands (replace/insert/delete by handle) that run with the rules of changed chains. */
+  ruleEdits?: NftCommand[];
+  rulesOf?: (c: DpChain) => Array<{ expr: NftExpr[]; comment: string }>;
+}
+
 /**
  * One transaction applying `ops` (computed from the model the kernel holds to `to`). `to` supplies
  * set field layouts for element operations on sets that are not being created.
  */
-export function renderOps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel, t: NftTarget = DEFAULT_TARGET): NftBatch {
+export function renderOps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel, t: NftTarget = DEFAULT_TARGET, extras: RenderOpsExtras = {}): NftBatch {
+  const rulesOf = extras.rulesOf ?? chainRules;
   // 0 create, 1 elements, 2 rules, 3 map elements, 4 flush doomed chains, 5 delete maps,
   // 6 delete chains, 7 delete sets. Doomed chains are all flushed before any is deleted because
   // they may jump to each other; maps go before chains because their elements name chains.
   const phase: NftCommand[][] = [[], [], [], [], [], [], [], []];
   const fieldsOf = (name: string) => to.sets[name] ?? from.sets[name];
+  if (extras.ruleEdits) phase[2]!.push(...extras.ruleEdits);
   for (const o of ops) {
     switch (o.op) {
       case "add-set":
@@ -132,10 +141,10 @@ export function renderOps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel,
         break;
       case "add-chain":
         phase[0]!.push({ add: chainObj(o.chain, t) });
-        phase[2]!.push(...ruleCmds(o.chain, t));
+        phase[2]!.push(...ruleCmds(o.chain, t, rulesOf));
         break;
       case "replace-chain":
-        phase[2]!.push({ flush: chainObj(o.chain, t) }, ...ruleCmds(o.chain, t));
+        phase[2]!.push({ flush: chainObj(o.chain, t) }, ...ruleCmds(o.chain, t, rulesOf));
         break;
       case "delete-elements": {
         const s = fieldsOf(o.set);

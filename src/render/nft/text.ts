@@ -13,6 +13,8 @@ import { BugError } from "../../model/index.js";
 const q = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 /** Chain names: nft identifiers allow letters, digits, / - _ . ; anything else is quoted. */
 const ident = (s: string) => (/^[A-Za-z_.][A-Za-z0-9/_.-]*$/.test(s) ? s : q(s));
+/** A chain name as written in an nft command (`list chain inet tortie <name>`). */
+export const chainIdent = ident;
 const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
 
 function isObj(v: Json): v is { [k: string]: Json } {
@@ -141,6 +143,8 @@ export function renderText(model: DataplaneModel, t: NftTarget = DEFAULT_TARGET)
 
 type Obj = { [k: string]: Json };
 
+const kindOf = (body: { [k: string]: Json }) => Object.keys(body)[0];
+
 /**
  * A JSON batch (renderFull, renderOps, renderDeleteTable) as the same commands in nft's language,
  * one per line, for `nft -f` or an `include` (the nft session feeds batches this way: nft reads an
@@ -171,7 +175,9 @@ export function batchTextWithin(batch: NftBatch, maxLength: number): string | un
     }
     const [verb, body] = Object.entries(c)[0]!;
     const [kind, o] = Object.entries(body)[0]! as [string, Obj];
-    if (verb !== "add" && verb !== "delete" && verb !== "flush") throw new BugError(`batchText: unknown command ${verb}`);
+    if (verb !== "add" && verb !== "delete" && verb !== "flush" && verb !== "insert" && verb !== "replace" && verb !== "rename") throw new BugError(`batchText: unknown command ${verb}`);
+    if ((verb === "insert" || verb === "replace") && kindOf(body) !== "rule") throw new BugError(`batchText: ${verb} ${kindOf(body)} is not rendered by tortie`);
+    if (verb === "rename" && kindOf(body) !== "chain") throw new BugError(`batchText: rename ${kindOf(body)} is not rendered by tortie`);
     const where = `${o.family as string} ${o.table as string}`;
     switch (kind) {
       case "table":
@@ -192,14 +198,21 @@ export function batchTextWithin(batch: NftBatch, maxLength: number): string | un
       }
       case "chain": {
         const name = ident(o.name as string);
-        if (verb === "add" && o.hook !== undefined) lines.push(`add chain ${where} ${name} { type ${o.type as string} hook ${o.hook as string} priority ${o.prio as number}; policy ${o.policy as string}; }`);
+        if (verb === "rename") lines.push(`rename chain ${where} ${name} ${ident(o.newname as string)}`);
+        else if (verb === "add" && o.hook !== undefined) lines.push(`add chain ${where} ${name} { type ${o.type as string} hook ${o.hook as string} priority ${o.prio as number}; policy ${o.policy as string}; }`);
         else lines.push(`${verb} chain ${where} ${name}`);
         break;
       }
-      case "rule":
-        if (verb !== "add") throw new BugError(`batchText: ${verb} rule is not rendered by tortie`);
-        lines.push(`add rule ${where} ${ident(o.chain as string)} ${ruleText(o.expr as NftExpr[], o.comment as string | undefined)}`);
+      case "rule": {
+        // JSON's "handle" is the rule itself for delete/replace and the anchor for add/insert.
+        const chain = `${where} ${ident(o.chain as string)}`;
+        const handle = o.handle as number | undefined;
+        if (verb === "delete") lines.push(`delete rule ${chain} handle ${handle as number}`);
+        else if (verb === "replace") lines.push(`replace rule ${chain} handle ${handle as number} ${ruleText(o.expr as NftExpr[], o.comment as string | undefined)}`);
+        else if (verb === "add" || verb === "insert") lines.push(`${verb} rule ${chain} ${handle === undefined ? "" : `position ${handle} `}${ruleText(o.expr as NftExpr[], o.comment as string | undefined)}`);
+        else throw new BugError(`batchText: ${verb} rule is not rendered by tortie`);
         break;
+      }
       case "element": {
         const name = o.name as string;
         const els = o.elem as Json[];
