@@ -10,9 +10,8 @@
  *
  * Rule edits: a backend with `edits` (nftables) turns the diff into transactions that edit changed
  * chains rule by rule, by handle (render/nft/rule-edits.ts). After a full replace it learns the
- * handles from one terse listing, taken before the first delta that changes a chain (pod adds,
- * which only change set elements, never pay for it); rules added since are listed, chain by
- * chain, before a delta edits them again. Whenever `programmed` is forgotten, so are the handles.
+ * handles from one terse listing; rules added since are listed, chain by chain, before a delta
+ * edits them again. Whenever `programmed` is forgotten, so are the handles.
  *
  * Failures: the kernel applies a batch all-or-nothing, so a failed batch leaves the kernel as it
  * was. A failed delta may still mean our picture is wrong (someone changed the table), so the
@@ -105,8 +104,6 @@ export class Applier {
   private readonly viewer: KernelViewer;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  /** The backend edits rules by handle and knows none: list the kernel before the next chain edit. */
-  private handlesWanted = true;
 
   constructor(
     private readonly kernel: Kernel,
@@ -166,24 +163,33 @@ export class Applier {
     this.programmedModel = null;
     this.programmedView = null;
     this.backend.edits?.forget();
-    this.handlesWanted = true;
   }
 
   /**
-   * A delta as the transactions to send. With rule edits: after a full replace, one terse listing
-   * of the kernel first, if this delta changes chains; and a listing of the chains it edits whose
-   * newest rules' handles are not known yet. A listing that fails only means those chains are
+   * After a full replace, with rule edits: one terse listing of the kernel (rules and handles, no
+   * set elements) teaches every rule's handle, so that the first changes after a cold load do not
+   * pay for it. A listing that fails only means chains are refilled whole until listed.
+   */
+  private async learnHandles(holds: DataplaneModel): Promise<void> {
+    const edits = this.backend.edits;
+    if (!edits) return;
+    try {
+      const listing = await this.kernel.list({ terse: true });
+      if (listing) edits.learnListing(listing, holds);
+    } catch (e) {
+      if (!isKernelError(e)) throw e;
+    }
+  }
+
+  /**
+   * A delta as the transactions to send. With rule edits, the chains it edits whose newest rules'
+   * handles are not known yet are listed first; a listing that fails only means those chains are
    * refilled whole this time.
    */
   private async deltaSteps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): Promise<DeltaStep[]> {
     const edits = this.backend.edits;
     if (!edits) return [{ batch: this.backend.delta(ops, to, from), learn: () => {} }];
     try {
-      if (this.handlesWanted && edits.known === 0 && ops.some((o) => o.op === "replace-chain" || o.op === "add-chain")) {
-        this.handlesWanted = false;
-        const listing = await this.kernel.list({ terse: true });
-        if (listing) edits.learnListing(listing, from);
-      }
       const incomplete = edits.incomplete(ops);
       if (incomplete.length > 0) edits.fillIn(incomplete, await this.kernel.list({ chains: incomplete }));
     } catch (e) {
@@ -205,7 +211,6 @@ export class Applier {
       let ops: DpOp[] = [];
       const fullSteps = (): DeltaStep[] => {
         this.backend.edits?.forget();
-        this.handlesWanted = true;
         return [{ batch: this.backend.full(view), learn: () => {} }];
       };
       const t0 = Date.now();
@@ -230,6 +235,7 @@ export class Applier {
         }
         this.programmedModel = desired;
         this.programmedView = view;
+        if (mode === "full") await this.learnHandles(view);
         const summary = mode === "full" ? "full replace" : summarizeOps(ops) + (steps.length > 1 ? ` (${steps.length} transactions)` : "");
         this.onEvent({ kind: "applied", mode, ops: ops.length, summary, attempt, ms: Date.now() - t0 });
         return { mode, ops: ops.length, attempts: attempt, summary };
@@ -265,11 +271,8 @@ export class Applier {
       }
       const differences = this.backend.compare(this.backend.expected(programmedView), this.backend.parse(listing));
       if (differences.length === 0) {
-        // In sync: the listing (with handles) teaches rule handles if none are known yet.
-        if (this.handlesWanted && this.backend.edits?.known === 0) {
-          this.backend.edits.learnListing(listing, programmedView);
-          this.handlesWanted = false;
-        }
+        // In sync: the listing (with handles) teaches rule handles if none are known.
+        if (this.backend.edits?.known === 0) this.backend.edits.learnListing(listing, programmedView);
         return { differences, resynced: false };
       }
       this.onEvent({ kind: "drift", differences });

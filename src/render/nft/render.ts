@@ -41,13 +41,34 @@ export interface NftTarget {
 
 export const DEFAULT_TARGET: NftTarget = { family: TABLE_FAMILY, table: TABLE_NAME };
 
+/**
+ * The content hash of a kernel rule, for its comment. A jump or goto target is left out: the
+ * kernel keeps a jump pointing at the chain object when that chain is renamed (rule-edits.ts
+ * renames group chains), so the comment stays true across a rename. The target is still compared:
+ * drift digests (state.ts) and rule edits key a rule by hash and target (`ruleTarget`).
+ */
 export function hashExprs(exprs: NftExpr[]): string {
-  return createHash("sha256").update(JSON.stringify(exprs)).digest("base64url").slice(0, COMMENT_HASH_LEN);
+  return createHash("sha256")
+    .update(JSON.stringify(exprs, (k, v: unknown) => (k === "target" ? "" : v)))
+    .digest("base64url")
+    .slice(0, COMMENT_HASH_LEN);
+}
+
+/** The chain a rule's jump or goto names (listed or rendered expression), if any. */
+export function ruleTarget(exprs: readonly unknown[] | undefined): string | undefined {
+  const last = exprs?.[exprs.length - 1] as { jump?: { target?: unknown }; goto?: { target?: unknown } } | undefined;
+  const t = last?.jump?.target ?? last?.goto?.target;
+  return typeof t === "string" ? t : undefined;
+}
+
+export interface KernelRule {
+  expr: NftExpr[];
+  comment: string;
 }
 
 /** A model chain's kernel rules with their comments, in order. */
-export function chainRules(c: DpChain): Array<{ expr: NftExpr[]; comment: string }> {
-  const out: Array<{ expr: NftExpr[]; comment: string }> = [];
+export function chainRules(c: DpChain): KernelRule[] {
+  const out: KernelRule[] = [];
   for (const r of c.rules) {
     for (const expr of ruleExprLists(r)) out.push({ expr, comment: ruleComment(hashExprs(expr), r.label) });
   }
@@ -87,7 +108,7 @@ function chainObj(c: DpChain, t: NftTarget): { [k: string]: Json } {
   return { chain: o };
 }
 
-function ruleCmds(c: DpChain, t: NftTarget, rulesOf: (c: DpChain) => Array<{ expr: NftExpr[]; comment: string }> = chainRules): NftCommand[] {
+function ruleCmds(c: DpChain, t: NftTarget, rulesOf: (c: DpChain) => KernelRule[] = chainRules): NftCommand[] {
   return rulesOf(c).map(({ expr, comment }) => ({ add: { rule: { family: t.family, table: t.table, chain: c.name, comment, expr } } }));
 }
 
@@ -115,7 +136,7 @@ export function renderDeleteTable(t: NftTarget = DEFAULT_TARGET): NftBatch {
 export interface RenderOpsExtras {
   /** Rule commands (replace/insert/delete by handle) that run with the rules of changed chains. */
   ruleEdits?: NftCommand[];
-  rulesOf?: (c: DpChain) => Array<{ expr: NftExpr[]; comment: string }>;
+  rulesOf?: (c: DpChain) => KernelRule[];
 }
 
 /**

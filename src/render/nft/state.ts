@@ -1,13 +1,20 @@
 /**
  * What the kernel holds, reduced to a digest that can be compared with the model: per chain its
- * hook and the ordered content hashes of its rules (from the rule comments), per set its
+ * hook and the ordered content hashes of its rules (from the rule comments, with the chain a rule
+ * jumps to, which the hash leaves out), per set its
  * normalised elements, per map its "key → verdict chain" entries. The same digest is computed
  * from a model (expected) and from `nft -j list table` output (actual), so drift detection is a
  * plain comparison and never has to parse nft's re-printed rule expressions.
  */
 import { commentHash, type DataplaneModel } from "../../dataplane/index.js";
 import { canonicalAddr } from "../../rule/index.js";
-import { chainRules, type NftTarget, DEFAULT_TARGET } from "./render.js";
+import { chainRules, ruleTarget, type NftTarget, DEFAULT_TARGET } from "./render.js";
+
+/** A rule in a digest: its content hash, and the chain it jumps to (which the hash leaves out). */
+function ruleDigest(hash: string, expr: readonly unknown[] | undefined): string {
+  const target = ruleTarget(expr);
+  return target === undefined ? hash : `${hash}>${target}`;
+}
 
 export interface NftDigest {
   chains: Record<string, { hook?: string; rules: string[] }>;
@@ -18,7 +25,7 @@ export interface NftDigest {
 export function expectedDigest(model: DataplaneModel): NftDigest {
   const chains: NftDigest["chains"] = {};
   for (const c of Object.values(model.chains)) {
-    chains[c.name] = { ...(c.base ? { hook: `${c.base.hook}/${c.base.priority}` } : {}), rules: chainRules(c).map((r) => commentHash(r.comment) ?? "?") };
+    chains[c.name] = { ...(c.base ? { hook: `${c.base.hook}/${c.base.priority}` } : {}), rules: chainRules(c).map((r) => ruleDigest(commentHash(r.comment) ?? "?", r.expr)) };
   }
   const sets: NftDigest["sets"] = {};
   for (const s of Object.values(model.sets)) sets[s.name] = [...s.elements].sort();
@@ -76,7 +83,7 @@ export function parseListing(listing: unknown, t: NftTarget = DEFAULT_TARGET): N
       const r = o.rule;
       const name = r.chain as string;
       const entry = (d.chains[name] ??= { rules: [] });
-      entry.rules.push(commentHash(r.comment as string | undefined) ?? "foreign");
+      entry.rules.push(ruleDigest(commentHash(r.comment as string | undefined) ?? "foreign", r.expr as unknown[] | undefined));
     } else if (o.set) {
       const s = o.set;
       d.sets[s.name as string] = ((s.elem as unknown[] | undefined) ?? []).map(normAtom).sort();
