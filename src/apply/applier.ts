@@ -9,9 +9,9 @@
  * that can only match through one); diffs and drift checks compare views.
  *
  * Rule edits: a backend with `edits` (nftables) turns the diff into transactions that edit changed
- * chains rule by rule, by handle (render/nft/rule-edits.ts). After a full replace it learns the
- * handles from one terse listing; rules added since are listed, chain by chain, before a delta
- * edits them again. Whenever `programmed` is forgotten, so are the handles.
+ * chains rule by rule where that is cheaper, and renames a chain replaced by another
+ * (render/nft/rule-edits.ts). It learns rule handles from the listings of drift checks that find
+ * the kernel in sync. Whenever `programmed` is forgotten, so are the handles.
  *
  * Failures: the kernel applies a batch all-or-nothing, so a failed batch leaves the kernel as it
  * was. A failed delta may still mean our picture is wrong (someone changed the table), so the
@@ -165,38 +165,10 @@ export class Applier {
     this.backend.edits?.forget();
   }
 
-  /**
-   * After a full replace, with rule edits: one terse listing of the kernel (rules and handles, no
-   * set elements) teaches every rule's handle, so that the first changes after a cold load do not
-   * pay for it. A listing that fails only means chains are refilled whole until listed.
-   */
-  private async learnHandles(holds: DataplaneModel): Promise<void> {
+  /** A delta as the transactions to send (rule edits, or the backend's one batch). */
+  private deltaSteps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): DeltaStep[] {
     const edits = this.backend.edits;
-    if (!edits) return;
-    try {
-      const listing = await this.kernel.list({ terse: true });
-      if (listing) edits.learnListing(listing, holds);
-    } catch (e) {
-      if (!isKernelError(e)) throw e;
-    }
-  }
-
-  /**
-   * A delta as the transactions to send. With rule edits, the chains it edits whose newest rules'
-   * handles are not known yet are listed first; a listing that fails only means those chains are
-   * refilled whole this time.
-   */
-  private async deltaSteps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): Promise<DeltaStep[]> {
-    const edits = this.backend.edits;
-    if (!edits) return [{ batch: this.backend.delta(ops, to, from), learn: () => {} }];
-    try {
-      const incomplete = edits.incomplete(ops);
-      if (incomplete.length > 0) edits.fillIn(incomplete, await this.kernel.list({ chains: incomplete }));
-    } catch (e) {
-      if (!isKernelError(e)) throw e;
-      edits.forget();
-    }
-    return edits.plan(ops, to, from);
+    return edits ? edits.plan(ops, to, from) : [{ batch: this.backend.delta(ops, to, from), learn: () => {} }];
   }
 
   private async applyNow(desired: DataplaneModel): Promise<ApplyResult> {
@@ -225,7 +197,7 @@ export class Applier {
           steps = fullSteps();
         } else {
           mode = "delta";
-          steps = await this.deltaSteps(ops, view, from);
+          steps = this.deltaSteps(ops, view, from);
         }
       }
       try {
@@ -235,7 +207,6 @@ export class Applier {
         }
         this.programmedModel = desired;
         this.programmedView = view;
-        if (mode === "full") await this.learnHandles(view);
         const summary = mode === "full" ? "full replace" : summarizeOps(ops) + (steps.length > 1 ? ` (${steps.length} transactions)` : "");
         this.onEvent({ kind: "applied", mode, ops: ops.length, summary, attempt, ms: Date.now() - t0 });
         return { mode, ops: ops.length, attempts: attempt, summary };
@@ -271,8 +242,8 @@ export class Applier {
       }
       const differences = this.backend.compare(this.backend.expected(programmedView), this.backend.parse(listing));
       if (differences.length === 0) {
-        // In sync: the listing (with handles) teaches rule handles if none are known.
-        if (this.backend.edits?.known === 0) this.backend.edits.learnListing(listing, programmedView);
+        // In sync: the listing (with handles) teaches the rules' handles.
+        this.backend.edits?.learnListing(listing, programmedView);
         return { differences, resynced: false };
       }
       this.onEvent({ kind: "drift", differences });

@@ -34,20 +34,13 @@ export interface DeltaStep {
 
 /**
  * What a backend that edits rules by handle keeps of the kernel, and how it plans a delta with it.
- * The applier calls forget() whenever its picture of the kernel is lost; learnListing() with a
- * listing of the whole table when `known` is 0 and a delta would change chains; and, before
- * planning, fillIn() with a listing of the chains incomplete() names.
+ * The applier calls forget() whenever its picture of the kernel is lost, and learnListing() with
+ * the listing of an in-sync drift check.
  */
 export interface RuleEditing {
-  /** Chains whose rules are known. */
-  readonly known: number;
   plan(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): DeltaStep[];
   /** Learns handles from a listing of the kernel, which holds `holds`; returns chains learned. */
   learnListing(listing: unknown, holds: DataplaneModel): number;
-  /** Chains `ops` would edit whose new rules' handles are not known yet. */
-  incomplete(ops: DpOp[]): string[];
-  /** Learns those handles from a listing of the chains (`Kernel.list({chains})`). */
-  fillIn(chains: string[], listing: unknown): void;
   forget(): void;
 }
 
@@ -60,13 +53,8 @@ export interface NftBackendOptions {
 export function nftBackend(target: nft.NftTarget = nft.DEFAULT_TARGET, options: NftBackendOptions = {}): Backend<nft.NftDigest> {
   const handles = new nft.RuleHandles();
   const edits: RuleEditing = {
-    get known() {
-      return handles.size;
-    },
     plan: (ops, to, from) => nft.planRuleEdits(ops, to, from, handles, target, options.ruleEditOptions),
     learnListing: (listing, holds) => handles.learnListing(listing, holds, target),
-    incomplete: (ops) => handles.incomplete(ops, options.ruleEditOptions),
-    fillIn: (chains, listing) => handles.fillIn(chains, listing, target),
     forget: () => handles.clear(),
   };
   return {

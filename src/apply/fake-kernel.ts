@@ -13,13 +13,13 @@
  * and introspection: batches (every batch seen, applied or not), appliedCount, dump().
  *
  * Rules have handles as in the kernel (one counter, never reused), so rule edits by handle (delete,
- * replace, insert/add at a position), chain renames and listings of some chains work the same way. A rename takes effect at commit in the kernel: nft cannot name the renamed chain,
+ * replace, insert/add at a position) and chain renames work the same way. A rename takes effect at commit in the kernel: nft cannot name the renamed chain,
  * by either name, later in the same batch, and neither can a batch here.
  */
 import { KernelError, type KernelErrorCode } from "../kernel/index.js";
 import { nft } from "../render/index.js";
 import { parseCidr } from "../rule/index.js";
-import type { Kernel, ListOptions } from "./kernel.js";
+import type { Kernel } from "./kernel.js";
 
 type J = unknown;
 type Obj = Record<string, J>;
@@ -127,24 +127,19 @@ export class FakeKernel implements Kernel {
     this.appliedCount++;
   }
 
-  async list(opts: ListOptions = {}): Promise<unknown | null> {
+  async list(): Promise<unknown | null> {
     this.listCount++;
     if (this.failLists > 0) {
       this.failLists--;
       throw new KernelError("FAILED", "fake nft: injected list failure");
     }
-    const listing = this.listTable(this.target.family, this.target.table, opts) as { nftables: J[] } | null;
-    if (!opts.chains) return listing;
-    const t = this.state.tables.get(tkey(this.target.family, this.target.table));
-    for (const c of opts.chains) if (!t?.chains.has(c)) fail("NOT_FOUND", `chain ${c}: No such file or directory`);
-    const wanted = new Set(opts.chains);
-    return { nftables: listing!.nftables.filter((x) => wanted.has(((x as Obj).chain as Obj | undefined)?.name as string) || wanted.has(((x as Obj).rule as Obj | undefined)?.chain as string)) };
+    return this.listTable(this.target.family, this.target.table);
   }
 
   // ------------------------------------------------------------------------------ listing
 
   /** `nft -j list table` shape: metainfo, table, sets and maps with elements, chains, rules. */
-  listTable(family: string, name: string, opts: ListOptions = {}): unknown | null {
+  listTable(family: string, name: string): unknown | null {
     const t = this.state.tables.get(tkey(family, name));
     if (!t) return null;
     const out: J[] = [{ metainfo: { version: "fake", json_schema_version: 1 } }, { table: { family, name, handle: t.handle } }];
@@ -152,7 +147,7 @@ export class FakeKernel implements Kernel {
       const o: Obj = { family, name: s.name, table: name, type: s.type, handle: s.handle };
       if (s.isMap) o.map = s.map;
       if (s.flags.length > 0) o.flags = s.flags;
-      if (s.elements.size > 0 && !opts.terse) o.elem = [...s.elements.values()];
+      if (s.elements.size > 0) o.elem = [...s.elements.values()];
       out.push({ [s.isMap ? "map" : "set"]: o });
     }
     const chains = [...t.chains.values()].sort((a, b) => a.handle - b.handle);

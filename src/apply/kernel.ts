@@ -3,22 +3,14 @@
  * talks to the real nft binary (optionally inside a network namespace); FakeKernel (fake-kernel.ts)
  * interprets the same JSON batches in memory with the same all-or-nothing behaviour.
  */
-import { NftSession, SessionUnavailableError, nftApplyJson, nftListChains, nftListTable, type NftOptions } from "../kernel/index.js";
+import { NftSession, SessionUnavailableError, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
 import { nft as nftRender } from "../render/index.js";
-
-export interface ListOptions {
-  /** Rules and object handles only: sets and maps without their elements (`nft -t`). */
-  terse?: boolean;
-  /** Only these chains and their rules (nft: one `list chain` each, merged into one listing). A
-   *  chain that does not exist fails the call. */
-  chains?: string[];
-}
 
 export interface Kernel {
   /** Applies one batch atomically: every command or none. Throws KernelError. */
   apply(batch: unknown): Promise<void>;
   /** The backend's listing of tortie's table, or null when the table does not exist. */
-  list(opts?: ListOptions): Promise<unknown | null>;
+  list(): Promise<unknown | null>;
   /** Releases long-lived helpers (the nft session). The kernel stays usable: they restart. */
   close?(): Promise<void>;
 }
@@ -44,17 +36,13 @@ export class NftKernel implements Kernel {
     this.target = opts.target ?? nftRender.DEFAULT_TARGET;
     this.sessionMaxBytes = opts.sessionMaxBytes ?? DEFAULT_SESSION_MAX_BYTES;
   }
-  private sessionOptions(): NftOptions {
-    return { ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}), ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}) };
-  }
-
   async apply(batch: unknown): Promise<void> {
     if (this.sessionMaxBytes <= 0 || this.session?.unavailable) return nftApplyJson(JSON.stringify(batch), this.opts);
     // The session is fed the batch in nft's language through an included file (nft-session.ts:
     // typed input costs ~2 µs per byte); one-shot nft keeps the JSON form.
     const text = nftRender.batchTextWithin(batch as nftRender.NftBatch, this.sessionMaxBytes);
     if (text === undefined) return nftApplyJson(JSON.stringify(batch), this.opts);
-    this.session ??= new NftSession(this.sessionOptions());
+    this.session ??= new NftSession({ ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}), ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}) });
     try {
       await this.session.applyText(text);
     } catch (e) {
@@ -63,20 +51,8 @@ export class NftKernel implements Kernel {
       throw e;
     }
   }
-  async list(opts: ListOptions = {}): Promise<unknown | null> {
-    if (!opts.chains) return nftListTable(this.target.family, this.target.table, { ...this.opts, ...opts });
-    if (opts.chains.length === 0) return { nftables: [] };
-    // Through the session when it runs: a listing right after a commit refreshes nft's cache,
-    // which the next batch then finds fresh.
-    if (this.sessionMaxBytes > 0 && !this.session?.unavailable) {
-      this.session ??= new NftSession(this.sessionOptions());
-      try {
-        return mergeListings(await this.session.query(opts.chains.map((c) => `list chain ${this.target.family} ${this.target.table} ${nftRender.chainIdent(c)}`)));
-      } catch (e) {
-        if (!(e instanceof SessionUnavailableError)) throw e;
-      }
-    }
-    return nftListChains(this.target.family, this.target.table, opts.chains, this.opts);
+  list(): Promise<unknown | null> {
+    return nftListTable(this.target.family, this.target.table, this.opts);
   }
   async close(): Promise<void> {
     const s = this.session;
@@ -87,15 +63,4 @@ export class NftKernel implements Kernel {
   get sessionStats(): { calls: number; starts: number; pid: number | undefined } | undefined {
     return this.session && { calls: this.session.calls, starts: this.session.starts, pid: this.session.pid };
   }
-}
-
-/** Listings printed one JSON document per line, merged into one `{nftables: [...]}`. */
-export function mergeListings(output: string): { nftables: unknown[] } {
-  const nftables: unknown[] = [];
-  for (const line of output.split("\n")) {
-    if (!line.startsWith('{"nftables"')) continue;
-    const o = JSON.parse(line) as { nftables?: unknown[] };
-    if (Array.isArray(o.nftables)) nftables.push(...o.nftables);
-  }
-  return { nftables };
 }

@@ -1,5 +1,5 @@
 export * from "./errors.js";
 export { exec, wrapNetns, DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult } from "./exec.js";
-export { nft, nftApply, nftApplyJson, nftApplyText, nftCheck, nftListChains, nftListTable, nftListTableText, type NftListOptions, type NftOptions } from "./nft.js";
+export { nft, nftApply, nftApplyJson, nftApplyText, nftCheck, nftListTable, nftListTableText, type NftOptions } from "./nft.js";
 export { conntrackList, conntrackDelete, type ConntrackFilter } from "./conntrack.js";
 export { NftSession, SessionUnavailableError, type NftSessionOptions } from "./nft-session.js";

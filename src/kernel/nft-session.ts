@@ -50,8 +50,7 @@ function asHandle(stream: unknown): { ref?(): void; unref?(): void } {
 }
 
 interface Pending {
-  /** Called with what nft printed before the sentinel (a listing for query(); nothing for a batch). */
-  resolve: (output: string) => void;
+  resolve: () => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -101,22 +100,8 @@ export class NftSession {
   }
 
   /** Same, for a batch already serialised (one line: JSON.stringify never emits a newline). */
-  async applyJson(line: string): Promise<void> {
-    await this.enqueue(() => this.run(line));
-  }
-
-  /**
-   * Runs read-only commands (e.g. `list chain inet tortie X`), one per line, and resolves with
-   * what nft printed: one JSON document per line (the process runs with `-a`, so listings carry
-   * handles). Any error fails the whole call. Calls are serialised with batches.
-   */
-  query(commands: string[]): Promise<string> {
-    if (commands.some((c) => /[\n\r]/.test(c))) return Promise.reject(new KernelError("INVALID", "nft session: a query command contains a line break"));
-    return this.enqueue(() => this.run(commands.join("\n")));
-  }
-
-  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(fn);
+  applyJson(line: string): Promise<void> {
+    const p = this.queue.then(() => this.run(line));
     this.queue = p.catch(() => undefined);
     return p;
   }
@@ -125,8 +110,10 @@ export class NftSession {
    * Applies a batch written in nft's language (lines of commands) atomically, through an
    * included file. Calls are serialised with applyJson's.
    */
-  async applyText(text: string): Promise<void> {
-    await this.enqueue(() => this.run(`include "${this.writeBatch(text)}"`));
+  applyText(text: string): Promise<void> {
+    const p = this.queue.then(() => this.run(`include "${this.writeBatch(text)}"`));
+    this.queue = p.catch(() => undefined);
+    return p;
   }
 
   private dir: string | undefined;
@@ -184,8 +171,7 @@ export class NftSession {
   }
 
   private start(): Child {
-    // -a: listings (query) show handles; batches print nothing either way.
-    const [bin, argv] = wrapNetns("nft", ["-j", "-a", "-i"], this.opts.netns);
+    const [bin, argv] = wrapNetns("nft", ["-j", "-i"], this.opts.netns);
     const command = [bin, ...argv];
     // `exec … 2>&1`: errors and the sentinel share one ordered stream.
     // HOME=/dev/null: libedit can neither read nor write a history (or .editrc) under it.
@@ -209,7 +195,7 @@ export class NftSession {
     return c;
   }
 
-  private async run(line: string): Promise<string> {
+  private async run(line: string): Promise<void> {
     if (this.closed) throw new KernelError("FAILED", "nft session is closed");
     if (this.unavailable) throw new SessionUnavailableError(this.unavailable);
     let c = this.child;
@@ -230,7 +216,7 @@ export class NftSession {
     this.calls++;
     c.written += line.length + 1;
     try {
-      return await this.exchange(c, `${line}\n`, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      await this.exchange(c, `${line}\n`, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     } finally {
       if (c.written >= (this.opts.recycleAfterBytes ?? RECYCLE_AFTER_BYTES)) this.retire(c);
     }
@@ -243,8 +229,8 @@ export class NftSession {
   }
 
   /** Writes `text` and the sentinel; settles when the sentinel's answer arrives. */
-  private exchange(c: Child, text: string, timeoutMs: number): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
+  private exchange(c: Child, text: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         // Forget the child at once so the next call starts a fresh one; its 'close' can then
         // only settle its own (already settled) call.
@@ -267,25 +253,20 @@ export class NftSession {
       if (lineEnd < 0) return;
       const output = c.output.slice(0, at);
       c.output = c.output.slice(lineEnd + 1);
-      // A listing line is JSON whose strings (rule comments) are ours; errors are the other lines.
-      const diagnostics = output
-        .split("\n")
-        .filter((l) => !l.startsWith('{"nftables"'))
-        .join("\n");
-      if (/Error:/.test(diagnostics)) {
-        const first = diagnostics.trim().split("\n").slice(0, 3).join(" | ");
-        this.settle(c, new KernelError(classifyStderr(diagnostics), `nft: ${first}`, ["nft", "-j", "-i"], null, diagnostics));
-      } else this.settle(c, null, output);
+      if (/Error:/.test(output)) {
+        const first = output.trim().split("\n").slice(0, 3).join(" | ");
+        this.settle(c, new KernelError(classifyStderr(output), `nft: ${first}`, ["nft", "-j", "-i"], null, output));
+      } else this.settle(c, null);
     }
   }
 
-  private settle(c: Child, error: KernelError | null, output = ""): void {
+  private settle(c: Child, error: KernelError | null): void {
     const p = c.pending;
     c.pending = undefined;
     if (!p) return;
     clearTimeout(p.timer);
     if (error) p.reject(error);
-    else p.resolve(output);
+    else p.resolve();
   }
 }
 

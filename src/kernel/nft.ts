@@ -28,12 +28,6 @@ export async function nftApplyJson(json: string, opts: NftOptions = {}): Promise
   await withBatchFile(json, (p) => exec("nft", ["-j", "-f", p], opts));
 }
 
-
-export interface NftListOptions {
-  /** `-t`: sets and maps without their elements (rules and handles only cost what they are). */
-  terse?: boolean;
-}
-
 /** Checks a batch without applying it (`nft -c`). */
 export async function nftCheck(batch: unknown, opts: NftOptions = {}): Promise<void> {
   await withBatchFile(JSON.stringify(batch), (p) => exec("nft", ["-c", "-j", "-f", p], opts));
@@ -44,25 +38,16 @@ export async function nftApplyText(text: string, opts: NftOptions = {}): Promise
   await withBatchFile(text, (p) => exec("nft", ["-f", p], opts));
 }
 
-/** `nft -j -a list table <family> <name>` (with object handles); null when the table does not exist. */
-export async function nftListTable(family: string, table: string, opts: NftOptions & NftListOptions = {}): Promise<unknown | null> {
+/** `nft -j -a list table <family> <name>` (with rule handles, which the applier learns from);
+ *  null when the table does not exist. */
+export async function nftListTable(family: string, table: string, opts: NftOptions = {}): Promise<unknown | null> {
   try {
-    const r = await exec("nft", ["-j", "-a", ...(opts.terse ? ["-t"] : []), "list", "table", family, table], opts);
+    const r = await exec("nft", ["-j", "-a", "list", "table", family, table], opts);
     return JSON.parse(r.stdout);
   } catch (e) {
     if (isKernelError(e, "NOT_FOUND")) return null;
     throw e;
   }
-}
-
-/** `nft -j -a list chain` for each chain (one process each), merged into one listing. */
-export async function nftListChains(family: string, table: string, chains: string[], opts: NftOptions = {}): Promise<{ nftables: unknown[] }> {
-  const nftables: unknown[] = [];
-  for (const c of chains) {
-    const r = await exec("nft", ["-j", "-a", "list", "chain", family, table, c], opts);
-    nftables.push(...((JSON.parse(r.stdout) as { nftables?: unknown[] }).nftables ?? []));
-  }
-  return { nftables };
 }
 
 /** `nft list table` in nft's own language (for humans and golden comparisons). */

@@ -18,20 +18,25 @@
  * new rules that come before the run and appending those after it. When that is no fewer commands
  * than a flush and refill, the chain is flushed and refilled.
  *
- * What it needs: the handle of every rule, which nft only tells in a listing. `RuleHandles` is the
- * applier's copy of what each kernel chain holds, rule by rule: the rule's key (its comment and
- * the chain it jumps to) and its handle, or -1 for a rule added since the chain was last listed.
- * Kept rules keep their handles, so after a batch only the new rules are unknown. Before a delta
- * edits a chain with unknown handles, the applier lists those chains (`nft -j -a list chain`, one
- * exchange) and fills them in, checking every key; a chain whose listing differs is forgotten and
- * refilled whole, as is a chain never learned. A failed batch makes the applier forget everything
- * (a full replace follows anyway).
+ * What it needs: the handles of the rules it deletes, which nft only tells in a listing, and a
+ * listing costs what a positioned insert does (~250 ms for one chain on that node: nft 1.0.6
+ * fetches the whole ruleset first). So handles are learned only from the listings the applier's
+ * drift check takes anyway. `RuleHandles` is the applier's copy of what each kernel chain holds,
+ * rule by rule: the rule's key (its comment and the chain it jumps to) and its handle, or -1 where
+ * it is not known (rules added since the last listing, or every rule after a full load). Kept
+ * rules keep their handles. An edit that would delete a rule of unknown handle is a refill
+ * instead; renames, prepends and appends need no handle. A failed batch makes the applier forget
+ * everything (a full replace follows anyway).
  *
  * Not nft's echo (`-e -a`), which would tell the handles of a batch's rules at once: nft 1.0.6
  * prints an echoed rule without the contents of its anonymous sets, reports "Relational
  * expression size mismatch" for some of ours, and for others aborts on an assertion
- * (gmputil.c mpz_get_be16) after the kernel has committed the batch. A listing prints the same
- * rules correctly.
+ * (gmputil.c mpz_get_be16) after the kernel has committed the batch.
+ *
+ * Renames: a chain the delta deletes and a chain it adds in its place, where chains that jumped
+ * to the first now jump to the second (a group chain whose policies changed: its name comes from
+ * them). Renamed, every such jump follows by itself. This saves rewriting the chains that jump to
+ * it even when the renamed chain is then refilled.
  *
  * A rename cannot share a transaction with edits that name the chain: nft resolves chain names
  * when it evaluates the batch, and the new name exists only after the commit. So renames go
@@ -42,8 +47,8 @@ import { BugError } from "../../model/index.js";
 import type { DataplaneModel, DpChain, DpOp } from "../../dataplane/index.js";
 import { chainRules, renderOps, ruleTarget, DEFAULT_TARGET, type KernelRule, type NftBatch, type NftCommand, type NftTarget } from "./render.js";
 
-/** One kernel chain as the applier knows it: each rule's key (ruleKey) and handle (-1: not yet
- *  listed), in order. */
+/** One kernel chain as the applier knows it: each rule's key (ruleKey) and handle (-1: unknown),
+ *  in order. */
 export interface KnownChain {
   keys: string[];
   handles: number[];
@@ -65,10 +70,10 @@ function retarget(key: string, renamed: ReadonlyMap<string, string>): string {
   return to === undefined ? key : key.slice(0, at + 1) + to;
 }
 
-const complete = (c: KnownChain) => c.handles.every((h) => h >= 0);
 const sameKeys = (a: string[], b: string[]) => a.length === b.length && a.every((k, i) => k === b[i]);
 
-/** Per chain name, what the kernel holds; a chain that is absent is unknown (not: empty). */
+/** Per chain name, what the kernel holds, for the chains changed or listed since the last full
+ *  load; any other chain holds what the programmed model says, handles unknown (`chainIn`). */
 export class RuleHandles {
   private readonly chains = new Map<string, KnownChain>();
 
@@ -105,42 +110,35 @@ export class RuleHandles {
    * shows exactly, key by key; other chains are forgotten. Returns how many were learned.
    */
   learnListing(listing: unknown, model: DataplaneModel, t: NftTarget = DEFAULT_TARGET): number {
+    // Chains whose listing differs are left to chainIn (the model, handles unknown).
     this.chains.clear();
     const listed = listedChains(listing, t);
     for (const chain of Object.values(model.chains)) {
-      const want = chainRules(chain).map((r) => ruleKey(r.comment, r.expr));
+      const want = chainKeys(chain);
       const got = listed.get(chain.name) ?? { keys: [], handles: [] };
       if (sameKeys(want, got.keys)) this.chains.set(chain.name, got);
     }
     return this.chains.size;
   }
 
-  /**
-   * Chains the delta `ops` would edit (or rename) whose handles are not all known yet: list them
-   * (`nft -j -a list chain`) and give the listing to fillIn() before planning.
-   */
-  incomplete(ops: DpOp[], options: RuleEditOptions = {}): string[] {
-    const min = options.renameMinRules ?? DEFAULTS.renameMinRules;
-    const out: string[] = [];
-    for (const o of ops) {
-      const name = o.op === "replace-chain" ? o.chain.name : o.op === "delete-chain" ? o.name : undefined;
-      const c = name === undefined ? undefined : this.chains.get(name);
-      if (c && !complete(c) && (o.op === "replace-chain" || c.keys.length >= min)) out.push(name!);
-    }
-    return out.sort();
+  /** What the kernel holds in chain `name`, which the kernel holds as `model` says. */
+  chainIn(name: string, model: DataplaneModel): KnownChain | undefined {
+    const c = this.chains.get(name);
+    if (c) return c;
+    const chain = model.chains[name];
+    if (!chain) return undefined;
+    const keys = chainKeys(chain);
+    return { keys, handles: keys.map(() => -1) };
   }
+}
 
-  /** Fills in handles of `names` from a listing of those chains; a chain whose listed rules
-   *  differ from what it should hold (or that is missing) is forgotten. */
-  fillIn(names: string[], listing: unknown, t: NftTarget = DEFAULT_TARGET): void {
-    const listed = listedChains(listing, t);
-    for (const name of names) {
-      const c = this.chains.get(name);
-      const got = listed.get(name);
-      if (c && got && sameKeys(c.keys, got.keys)) this.chains.set(name, got);
-      else this.chains.delete(name);
-    }
-  }
+/** The keys of a model chain's kernel rules (cached per chain object: models share unchanged
+ *  chains, and drift checks compare every chain). */
+const keysCache = new WeakMap<DpChain, string[]>();
+export function chainKeys(chain: DpChain): string[] {
+  let keys = keysCache.get(chain);
+  if (!keys) keysCache.set(chain, (keys = chainRules(chain).map((r) => ruleKey(r.comment, r.expr))));
+  return keys;
 }
 
 /** Per chain, the rules of a `nft -j -a list` listing, in order. */
@@ -167,14 +165,12 @@ export interface DeltaStep {
 }
 
 export interface RuleEditOptions {
-  /** A chain is renamed rather than re-created when this many of its rules carry over. */
-  renameMinRules?: number;
   /** Largest table for the longest common run (old × new rules); beyond it, only a common
    *  prefix or suffix is kept. */
   maxRunCells?: number;
 }
 
-const DEFAULTS: Required<RuleEditOptions> = { renameMinRules: 32, maxRunCells: 250_000 };
+const DEFAULTS: Required<RuleEditOptions> = { maxRunCells: 250_000 };
 
 /** The commands editing one known chain into `next`, and its handles after them (-1: new rule). */
 export interface ChainEdit {
@@ -212,15 +208,17 @@ function ruleCmd(verb: "add" | "insert", t: NftTarget, chain: string, r: KernelR
 
 /**
  * Edits of `old` into `next` with the cheap commands only (see the file comment), or undefined
- * when a flush and refill is no more commands, or old's handles are not all known.
+ * when a flush and refill is no more commands, or a rule to delete has no known handle.
  */
 export function chainEdit(name: string, old: KnownChain, next: KernelRule[], t: NftTarget, maxCells = DEFAULTS.maxRunCells): ChainEdit | undefined {
-  if (!complete(old)) return undefined;
   const keys = next.map((r) => ruleKey(r.comment, r.expr));
   const [from, at, length] = longestCommonRun(old.keys, keys, maxCells);
+  if (old.keys.length - length + keys.length - length > keys.length) return undefined; // a refill is 1 + next.length
   const cmds: NftCommand[] = [];
   for (let i = 0; i < old.keys.length; i++) {
-    if (i < from || i >= from + length) cmds.push({ delete: { rule: { family: t.family, table: t.table, chain: name, handle: old.handles[i]! } } });
+    if (i >= from && i < from + length) continue;
+    if (old.handles[i]! < 0) return undefined;
+    cmds.push({ delete: { rule: { family: t.family, table: t.table, chain: name, handle: old.handles[i]! } } });
   }
   // Prepending puts each rule first, so the rules before the run go in reverse order.
   for (let j = at - 1; j >= 0; j--) cmds.push(ruleCmd("insert", t, name, next[j]!));
@@ -231,9 +229,9 @@ export function chainEdit(name: string, old: KnownChain, next: KernelRule[], t: 
 }
 
 /**
- * The delta `ops` (from → to) as transactions that edit the chains `known` describes rule by
- * rule: at most a rename-only transaction, then one with everything else. Each step's learn()
- * keeps `known` equal to the kernel once that step is applied.
+ * The delta `ops` (from → to) as transactions that edit chains rule by rule where that is cheaper:
+ * at most a rename-only transaction, then one with everything else. Each step's learn() keeps
+ * `known` equal to the kernel once that step is applied.
  */
 export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneModel, known: RuleHandles, t: NftTarget = DEFAULT_TARGET, options: RuleEditOptions = {}): DeltaStep[] {
   const o = { ...DEFAULTS, ...options };
@@ -243,22 +241,23 @@ export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneMo
     if (!r) rulesOf.set(c.name, (r = chainRules(c)));
     return r;
   };
-  const renames = chooseRenames(ops, from, known, rules, o.renameMinRules);
+  const renames = chooseRenames(ops, from);
   const steps: DeltaStep[] = [];
   if (renames.size > 0) {
     const pairs = [...renames].sort(([a], [b]) => (a < b ? -1 : 1));
     steps.push({
       batch: { nftables: pairs.map(([old, next]) => ({ rename: { chain: { family: t.family, table: t.table, name: old, newname: next } } })) },
+      // Every chain that jumped to a renamed chain is changed by the next step, which records it.
       learn: () => known.rename(renames),
     });
   }
 
-  // The main transaction: renderOps' phases, with each known chain's rules edited by handle.
-  // `known` is read as it will be after the renames.
+  // The main transaction: renderOps' phases, with changed chains edited by handle where cheaper.
+  // The kernel's chains are read as they will be after the renames.
   const renamedTo = new Map([...renames].map(([old, next]) => [next, old]));
-  const knownAfter = (name: string): KnownChain | undefined => {
+  const kernelChain = (name: string): KnownChain | undefined => {
     if (renames.has(name)) return undefined; // gone: it lives on under its new name
-    const c = known.get(renamedTo.get(name) ?? name);
+    const c = known.chainIn(renamedTo.get(name) ?? name, from);
     return c && renames.size > 0 ? { keys: c.keys.map((k) => retarget(k, renames)), handles: c.handles } : c;
   };
   const pending: Array<{ chain: string; keys: string[]; handles: number[] }> = [];
@@ -270,16 +269,22 @@ export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneMo
     const chain = x.op === "replace-chain" || (x.op === "add-chain" && renamedTo.has(x.chain.name)) ? x.chain : undefined;
     if (chain) {
       const next = rules(chain);
-      const old = knownAfter(chain.name);
+      const keys = next.map((r) => ruleKey(r.comment, r.expr));
+      const old = kernelChain(chain.name);
+      // After a rename, a chain that only jumped to the renamed chain holds what it should.
+      if (old && sameKeys(old.keys, keys)) {
+        pending.push({ chain: chain.name, keys, handles: old.handles });
+        continue;
+      }
       const edit = old ? chainEdit(chain.name, old, next, t, o.maxRunCells) : undefined;
-      pending.push({ chain: chain.name, keys: next.map((r) => ruleKey(r.comment, r.expr)), handles: edit ? edit.handles : next.map(() => -1) });
+      pending.push({ chain: chain.name, keys, handles: edit ? edit.handles : next.map(() => -1) });
       if (edit) edits.push(...edit.cmds);
       // Flushed and refilled; a renamed chain exists under its new name already.
       else mainOps.push(x.op === "add-chain" ? { op: "replace-chain", chain } : x);
       continue;
     }
-    if (x.op === "add-chain") pending.push({ chain: x.chain.name, keys: rules(x.chain).map((r) => ruleKey(r.comment, r.expr)), handles: rules(x.chain).map(() => -1) });
     if (x.op === "delete-chain") forgotten.push(x.name);
+    if (x.op === "add-chain") forgotten.push(x.chain.name); // the model tells its rules; handles unknown
     mainOps.push(x);
   }
   const batch = renderOps(mainOps, to, from, t, { ruleEdits: edits, rulesOf: rules });
@@ -296,39 +301,48 @@ export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneMo
   return steps;
 }
 
+/** The chains a chain's rules jump to, in order. */
+function jumpTargets(chain: DpChain | undefined): string[] {
+  const out: string[] = [];
+  for (const r of chain?.rules ?? []) if (r.verdict?.kind === "jump" || r.verdict?.kind === "goto") out.push(r.verdict.chain);
+  return out;
+}
+
 /**
- * Renames (old name → new name): a chain created by `ops` that carries over enough rules of a
- * chain `ops` delete, when editing it would beat refilling it. Not base chains, and not chains a
- * map names (map elements name their chain and would follow the rename).
+ * Renames (old name → new name): for a chain the delta deletes, the chain it adds that most of
+ * the old one's referrers now jump to instead, found by comparing, in each changed chain, the jump
+ * targets before and after. Not base chains, and not chains a map names (map elements name their
+ * chain and would follow the rename).
  */
-function chooseRenames(ops: DpOp[], from: DataplaneModel, known: RuleHandles, rules: (c: DpChain) => KernelRule[], minRules: number): Map<string, string> {
+function chooseRenames(ops: DpOp[], from: DataplaneModel): Map<string, string> {
   const renames = new Map<string, string>();
-  const mapTargets = new Set<string>();
-  for (const m of Object.values(from.maps)) for (const e of Object.values(m.elements)) mapTargets.add(e.chain);
-  const candidates = ops.flatMap((x) => {
-    if (x.op !== "delete-chain") return [];
-    const k = known.get(x.name);
-    return k && complete(k) && k.keys.length >= minRules && !from.chains[x.name]?.base && !mapTargets.has(x.name) ? [{ name: x.name, keys: new Set(k.keys), size: k.keys.length }] : [];
-  });
-  if (candidates.length === 0) return renames;
-  const taken = new Set<string>();
+  const deleted = new Set<string>();
+  const added = new Set<string>();
   for (const x of ops) {
-    if (x.op !== "add-chain" || x.chain.base) continue;
-    const next = rules(x.chain);
-    if (next.length < minRules) continue;
-    let best: string | undefined;
-    let bestOverlap = minRules - 1;
-    for (const c of candidates) {
-      if (taken.has(c.name)) continue;
-      let overlap = 0;
-      for (const r of next) if (c.keys.has(ruleKey(r.comment, r.expr))) overlap++;
-      // Worth it only if editing could beat refilling: (old − overlap) deletes + (next − overlap) adds < next.
-      if (overlap > bestOverlap && c.size < 2 * overlap) [best, bestOverlap] = [c.name, overlap];
+    if (x.op === "delete-chain" && !from.chains[x.name]?.base) deleted.add(x.name);
+    if (x.op === "add-chain" && !x.chain.base) added.add(x.chain.name);
+  }
+  if (deleted.size === 0 || added.size === 0) return renames;
+  for (const m of Object.values(from.maps)) for (const e of Object.values(m.elements)) deleted.delete(e.chain);
+  // Votes old → new: a changed chain that jumped to `old` (deleted) and jumps to `new` (added) in
+  // the same place of its jumps.
+  const votes = new Map<string, Map<string, number>>();
+  for (const x of ops) {
+    if (x.op !== "replace-chain") continue;
+    const before = jumpTargets(from.chains[x.chain.name]).filter((c) => deleted.has(c));
+    const after = jumpTargets(x.chain).filter((c) => added.has(c));
+    for (let i = 0; i < Math.min(before.length, after.length); i++) {
+      let v = votes.get(before[i]!);
+      if (!v) votes.set(before[i]!, (v = new Map()));
+      v.set(after[i]!, (v.get(after[i]!) ?? 0) + 1);
     }
-    if (best !== undefined) {
-      taken.add(best);
-      renames.set(best, x.chain.name);
-    }
+  }
+  const taken = new Set<string>();
+  for (const old of [...votes.keys()].sort()) {
+    const [best] = [...votes.get(old)!].filter(([c]) => !taken.has(c)).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
+    if (!best) continue;
+    taken.add(best[0]);
+    renames.set(old, best[0]);
   }
   return renames;
 }

@@ -13,8 +13,6 @@ import { BugError } from "../../model/index.js";
 const q = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 /** Chain names: nft identifiers allow letters, digits, / - _ . ; anything else is quoted. */
 const ident = (s: string) => (/^[A-Za-z_.][A-Za-z0-9/_.-]*$/.test(s) ? s : q(s));
-/** A chain name as written in an nft command (`list chain inet tortie <name>`). */
-export const chainIdent = ident;
 const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
 
 function isObj(v: Json): v is { [k: string]: Json } {
