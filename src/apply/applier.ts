@@ -165,10 +165,10 @@ export class Applier {
     this.backend.edits?.forget();
   }
 
-  /** A delta as the transactions to send (rule edits, or the backend's one batch). */
-  private deltaSteps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): DeltaStep[] {
+  /** A delta as the transaction to send (with rule edits, or the backend's plain delta). */
+  private deltaStep(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): DeltaStep {
     const edits = this.backend.edits;
-    return edits ? edits.plan(ops, to, from) : [{ batch: this.backend.delta(ops, to, from), learn: () => {} }];
+    return edits ? edits.plan(ops, to, from) : { batch: this.backend.delta(ops, to, from), learn: () => {} };
   }
 
   private async applyNow(desired: DataplaneModel): Promise<ApplyResult> {
@@ -179,35 +179,33 @@ export class Applier {
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       const from = this.programmedView;
       let mode: "full" | "delta";
-      let steps: DeltaStep[];
+      let step: DeltaStep;
       let ops: DpOp[] = [];
-      const fullSteps = (): DeltaStep[] => {
+      const fullStep = (): DeltaStep => {
         this.backend.edits?.forget();
-        return [{ batch: this.backend.full(view), learn: () => {} }];
+        return { batch: this.backend.full(view), learn: () => {} };
       };
       const t0 = Date.now();
       if (from === null) {
         mode = "full";
-        steps = fullSteps();
+        step = fullStep();
       } else {
         ops = diffModels(from, view);
         if (ops.length === 0) return { mode: "noop", ops: 0, attempts: attempt, summary: "" };
         if (needsFull(ops)) {
           mode = "full";
-          steps = fullSteps();
+          step = fullStep();
         } else {
           mode = "delta";
-          steps = this.deltaSteps(ops, view, from);
+          step = this.deltaStep(ops, view, from);
         }
       }
       try {
-        for (const step of steps) {
-          await this.kernel.apply(step.batch);
-          step.learn();
-        }
+        await this.kernel.apply(step.batch);
+        step.learn();
         this.programmedModel = desired;
         this.programmedView = view;
-        const summary = mode === "full" ? "full replace" : summarizeOps(ops) + (steps.length > 1 ? ` (${steps.length} transactions)` : "");
+        const summary = mode === "full" ? "full replace" : summarizeOps(ops);
         this.onEvent({ kind: "applied", mode, ops: ops.length, summary, attempt, ms: Date.now() - t0 });
         return { mode, ops: ops.length, attempts: attempt, summary };
       } catch (e) {

@@ -26,7 +26,7 @@ export interface Backend<Digest = unknown> {
   readonly edits?: RuleEditing;
 }
 
-/** One transaction of a delta: applied in turn, each followed by learn(). */
+/** The transaction of a delta, and learn(), called once the kernel has applied it. */
 export interface DeltaStep {
   batch: unknown;
   learn(): void;
@@ -38,7 +38,7 @@ export interface DeltaStep {
  * the listing of an in-sync drift check.
  */
 export interface RuleEditing {
-  plan(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): DeltaStep[];
+  plan(ops: DpOp[], to: DataplaneModel, from: DataplaneModel): DeltaStep;
   /** Learns handles from a listing of the kernel, which holds `holds`; returns chains learned. */
   learnListing(listing: unknown, holds: DataplaneModel): number;
   forget(): void;

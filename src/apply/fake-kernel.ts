@@ -13,8 +13,9 @@
  * and introspection: batches (every batch seen, applied or not), appliedCount, dump().
  *
  * Rules have handles as in the kernel (one counter, never reused), so rule edits by handle (delete,
- * replace, insert/add at a position) and chain renames work the same way. A rename takes effect at commit in the kernel: nft cannot name the renamed chain,
- * by either name, later in the same batch, and neither can a batch here.
+ * replace, insert/add at a position) and chain renames work the same way. A rename takes effect at
+ * commit, as in the kernel: the rest of the batch still calls the chain by its old name, and the
+ * new name exists only after the batch.
  */
 import { KernelError, type KernelErrorCode } from "../kernel/index.js";
 import { nft } from "../render/index.js";
@@ -59,9 +60,9 @@ interface State {
   nextHandle: number;
 }
 
-/** What one batch run keeps track of: the chains renamed in it. */
+/** What one batch run keeps track of: the renames it commits at its end. */
 interface RunContext {
-  renamed: Set<string>;
+  renames: Array<{ table: FTable; from: string; to: string }>;
 }
 
 function clone(s: State): State {
@@ -175,25 +176,38 @@ export class FakeKernel implements Kernel {
     const cmds = (batch as { nftables?: unknown[] } | null)?.nftables;
     if (!Array.isArray(cmds)) fail("INVALID", "batch is not {nftables: [...]}");
     const s = clone(start);
-    const ctx: RunContext = { renamed: new Set() };
+    const ctx: RunContext = { renames: [] };
     for (const cmd of cmds) {
       const [verb, body] = Object.entries(cmd as Obj)[0] ?? [];
       if (!verb || !body || typeof body !== "object") fail("INVALID", `bad command ${JSON.stringify(cmd)}`);
       const [kind, obj] = Object.entries(body as Obj)[0] ?? [];
       if (!kind || !obj || typeof obj !== "object") fail("INVALID", `bad command ${JSON.stringify(cmd)}`);
-      if (ctx.renamed.size > 0) this.checkNotRenamed(ctx, obj as Obj);
       this.exec(s, verb, kind, obj as Obj, ctx);
     }
+    for (const r of ctx.renames) this.commitRename(r.table, r.from, r.to);
     return s;
   }
 
-  /** nft cannot name a chain renamed earlier in the batch, by its old name or its new one. */
-  private checkNotRenamed(ctx: RunContext, o: Obj): void {
-    const chains = new Set<string>();
-    references(o, new Set(), chains);
-    for (const n of [o.chain, o.name, ...chains]) {
-      if (typeof n === "string" && ctx.renamed.has(n)) fail("NOT_FOUND", `chain ${n} was renamed in this batch: No such file or directory`);
-    }
+  /** A rename at commit: jumps and map verdicts follow the chain object, so listings show the
+   *  new name wherever the old one was. */
+  private commitRename(t: FTable, from: string, to: string): void {
+    const c = t.chains.get(from);
+    if (!c) fail("NOT_FOUND", `chain ${from} renamed to ${to} is gone at commit: No such file or directory`);
+    if (t.chains.has(to)) fail("EXISTS", `chain ${to}: File exists`);
+    const retarget = (x: J): void => {
+      if (Array.isArray(x)) x.forEach(retarget);
+      else if (x && typeof x === "object") {
+        for (const [k, v] of Object.entries(x as Obj)) {
+          if ((k === "jump" || k === "goto") && v && typeof v === "object" && (v as Obj).target === from) (v as Obj).target = to;
+          else retarget(v);
+        }
+      }
+    };
+    for (const other of t.chains.values()) for (const r of other.rules) retarget(r.expr);
+    for (const set of t.sets.values()) if (set.isMap) for (const e of set.elements.values()) retarget(e);
+    t.chains.delete(from);
+    c.name = to;
+    t.chains.set(to, c);
   }
 
   private table(s: State, o: Obj, tableField: "table" | "name" = "table"): FTable {
@@ -335,27 +349,13 @@ export class FakeKernel implements Kernel {
         return;
       }
       case "rename chain": {
+        // Checked now, done at commit (commitRename): until then the chain keeps its old name.
         const t = this.table(s, o);
         const c = this.chain(t, String(o.name));
         const to = String(o.newname);
-        if (t.chains.has(to)) fail("EXISTS", `chain ${to}: File exists`);
+        if (t.chains.has(to) || ctx.renames.some((r) => r.table === t && r.to === to)) fail("EXISTS", `chain ${to}: File exists`);
         if (c.base) fail("INVALID", `chain ${c.name}: a base chain is not renamed by tortie`);
-        // Jumps and map verdicts follow the chain object: listings show the new name.
-        const retarget = (x: J): void => {
-          if (Array.isArray(x)) x.forEach(retarget);
-          else if (x && typeof x === "object") {
-            for (const [k, v] of Object.entries(x as Obj)) {
-              if ((k === "jump" || k === "goto") && v && typeof v === "object" && (v as Obj).target === c.name) (v as Obj).target = to;
-              else retarget(v);
-            }
-          }
-        };
-        for (const other of t.chains.values()) for (const r of other.rules) retarget(r.expr);
-        for (const set of t.sets.values()) if (set.isMap) for (const e of set.elements.values()) retarget(e);
-        t.chains.delete(c.name);
-        c.name = to;
-        t.chains.set(to, c);
-        ctx.renamed.add(String(o.name)).add(to);
+        ctx.renames.push({ table: t, from: c.name, to });
         return;
       }
       default:

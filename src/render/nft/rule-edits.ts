@@ -38,12 +38,10 @@
  * them). Renamed, every such jump follows by itself. This saves rewriting the chains that jump to
  * it even when the renamed chain is then refilled.
  *
- * A rename cannot share a transaction with edits that name the chain: nft resolves chain names
- * when it evaluates the batch, and the new name exists only after the commit. So renames go
- * first, alone, in their own transaction. They change no verdict (jumps follow the chain object);
- * if the edits after them fail, the applier's retry replaces the whole table as after any failure.
+ * A rename and the edits share one transaction: nft resolves chain names when it evaluates the
+ * batch and the kernel renames at commit, so inside the batch the renamed chain is called by its
+ * old name (edits to it, and jumps to it from new rules), and the renames come last.
  */
-import { BugError } from "../../model/index.js";
 import type { DataplaneModel, DpChain, DpOp } from "../../dataplane/index.js";
 import { chainRules, renderOps, ruleTarget, DEFAULT_TARGET, type KernelRule, type NftBatch, type NftCommand, type NftTarget } from "./render.js";
 
@@ -157,7 +155,7 @@ function listedChains(listing: unknown, t: NftTarget): Map<string, KnownChain> {
   return listed;
 }
 
-/** One transaction of a delta, and what to record once it is applied. */
+/** The transaction of a delta, and what to record once it is applied. */
 export interface DeltaStep {
   batch: NftBatch;
   /** Updates the RuleHandles after the batch was applied. */
@@ -229,11 +227,11 @@ export function chainEdit(name: string, old: KnownChain, next: KernelRule[], t: 
 }
 
 /**
- * The delta `ops` (from → to) as transactions that edit chains rule by rule where that is cheaper:
- * at most a rename-only transaction, then one with everything else. Each step's learn() keeps
- * `known` equal to the kernel once that step is applied.
+ * The delta `ops` (from → to) as one transaction that edits chains rule by rule where that is
+ * cheaper and renames chains replaced by another. learn() keeps `known` equal to the kernel once
+ * the batch is applied.
  */
-export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneModel, known: RuleHandles, t: NftTarget = DEFAULT_TARGET, options: RuleEditOptions = {}): DeltaStep[] {
+export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneModel, known: RuleHandles, t: NftTarget = DEFAULT_TARGET, options: RuleEditOptions = {}): DeltaStep {
   const o = { ...DEFAULTS, ...options };
   const rulesOf = new Map<string, KernelRule[]>();
   const rules = (c: DpChain) => {
@@ -242,19 +240,8 @@ export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneMo
     return r;
   };
   const renames = chooseRenames(ops, from);
-  const steps: DeltaStep[] = [];
-  if (renames.size > 0) {
-    const pairs = [...renames].sort(([a], [b]) => (a < b ? -1 : 1));
-    steps.push({
-      batch: { nftables: pairs.map(([old, next]) => ({ rename: { chain: { family: t.family, table: t.table, name: old, newname: next } } })) },
-      // Every chain that jumped to a renamed chain is changed by the next step, which records it.
-      learn: () => known.rename(renames),
-    });
-  }
-
-  // The main transaction: renderOps' phases, with changed chains edited by handle where cheaper.
-  // The kernel's chains are read as they will be after the renames.
   const renamedTo = new Map([...renames].map(([old, next]) => [next, old]));
+  // The kernel's chains as they will be once the batch is committed (renames included).
   const kernelChain = (name: string): KnownChain | undefined => {
     if (renames.has(name)) return undefined; // gone: it lives on under its new name
     const c = known.chainIn(renamedTo.get(name) ?? name, from);
@@ -271,7 +258,7 @@ export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneMo
       const next = rules(chain);
       const keys = next.map((r) => ruleKey(r.comment, r.expr));
       const old = kernelChain(chain.name);
-      // After a rename, a chain that only jumped to the renamed chain holds what it should.
+      // A chain that only jumped to a renamed chain already holds what it should.
       if (old && sameKeys(old.keys, keys)) {
         pending.push({ chain: chain.name, keys, handles: old.handles });
         continue;
@@ -279,7 +266,7 @@ export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneMo
       const edit = old ? chainEdit(chain.name, old, next, t, o.maxRunCells) : undefined;
       pending.push({ chain: chain.name, keys, handles: edit ? edit.handles : next.map(() => -1) });
       if (edit) edits.push(...edit.cmds);
-      // Flushed and refilled; a renamed chain exists under its new name already.
+      // Flushed and refilled; a renamed chain exists already (under its old name in this batch).
       else mainOps.push(x.op === "add-chain" ? { op: "replace-chain", chain } : x);
       continue;
     }
@@ -288,17 +275,45 @@ export function planRuleEdits(ops: DpOp[], to: DataplaneModel, from: DataplaneMo
     mainOps.push(x);
   }
   const batch = renderOps(mainOps, to, from, t, { ruleEdits: edits, rulesOf: rules });
-  if (batch.nftables.length > 0 || steps.length === 0) {
-    steps.push({
-      batch,
-      learn: () => {
-        for (const name of forgotten) known.delete(name);
-        for (const p of pending) known.set(p.chain, { keys: p.keys, handles: p.handles });
-      },
+  if (renames.size > 0) {
+    // nft resolves chain names when it evaluates the batch, and a rename takes effect at commit:
+    // inside this batch a renamed chain is still called by its old name, and the renames come
+    // last. The jumps written to the old name follow the chain to its new one.
+    for (const c of batch.nftables) oldNames(c, renamedTo);
+    for (const [old, next] of [...renames].sort(([a], [b]) => (a < b ? -1 : 1))) batch.nftables.push({ rename: { chain: { family: t.family, table: t.table, name: old, newname: next } } });
+  }
+  return {
+    batch,
+    learn: () => {
+      known.rename(renames);
+      for (const name of forgotten) known.delete(name);
+      for (const p of pending) known.set(p.chain, { keys: p.keys, handles: p.handles });
+    },
+  };
+}
+
+/** Rewrites one command of the batch to call renamed chains by their old names. */
+function oldNames(cmd: NftCommand, renamedTo: ReadonlyMap<string, string>): void {
+  const body = Object.values(cmd)[0]!;
+  const rule = body.rule as { chain: string; expr?: Array<Record<string, { target?: string }>> } | undefined;
+  if (rule) {
+    rule.chain = renamedTo.get(rule.chain) ?? rule.chain;
+    const last = rule.expr?.[rule.expr.length - 1];
+    const verdict = last && (last.jump ? "jump" : last.goto ? "goto" : undefined);
+    const target = verdict && last[verdict]!.target;
+    if (verdict && target !== undefined && renamedTo.has(target)) rule.expr = [...rule.expr!.slice(0, -1), { [verdict]: { target: renamedTo.get(target)! } }];
+  }
+  const chain = body.chain as { name: string } | undefined;
+  if (chain && renamedTo.has(chain.name)) body.chain = { ...chain, name: renamedTo.get(chain.name)! };
+  const element = body.element as { elem?: unknown[] } | undefined;
+  if (element?.elem) {
+    element.elem = element.elem.map((e) => {
+      if (!Array.isArray(e)) return e;
+      const [k, v] = e as [unknown, Record<string, { target: string }>];
+      const [verdict, to] = Object.entries(v)[0] ?? [];
+      return verdict && to && renamedTo.has(to.target) ? [k, { [verdict]: { target: renamedTo.get(to.target)! } }] : e;
     });
   }
-  if (steps.length === 0) throw new BugError("planRuleEdits: no step");
-  return steps;
 }
 
 /** The chains a chain's rules jump to, in order. */
