@@ -46,6 +46,24 @@ describe("rule edits by handle", () => {
     expect(kernel.listCount).toBe(0);
   });
 
+  it("a chain rewritten in the same delta as a rename jumps to the renamed chain by its old name", async () => {
+    const kernel = new FakeKernel();
+    const applier = applierOn(kernel);
+    await applier.apply(groupModel(3));
+    // The group grows (renamed) while web's ingress chain also changes (its profile goes), so web's
+    // chain is rewritten in the same batch and names the group.
+    const ir = groupedFixtureIR(4);
+    ir.endpoints.find((e) => e.key === "wep/prod/web")!.ingress.profiles = [];
+    const m = buildDataplane(ir, NODE, { config: { compileAllowRuns: false } });
+    await applier.apply(m);
+    inSync(kernel, m);
+    const batch = cmds(kernel.batches.at(-1));
+    const rename = batch.at(-1)!.rename!.chain!;
+    const jumps = batch.flatMap((c) => ((Object.values(c)[0]!.rule?.expr as Array<{ jump?: { target: string } }> | undefined) ?? []).flatMap((x) => (x.jump ? [x.jump.target] : [])));
+    expect(jumps).toContain(rename.name);
+    expect(jumps).not.toContain(rename.newname);
+  });
+
   it("rules are deleted by handle once a drift check has listed them, and refilled while their handles are unknown", async () => {
     const kernel = new FakeKernel();
     const applier = applierOn(kernel);
