@@ -8,8 +8,8 @@
  * What is sent is the kernel view of each model (dataplane/kernel-view.ts: no empty sets, no rule
  * that can only match through one); diffs and drift checks compare views.
  *
- * Rule edits: a backend with `edits` (nftables) turns the diff into transactions that edit changed
- * chains rule by rule where that is cheaper, and renames a chain replaced by another
+ * Rule edits: a backend with `edits` (nftables) turns the diff into one transaction that edits
+ * changed chains rule by rule where that is cheaper, and renames a chain replaced by another
  * (render/nft/rule-edits.ts). It learns rule handles from the listings of drift checks that find
  * the kernel in sync. Whenever `programmed` is forgotten, so are the handles.
  *

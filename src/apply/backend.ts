@@ -50,6 +50,7 @@ export interface NftBackendOptions {
   ruleEditOptions?: nft.RuleEditOptions;
 }
 
+/** The nftables backend. It keeps what it learned of the kernel's rules: one per Applier. */
 export function nftBackend(target: nft.NftTarget = nft.DEFAULT_TARGET, options: NftBackendOptions = {}): Backend<nft.NftDigest> {
   const handles = new nft.RuleHandles();
   const edits: RuleEditing = {

@@ -2,4 +2,4 @@ export { renderFull, renderOps, renderDeleteTable, chainRules, hashExprs, ruleTa
 export { expectedDigest, parseListing, diffDigest, normalizeElement, type NftDigest } from "./state.js";
 export { batchText, batchTextWithin, renderText } from "./text.js";
 export type { Json, NftExpr } from "./expr.js";
-export { RuleHandles, planRuleEdits, chainEdit, chainKeys, ruleKey, type ChainEdit, type DeltaStep, type KnownChain, type RuleEditOptions } from "./rule-edits.js";
+export { RuleHandles, planRuleEdits, chainEdit, ruleKey, type ChainEdit, type DeltaStep, type KnownChain, type RuleEditOptions } from "./rule-edits.js";

@@ -75,12 +75,6 @@ const sameKeys = (a: string[], b: string[]) => a.length === b.length && a.every(
 export class RuleHandles {
   private readonly chains = new Map<string, KnownChain>();
 
-  get size(): number {
-    return this.chains.size;
-  }
-  get(name: string): KnownChain | undefined {
-    return this.chains.get(name);
-  }
   set(name: string, chain: KnownChain): void {
     this.chains.set(name, chain);
   }
@@ -90,11 +84,6 @@ export class RuleHandles {
   clear(): void {
     this.chains.clear();
   }
-  /** Chain names known, sorted (tests). */
-  names(): string[] {
-    return [...this.chains.keys()].sort();
-  }
-
   /** Chains renamed old → new, as the kernel does it: every jump to them follows. */
   rename(renamed: ReadonlyMap<string, string>): void {
     const moved = [...renamed].map(([from, to]) => [to, this.chains.get(from)] as const);
@@ -133,7 +122,7 @@ export class RuleHandles {
 /** The keys of a model chain's kernel rules (cached per chain object: models share unchanged
  *  chains, and drift checks compare every chain). */
 const keysCache = new WeakMap<DpChain, string[]>();
-export function chainKeys(chain: DpChain): string[] {
+function chainKeys(chain: DpChain): string[] {
   let keys = keysCache.get(chain);
   if (!keys) keysCache.set(chain, (keys = chainRules(chain).map((r) => ruleKey(r.comment, r.expr))));
   return keys;
