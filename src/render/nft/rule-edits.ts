@@ -200,7 +200,8 @@ function ruleCmd(verb: "add" | "insert", t: NftTarget, chain: string, r: KernelR
 export function chainEdit(name: string, old: KnownChain, next: KernelRule[], t: NftTarget, maxCells = DEFAULTS.maxRunCells): ChainEdit | undefined {
   const keys = next.map((r) => ruleKey(r.comment, r.expr));
   const [from, at, length] = longestCommonRun(old.keys, keys, maxCells);
-  if (old.keys.length - length + keys.length - length > keys.length) return undefined; // a refill is 1 + next.length
+  // The edit is one command per rule outside the run, old or new; a flush and refill is 1 + next.length.
+  if (old.keys.length - length + keys.length - length > keys.length) return undefined;
   const cmds: NftCommand[] = [];
   for (let i = 0; i < old.keys.length; i++) {
     if (i >= from && i < from + length) continue;
@@ -210,7 +211,6 @@ export function chainEdit(name: string, old: KnownChain, next: KernelRule[], t: 
   // Prepending puts each rule first, so the rules before the run go in reverse order.
   for (let j = at - 1; j >= 0; j--) cmds.push(ruleCmd("insert", t, name, next[j]!));
   for (let j = at + length; j < next.length; j++) cmds.push(ruleCmd("add", t, name, next[j]!));
-  if (cmds.length > next.length) return undefined; // a flush and refill is 1 + next.length
   const handles = next.map((_, j) => (j >= at && j < at + length ? old.handles[from + j - at]! : -1));
   return { cmds, handles };
 }
