@@ -12,8 +12,9 @@
  *   external(batch)          another actor changes the kernel (flush our table, delete a set…)
  * and introspection: batches (every batch seen, applied or not), appliedCount, dump().
  *
- * Rules have handles as in the kernel (one counter, never reused), so rule edits by handle (delete,
- * replace, insert/add at a position) and chain renames work the same way. A rename takes effect at
+ * Rules have handles as in the kernel (one counter, never reused): a rule is deleted by handle,
+ * `insert` prepends and `add` appends (tortie renders no positioned insert or replace, which cost
+ * nft a fetch of every rule), and chain renames work the same way. A rename takes effect at
  * commit, as in the kernel: the rest of the batch still calls the chain by its old name, and the
  * new name exists only after the batch.
  */
@@ -315,8 +316,7 @@ export class FakeKernel implements Kernel {
         return;
       }
       case "add rule":
-      case "insert rule":
-      case "replace rule": {
+      case "insert rule": {
         const t = this.table(s, o);
         const c = this.chain(t, String(o.chain));
         const expr = o.expr as J[];
@@ -326,18 +326,11 @@ export class FakeKernel implements Kernel {
         references(expr, sets, chains);
         for (const n of sets) if (!t.sets.has(n)) fail("NOT_FOUND", `rule in ${c.name} names set ${n}: No such file or directory`);
         for (const n of chains) if (!t.chains.has(n)) fail("NOT_FOUND", `rule in ${c.name} jumps to ${n}: No such file or directory`);
-        // "handle": the rule replaced, or the rule to add after / insert before.
-        const at = o.handle === undefined ? -1 : c.rules.findIndex((r) => r.handle === o.handle);
-        if (o.handle !== undefined && at < 0) fail("NOT_FOUND", `rule handle ${String(o.handle)} not in ${c.name}: No such file or directory`);
-        const r: FRule = { expr: structuredClone(expr), handle: verb === "replace" ? c.rules[at]!.handle : s.nextHandle++ };
+        if (o.handle !== undefined || o.index !== undefined) fail("INVALID", `${verb} rule at a position is not supported (tortie renders none)`);
+        const r: FRule = { expr: structuredClone(expr), handle: s.nextHandle++ };
         if (typeof o.comment === "string") r.comment = o.comment;
-        if (verb === "replace") {
-          if (o.handle === undefined) fail("INVALID", `replace rule in ${c.name} without a handle`);
-          c.rules[at] = r;
-          return;
-        }
-        if (verb === "insert") c.rules.splice(at < 0 ? 0 : at, 0, r);
-        else c.rules.splice(at < 0 ? c.rules.length : at + 1, 0, r);
+        if (verb === "insert") c.rules.unshift(r);
+        else c.rules.push(r);
         return;
       }
       case "delete rule": {

@@ -107,7 +107,9 @@ describe("batchText (the nft session's form of a batch)", () => {
 
   it("refuses what it cannot print instead of guessing", () => {
     expect(() => batchText({ nftables: [{ reset: { counters: { family: "inet", table: "tortie" } } }] })).toThrow(/unknown command reset/);
-    expect(() => batchText({ nftables: [{ replace: { set: { family: "inet", table: "tortie", name: "s" } } }] })).toThrow(/replace set is not rendered/);
+    expect(() => batchText({ nftables: [{ replace: { rule: { family: "inet", table: "tortie", chain: "c", handle: 1, expr: [{ accept: null }] } } }] })).toThrow(/unknown command replace/);
+    expect(() => batchText({ nftables: [{ insert: { rule: { family: "inet", table: "tortie", chain: "c", handle: 1, expr: [{ accept: null }] } } }] })).toThrow(/insert rule at a position is not rendered/);
+    expect(() => batchText({ nftables: [{ insert: { set: { family: "inet", table: "tortie", name: "s" } } }] })).toThrow(/insert set is not rendered/);
     expect(() => batchText({ nftables: [{ rename: { set: { family: "inet", table: "tortie", name: "s" } } }] })).toThrow(/rename set is not rendered/);
     expect(() => batchText({ nftables: [{ add: { rule: { family: "inet", table: "tortie", chain: "c", expr: [{ counter: null }] } } }] })).toThrow(/no printer for statement counter/);
   });

@@ -134,7 +134,7 @@ export function renderDeleteTable(t: NftTarget = DEFAULT_TARGET): NftBatch {
 
 /** What rule-edits.ts adds to a delta: rule commands by handle, and its cache of chainRules. */
 export interface RenderOpsExtras {
-  /** Rule commands (replace/insert/delete by handle) that run with the rules of changed chains. */
+  /** Rule commands (deletes by handle, prepends, appends) that run with the rules of changed chains. */
   ruleEdits?: NftCommand[];
   rulesOf?: (c: DpChain) => KernelRule[];
 }

@@ -173,8 +173,8 @@ export function batchTextWithin(batch: NftBatch, maxLength: number): string | un
     }
     const [verb, body] = Object.entries(c)[0]!;
     const [kind, o] = Object.entries(body)[0]! as [string, Obj];
-    if (verb !== "add" && verb !== "delete" && verb !== "flush" && verb !== "insert" && verb !== "replace" && verb !== "rename") throw new BugError(`batchText: unknown command ${verb}`);
-    if ((verb === "insert" || verb === "replace") && kindOf(body) !== "rule") throw new BugError(`batchText: ${verb} ${kindOf(body)} is not rendered by tortie`);
+    if (verb !== "add" && verb !== "delete" && verb !== "flush" && verb !== "insert" && verb !== "rename") throw new BugError(`batchText: unknown command ${verb}`);
+    if (verb === "insert" && kindOf(body) !== "rule") throw new BugError(`batchText: insert ${kindOf(body)} is not rendered by tortie`);
     if (verb === "rename" && kindOf(body) !== "chain") throw new BugError(`batchText: rename ${kindOf(body)} is not rendered by tortie`);
     const where = `${o.family as string} ${o.table as string}`;
     switch (kind) {
@@ -202,13 +202,13 @@ export function batchTextWithin(batch: NftBatch, maxLength: number): string | un
         break;
       }
       case "rule": {
-        // JSON's "handle" is the rule itself for delete/replace and the anchor for add/insert.
+        // Deletes name the rule by handle; adds append and inserts prepend. nft 1.0.6 fetches
+        // every rule of the table before a positioned add/insert or a replace (rule-edits.ts), so
+        // tortie renders none, and an attempt is a bug.
         const chain = `${where} ${ident(o.chain as string)}`;
-        const handle = o.handle as number | undefined;
-        if (verb === "delete") lines.push(`delete rule ${chain} handle ${handle as number}`);
-        else if (verb === "replace") lines.push(`replace rule ${chain} handle ${handle as number} ${ruleText(o.expr as NftExpr[], o.comment as string | undefined)}`);
-        else if (verb === "add" || verb === "insert") lines.push(`${verb} rule ${chain} ${handle === undefined ? "" : `position ${handle} `}${ruleText(o.expr as NftExpr[], o.comment as string | undefined)}`);
-        else throw new BugError(`batchText: ${verb} rule is not rendered by tortie`);
+        if (verb === "delete") lines.push(`delete rule ${chain} handle ${o.handle as number}`);
+        else if ((verb === "add" || verb === "insert") && o.handle === undefined) lines.push(`${verb} rule ${chain} ${ruleText(o.expr as NftExpr[], o.comment as string | undefined)}`);
+        else throw new BugError(`batchText: ${verb} rule${o.handle === undefined ? "" : " at a position"} is not rendered by tortie`);
         break;
       }
       case "element": {
