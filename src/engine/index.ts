@@ -9,7 +9,7 @@ export { explain, tryExplain, formatExplanation, formatStages, type Explanation,
 export { tryMatrix, formatMatrix, type Matrix, type MatrixQuery, type Cell, type StagedChange } from "./matrix.js";
 export { evaluateFlow, resolveFlow, type FlowEnd, type FlowQuery, type FlowResult, type FlowStage, type HostActionStage, type Stage } from "./flow.js";
 export { DEFAULT_FAILSAFE, failsafeRules, parseFailsafeList, type FailsafeConfig, type FailsafePort } from "./failsafe.js";
-export { BUILTIN_TIERS_IR, KIND_SHORT, policyKey, profileKey, defaultTypes, PolicyResolver, compilePolicy, compileProfile, buildTiers, type CompiledPolicy, type PolicyInput } from "./policy-resolver.js";
+export { BUILTIN_TIERS_IR, KIND_SHORT, policyKey, profileKey, defaultTypes, PolicyResolver, compilePolicy, compileProfile, buildTiers, policyHead, type CompiledPolicy, type PolicyHead, type PolicyInput } from "./policy-resolver.js";
 export { compileRule, parsePorts, type RuleContext } from "./rule-compiler.js";
 export { SetRegistry, calculateSets, lazySets, MemberOrder, type SetInputs } from "./set-calculator.js";
 export { addrMemberText, MemberKeys, namedPortItemMembers, patchSorted, portMemberId, selectorItemMembers, type MemberKey } from "./set-delta.js";

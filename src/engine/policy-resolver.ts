@@ -104,31 +104,58 @@ function compileRules(rules: Rule[] | undefined, dir: Direction, tier: string, k
   return out;
 }
 
-export function compilePolicy(input: PolicyInput, sets: SetRegistry): { policy?: CompiledPolicy; issues: Issue[] } {
-  const issues: Issue[] = [];
-  const r = input.resource;
-  const spec = (r.spec ?? {}) as GlobalNetworkPolicy["spec"] & { stagedAction?: PolicyIR["stagedAction"] };
-  const namespaced = input.kind !== "GlobalNetworkPolicy" && input.kind !== "StagedGlobalNetworkPolicy";
-  const ns = namespaced ? r.metadata.namespace || "default" : undefined;
-  const name = r.metadata.name;
-  const key = policyKey(input.kind, name, ns);
-  const tier = spec.tier || "default";
-  const staged = input.kind.startsWith("Staged");
-  const stagedAction = staged ? (spec.stagedAction ?? "Set") : undefined;
+/**
+ * What places a policy among the others without its rules: its key, tier and endpoint selector.
+ * The agent keeps only this for a policy that selects no local endpoint, and compiles the rules
+ * when one does (Felix's ActiveRulesCalculator likewise scans the rules of active policies only).
+ */
+export interface PolicyHead {
+  key: PolicyKey;
+  tier: string;
+  selector: Selector;
+}
 
-  let selector: Selector;
+/** The head of a policy, or the issue of its invalid selector (the policy is then dropped). */
+export function policyHead(input: PolicyInput): { head?: PolicyHead; issues: Issue[] } {
+  const r = input.resource;
+  const spec = (r.spec ?? {}) as GlobalNetworkPolicy["spec"];
+  const namespaced = isNamespaced(input);
+  const ns = namespaced ? r.metadata.namespace || "default" : undefined;
+  const key = policyKey(input.kind, r.metadata.name, ns);
   try {
-    selector = policySelector({
+    const selector = policySelector({
       namespace: ns,
       selector: spec.selector,
       namespaceSelector: namespaced ? undefined : spec.namespaceSelector,
       serviceAccountSelector: spec.serviceAccountSelector,
     });
+    return { head: { key, tier: spec.tier || "default", selector }, issues: [] };
   } catch (e) {
     if (!(e instanceof SelectorParseError)) throw e;
-    issues.push(issue("invalid-selector", ["spec", "selector"], `policy selector: ${e.message}`));
-    return { issues: withResource(issues, input.label) };
+    return { issues: withResource([issue("invalid-selector", ["spec", "selector"], `policy selector: ${e.message}`)], input.label) };
   }
+}
+
+function isNamespaced(input: PolicyInput): boolean {
+  return input.kind !== "GlobalNetworkPolicy" && input.kind !== "StagedGlobalNetworkPolicy";
+}
+
+/** `head`: the policy's head when the caller has it already (policyHead of the same input). */
+export function compilePolicy(input: PolicyInput, sets: SetRegistry, head?: PolicyHead): { policy?: CompiledPolicy; issues: Issue[] } {
+  if (!head) {
+    const h = policyHead(input);
+    if (!h.head) return { issues: h.issues };
+    head = h.head;
+  }
+  const issues: Issue[] = [];
+  const r = input.resource;
+  const spec = (r.spec ?? {}) as GlobalNetworkPolicy["spec"] & { stagedAction?: PolicyIR["stagedAction"] };
+  const namespaced = isNamespaced(input);
+  const ns = namespaced ? r.metadata.namespace || "default" : undefined;
+  const name = r.metadata.name;
+  const { key, tier, selector } = head;
+  const staged = input.kind.startsWith("Staged");
+  const stagedAction = staged ? (spec.stagedAction ?? "Set") : undefined;
 
   const types = spec.types && spec.types.length > 0 ? spec.types : defaultTypes(spec.ingress, spec.egress);
   const deleting = stagedAction === "Delete";

@@ -217,6 +217,20 @@ describe("CalcGraph locality and minimal change", () => {
     expect(ops).toEqual([{ op: "add-elements", set: expect.stringMatching(/^cali40s-/), elements: ["198.18.2.10"] }]);
   });
 
+  it("compiles a policy's rules only once it selects a local endpoint, and reports their issues then", () => {
+    const broken = (selector: string): Resource =>
+      ({ apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "broken", namespace: "ns1" }, spec: { selector, ingress: [{ action: "Allow", source: { selector: "role ==" } }] } }) as Resource;
+    const { calc } = start([...base({ role: "web" }, { role: "x" }), broken("role == 'remote-only'")]);
+    expect(calc.issues()).toEqual([]);
+    expect(calc.stats().policies).toBe(1);
+    // Now it selects pod a: compiled, dropped for its rule, and its issue is reported.
+    calc.onUpdate({ type: "put", resource: broken("role == 'web'") });
+    const r = calc.flush();
+    expect(calc.issues()).toEqual([expect.objectContaining({ code: "invalid-selector", path: ["spec", "ingress", 0, "source", "selector"], resource: "NetworkPolicy ns1/broken" })]);
+    expect(Object.keys(r.ir.policies)).toEqual(["np/ns1/web"]);
+    expect(r.ir.endpoints.every((e) => e.ingress.tiers.every((t) => !t.policies.includes("np/ns1/broken")))).toBe(true);
+  });
+
   it("a local label change that moves a pod out of a policy touches only that pod's chains", () => {
     const { calc, model } = start(base({ role: "web" }, { role: "client" }));
     calc.onUpdate({ type: "put", resource: base({ role: "other" }, { role: "client" })[0]! });

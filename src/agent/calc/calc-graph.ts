@@ -14,17 +14,21 @@
  *                                        │ label change ─▶ SetIndex (active sets only)
  *                                        └ local endpoint ─▶ dirty endpoint
  *     Tier ─────────────────────────────▶ tiers (buildTiers) ─ change ─▶ every local endpoint dirty
- *     (G)NP, staged, K8s NP ─▶ compilePolicy ─▶ policy whose old or new selector matches a
- *                                               local endpoint ─▶ dirty endpoint
+ *     (G)NP, staged, K8s NP ─▶ policyHead ─▶ policy whose old or new selector matches a
+ *                                            local endpoint ─▶ dirty endpoint
  *     EndpointSlice ─▶ service sets dirty
  *
- *   flush: dirty endpoints ─▶ PolicyResolver(tiers, policies selecting it) ─▶ EndpointIR
+ *   flush: dirty endpoints ─▶ PolicyResolver(tiers, policies selecting it, their rules compiled
+ *          on first use) ─▶ EndpointIR
  *          ─▶ active policies / profiles (referenced by local programs) ─▶ active sets (refcounts)
  *          ─▶ SetIndex.flush (dirty sets patched with the members that came and went; new
  *             sets and bulk changes recomputed whole) ─▶ local ClusterIR + what changed
  *
  * Only what the node needs is kept in the output: its endpoints, the policies and profiles their
- * programs name, and the sets those rules use. A remote pod's label change reaches the output only
+ * programs name, and the sets those rules use. Only those policies' rules are compiled: a policy
+ * that selects no local endpoint is kept as its head (key, tier, selector) and its resource, as
+ * Felix's ActiveRulesCalculator scans the rules of active policies only. At 100k pods / 75k
+ * policies a node needs ~7k of them, and compiling all on arrival was most of the initial load. A remote pod's label change reaches the output only
  * if it changes the membership of an active set.
  */
 import { insertSorted, kindOf, removeSorted, sameJson, SortedRecord, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
@@ -34,6 +38,7 @@ import {
   calicoProfile,
   compilePolicy,
   compileProfile,
+  policyHead,
   DEFAULT_ALLOW_PROFILE,
   DEFAULT_FAILSAFE,
   defaultAllowProfile,
@@ -55,6 +60,7 @@ import {
   type ClusterOptions,
   type CompiledPolicy,
   type EndpointRecord,
+  type PolicyHead,
   type NetworkSetRecord,
   type PolicyInput,
   type ProfileRecord,
@@ -172,8 +178,17 @@ function cmp(a: string, b: string): number {
 }
 
 interface PolicyEntry {
+  rid: string;
+  input: PolicyInput;
+  head: PolicyHead;
+  /** The rules, compiled on first use (`compiledRules`): the policy and the sets its rules
+   *  reference, or null when a rule does not compile (the policy is then dropped, as Cluster
+   *  drops it). Undefined until the policy first selects a local endpoint. */
+  rules?: CompiledRules | null;
+}
+
+interface CompiledRules {
   compiled: CompiledPolicy;
-  /** Sets its rules reference. */
   sets: Map<SetId, SetRequest>;
 }
 
@@ -467,22 +482,23 @@ export class CalcGraph {
   private setPolicy(rid: string, input: PolicyInput | undefined, issues: Issue[]): void {
     let entry: PolicyEntry | undefined;
     if (input) {
-      const reg = new SetRegistry(this.compileMemo);
-      const res = compilePolicy(input, reg);
+      const res = policyHead(input);
       issues.push(...res.issues);
-      if (res.policy) entry = { compiled: res.policy, sets: new Map(reg.requests) };
+      if (res.head) entry = { rid, input, head: res.head };
     }
     const oldKey = this.policyOfRid.get(rid);
     if (oldKey !== undefined) this.removePolicy(oldKey);
     this.policyOfRid.delete(rid);
     if (entry) {
-      const key = entry.compiled.ir.key;
+      const key = entry.head.key;
       if (this.policies.has(key)) this.removePolicy(key);
       this.policyOfRid.set(rid, key);
       this.remember(key);
       this.policies.set(key, entry);
-      this.policyIndex.add(key, entry.compiled.selector);
-      this.countTier(entry.compiled.ir.tier, 1);
+      this.policyIndex.add(key, entry.head.selector);
+      // A policy whose rules turn out not to compile still names its tier here (Cluster counts
+      // compiled policies only): an unused tier more in the list, which orders nothing else.
+      this.countTier(entry.head.tier, 1);
     }
   }
 
@@ -496,7 +512,24 @@ export class CalcGraph {
     this.remember(key);
     this.policies.delete(key);
     this.policyIndex.remove(key);
-    this.countTier(e.compiled.ir.tier, -1);
+    this.countTier(e.head.tier, -1);
+  }
+
+  /** The entry's rules, compiled on first use; their issues join the resource's. */
+  private compiledRules(e: PolicyEntry): CompiledRules | null {
+    if (e.rules !== undefined) return e.rules;
+    const reg = new SetRegistry(this.compileMemo);
+    const res = compilePolicy(e.input, reg, e.head);
+    e.rules = res.policy ? { compiled: res.policy, sets: new Map(reg.requests) } : null;
+    // Only the current entry of its resource reports (an older one is compiled only to compare).
+    if (res.issues.length > 0 && this.policies.get(e.head.key) === e) this.issuesByRid.set(e.rid, [...(this.issuesByRid.get(e.rid) ?? []), ...res.issues]);
+    return e.rules;
+  }
+
+  /** The compiled rules of the current policy `key`, if it exists and compiles. */
+  private rulesOf(key: PolicyKey): CompiledRules | undefined {
+    const e = this.policies.get(key);
+    return (e && this.compiledRules(e)) ?? undefined;
   }
 
   private countTier(tier: string, delta: number): void {
@@ -608,18 +641,26 @@ export class CalcGraph {
     const policiesChanged = new Set(this.dirtyPolicies.keys());
     for (const [key, before] of this.dirtyPolicies) {
       const after = this.policies.get(key);
-      if (before && after && JSON.stringify(before.compiled.ir) === JSON.stringify(after.compiled.ir)) continue;
+      // A re-put that compiles to the same IR changes nothing. Only a policy compiled before can
+      // be compared; one that never was selected no local endpoint, so the loop below finds
+      // only endpoints the new version selects, which must be computed anyway.
+      if (before?.rules && after) {
+        const next = this.compiledRules(after);
+        if (next && JSON.stringify(before.rules.compiled.ir) === JSON.stringify(next.compiled.ir)) continue;
+      }
       // An endpoint that referenced the policy matched `before` with its current labels (had its
       // labels changed, it would be dirty already), so old-or-new selector matching covers it.
       for (const epKey of this.local.keys()) {
         const labels = this.labels.get(epKey);
         if (!labels) continue;
-        if ((before && before.compiled.selector.matches(labels)) || (after && after.compiled.selector.matches(labels))) this.dirtyEndpoints.add(epKey);
+        if ((before && before.head.selector.matches(labels)) || (after && after.head.selector.matches(labels))) this.dirtyEndpoints.add(epKey);
       }
       if (this.activePolicies.has(key)) {
         changedPolicies.add(key);
-        if (before) for (const id of before.sets.keys()) this.unrefSet(id);
-        if (after) for (const [id, req] of after.sets) this.refSet(id, req);
+        // An active policy's previous version was compiled when it became active.
+        if (before?.rules) for (const id of before.rules.sets.keys()) this.unrefSet(id);
+        const next = after && this.compiledRules(after);
+        if (next) for (const [id, req] of next.sets) this.refSet(id, req);
       }
     }
     this.dirtyPolicies.clear();
@@ -719,14 +760,19 @@ export class CalcGraph {
       keys = new Set(old.selecting);
       for (const pk of policiesChanged!) {
         keys.delete(pk);
-        if (this.policies.get(pk)?.compiled.selector.matches(labels)) keys.add(pk);
+        if (this.policies.get(pk)?.head.selector.matches(labels)) keys.add(pk);
       }
     } else {
       keys = new Set();
-      for (const pk of this.policyIndex.candidates(labels)) if (this.policies.get(pk)!.compiled.selector.matches(labels)) keys.add(pk);
+      for (const pk of this.policyIndex.candidates(labels)) if (this.policies.get(pk)!.head.selector.matches(labels)) keys.add(pk);
     }
     const selecting: CompiledPolicy[] = [];
-    for (const pk of keys) selecting.push(this.policies.get(pk)!.compiled);
+    for (const pk of keys) {
+      const rules = this.rulesOf(pk);
+      // A policy whose rules do not compile is dropped, so it selects nothing.
+      if (rules) selecting.push(rules.compiled);
+      else keys.delete(pk);
+    }
     const programs = new PolicyResolver(this.tiers, selecting).programs(ep, labels, ep.profiles.map(profileKey));
     const ir: EndpointIR = withWorkloadInterface(
       endpointIR(ep, labels, programs),
@@ -750,7 +796,7 @@ export class CalcGraph {
       if (n === 0) {
         this.keyCame("policies", key);
         changedPolicies.add(key);
-        for (const [id, req] of this.policies.get(key)?.sets ?? []) this.refSet(id, req);
+        for (const [id, req] of this.rulesOf(key)?.sets ?? []) this.refSet(id, req);
       }
     }
     for (const pk of l.profiles) {
@@ -776,7 +822,7 @@ export class CalcGraph {
       }
       this.activePolicies.delete(key);
       this.keyWent("policies", key);
-      for (const id of this.policies.get(key)?.sets.keys() ?? []) this.unrefSet(id);
+      for (const id of this.rulesOf(key)?.sets.keys() ?? []) this.unrefSet(id);
     }
     for (const pk of l.profiles) {
       const a = this.activeProfiles.get(pk)!;
@@ -865,7 +911,7 @@ export class CalcGraph {
     });
     const came = this.keyChanges;
     this.keyChanges = { policies: new Set(), profiles: new Set(), sets: new Set() };
-    const policyIR = (key: string) => this.policies.get(key)?.compiled.ir;
+    const policyIR = (key: string) => this.rulesOf(key)?.compiled.ir;
     if (fresh) {
       k.policies.reset(this.activePolicies.keys(), policyIR);
       k.sets.reset(this.setRefs.keys(), (id) => this.sets.def(id));

@@ -111,6 +111,9 @@ export const VOCABULARY: Entry[] = [
     { selector: "role == 'web'", ingress: [{ action: "Allow", protocol: "TCP", source: { selector: "role == 'db'" }, destination: { ports: [80, "http"] } }] },
     { selector: "role == 'web'", order: 10, ingress: [{ action: "Allow", source: { selector: "role in {'db', 'cache'}" } }], egress: [{ action: "Deny", destination: { notSelector: "role == 'db'" } }] },
     { selector: "has(role)", types: ["Ingress"], ingress: [{ action: "Allow", protocol: "UDP", destination: { ports: ["dns"] } }] },
+    // A valid selector over a rule that does not compile: the policy is dropped, and the graph
+    // finds that out only when it compiles the rules, once the policy selects a local endpoint.
+    { selector: "role == 'web'", ingress: [{ action: "Allow", source: { selector: "role ==" } }] },
   ]),
   gnp("deny-db", [
     { selector: "role == 'db'", order: 100, ingress: [{ action: "Deny", source: { namespaceSelector: "team == 'a'" } }, { action: "Allow" }] },
@@ -119,6 +122,8 @@ export const VOCABULARY: Entry[] = [
   gnp("security.block", [
     { tier: "security", selector: "has(role)", order: 1, ingress: [{ action: "Deny", source: { selector: "role == 'cache'" } }, { action: "Pass" }] },
     { tier: "security", selector: "env == 'prod'", ingress: [{ action: "Allow", source: { serviceAccounts: { selector: "tier == 'gold'" } } }] },
+    // Broken rules in a tier that does not exist.
+    { tier: "ghost", selector: "has(role)", order: 2, ingress: [{ action: "Dance" }] },
   ]),
   gnp("host-pol", [
     { selector: "has(host)", order: 10, applyOnForward: true, ingress: [{ action: "Allow", protocol: "TCP", destination: { ports: [22] } }], egress: [{ action: "Allow" }] },
