@@ -28,8 +28,9 @@
  * programs name, and the sets those rules use. Only those policies' rules are compiled: a policy
  * that selects no local endpoint is kept as its head (key, tier, selector) and its resource, as
  * Felix's ActiveRulesCalculator scans the rules of active policies only. At 100k pods / 75k
- * policies a node needs ~7k of them, and compiling all on arrival was most of the initial load. A remote pod's label change reaches the output only
- * if it changes the membership of an active set.
+ * policies a node needs ~7k of them, and compiling all on arrival was most of the initial load.
+ * A remote pod's label change reaches the output only if it changes the membership of an active
+ * set.
  */
 import { insertSorted, kindOf, removeSorted, sameJson, SortedRecord, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
 import { convertKubernetesNetworkPolicy } from "../../convert/index.js";
