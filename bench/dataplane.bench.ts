@@ -157,7 +157,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     const del: number[] = [];
     for (let i = 0; i < (opts.quick ? 5 : 15); i++) {
       const with1 = structuredClone(base);
-      (with1.sets["s:big"] as { members: string[] }).members.push(`${member(110_000 + i)}/32`);
+      (with1.sets["s:big"] as unknown as { members: string[] }).members.push(`${member(110_000 + i)}/32`);
       const m1 = buildDataplane(with1, NODE, { config: { compileAllowRuns: false } });
       const [a, ra] = await timeIt(() => applier.apply(m1));
       if (ra.mode !== "delta" || ra.ops !== 1) throw new Error(`expected a one-op delta, got ${JSON.stringify(ra)}`);

@@ -71,7 +71,7 @@ for (const variant of ["default", "legacy"] as IptablesVariant[]) {
       await applier.apply(fixture());
       await inSync(fixture());
 
-      const withMember = fixture((ir) => (ir.sets[SET_DNS] as { members: string[] }).members.push("198.18.2.99/32"));
+      const withMember = fixture((ir) => (ir.sets[SET_DNS] as unknown as { members: string[] }).members.push("198.18.2.99/32"));
       expect(await applier.apply(withMember)).toMatchObject({ mode: "delta", ops: 1 });
       expect(kernel.lastSteps).toEqual([{ tool: "ipset", input: "add cali40s-dns00000000000000000000 198.18.2.99\n" }]);
       await inSync(withMember);

@@ -127,7 +127,7 @@ describe("buildDataplane: incremental changes are small", () => {
     const ir = fixtureIR();
     const before = buildDataplane(ir, NODE, { config: { compileAllowRuns: false } });
     const ir2 = fixtureIR();
-    (ir2.sets[SET_DNS] as { members: string[] }).members.push("198.18.2.54/32");
+    (ir2.sets[SET_DNS] as unknown as { members: string[] }).members.push("198.18.2.54/32");
     const after = buildDataplane(ir2, NODE, { config: { compileAllowRuns: false } });
     expect(diffModels(before, after)).toEqual([{ op: "add-elements", set: "cali40s-dns00000000000000000000", elements: ["198.18.2.54"] }]);
   });
@@ -135,7 +135,7 @@ describe("buildDataplane: incremental changes are small", () => {
   it("with compiled runs, a new pod adds one element per (protocol, port) of the run", () => {
     const before = buildDataplane(fixtureIR(), NODE);
     const ir2 = fixtureIR();
-    (ir2.sets[SET_CLIENT] as { members: string[] }).members.push("198.18.1.99/32");
+    (ir2.sets[SET_CLIENT] as unknown as { members: string[] }).members.push("198.18.1.99/32");
     const ops = diffModels(before, buildDataplane(ir2, NODE));
     expect(ops).toHaveLength(1);
     expect(ops[0]).toMatchObject({ op: "add-elements", elements: ["198.18.1.99 . 6 . 443", "198.18.1.99 . 6 . 80"] });

@@ -19,7 +19,7 @@
  *    can say it): "protocol carries no port" or "protocol carries ports and port not in …",
  *    mirroring rule/match.ts where a portless packet passes every negative port match.
  */
-import { BugError } from "../model/index.js";
+import { BugError, ChunkedList, type List } from "../model/index.js";
 import {
   carriesPorts,
   formatAddr,
@@ -172,9 +172,9 @@ export class SetRegistry {
   private readonly cache = new Map<string, { spec: SetSpec; set: DpSet }>();
   private readonly byId = new Map<SetId, Set<string>>();
   /** Selector members split per family, kept to patch with the next change of the set. */
-  private readonly splits = new Map<string, SplitState | { members: string[]; out: { hosts: string[]; nets: string[] } }>();
+  private readonly splits = new Map<string, SplitState | { members: List<string>; out: SplitOut }>();
   /** Port and address sets' members and elements per "kind|family|id", kept to patch likewise. */
-  private readonly portLists = new Map<string, PortListState | { members: PortMember[]; elements: string[] }>();
+  private readonly portLists = new Map<string, PortListState | { members: List<PortMember>; elements: List<string> }>();
   /** Splits / port lists stored without their patching index, each with what makes it
    *  (prepareForChanges); keyed "s:" + split key or "p:" + port-list key. */
   private readonly unindexed = new Map<string, () => void>();
@@ -318,7 +318,7 @@ export class SetRegistry {
    * are patched with the members that came and went (like selector splits), so a pod joining a
    * named-port set of 100k members costs what changed, not converting and sorting 100k members.
    */
-  private portElements(kind: "port" | "address", id: SetId, members: PortMember[], family: Family): string[] {
+  private portElements(kind: "port" | "address", id: SetId, members: List<PortMember>, family: Family): List<string> {
     const key = `${kind}|${family}|${id}`;
     const where = `set ${id}`;
     const st = this.portLists.get(key);
@@ -353,7 +353,7 @@ export class SetRegistry {
    * costs a hash lookup per member and an array copy, not parsing 100k addresses again. When a
    * CIDR of the family comes or goes, the split is recomputed (CIDRs are collapsed together).
    */
-  private split(id: SetId, members: string[], family: Family): { hosts: string[]; nets: string[] } {
+  private split(id: SetId, members: List<string>, family: Family): SplitOut {
     const key = `${family}|${id}`;
     const st = this.splits.get(key);
     if (st && st.members === members) return st.out;
@@ -441,12 +441,12 @@ export class SetRegistry {
  * Cached per members array: the engine and the agent keep unchanged sets' arrays between builds,
  * so rebuilding the model after a small change does not re-parse 100k addresses.
  */
-const splitCache = new WeakMap<string[], { text: string; byFamily: Map<Family, { hosts: string[]; nets: string[] }> }>();
+const splitCache = new WeakMap<List<string>, { text: string; byFamily: Map<Family, SplitOut> }>();
 
-function splitSelectorMembers(members: string[], family: Family, where: string): { hosts: string[]; nets: string[] } {
+function splitSelectorMembers(members: List<string>, family: Family, where: string): SplitOut {
   // The joined text guards against callers that change an array in place between builds: joining
-  // is far cheaper than parsing every address again.
-  const text = members.join(",");
+  // is far cheaper than parsing every address again. (A ChunkedList cannot change.)
+  const text = members instanceof ChunkedList ? "" : members.join(",");
   let entry = splitCache.get(members);
   if (!entry || entry.text !== text) splitCache.set(members, (entry = { text, byFamily: new Map() }));
   const hit = entry.byFamily.get(family);
@@ -483,15 +483,21 @@ function canonicalAddr(addr: string, where: string): { family: Family; text: str
   return hit;
 }
 
+/** A selector set's members of one family: host addresses (hash set) and CIDRs (interval set). */
+interface SplitOut {
+  hosts: List<string>;
+  nets: string[];
+}
+
 interface SplitState {
-  members: string[];
+  members: List<string>;
   /** Distinct members (the whole selector, both families). */
   present: Set<string>;
   /** `members` lists each member once (patching needs it; otherwise the split is recomputed). */
   unique: boolean;
   /** Host text of the family → number of distinct members that give it (spellings may differ). */
   hostCount: Map<string, number>;
-  out: { hosts: string[]; nets: string[] };
+  out: SplitOut;
 }
 
 function hostOf(m: string, family: Family, where: string): string | undefined | null {
@@ -500,7 +506,7 @@ function hostOf(m: string, family: Family, where: string): string | undefined | 
   return isHostCidr(c) ? formatAddr({ family, value: c.base }) : null;
 }
 
-function newSplitState(members: string[], out: { hosts: string[]; nets: string[] }, family: Family): SplitState {
+function newSplitState(members: List<string>, out: SplitOut, family: Family): SplitState {
   const present = new Set(members);
   const hostCount = new Map<string, number>();
   // Count by parsing only where the spelling is not already the host text + "/32" or "/128".
@@ -523,9 +529,9 @@ function newSplitState(members: string[], out: { hosts: string[]; nets: string[]
 /** The last diff from each member list: both families' splits of a set patch from the same two
  *  lists (their `present` sets are equal: both hold the whole selector's members), so the second
  *  reuses the first's diff. Keyed weakly by the previous list, which is dropped with it. */
-const lastDiff = new WeakMap<string[], { after: string[]; removed: string[]; added: string[]; unique: boolean }>();
+const lastDiff = new WeakMap<List<string>, { after: List<string>; removed: string[]; added: string[]; unique: boolean }>();
 
-function patchSplit(st: SplitState, members: string[], family: Family, where: string): SplitState | undefined {
+function patchSplit(st: SplitState, members: List<string>, family: Family, where: string): SplitState | undefined {
   if (!st.unique) return undefined;
   let d = lastDiff.get(st.members);
   if (!d || d.after !== members) lastDiff.set(st.members, (d = { after: members, ...diffLists(st.members, members, st.present, String) }));
@@ -564,12 +570,12 @@ function patchSplit(st: SplitState, members: string[], family: Family, where: st
 }
 
 interface PortListState {
-  members: PortMember[];
+  members: List<PortMember>;
   /** portMemberKey of every member (each listed once, else the state is not made). */
   present: Set<string>;
   /** Element of the family → number of members giving it (ports of one address, spellings). */
   count: Map<string, number>;
-  elements: string[];
+  elements: List<string>;
 }
 
 const portMemberKey = (m: PortMember): string => `${m.addr}|${m.protocol}|${m.port}`;
@@ -581,7 +587,7 @@ function portElement(kind: "port" | "address", m: PortMember, family: Family, wh
 }
 
 /** The patching index of a port/address set; undefined when a member is listed twice. */
-function newPortListState(kind: "port" | "address", members: PortMember[], elements: string[], family: Family, where: string): PortListState | undefined {
+function newPortListState(kind: "port" | "address", members: List<PortMember>, elements: List<string>, family: Family, where: string): PortListState | undefined {
   const present = new Set<string>();
   const count = new Map<string, number>();
   for (const m of members) {
@@ -595,7 +601,7 @@ function newPortListState(kind: "port" | "address", members: PortMember[], eleme
 }
 
 /** Patches `st` in place to `members`; false when `members` lists a member twice (recompute). */
-function patchPortList(st: PortListState, kind: "port" | "address", members: PortMember[], family: Family, where: string): boolean {
+function patchPortList(st: PortListState, kind: "port" | "address", members: List<PortMember>, family: Family, where: string): boolean {
   const { removed, added, unique } = diffLists(st.members, members, st.present, portMemberKey);
   if (!unique) return false;
   const rem = removed.map((m) => portElement(kind, m, family, where));

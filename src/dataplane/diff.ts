@@ -9,6 +9,7 @@
  */
 import type { DataplaneModel, DpChain, DpMap, DpMapTarget, DpSet } from "./model.js";
 import { elementDeltaFrom } from "./set-patch.js";
+import { listArray, type List } from "../model/index.js";
 
 export type DpOp =
   | { op: "add-set"; set: DpSet }
@@ -104,10 +105,12 @@ export function modelCounts(model: DataplaneModel, prev?: DataplaneModel): Model
 
 /** [removed, added] between two sorted unique lists: the recorded edit when `to` was patched
  *  from `from` (set-patch.ts), else one merge pass. */
-function changes(from: string[], to: string[]): [string[], string[]] {
-  if (from === to) return [[], []];
-  const d = elementDeltaFrom(to, from);
+function changes(fromList: List<string>, toList: List<string>): [string[], string[]] {
+  if (fromList === toList) return [[], []];
+  const d = elementDeltaFrom(toList, fromList);
   if (d) return [[...d.removed].sort(), [...d.added].sort()];
+  const from = listArray(fromList);
+  const to = listArray(toList);
   const del: string[] = [];
   const add: string[] = [];
   let i = 0;

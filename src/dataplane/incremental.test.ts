@@ -15,6 +15,7 @@ import type { ClusterIR, EndpointIR, PolicyIR, RuleIR, SetDef } from "../rule/in
 import { arbCluster, type ArbSpec } from "./testdata/arbitrary.js";
 import { fixtureIR, ingressPolicy, NODE, SET_CLIENT } from "./testdata/fixtures.js";
 import { buildDataplane, checkReferences, DataplaneBuilder, diffModels, kernelView, KernelViewer, modelCounts, type DataplaneConfig, type DataplaneModel } from "./index.js";
+import { listArray } from "../model/index.js";
 
 const spec: ArbSpec = {
   pods: [
@@ -67,7 +68,7 @@ function applyStep(ir: ClusterIR, s: Step): ClusterIR {
       if (d.kind !== "selector") return ir;
       // Variants: fewer members, an external CIDR joins (interval part appears), many hosts
       // (crosses the compile limit), CIDRs removed, a remote pod address joins.
-      const base = d.members.filter((m) => !m.startsWith("198.18.7."));
+      const base = listArray(d.members).filter((m) => !m.startsWith("198.18.7."));
       const variants = [
         base.slice(1),
         [...base, "203.0.113.0/24"],
@@ -279,7 +280,7 @@ describe("DataplaneBuilder: a step rebuilds only what it changes", () => {
   it("CIDRs leaving or joining a selector rebuild the chains that use the selector, not others", () => {
     const { b, ir, m } = fresh();
     const d = ir.sets[SET_CLIENT]! as Extract<SetDef, { kind: "selector" }>;
-    const hostsOnly = d.members.filter((x) => x.endsWith("/32") || x.endsWith("/128"));
+    const hostsOnly = listArray(d.members).filter((x) => x.endsWith("/32") || x.endsWith("/128"));
     expect(hostsOnly.length).toBeLessThan(d.members.length);
     const steps = [hostsOnly, [...hostsOnly, "203.0.113.0/24"], [...hostsOnly, "203.0.113.0/24", "198.51.100.0/24"]];
     const rebuilt = steps.map((members) => {

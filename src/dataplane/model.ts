@@ -18,6 +18,7 @@
  *  - Elements are canonical strings, sorted and unique (see `elementKey`).
  */
 import type { PortRange, RuleOrigin } from "../rule/index.js";
+import type { List } from "../model/index.js";
 
 export type Family = 4 | 6;
 export type Side = "src" | "dst";
@@ -101,8 +102,10 @@ export interface DpSet {
   fields: SetField[];
   /** Elements may be CIDRs (first field); needs a kernel interval set. */
   interval: boolean;
-  /** Canonical elements, sorted, unique: "198.18.1.10", "10.0.0.0/8", "198.18.1.10 . 6 . 80". */
-  elements: string[];
+  /** Canonical elements, sorted, unique: "198.18.1.10", "10.0.0.0/8", "198.18.1.10 . 6 . 80".
+   *  An array, or a ChunkedList when the set was patched from its previous elements (a pod add
+   *  then copies a chunk, not 100k elements); both print as an array. */
+  elements: List<string>;
   /** What the set stands for, for comments and debugging ("selector role == 'db'"). */
   about: string;
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { cidrContains, indexSets, matchRule, parseAddr, parseCidr, ruleForFamily, type ClusterIR, type EndpointIR, type EntityMatch, type PortRange, type Packet, type PolicyIR, type RuleIR, type RuleMatch, type SetDef } from "../rule/index.js";
 import { ingressPolicy } from "./testdata/fixtures.js";
 import { buildDataplane, DataplaneBuilder, type DataplaneConfig, type DataplaneModel, type DpMatch } from "./index.js";
+import { listArray } from "../model/index.js";
 
 const N = "node1";
 const TW = "cali-tw-calib0000000000";
@@ -159,7 +160,7 @@ function matches(x: DpMatch, p: Packet, mark: number, m: DataplaneModel): boolea
     case "addr":
       return p.family === x.family && neg(x.cidrs.some((c) => inCidr(x.side === "src" ? p.srcIP : p.dstIP, c)));
     case "addr-set":
-      return p.family === x.family && neg(m.sets[x.set]!.elements.some((c) => inCidr(x.side === "src" ? p.srcIP : p.dstIP, c)));
+      return p.family === x.family && neg(listArray(m.sets[x.set]!.elements).some((c) => inCidr(x.side === "src" ? p.srcIP : p.dstIP, c)));
     case "port": {
       const v = x.side === "src" ? p.srcPort : p.dstPort;
       return v !== undefined && neg(x.ranges.some((r) => v >= r.first && v <= r.last));
@@ -167,7 +168,7 @@ function matches(x: DpMatch, p: Packet, mark: number, m: DataplaneModel): boolea
     case "concat-set": {
       if (p.family !== x.family) return false;
       const vals = x.key.map((k) => (k === "saddr" ? p.srcIP : k === "daddr" ? p.dstIP : k === "l4proto" ? p.protocol : k === "sport" ? p.srcPort : p.dstPort));
-      const hit = m.sets[x.set]!.elements.some((e) => e.split(" . ").every((f, i) => (i === 0 ? inCidr(String(vals[0]), f) : Number(f) === vals[i])));
+      const hit = listArray(m.sets[x.set]!.elements).some((e) => e.split(" . ").every((f, i) => (i === 0 ? inCidr(String(vals[0]), f) : Number(f) === vals[i])));
       return neg(hit);
     }
     default:

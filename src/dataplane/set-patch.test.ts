@@ -7,9 +7,10 @@ import { SetRegistry, sortUnique, type IrSetSpec } from "./compile.js";
 import { diffLists, elementDeltaFrom, patchSortedStrings } from "./set-patch.js";
 import { diffModels, recordChanges } from "./diff.js";
 import { DEFAULT_CONFIG, type DataplaneModel } from "./model.js";
+import { listArray, type List } from "../model/index.js";
 
 /** A model holding one IPv4 address set "s" with these elements. */
-const oneSetModel = (elements: string[]): DataplaneModel => ({
+const oneSetModel = (elements: List<string>): DataplaneModel => ({
   node: "n",
   config: DEFAULT_CONFIG,
   sets: { s: { name: "s", family: 4, fields: ["addr"], interval: false, elements, about: "" } },

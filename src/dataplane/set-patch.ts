@@ -8,7 +8,7 @@
  * "sorted", but the engine's order (family, numeric base, prefix) is not the kernel element order
  * (string order), and a wrong assumption here would silently drop elements.
  */
-import { lowerBound } from "../model/index.js";
+import { editList, listArray, listLowerBound, type List } from "../model/index.js";
 import { memberDeltaFrom, type MemberDelta } from "../rule/index.js";
 
 /** Distinct members of `before` missing from `after` and of `after` missing from `before` (by
@@ -16,13 +16,16 @@ import { memberDeltaFrom, type MemberDelta } from "../rule/index.js";
  *  which must list each key once; it is not modified. Cost: one `===` per shared member at both
  *  ends, hashing only the window between the first and the last difference. */
 export function diffLists<T>(
-  before: readonly T[],
-  after: readonly T[],
+  beforeList: List<T>,
+  afterList: List<T>,
   present: ReadonlySet<string>,
   key: (x: T) => string,
 ): { removed: T[]; added: T[]; unique: boolean } {
-  const d = memberDeltaFrom(after, before);
+  const d = memberDeltaFrom(afterList, beforeList);
   if (d) return fromDelta(d, present, key);
+  // No recorded edit: compare the lists (as arrays; a ChunkedList joins its chunks once).
+  const before = listArray(beforeList);
+  const after = listArray(afterList);
   const n = before.length;
   const m = after.length;
   let p = 0;
@@ -60,16 +63,16 @@ export interface ElementDelta {
   added: readonly string[];
 }
 
-const elementDeltas = new WeakMap<readonly string[], { base: WeakRef<readonly string[]>; delta: ElementDelta }>();
+const elementDeltas = new WeakMap<List<string>, { base: WeakRef<List<string>>; delta: ElementDelta }>();
 
 /** How `elements` was patched from `base`, if patchSortedStrings made it from that very array. */
-export function elementDeltaFrom(elements: readonly string[], base: readonly string[]): ElementDelta | undefined {
+export function elementDeltaFrom(elements: List<string>, base: List<string>): ElementDelta | undefined {
   const d = elementDeltas.get(elements);
   return d && d.base.deref() === base ? d.delta : undefined;
 }
 
 /** The recorded edit that made `elements` and the array it was made from, while that array lives. */
-export function elementEdit(elements: readonly string[]): { base: readonly string[]; delta: ElementDelta } | undefined {
+export function elementEdit(elements: List<string>): { base: List<string>; delta: ElementDelta } | undefined {
   const d = elementDeltas.get(elements);
   const base = d?.base.deref();
   return d && base ? { base, delta: d.delta } : undefined;
@@ -97,25 +100,18 @@ function fromDelta<T>(d: MemberDelta<T>, present: ReadonlySet<string>, key: (x: 
 }
 
 /** `base` (sorted by string order, distinct) without `remove` (all present) and with `add` (none
- *  present), as a new array; `base` itself when both are empty. O(k log n) searches and one copy
- *  of slices — no per-element hashing. The new array remembers the edit (elementDelta). */
-export function patchSortedStrings(base: readonly string[], remove: readonly string[], add: readonly string[]): string[] {
-  if (remove.length === 0 && add.length === 0) return base as string[];
-  // Edit points in base order: a removal consumes base[at], an insertion goes before base[at].
-  const edits: Array<{ at: number; x?: string }> = [];
-  for (const r of remove) edits.push({ at: lowerBound(base, r) });
-  for (const a of add) edits.push({ at: lowerBound(base, a), x: a });
-  // Insertions before the removal at the same point (an insertion sorts before base[at]).
-  edits.sort((e, f) => e.at - f.at || (e.x === undefined ? 1 : f.x === undefined ? -1 : e.x < f.x ? -1 : 1));
-  const out: string[] = new Array(base.length - remove.length + add.length);
-  let o = 0;
-  let i = 0;
-  for (const e of edits) {
-    for (; i < e.at; i++) out[o++] = base[i]!;
-    if (e.x !== undefined) out[o++] = e.x;
-    else i++;
-  }
-  for (; i < base.length; i++) out[o++] = base[i]!;
+ *  present), as a new list; `base` itself when both are empty. O(k log n) searches and an edit
+ *  that copies the chunks it touches (ChunkedList) — no per-element work. The new list remembers
+ *  the edit (elementDelta). */
+export function patchSortedStrings(base: List<string>, remove: readonly string[], add: readonly string[]): List<string> {
+  if (remove.length === 0 && add.length === 0) return base;
+  const drops = remove.map((r) => listLowerBound(base, r, compareStrings)).sort((a, b) => a - b);
+  const inserts = add.map((x) => ({ at: listLowerBound(base, x, compareStrings), x })).sort((e, f) => e.at - f.at || compareStrings(e.x, f.x));
+  const out = editList(base, drops, inserts);
   elementDeltas.set(out, { base: new WeakRef(base), delta: { removed: [...remove], added: [...add] } });
   return out;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

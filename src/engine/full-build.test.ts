@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { generateCluster } from "../../bench/gen/cluster.js";
-import type { EndpointSlice, Issue, Namespace, NetworkSet, GlobalNetworkSet, Pod, Resource } from "../model/index.js";
+import { listArray, type EndpointSlice, type Issue, type Namespace, type NetworkSet, type GlobalNetworkSet, type Pod, type Resource } from "../model/index.js";
 import { canonicalAddr } from "../rule/index.js";
 import { parseSelector } from "../selector/index.js";
 import { Cluster } from "./cluster.js";
@@ -71,7 +71,7 @@ describe("set members: MemberOrder (class-level, by rank) equals per-set parsing
       expect(JSON.stringify(c.ir.sets)).toBe(JSON.stringify(plain));
       // The cases reach what they are meant to.
       const defs = Object.values(plain);
-      expect(defs.some((d) => d.kind === "selector" && d.members.some((m) => m.includes(":")) && d.members.some((m) => !m.includes(":")))).toBe(true);
+      expect(defs.some((d) => d.kind === "selector" && listArray(d.members).some((m) => m.includes(":")) && listArray(d.members).some((m) => !m.includes(":")))).toBe(true);
       expect(defs.some((d) => d.kind === "named-port" && d.members.length > 50)).toBe(true);
       expect(defs.some((d) => d.kind === "service" && d.members.length === 2)).toBe(true);
     }, 60_000);

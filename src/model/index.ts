@@ -3,3 +3,4 @@ export * from "./resources.js";
 export * from "./kinds.js";
 export * from "./sorted.js";
 export * from "./same-json.js";
+export * from "./chunked-list.js";

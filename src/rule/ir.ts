@@ -8,8 +8,10 @@
  * canonical (rewritten) selector, exactly like Felix's ParsedRule. Every rule carries its origin,
  * which becomes both the kernel comment and the explain trace label.
  *
- * All values are plain JSON: printable, sortable, diffable.
+ * All values are plain JSON: printable, sortable, diffable. The one exception in form, not in
+ * content: a set's members may be a ChunkedList, which prints as the array it stands for.
  */
+import type { List } from "../model/index.js";
 
 /** "s:<base64url sha224>" selector IP set; "n:<…>" named-port set; "svc:<…>" service set. */
 export type SetId = string;
@@ -128,8 +130,9 @@ export interface SelectorSetDef {
   kind: "selector";
   id: SetId;
   selector: string;
-  /** Canonical CIDRs (/32 and /128 for single addresses), sorted. */
-  members: string[];
+  /** Canonical CIDRs (/32 and /128 for single addresses), sorted. An array, or a ChunkedList
+   *  when a producer patched the previous list (src/model/chunked-list.ts). */
+  members: List<string>;
 }
 
 export interface PortMember {
@@ -148,7 +151,7 @@ export interface NamedPortSetDef {
    *  declared protocol either way. */
   protocol: number;
   selector: string;
-  members: PortMember[];
+  members: List<PortMember>;
 }
 
 /** Service set: for a destination match, (ip, proto, port) of the EndpointSlice endpoints;
@@ -158,7 +161,7 @@ export interface ServiceSetDef {
   id: SetId;
   service: { namespace: string; name: string };
   withPorts: boolean;
-  members: PortMember[];
+  members: List<PortMember>;
 }
 
 export type SetDef = SelectorSetDef | NamedPortSetDef | ServiceSetDef;

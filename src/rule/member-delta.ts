@@ -8,6 +8,8 @@
  * The base is held weakly: a strong reference would chain every list to the one before it and
  * keep a set's whole history alive for as long as its newest list is.
  */
+import type { List } from "../model/index.js";
+
 export interface MemberDelta<T> {
   /** Members of the base left out (the objects themselves). */
   removed: readonly T[];
@@ -15,14 +17,14 @@ export interface MemberDelta<T> {
   added: readonly T[];
 }
 
-const deltas = new WeakMap<readonly unknown[], { base: WeakRef<readonly unknown[]>; delta: MemberDelta<unknown> }>();
+const deltas = new WeakMap<List<unknown>, { base: WeakRef<List<unknown>>; delta: MemberDelta<unknown> }>();
 
-export function recordMemberDelta<T>(members: readonly T[], base: readonly T[], delta: MemberDelta<T>): void {
+export function recordMemberDelta<T>(members: List<T>, base: List<T>, delta: MemberDelta<T>): void {
   deltas.set(members, { base: new WeakRef(base), delta: delta as MemberDelta<unknown> });
 }
 
 /** The edit that made `members` from `base`, if its producer recorded one against that very list. */
-export function memberDeltaFrom<T>(members: readonly T[], base: readonly T[]): MemberDelta<T> | undefined {
+export function memberDeltaFrom<T>(members: List<T>, base: List<T>): MemberDelta<T> | undefined {
   const d = deltas.get(members);
   return d && d.base.deref() === base ? (d.delta as MemberDelta<T>) : undefined;
 }

@@ -19,7 +19,7 @@
  *   - a set whose order two different members with equal sort keys would decide (not produced
  *     by canonical records; kept as a safety net).
  */
-import type { EndpointSlice } from "../../model/index.js";
+import type { EndpointSlice, List } from "../../model/index.js";
 import {
   addrMemberText,
   calculateSets,
@@ -63,9 +63,12 @@ function sameDef(a: SetDef | undefined, b: SetDef): boolean {
   const { members: am, ...ar } = a;
   const { members: bm, ...br } = b;
   if (JSON.stringify(ar) !== JSON.stringify(br)) return false;
+  // Both lists are walked together: a patched list is a ChunkedList (no indexing by number).
+  const ia = (am as List<string | PortMember>)[Symbol.iterator]();
+  const ib = (bm as List<string | PortMember>)[Symbol.iterator]();
   for (let i = 0; i < am.length; i++) {
-    const x = am[i]!;
-    const y = bm[i]!;
+    const x = ia.next().value!;
+    const y = ib.next().value!;
     if (x === y) continue;
     if (typeof x === "string" || typeof y === "string") return false;
     if (x.addr !== y.addr || x.protocol !== y.protocol || x.port !== y.port) return false;
@@ -245,7 +248,7 @@ export class SetIndex {
       const remove = [...gone].filter((t) => !came.has(t) && ![...(this.owners.get(t) ?? [])].some((y) => a.members.has(y)));
       const members = patchSorted(def.members, remove, [...came], this.cmpCidr, String);
       if (!members) return undefined;
-      return members === def.members ? def : { ...def, members: members as string[] };
+      return members === def.members ? def : { ...def, members };
     }
     if (a.req.kind !== "named-port") return undefined;
     const { portName, protocol } = a.req;
@@ -269,7 +272,7 @@ export class SetIndex {
     const remove = [...gone].filter(([id, m]) => !came.has(id) && !stillThere(m, id)).map(([, m]) => m);
     const members = patchSorted(def.members, remove, [...came.values()], this.cmpPort, portMemberId);
     if (!members) return undefined;
-    return members === def.members ? def : { ...def, members: members as PortMember[] };
+    return members === def.members ? def : { ...def, members };
   }
 
   /** Brings dirty sets up to date; returns the ids whose definition changed. Sets that cannot be

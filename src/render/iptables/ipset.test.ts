@@ -5,6 +5,7 @@ import { patchSortedStrings, type DpSet, type Family, type SetField } from "../.
 import { canonicalAddr } from "../../rule/index.js";
 import { elementTexts, ipsetDef, recordedElementChanges, type IpsetDef } from "./ipset.js";
 import { planDelta } from "./plan.js";
+import { listArray } from "../../model/index.js";
 
 describe("elementTexts", () => {
   it("any dotted quad (canonical or not) comes out as canonicalAddr prints it", () => {
@@ -50,8 +51,8 @@ describe("ipsetDef of a patched set", () => {
           let set: DpSet = { name: "cali40s-test", family, fields, interval: false, about: "test", elements: sorted(start) };
           ipsetDef(set);
           for (const [adds, seed] of steps) {
-            const remove = set.elements.filter((_, i) => (i + seed) % 3 === 0);
-            const add = sorted(adds).filter((e) => !set.elements.includes(e));
+            const remove = listArray(set.elements).filter((_, i) => (i + seed) % 3 === 0);
+            const add = sorted(adds).filter((e) => !listArray(set.elements).includes(e));
             const before = ipsetDef(set);
             set = { ...set, elements: patchSortedStrings(set.elements, remove, add) };
             expect(ipsetDef(set)).toEqual(ipsetDef({ ...set, elements: [...set.elements] }));
@@ -59,7 +60,9 @@ describe("ipsetDef of a patched set", () => {
             // walk over unrecorded copies gives.
             if (recordedElementChanges(before, ipsetDef(set))) recordedSteps++;
             const plan = (a: IpsetDef, b: IpsetDef) => planDelta({ tables: [], sets: { [a.name]: a } }, { tables: [], sets: { [b.name]: b } });
-            expect(plan(before, ipsetDef(set))).toEqual(plan(structuredClone(before), structuredClone(ipsetDef(set))));
+            // Copies carry no recorded edit (and a ChunkedList copies as the array it stands for).
+            const copy = (d: IpsetDef): IpsetDef => ({ ...d, elements: [...d.elements] });
+            expect(plan(before, ipsetDef(set))).toEqual(plan(copy(before), copy(ipsetDef(set))));
           }
         }),
       );

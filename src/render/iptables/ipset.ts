@@ -10,7 +10,7 @@
  *  - hash:net refuses a /0 prefix, so 0.0.0.0/0 is stored as its two /1 halves (same union);
  *  - hash:net prints a full-length prefix as a bare address, so comparisons normalise that away.
  */
-import { BugError, lowerBound } from "../../model/index.js";
+import { BugError, listAt, listLowerBound, type List } from "../../model/index.js";
 import { canonicalAddr, parseCidr, PROTO_SCTP, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE } from "../../rule/index.js";
 import { elementEdit, patchSortedStrings, type DpSet, type Family, type SetField } from "../../dataplane/index.js";
 
@@ -23,8 +23,8 @@ export interface IpsetDef {
   name: string;
   family: Family;
   type: IpsetType;
-  /** Element texts as ipset reads them, sorted, unique. */
-  elements: string[];
+  /** Element texts as ipset reads them, sorted, unique (a ChunkedList when patched). */
+  elements: List<string>;
 }
 
 const PORT_PROTO_NAMES: Record<number, string> = { [PROTO_TCP]: "tcp", [PROTO_UDP]: "udp", [PROTO_SCTP]: "sctp", [PROTO_UDPLITE]: "udplite" };
@@ -80,7 +80,7 @@ export function elementTexts(el: string, type: IpsetType, set: string): string[]
 
 const defs = new WeakMap<DpSet, IpsetDef>();
 /** The same by element array, to find the conversion of the array a changed set was patched from. */
-const defsByElements = new WeakMap<readonly string[], IpsetDef>();
+const defsByElements = new WeakMap<List<string>, IpsetDef>();
 
 /**
  * The ipset form of a model set, memoised per DpSet object: a model builder that keeps unchanged
@@ -141,13 +141,17 @@ const patches = new WeakMap<IpsetDef, { from: IpsetDef; removed: readonly string
 export function recordedElementChanges(from: IpsetDef, to: IpsetDef): { dels: string[]; adds: string[] } | undefined {
   const p = patches.get(to);
   if (!p || p.from !== from) return undefined;
-  const has = (list: readonly string[], x: string) => {
-    const i = lowerBound(list, x);
-    return i < list.length && list[i] === x;
+  const has = (list: List<string>, x: string) => {
+    const i = listLowerBound(list, x, compareStrings);
+    return i < list.length && listAt(list, i) === x;
   };
   const dels = uniqueSorted(p.removed.filter((e) => has(from.elements, e) && !has(to.elements, e)));
   const adds = uniqueSorted(p.added.filter((e) => has(to.elements, e) && !has(from.elements, e)));
   return { dels, adds };
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function uniqueSorted(xs: string[]): string[] {

@@ -21,6 +21,7 @@
  * jumps and sets to delete; planDelta needs only the previous and next renders.
  */
 import type { Family } from "../../dataplane/index.js";
+import { listArray } from "../../model/index.js";
 import { createLine, isOurSet, recordedElementChanges, tempSetName, type IpsetDef } from "./ipset.js";
 import { TABLES, type IptRendered, type IptTableRender } from "./render.js";
 import type { IptTable } from "./rule.js";
@@ -70,7 +71,7 @@ function restoreSteps(blocks: Map<Family, string[]>): IptStep[] {
 }
 
 function fillSet(d: IpsetDef, name: string): string[] {
-  return d.elements.map((e) => `add ${name} ${e}`);
+  return listArray(d.elements).map((e) => `add ${name} ${e}`);
 }
 
 /**
@@ -190,8 +191,8 @@ export function planDelta(from: IptRendered, to: IptRendered): IptStep[] {
     }
     // Both element lists are sorted and unique (IpsetDef): one merge walk finds the difference
     // without building sets of a 100k-member set's texts.
-    const a = old.elements;
-    const b = d.elements;
+    const a = listArray(old.elements);
+    const b = listArray(d.elements);
     const dels: string[] = [];
     const adds: string[] = [];
     let i = 0;

@@ -9,6 +9,7 @@ import { fixtureIR, NODE, runFixtureIR, SET_DNS } from "../../dataplane/testdata
 import type { ClusterIR, EndpointIR } from "../../rule/index.js";
 import { chunkPorts, EMPTY_STATE, expectedDigest, ipsetDef, MULTIPORT_SLOTS, parseState, planDelta, planFull, planRemove, planText, render, renderCached, renderRule, stateDigest, type IptState, type RuleContext } from "./index.js";
 import { runIptRule, runIptRules, runModelRule, type Outcome, type Pkt } from "./testdata/interp.js";
+import { listArray } from "../../model/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -426,7 +427,7 @@ function stateOf(m: DataplaneModel): IptState {
       .join("\n");
   }
   const ipset = Object.values(r.sets)
-    .flatMap((s) => [`create ${s.name} ${s.type} family ${s.family === 4 ? "inet" : "inet6"} hashsize 1024 maxelem 1048576`, ...s.elements.map((e) => `add ${s.name} ${e}`)])
+    .flatMap((s) => [`create ${s.name} ${s.type} family ${s.family === 4 ? "inet" : "inet6"} hashsize 1024 maxelem 1048576`, ...listArray(s.elements).map((e) => `add ${s.name} ${e}`)])
     .join("\n");
   return parseState({ save, ipset });
 }
@@ -440,7 +441,7 @@ describe("plans", () => {
 
   it("a new pod in a selector is one ipset add and no iptables-restore", () => {
     const a = model();
-    const b = model((ir) => (ir.sets[SET_DNS] as { members: string[] }).members.push("198.18.2.99/32"));
+    const b = model((ir) => (ir.sets[SET_DNS] as unknown as { members: string[] }).members.push("198.18.2.99/32"));
     expect(diffModels(a, b)).toHaveLength(1);
     expect(planDelta(render(a), render(b))).toEqual([{ tool: "ipset", input: "add cali40s-dns00000000000000000000 198.18.2.99\n" }]);
   });
@@ -513,7 +514,7 @@ describe("chains rendered once and reused", () => {
     const steps: Array<(ir: ClusterIR) => void> = [
       () => {},
       (ir) => (ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db")),
-      (ir) => ((ir.sets[SET_DNS] as { members: string[] }).members = []),
+      (ir) => ((ir.sets[SET_DNS] as unknown as { members: string[] }).members = []),
       (ir) => (ir.endpoints = ir.endpoints.slice(1)),
       () => {},
     ];

@@ -27,6 +27,7 @@ import {
   type DpOp,
   type DpSet,
 } from "../../dataplane/index.js";
+import { listArray } from "../../model/index.js";
 import { elementValue, ruleExprLists, setTypeOf, type Json, type NftExpr } from "./expr.js";
 
 export type NftCommand = { [verb: string]: { [object: string]: Json } };
@@ -82,7 +83,7 @@ function tableObj(t: NftTarget): { [k: string]: Json } {
 function setObj(s: DpSet, t: NftTarget, withElements: boolean): { [k: string]: Json } {
   const o: { [k: string]: Json } = { family: t.family, table: t.table, name: s.name, type: setTypeOf(s.family, s.fields) };
   if (s.interval) o.flags = ["interval"];
-  if (withElements && s.elements.length > 0) o.elem = s.elements.map((e) => elementValue(e, s.fields));
+  if (withElements && s.elements.length > 0) o.elem = listArray(s.elements).map((e) => elementValue(e, s.fields));
   return { set: o };
 }
 

@@ -8,7 +8,7 @@ import type { Json, NftExpr } from "./expr.js";
 import { elementValue, setTypeOf } from "./expr.js";
 import { chainRules, DEFAULT_TARGET, type NftBatch, type NftTarget } from "./render.js";
 import { MAPS } from "../../dataplane/index.js";
-import { BugError } from "../../model/index.js";
+import { BugError, listArray } from "../../model/index.js";
 
 const q = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 /** Chain names: nft identifiers allow letters, digits, / - _ . ; anything else is quoted. */
@@ -120,7 +120,7 @@ export function renderText(model: DataplaneModel, t: NftTarget = DEFAULT_TARGET)
   for (const s of Object.values(model.sets)) {
     lines.push(`\tset ${s.name} {`, `\t\ttype ${typeText(setTypeOf(s.family, s.fields))}`);
     if (s.interval) lines.push(`\t\tflags interval`);
-    if (s.elements.length > 0) lines.push(`\t\telements = { ${elementsText(s.elements.map((e) => setElementText(elementValue(e, s.fields))))} }`);
+    if (s.elements.length > 0) lines.push(`\t\telements = { ${elementsText(listArray(s.elements).map((e) => setElementText(elementValue(e, s.fields))))} }`);
     lines.push(`\t}`);
   }
   for (const m of Object.values(model.maps)) {

@@ -11,6 +11,7 @@
 import { cidrContains, parseAddr, parseCidr } from "../../../rule/index.js";
 import type { CtState, DpMap, DpMatch, DpRule, DpSet, Family } from "../../../dataplane/index.js";
 import type { IpsetDef } from "../ipset.js";
+import { listArray } from "../../../model/index.js";
 
 export interface Pkt {
   family: Family;
@@ -68,7 +69,7 @@ function modelMatch(m: DpMatch, p: Pkt, sets: Record<string, DpSet>): boolean {
     case "addr-set": {
       if (p.family !== m.family) return false;
       const s = sets[m.set]!;
-      return neg(s.elements.some((c) => inCidr(m.side === "src" ? p.src : p.dst, c)));
+      return neg(listArray(s.elements).some((c) => inCidr(m.side === "src" ? p.src : p.dst, c)));
     }
     case "port": {
       if (!hasPorts(p)) return false;
@@ -80,7 +81,7 @@ function modelMatch(m: DpMatch, p: Pkt, sets: Record<string, DpSet>): boolean {
       const s = sets[m.set]!;
       const vals = m.key.map((k) => (k === "saddr" ? p.src : k === "daddr" ? p.dst : k === "l4proto" ? p.proto : k === "sport" ? p.sport : p.dport));
       if (vals.some((v) => v === undefined)) return false;
-      const hit = s.elements.some((e) => {
+      const hit = listArray(s.elements).some((e) => {
         const parts = e.split(" . ");
         return parts.every((x, i) => (s.fields[i] === "addr" ? inCidr(String(vals[i]), x) : Number(x) === vals[i]));
       });
@@ -123,10 +124,10 @@ const protoNum = (s: string) => PROTO_BY_NAME[s] ?? Number(s);
 function ipsetHas(def: IpsetDef, p: Pkt, flags: string[]): boolean {
   if (def.family !== p.family) return false;
   const addr = flags[0] === "src" ? p.src : p.dst;
-  if (def.type === "hash:ip" || def.type === "hash:net") return def.elements.some((e) => inCidr(addr, e));
+  if (def.type === "hash:ip" || def.type === "hash:net") return listArray(def.elements).some((e) => inCidr(addr, e));
   if (!hasPorts(p)) return false;
   const port = flags[1] === "src" ? p.sport! : p.dport!;
-  return def.elements.some((e) => {
+  return listArray(def.elements).some((e) => {
     const comma = e.lastIndexOf(",");
     const [proto, pt] = e.slice(comma + 1).split(":");
     return inCidr(addr, e.slice(0, comma)) && protoNum(proto!) === p.proto && Number(pt) === port;
