@@ -173,6 +173,28 @@ describe.skipIf(!root)("real packets: nftables and iptables enforce the fixture 
     });
   }
 
+  // The same run as a group chain in pieces (build.ts groupChunks), uncompiled so that the group
+  // has enough rules to cut: an Allow or Pass inside a piece must end the group, a Deny drop.
+  const piecesModel = buildDataplane(runFixtureIR(), NODE, { config: { denyAction: "reject", compileAllowRuns: false, groupChunkRules: 1 } });
+  it("the pieces model jumps from web's group chain to pieces", () => {
+    const group = Object.values(piecesModel.chains).find((c) => c.name.startsWith("cali-gi-"))!;
+    const jumps = group.rules.filter((r) => r.verdict?.kind === "jump" && r.verdict.chain.startsWith("cali-gci-"));
+    expect(jumps.length).toBeGreaterThan(1);
+  });
+  for (const [name, choice] of backends) {
+    it(`${name}: a group chain in pieces decides as the whole chain`, async () => {
+      const { kernel, backend } = makeDataplane(choice);
+      const applier = new Applier(kernel, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
+      await applier.apply(piecesModel);
+      try {
+        await exec("conntrack", ["-F"], { netns: nodeNs, okCodes: [0, 1] });
+        expect(await webMatrix()).toEqual(webExpected());
+      } finally {
+        await applier.remove();
+      }
+    });
+  }
+
   for (const [name, choice] of backends) {
     it(`${name}: the probe matrix matches the policies`, async () => {
       const { kernel, backend } = makeDataplane(choice);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ClusterIR, RuleIR, RuleMatch } from "../rule/index.js";
-import { buildDataplane, checkReferences, diffModels, type DataplaneModel, type DpRule } from "./index.js";
+import { buildDataplane, checkReferences, DataplaneBuilder, diffModels, type DataplaneModel, type DpRule } from "./index.js";
 import { fixtureIR, NODE, SET_CLIENT, SET_DNS } from "./testdata/fixtures.js";
 import { collapseCidrs } from "./compile.js";
 import { parseCidr } from "../rule/index.js";
@@ -277,6 +277,36 @@ describe("allow-only policies of a tier share one group chain", () => {
     expect([...firstAt].sort((a, b) => a - b)).toEqual(firstAt);
     const off = buildDataplane(irWith(["knp/prod/k1", "knp/prod/k2"]), NODE, { config: { groupAllowPolicies: false } });
     expect(Object.keys(off.chains).some((c) => c.startsWith("cali-gi-"))).toBe(false);
+  });
+
+  it("a long group chain is cut into pieces by content: a policy inserted in the middle changes the pieces around it only", () => {
+    const config = { compileAllowRuns: false, groupChunkRules: 8 };
+    const manyIR = (names: string[]) => {
+      const ir = fixtureIR();
+      for (const n of names) ir.policies[`knp/prod/${n}`] = allowPolicy(n, n === "new" ? 8999 : 9000 + Number(n.slice(1)));
+      ir.endpoints.find((e) => e.key === "wep/prod/web")!.ingress.tiers[1]!.policies = names.map((n) => `knp/prod/${n}`);
+      return ir;
+    };
+    const names = Array.from({ length: 80 }, (_, i) => `p${String(i).padStart(2, "0")}`);
+    const pieces = (m: DataplaneModel) => Object.keys(m.chains).filter((c) => c.startsWith("cali-gci-"));
+    const b = new DataplaneBuilder(NODE, { config });
+    const before = b.build(manyIR(names));
+    const ruleCount = Object.values(before.chains).filter((c) => c.name.startsWith("cali-gci-")).reduce((n, c) => n + c.rules.length, 0);
+    expect(ruleCount).toBeGreaterThan(100); // every policy's rules, now in pieces
+    expect(pieces(before).length).toBeGreaterThan(5);
+    const group = Object.values(before.chains).find((c) => c.name.startsWith("cali-gi-"))!;
+    expect(group.rules.length).toBe(2 * pieces(before).length - 1); // jump, then return if decided
+    // One policy more, in the middle of the list (its port is new, so its rules are new content).
+    const after = b.build(manyIR([...names.slice(0, 40), "new", ...names.slice(40)]));
+    const gone = pieces(before).filter((c) => !(c in after.chains));
+    const added = pieces(after).filter((c) => !(c in before.chains));
+    expect(gone.length).toBeLessThanOrEqual(2);
+    expect(added.length).toBeLessThanOrEqual(3);
+    expect(after).toEqual(buildDataplane(manyIR([...names.slice(0, 40), "new", ...names.slice(40)]), NODE, { config }));
+    // The delta adds the new pieces and rewrites only the group chain (renamed: its policies
+    // changed) and the endpoint chain that jumps to it.
+    const ops = diffModels(before, after).filter((o) => o.op === "add-chain" || o.op === "replace-chain");
+    expect(ops.length).toBeLessThanOrEqual(added.length + 1 /* the group */ + 1 /* web's endpoint chain */);
   });
 });
 

@@ -77,6 +77,7 @@ import {
   originLabel,
   policyChainName,
   policyGroupChainName,
+  groupChunkChainName,
   profileChainName,
   ruleLogPrefix,
   type EndpointChainKind,
@@ -105,7 +106,9 @@ type ChainSpec =
   | { kind: "policy"; key: PolicyKey; dir: Dir }
   /** Consecutive Allow/Deny-only policies of one tier in one chain (see tierJumps). */
   | { kind: "group"; keys: PolicyKey[]; dir: Dir }
-  | { kind: "profile"; key: PolicyKey; dir: Dir };
+  | { kind: "profile"; key: PolicyKey; dir: Dir }
+  /** A piece of a long group chain: its rules, as the group's piece compiled them (groupChunks). */
+  | { kind: "chunk"; rules: DpRule[]; dir: Dir };
 
 /** One independently rebuildable part of the model (see the file comment). */
 interface Piece {
@@ -136,6 +139,22 @@ export interface BuildStats {
   frame: boolean;
   /** Kernel sets whose elements were computed again. */
   sets: number;
+}
+
+/** 32-bit FNV-1a of a text with murmur3's final mix (where group chains are cut: cheap, and only
+ *  its spread matters; FNV's low bits alone follow the texts' last characters too closely). */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
@@ -242,12 +261,19 @@ class PieceMaker {
         return spec.keys.map((k) => this.ir.policies[k]);
       case "profile":
         return [this.ir.profiles[spec.key]];
+      case "chunk":
+        return []; // named by its content: never stale (the group's piece decides its pieces)
     }
   }
 
   /** One policy, group or profile chain (the one way such a chain is built). */
   chainPiece(name: string, spec: ChainSpec): Piece {
     const p = this.begin(this.chainInputs(spec));
+    if (spec.kind === "chunk") {
+      this.addChain({ name, rules: spec.rules });
+      p.chainName = name;
+      return this.end(p);
+    }
     let rules: RuleIR[];
     if (spec.kind === "policy") rules = this.policy(spec.key)[spec.dir];
     else if (spec.kind === "group") rules = spec.keys.flatMap((k) => this.policy(k)[spec.dir]);
@@ -257,9 +283,55 @@ class PieceMaker {
       const prof = this.ir.profiles[spec.key];
       rules = prof ? prof[spec.dir] : [];
     }
-    this.addChain({ name, rules: this.ruleList(rules) });
+    const list = this.ruleList(rules);
+    this.addChain({ name, rules: spec.kind === "group" ? this.groupChunks(list, spec.dir) : list });
     p.chainName = name;
     return this.end(p);
+  }
+
+  /**
+   * A long group chain as a chain of pieces: `jump piece; (accept or pass set) return` per piece.
+   * Why: a group holds every policy of a tier that an endpoint's program runs (up to ~1k kernel
+   * rules at 100k pods), and a policy added in its middle made the applier refill the whole chain
+   * (rule handles are known only after a drift check; nft 1.0.6 inserts at a position only after
+   * fetching every rule of the table): 0.5 MB batches and ~100 ms applies at 100k pods
+   * (docs/performance.md, tenth session). Cut into pieces, that change rewrites one piece and the
+   * short list of jumps.
+   *
+   * Same verdicts: a piece's Allow sets the accept bit and returns, and so does its Pass with the
+   * pass bit; the group chain then returns at once, as the unpieced chain would have. A Deny drops
+   * either way, and a Log rule or a rule that does not match goes on to the next rule, which after
+   * a piece's last rule is the next piece's first. (Both bits are clear when a group is entered:
+   * the endpoint chain clears pass at the start of each tier and returns once accept is set.)
+   *
+   * Where to cut is decided by the rules' content (a hash of each rule, like content-defined
+   * chunking of files), not by position: a rule inserted or removed moves only the boundary near
+   * it, so the other pieces keep their content and their name (a hash of their rules). A piece is
+   * a chain of its own, a target of the group's piece (built and reference-counted like policy
+   * chains); equal pieces of two groups are one chain.
+   */
+  private groupChunks(rules: DpRule[], dir: Dir): DpRule[] {
+    const avg = this.cfg.groupChunkRules;
+    if (avg <= 0 || rules.length <= 2 * avg) return rules;
+    const min = Math.max(1, avg >> 2);
+    const max = avg * 4;
+    const texts = rules.map((r) => JSON.stringify(r));
+    const out: DpRule[] = [];
+    const bits = this.cfg.markAccept | this.cfg.markPass;
+    let start = 0;
+    const cut = (end: number) => {
+      const piece = rules.slice(start, end);
+      const target = this.target(groupChunkChainName(texts.slice(start, end).join("\n"), dir), { kind: "chunk", rules: piece, dir });
+      out.push({ match: [], verdict: { kind: "jump", chain: target } });
+      if (end < rules.length) out.push({ match: [{ kind: "mark", mask: bits, value: 0, negate: true }], verdict: { kind: "return" }, label: "return if a piece accepted or passed" });
+      start = end;
+    };
+    for (let i = 0; i < rules.length; i++) {
+      const size = i + 1 - start;
+      if (size >= max || (size >= min && fnv1a(texts[i]!) % avg === 0)) cut(i + 1);
+    }
+    if (start < rules.length) cut(rules.length);
+    return out;
   }
 
   private target(name: string, spec: ChainSpec): string {
@@ -864,33 +936,43 @@ export class DataplaneBuilder {
     // 3. Policy, group and profile chains: exactly those some endpoint jumps to. Candidates are
     //    the chains of changed policies and profiles, stale ones, and targets that appeared or
     //    lost their last endpoint in step 2 — not every chain.
+    //    Group chains name their pieces as targets in turn (groupChunks): a second round builds
+    //    the pieces that appeared and drops those that lost their last group.
     const candidates = new Set<string>([...this.wanted, ...this.orphaned]);
     const changedProfiles = prev ? changed(prev.profiles, ir.profiles, recorded?.profiles) : [];
     for (const k of changedPolicies) for (const n of this.chainsByInput.get(`p:${k}`) ?? []) candidates.add(n);
     for (const k of changedProfiles) for (const n of this.chainsByInput.get(`r:${k}`) ?? []) candidates.add(n);
     for (const p of stale) if (p.chainName !== undefined) candidates.add(p.chainName);
+    for (let round = 0; candidates.size > 0; round++) {
+      if (round > 2) throw new BugError("dataplane chains still name new targets after three rounds");
+      this.wanted.clear();
+      this.orphaned.clear();
+      const build: string[] = [];
+      for (const name of candidates) {
+        const p = this.chainPieces.get(name);
+        const t = this.targets.get(name);
+        if (p && t && !stale.has(p) && sameInputs(p.inputs, this.maker.chainInputs(t.spec))) continue;
+        if (p) {
+          this.removePiece(p);
+          this.chainPieces.delete(name);
+          this.indexChain(name, false);
+        }
+        if (t) build.push(name);
+      }
+      for (const name of build) {
+        const p = this.maker.chainPiece(name, this.targets.get(name)!.spec);
+        this.addPiece(p);
+        this.chainPieces.set(name, p);
+        this.indexChain(name, true);
+        rebuilt.push(...p.chains);
+        stats.chains++;
+      }
+      candidates.clear();
+      for (const name of this.wanted) candidates.add(name);
+      for (const name of this.orphaned) candidates.add(name);
+    }
     this.wanted.clear();
     this.orphaned.clear();
-    const build: string[] = [];
-    for (const name of candidates) {
-      const p = this.chainPieces.get(name);
-      const t = this.targets.get(name);
-      if (p && t && !stale.has(p) && sameInputs(p.inputs, this.maker.chainInputs(t.spec))) continue;
-      if (p) {
-        this.removePiece(p);
-        this.chainPieces.delete(name);
-        this.indexChain(name, false);
-      }
-      if (t) build.push(name);
-    }
-    for (const name of build) {
-      const p = this.maker.chainPiece(name, this.targets.get(name)!.spec);
-      this.addPiece(p);
-      this.chainPieces.set(name, p);
-      this.indexChain(name, true);
-      rebuilt.push(...p.chains);
-      stats.chains++;
-    }
 
     // 4. The frame.
     if (!this.frame || endpointsChanged || stale.has(this.frame) || !sameInputs(this.frame.inputs, this.maker.frameInputs(local))) {
@@ -1002,7 +1084,7 @@ export class DataplaneBuilder {
     const t = this.targets.get(name)?.spec;
     const spec = t ?? this.chainSpecs.get(name);
     if (!spec) return;
-    const keys = spec.kind === "policy" ? [`p:${spec.key}`] : spec.kind === "group" ? spec.keys.map((k) => `p:${k}`) : [`r:${spec.key}`];
+    const keys = spec.kind === "policy" ? [`p:${spec.key}`] : spec.kind === "group" ? spec.keys.map((k) => `p:${k}`) : spec.kind === "chunk" ? [] : [`r:${spec.key}`];
     for (const k of keys) {
       let s = this.chainsByInput.get(k);
       if (add) {

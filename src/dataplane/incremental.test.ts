@@ -152,6 +152,8 @@ const CONFIGS: Array<Partial<DataplaneConfig>> = [
   { logDenied: true, logAllowed: true, denyAction: "reject" },
   { compileAllowRuns: false },
   { groupAllowPolicies: false },
+  // Groups of more than 4 kernel rules in pieces (groupChunks), which come and go with changes.
+  { groupChunkRules: 2 },
 ];
 
 /** Drives one builder through the IRs; after every build it must equal the from-scratch model,

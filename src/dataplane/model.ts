@@ -160,6 +160,11 @@ export interface DataplaneConfig {
   /** Put the policies of a tier in an endpoint's program into one chain (see build.ts
    *  tierJumps; the name predates Deny, Pass and Log in groups). */
   groupAllowPolicies: boolean;
+  /** A group chain longer than twice this many kernel rules is cut into chained pieces of about
+   *  this many rules, at boundaries its rules' content decides (build.ts groupChunks), so a policy
+   *  added or changed in the middle of a long group rewrites one piece, not the whole group;
+   *  0 keeps every group whole. */
+  groupChunkRules: number;
 }
 
 export const DEFAULT_CONFIG: DataplaneConfig = {
@@ -174,6 +179,7 @@ export const DEFAULT_CONFIG: DataplaneConfig = {
   endpointToHostAction: "Drop",
   compileAllowRuns: true,
   groupAllowPolicies: true,
+  groupChunkRules: 64,
 };
 
 export interface DataplaneModel {

@@ -133,6 +133,14 @@ export function policyGroupChainName(policies: PolicyKey[], dir: Direction): str
   return `${GROUP_PREFIX[dir]}${shortHash(policies.join("\n"), MAX_CHAIN_NAME - GROUP_PREFIX[dir].length)}`;
 }
 
+const GROUP_CHUNK_PREFIX = { ingress: "cali-gci-", egress: "cali-gco-" } as const;
+
+/** A piece of a long group chain (build.ts groupChunks); named by a hash of its rules, so equal
+ *  pieces of different groups are one chain, and a piece keeps its name while its rules do. */
+export function groupChunkChainName(content: string, dir: Direction): string {
+  return `${GROUP_CHUNK_PREFIX[dir]}${shortHash(content, MAX_CHAIN_NAME - GROUP_CHUNK_PREFIX[dir].length)}`;
+}
+
 /** Profile keys are "pro/<name>"; Felix names the chain after the bare profile name. */
 export function profileChainName(profile: PolicyKey, dir: Direction): string {
   const name = profile.startsWith("pro/") ? profile.slice(4) : profile;

@@ -263,17 +263,30 @@ const arbPacket: fc.Arbitrary<Packet> = fc.oneof(
   fc.record({ family: fc.constant(6 as const), protocol: fc.constantFrom(6, 17), srcIP: fc.constantFrom(...V6), dstIP: fc.constantFrom(...V6), srcPort: fc.constant(40000), dstPort: fc.constantFrom(...PORTS) }),
 );
 
-const CONFIGS: Array<Partial<DataplaneConfig>> = [{}, { denyAction: "reject" }, { logDenied: true }, { groupAllowPolicies: false }, { compileAllowRuns: false }];
+// groupChunkRules 1 and 2 cut every group of more than 2 or 4 kernel rules into pieces (pieces of
+// 1–4 and 1–8 rules), so the random groups here run through pieces too.
+const CONFIGS: Array<Partial<DataplaneConfig>> = [
+  {},
+  { denyAction: "reject" },
+  { logDenied: true },
+  { groupAllowPolicies: false },
+  { compileAllowRuns: false },
+  { groupChunkRules: 1 },
+  { groupChunkRules: 2, logDenied: true },
+  { groupChunkRules: 2, compileAllowRuns: false },
+];
 
 describe("compiled runs decide as the rules in order (first match)", () => {
   it("random sets × rule lists × packets × configs", () => {
     let compiledDeny = 0;
     let compiledPass = 0;
+    let pieces = 0;
     fc.assert(
       fc.property(arbSets, arbPolicies, fc.array(arbPacket, { minLength: 1, maxLength: 12 }), fc.constantFrom(...CONFIGS), (sets, policies, packets, config) => {
         const ir = clusterIR(sets, policies);
         const m = buildDataplane(ir, N, { config });
         for (const c of Object.values(m.chains)) {
+          if (/^cali-gc[io]-/.test(c.name)) pieces++;
           for (const r of c.rules) {
             if (r.match[0]?.kind !== "concat-set") continue;
             if (r.verdict?.kind === "drop") compiledDeny++;
@@ -300,5 +313,6 @@ describe("compiled runs decide as the rules in order (first match)", () => {
     // The property must exercise what it is about.
     expect(compiledDeny).toBeGreaterThan(100); // typically 200–300
     expect(compiledPass).toBeGreaterThan(50);
+    expect(pieces).toBeGreaterThan(100); // groups cut into pieces (groupChunkRules 1 and 2)
   });
 });
