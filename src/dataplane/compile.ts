@@ -19,7 +19,7 @@
  *    can say it): "protocol carries no port" or "protocol carries ports and port not in …",
  *    mirroring rule/match.ts where a portless packet passes every negative port match.
  */
-import { BugError, ChunkedList, type List } from "../model/index.js";
+import { BugError, CHUNK, ChunkedList, type List } from "../model/index.js";
 import {
   carriesPorts,
   formatAddr,
@@ -336,7 +336,7 @@ export class SetRegistry {
       const e = portElement(kind, m, family, where);
       if (e !== undefined) els.push(e);
     }
-    const elements = sortUnique(els);
+    const elements = longCut(sortUnique(els));
     this.portLists.set(key, { members, elements });
     this.unindexed.set(`p:${key}`, () => {
       const st = this.portLists.get(key);
@@ -459,7 +459,7 @@ function splitSelectorMembers(members: List<string>, family: Family, where: stri
     if (isHostCidr(c)) hosts.push(formatAddr({ family, value: c.base }));
     else nets.push(c);
   }
-  const out = { hosts: sortUnique(hosts), nets: collapseCidrs(nets).map(formatCidr) };
+  const out = { hosts: longCut(sortUnique(hosts)), nets: collapseCidrs(nets).map(formatCidr) };
   entry.byFamily.set(family, out);
   return out;
 }
@@ -630,6 +630,12 @@ function patchPortList(st: PortListState, kind: "port" | "address", members: Lis
   // The previous array belongs to sets already handed out: patchSortedStrings makes a new one.
   st.elements = patchSortedStrings(st.elements, goneOnly, comeOnly);
   return true;
+}
+
+/** Long element lists cut into chunks when made, so that their first patch (a pod add) copies one
+ *  chunk; short ones stay arrays. */
+function longCut(xs: string[]): List<string> {
+  return xs.length > 2 * CHUNK ? ChunkedList.cut(xs) : xs;
 }
 
 export function sortUnique(xs: string[]): string[] {

@@ -40,6 +40,18 @@ export class ChunkedList<T> implements Iterable<T> {
     return new ChunkedList(items.length > 0 ? [items] : [], items.length);
   }
 
+  /**
+   * The list of `items` already cut into chunks (one copy now), so that its first edit copies one
+   * chunk, not the whole list: for long lists made when nobody waits (an agent's first snapshot),
+   * whose first edit would otherwise fall on a change somebody waits for.
+   */
+  static cut<T>(items: readonly T[]): ChunkedList<T> {
+    if (items.length <= 2 * CHUNK) return ChunkedList.of(items);
+    const chunks: Array<readonly T[]> = [];
+    pushCut(chunks, items as T[]);
+    return new ChunkedList(chunks, items.length);
+  }
+
   private chunkEnds(): Int32Array {
     if (this.ends) return this.ends;
     const ends = new Int32Array(this.chunks.length);
@@ -182,7 +194,7 @@ function upTo<E>(list: readonly E[], from: number, limit: number, pos: (e: E) =>
 
 /** Appends `items` as chunks: whole when ≤ 2 × CHUNK, else cut into CHUNK-sized pieces; nothing
  *  when empty. */
-function pushCut<T>(out: Array<readonly T[]>, items: T[]): void {
+function pushCut<T>(out: Array<readonly T[]>, items: readonly T[]): void {
   if (items.length === 0) return;
   if (items.length <= 2 * CHUNK) {
     out.push(items);

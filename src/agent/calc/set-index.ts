@@ -19,7 +19,7 @@
  *   - a set whose order two different members with equal sort keys would decide (not produced
  *     by canonical records; kept as a safety net).
  */
-import type { EndpointSlice, List } from "../../model/index.js";
+import { CHUNK, ChunkedList, listArray, type EndpointSlice, type List } from "../../model/index.js";
 import {
   addrMemberText,
   calculateSets,
@@ -326,7 +326,9 @@ export class SetIndex {
       const a = this.active.get(id)!;
       const def = defs[id]!;
       if (!sameDef(a.def, def)) {
-        a.def = def;
+        // Cut long member lists now: their first patch then copies a chunk, not 100k members, in
+        // the path of the change that causes it.
+        a.def = def.members.length > 2 * CHUNK ? ({ ...def, members: ChunkedList.cut(listArray<string | PortMember>(def.members)) } as SetDef) : def;
         changed.push(id);
       }
     }
