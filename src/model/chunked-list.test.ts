@@ -88,6 +88,19 @@ describe("ChunkedList", () => {
     expect(shared).toBe(chunksOf(cut).length - 1);
   });
 
+  it("cut: the same items in chunks, and its first edit copies one chunk", () => {
+    const base = Array.from({ length: 10 * CHUNK + 7 }, (_, i) => i);
+    const cut = ChunkedList.cut(base);
+    expect(cut.toArray()).toEqual(base);
+    expect(cut.lowerBound(5 * CHUNK + 3, (a, b) => a - b)).toBe(5 * CHUNK + 3);
+    const chunksOf = (l: ChunkedList<number>) => (l as unknown as { chunks: number[][] }).chunks;
+    expect(chunksOf(cut).length).toBe(11);
+    const next = cut.edit([3], [{ at: 9 * CHUNK, x: -1 }]);
+    expect(chunksOf(next).filter((c) => !chunksOf(cut).includes(c)).length).toBe(2);
+    expect([...next]).toEqual(editArray(base, [3], [{ at: 9 * CHUNK, x: -1 }]));
+    expect(ChunkedList.cut([1, 2]).toArray()).toEqual([1, 2]);
+  });
+
   it("an empty list, edits that empty a list and inserts into an empty one", () => {
     const empty = ChunkedList.of<number>([]);
     expect(empty.length).toBe(0);
