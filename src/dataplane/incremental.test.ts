@@ -165,6 +165,10 @@ function walkedCounts(m: DataplaneModel): { rules: number; chains: number; sets:
   return { rules: chains.reduce((n, c) => n + c.rules.length, 0), chains: chains.length, sets: Object.keys(m.sets).length };
 }
 
+/** Models with group pieces (groupChunks) the replays built: the configs with small pieces must
+ *  really exercise them. */
+let modelsWithPieces = 0;
+
 function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
   const b = new DataplaneBuilder(N, { config });
   const viewer = new KernelViewer();
@@ -173,6 +177,7 @@ function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
   irs.forEach((ir, i) => {
     const got = b.build(ir);
     expect(got, `step ${i}`).toEqual(buildDataplane(ir, N, { config }));
+    if (Object.keys(got.chains).some((c) => /^cali-gc[io]-/.test(c))) modelsWithPieces++;
     // Every other step, idle time made the patching indexes: the next build takes the other path.
     if (i % 2 === 1) {
       expect(b.prepareForChanges(Infinity)).toBe(true);
@@ -217,6 +222,7 @@ describe("DataplaneBuilder: incremental model equals the from-scratch model", ()
       }),
       { numRuns: 300 },
     );
+    expect(modelsWithPieces).toBeGreaterThan(20); // groups in pieces came and went (groupChunkRules 2)
   });
 
   it("unrelated random IRs in a row (everything replaced), every config", () => {
