@@ -4,3 +4,4 @@ export * from "./kinds.js";
 export * from "./sorted.js";
 export * from "./same-json.js";
 export * from "./chunked-list.js";
+export * from "./multi-map.js";

@@ -32,7 +32,7 @@
  * A remote pod's label change reaches the output only if it changes the membership of an active
  * set.
  */
-import { insertSorted, kindOf, removeSorted, sameJson, SortedRecord, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
+import { insertSorted, kindOf, MultiMap, removeSorted, sameJson, SortedRecord, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
 import { convertKubernetesNetworkPolicy } from "../../convert/index.js";
 import {
   buildTiers,
@@ -124,23 +124,20 @@ interface Source<T> {
 /** Candidates per key from several resources; the effective one is the highest priority. */
 class Sources<T> {
   private readonly byRid = new Map<string, Source<T>>();
-  private readonly byKey = new Map<string, Set<string>>();
+  /** Key → resource ids (almost always one: no Set per key). */
+  private readonly byKey = new MultiMap<string, string>();
 
   set(rid: string, src: Source<T> | undefined): string[] {
     const touched: string[] = [];
     const old = this.byRid.get(rid);
     if (old) {
       touched.push(old.key);
-      const s = this.byKey.get(old.key)!;
-      s.delete(rid);
-      if (s.size === 0) this.byKey.delete(old.key);
+      this.byKey.delete(old.key, rid);
       this.byRid.delete(rid);
     }
     if (src) {
       this.byRid.set(rid, src);
-      let s = this.byKey.get(src.key);
-      if (!s) this.byKey.set(src.key, (s = new Set()));
-      s.add(rid);
+      this.byKey.add(src.key, rid);
       if (src.key !== old?.key) touched.push(src.key);
     }
     return touched;
@@ -151,7 +148,7 @@ class Sources<T> {
   best(key: string): T | undefined {
     let best: Source<T> | undefined;
     let bestRid = "";
-    for (const rid of this.byKey.get(key) ?? []) {
+    for (const rid of this.byKey.get(key)) {
       const s = this.byRid.get(rid)!;
       if (!best || s.prio > best.prio || (s.prio === best.prio && rid > bestRid)) {
         best = s;

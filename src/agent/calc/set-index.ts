@@ -19,7 +19,7 @@
  *   - a set whose order two different members with equal sort keys would decide (not produced
  *     by canonical records; kept as a safety net).
  */
-import { CHUNK, ChunkedList, listArray, type EndpointSlice, type List } from "../../model/index.js";
+import { CHUNK, ChunkedList, listArray, MultiMap, type EndpointSlice, type List } from "../../model/index.js";
 import {
   addrMemberText,
   calculateSets,
@@ -106,8 +106,9 @@ export class SetIndex {
   private readonly applied = new Map<string, ItemRecord>();
   /** Items changed since the last flush (labels, content, or gone). */
   private readonly pendingItems = new Set<string>();
-  /** Selector-set member text → items of the cluster contributing it (current records). */
-  private readonly owners = new Map<string, Set<string>>();
+  /** Selector-set member text → items of the cluster contributing it (current records; almost
+   *  always one, kept without a Set). */
+  private readonly owners = new MultiMap<string, string>();
   private readonly keys = new MemberKeys();
   private readonly cmpCidr = (a: string, b: string) => this.keys.compareCidr(a, b);
   private readonly cmpPort = (a: PortMember, b: PortMember) => this.keys.comparePort(a, b);
@@ -213,17 +214,8 @@ export class SetIndex {
     for (const item of this.pendingItems) {
       const before = selectorItemMembers(this.applied.get(item));
       const after = selectorItemMembers(this.current(item));
-      for (const t of before) {
-        if (after.includes(t)) continue;
-        const o = this.owners.get(t);
-        o?.delete(item);
-        if (o?.size === 0) this.owners.delete(t);
-      }
-      for (const t of after) {
-        let o = this.owners.get(t);
-        if (!o) this.owners.set(t, (o = new Set()));
-        o.add(item);
-      }
+      for (const t of before) if (!after.includes(t)) this.owners.delete(t, item);
+      for (const t of after) this.owners.add(t, item);
     }
   }
 
@@ -245,7 +237,7 @@ export class SetIndex {
         for (const t of after) if (!before.includes(t)) came.add(t);
       }
       // A member stays while another item of the set still contributes it.
-      const remove = [...gone].filter((t) => !came.has(t) && ![...(this.owners.get(t) ?? [])].some((y) => a.members.has(y)));
+      const remove = [...gone].filter((t) => !came.has(t) && ![...this.owners.get(t)].some((y) => a.members.has(y)));
       const members = patchSorted(def.members, remove, [...came], this.cmpCidr, String);
       if (!members) return undefined;
       return members === def.members ? def : { ...def, members };
@@ -263,7 +255,7 @@ export class SetIndex {
       for (const m of after) if (!beforeIds.has(portMemberId(m))) came.set(portMemberId(m), m);
     }
     const stillThere = (m: PortMember, id: string): boolean => {
-      for (const y of this.owners.get(addrMemberText(m.addr)) ?? []) {
+      for (const y of this.owners.get(addrMemberText(m.addr))) {
         if (!a.members.has(y)) continue;
         if (namedPortItemMembers(this.current(y), portName, protocol).some((x) => portMemberId(x) === id)) return true;
       }
