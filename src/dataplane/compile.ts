@@ -19,12 +19,13 @@
  *    can say it): "protocol carries no port" or "protocol carries ports and port not in …",
  *    mirroring rule/match.ts where a portless packet passes every negative port match.
  */
-import { BugError, CHUNK, ChunkedList, type List } from "../model/index.js";
+import { BugError, CHUNK, ChunkedList, listAt, listLowerBound, type List } from "../model/index.js";
 import {
   carriesPorts,
   formatAddr,
   formatCidr,
   isHostCidr,
+  memberDeltaFrom,
   parseAddr,
   parseCidr,
   ruleForFamily,
@@ -491,12 +492,13 @@ interface SplitOut {
 
 interface SplitState {
   members: List<string>;
-  /** Distinct members (the whole selector, both families). */
-  present: Set<string>;
+  /** Distinct members (the whole selector, both families); undefined when canonical. */
+  present: Set<string> | undefined;
   /** `members` lists each member once (patching needs it; otherwise the split is recomputed). */
   unique: boolean;
-  /** Host text of the family → number of distinct members that give it (spellings may differ). */
-  hostCount: Map<string, number>;
+  /** Host text of the family → number of distinct members that give it (spellings may differ);
+   *  undefined for a canonical state (see canonicalSplit), with `present` undefined too. */
+  hostCount: Map<string, number> | undefined;
   out: SplitOut;
 }
 
@@ -506,7 +508,41 @@ function hostOf(m: string, family: Family, where: string): string | undefined | 
   return isHostCidr(c) ? formatAddr({ family, value: c.base }) : null;
 }
 
+/**
+ * Whether the split of `members` is canonical: members distinct, and each member of the family
+ * either a CIDR (a net) or exactly the text of one host of `out.hosts` plus "/32" or "/128", one
+ * member per host. The engine and the agent produce such lists (canonical CIDR texts, sorted,
+ * unique), and then a patch needs no index: a host comes or goes exactly when its member does,
+ * which binary searches in the hosts confirm. The index it saves (a Set of every member and a
+ * Map of every host, per selector set and family) was ~170 MB of the agent's heap at 100k pods.
+ */
+function canonicalSplit(members: List<string>, out: SplitOut, family: Family): boolean {
+  const suffix = family === 4 ? "/32" : "/128";
+  const seen = new Set<string>();
+  let hostMembers = 0;
+  const hosts = out.hosts;
+  for (const m of members) {
+    if (seen.has(m)) return false;
+    seen.add(m);
+    if (m.includes(":") !== (family === 6)) continue;
+    if (m.endsWith(suffix) && listHas(hosts, m.slice(0, -suffix.length))) hostMembers++;
+    else if (hostOf(m, family, "selector member") !== null) return false; // a host in another spelling
+  }
+  return hostMembers === hosts.length;
+}
+
+/** Whether sorted (string order) `list` holds `x`. */
+function listHas(list: List<string>, x: string): boolean {
+  const i = listLowerBound(list, x, compareStrings);
+  return i < list.length && listAt(list, i) === x;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function newSplitState(members: List<string>, out: SplitOut, family: Family): SplitState {
+  if (canonicalSplit(members, out, family)) return { members, present: undefined, unique: true, hostCount: undefined, out };
   const present = new Set(members);
   const hostCount = new Map<string, number>();
   // Count by parsing only where the spelling is not already the host text + "/32" or "/128".
@@ -531,8 +567,45 @@ function newSplitState(members: List<string>, out: SplitOut, family: Family): Sp
  *  reuses the first's diff. Keyed weakly by the previous list, which is dropped with it. */
 const lastDiff = new WeakMap<List<string>, { after: List<string>; removed: string[]; added: string[]; unique: boolean }>();
 
+/**
+ * patchSplit for a canonical state: from the producer's record of the edit only (none: the split is
+ * recomputed). Every changed member of the family must be a host in its canonical spelling whose
+ * host is in the hosts (removed) or not (added); anything else recomputes the split.
+ */
+function patchCanonicalSplit(st: SplitState, members: List<string>, family: Family, where: string): SplitState | undefined {
+  const d = memberDeltaFrom(members, st.members);
+  if (!d) return undefined;
+  const suffix = family === 4 ? "/32" : "/128";
+  const removed = new Set(d.removed);
+  const added = new Set(d.added);
+  const hostOfMember = (m: string): string | undefined | null => {
+    if (m.includes(":") !== (family === 6)) return undefined;
+    const h = hostOf(m, family, where);
+    return typeof h === "string" && h + suffix === m ? h : null; // a net, or another spelling
+  };
+  const gone: string[] = [];
+  const come: string[] = [];
+  for (const m of removed) {
+    if (added.has(m)) continue;
+    const h = hostOfMember(m);
+    if (h === null || (h !== undefined && !listHas(st.out.hosts, h))) return undefined;
+    if (h !== undefined) gone.push(h);
+  }
+  for (const m of added) {
+    if (removed.has(m)) continue;
+    const h = hostOfMember(m);
+    if (h === null || (h !== undefined && listHas(st.out.hosts, h))) return undefined;
+    if (h !== undefined) come.push(h);
+  }
+  if (new Set(come).size !== come.length) return undefined;
+  st.members = members;
+  st.out = { hosts: patchSortedStrings(st.out.hosts, gone, come), nets: st.out.nets };
+  return st;
+}
+
 function patchSplit(st: SplitState, members: List<string>, family: Family, where: string): SplitState | undefined {
   if (!st.unique) return undefined;
+  if (!st.hostCount || !st.present) return patchCanonicalSplit(st, members, family, where);
   let d = lastDiff.get(st.members);
   if (!d || d.after !== members) lastDiff.set(st.members, (d = { after: members, ...diffLists(st.members, members, st.present, String) }));
   const { removed, added, unique } = d;
@@ -571,10 +644,11 @@ function patchSplit(st: SplitState, members: List<string>, family: Family, where
 
 interface PortListState {
   members: List<PortMember>;
-  /** portMemberKey of every member (each listed once, else the state is not made). */
-  present: Set<string>;
+  /** portMemberKey of every member (each listed once, else the state is not made); undefined for
+   *  a canonical state (see newPortListState), with `count` undefined too. */
+  present: Set<string> | undefined;
   /** Element of the family → number of members giving it (ports of one address, spellings). */
-  count: Map<string, number>;
+  count: Map<string, number> | undefined;
   elements: List<string>;
 }
 
@@ -586,22 +660,61 @@ function portElement(kind: "port" | "address", m: PortMember, family: Family, wh
   return kind === "port" ? `${a.text} . ${m.protocol} . ${m.port}` : a.text;
 }
 
-/** The patching index of a port/address set; undefined when a member is listed twice. */
+/**
+ * The patching index of a port/address set; undefined when a member is listed twice. Canonical
+ * (no index kept) when every member of the family gives its own element: then an element comes
+ * or goes exactly when its member does (see canonicalSplit for why that matters).
+ */
 function newPortListState(kind: "port" | "address", members: List<PortMember>, elements: List<string>, family: Family, where: string): PortListState | undefined {
   const present = new Set<string>();
   const count = new Map<string, number>();
+  let shared = false;
   for (const m of members) {
     const k = portMemberKey(m);
     if (present.has(k)) return undefined;
     present.add(k);
     const e = portElement(kind, m, family, where);
-    if (e !== undefined) count.set(e, (count.get(e) ?? 0) + 1);
+    if (e === undefined) continue;
+    const n = count.get(e) ?? 0;
+    if (n > 0) shared = true;
+    count.set(e, n + 1);
   }
+  if (!shared && count.size === elements.length) return { members, present: undefined, count: undefined, elements };
   return { members, present, count, elements };
+}
+
+/** patchPortList for a canonical state: from the producer's record of the edit only; an element
+ *  already there (added) or missing (removed) recomputes the list. */
+function patchCanonicalPortList(st: PortListState, kind: "port" | "address", members: List<PortMember>, family: Family, where: string): boolean {
+  const d = memberDeltaFrom(members, st.members);
+  if (!d) return false;
+  const removed = new Map(d.removed.map((m) => [portMemberKey(m), m] as const));
+  const added = new Map(d.added.map((m) => [portMemberKey(m), m] as const));
+  const gone: string[] = [];
+  const come: string[] = [];
+  for (const [k, m] of removed) {
+    if (added.has(k)) continue;
+    const e = portElement(kind, m, family, where);
+    if (e === undefined) continue;
+    if (!listHas(st.elements, e)) return false;
+    gone.push(e);
+  }
+  for (const [k, m] of added) {
+    if (removed.has(k)) continue;
+    const e = portElement(kind, m, family, where);
+    if (e === undefined) continue;
+    if (listHas(st.elements, e)) return false; // another member gives it: no longer one each
+    come.push(e);
+  }
+  if (new Set(come).size !== come.length) return false;
+  st.members = members;
+  st.elements = patchSortedStrings(st.elements, gone, come);
+  return true;
 }
 
 /** Patches `st` in place to `members`; false when `members` lists a member twice (recompute). */
 function patchPortList(st: PortListState, kind: "port" | "address", members: List<PortMember>, family: Family, where: string): boolean {
+  if (!st.present || !st.count) return patchCanonicalPortList(st, kind, members, family, where);
   const { removed, added, unique } = diffLists(st.members, members, st.present, portMemberKey);
   if (!unique) return false;
   const rem = removed.map((m) => portElement(kind, m, family, where));

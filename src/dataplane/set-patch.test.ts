@@ -193,6 +193,63 @@ describe("SetRegistry: patched kernel sets equal sets built from scratch", () =>
   });
 });
 
+describe("SetRegistry: canonical member lists patched from recorded edits (no index kept)", () => {
+  // Canonical spellings, as the engine and the agent produce them; a step may also bring another
+  // spelling of a host or a CIDR (the split is then recomputed, or indexed), and some recorded
+  // edits are wrong on purpose (an "added" member already there), which must not be trusted.
+  const hosts4 = Array.from({ length: 30 }, (_, i) => `198.18.${i >> 3}.${i}`);
+  const hosts6 = ["fd00:198::1", "fd00:198::2", "fd00:198::a"];
+  const canonical = [...hosts4.map((h) => `${h}/32`), ...hosts6.map((h) => `${h}/128`)];
+  const odd = ["fd00:198:0::1/128", "198.18.4.0/24", "198.18.0.1/32"];
+  const pool = [...canonical, ...odd];
+  const ports: PortMember[] = hosts4.slice(0, 10).flatMap((addr) => [80, 443].map((port) => ({ addr, protocol: 6, port })));
+  const specs: IrSetSpec[] = [4, 6].flatMap((f) => [
+    { kind: "selector", id: "s", family: f, part: "addrs" } as IrSetSpec,
+    { kind: "selector", id: "s", family: f, part: "nets" } as IrSetSpec,
+    { kind: "port", id: "p", family: f } as IrSetSpec,
+  ]);
+  const irOf = (sel: readonly string[], p: readonly PortMember[]): ClusterIR => ({
+    tiers: [],
+    policies: {},
+    profiles: {},
+    endpoints: [],
+    sets: {
+      s: { kind: "selector", id: "s", selector: "x == 's'", members: sel } as SetDef,
+      p: { kind: "named-port", id: "p", selector: "x == 'p'", portName: "web", protocol: 255, members: p } as unknown as SetDef,
+    },
+  });
+  it("equal the sets built from scratch after every step", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.subarray(pool, { maxLength: 4 }), fc.subarray(canonical, { maxLength: 4 }), fc.subarray(ports, { maxLength: 3 }), fc.subarray(ports, { maxLength: 3 }), fc.nat(9)), { minLength: 1, maxLength: 10 }),
+        (steps) => {
+          let sel: readonly string[] = canonical.slice(0, 20);
+          let ps: readonly PortMember[] = ports.slice(0, 8);
+          const reg = new SetRegistry(irOf(sel, ps));
+          for (const spec of specs) reg.ensure(spec);
+          for (const [addSel, removeSel, addPorts, removePorts, lie] of steps) {
+            const nextSel = [...new Set([...sel.filter((m) => !removeSel.includes(m)), ...addSel])].sort();
+            const nextPorts = [...ps.filter((m) => !removePorts.includes(m)), ...addPorts.filter((m) => !ps.includes(m))];
+            // What a producer records: the members it removed and added (lie: claims an added one
+            // that was already there).
+            const added = nextSel.filter((m) => !sel.includes(m));
+            const kept = nextSel.find((m) => sel.includes(m));
+            recordMemberDelta(nextSel, sel, { removed: sel.filter((m) => !nextSel.includes(m)), added: lie === 0 && kept !== undefined ? [...added, kept] : added });
+            recordMemberDelta(nextPorts, ps, { removed: ps.filter((m) => !nextPorts.includes(m)), added: nextPorts.filter((m) => !ps.includes(m)) });
+            sel = nextSel;
+            ps = nextPorts;
+            const ir = irOf(sel, ps);
+            reg.update(ir, ["s", "p"]);
+            const fresh = new SetRegistry(ir);
+            for (const spec of specs) expect([...reg.ensure(spec).elements], JSON.stringify(spec)).toEqual([...fresh.ensure(spec).elements]);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe("recorded edits do not keep what they were made from alive", () => {
   it("the base list, the base element array and the previous model can be collected", async () => {
     v8.setFlagsFromString("--expose-gc");
