@@ -13,7 +13,7 @@
  */
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildDataplane } from "../dataplane/index.js";
+import { buildDataplane, type DataplaneModel } from "../dataplane/index.js";
 import { fixtureIR, NODE, runFixtureIR } from "../dataplane/testdata/fixtures.js";
 import { exec } from "../kernel/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
@@ -159,18 +159,22 @@ describe.skipIf(!root)("real packets: nftables and iptables enforce the fixture 
     ]);
   });
 
+  /** Programs `m` through the backend, runs `check` on a clean conntrack table, removes it. */
+  async function withModel(choice: DataplaneChoice, m: DataplaneModel, check: () => Promise<void>): Promise<void> {
+    const { kernel, backend } = makeDataplane(choice);
+    const applier = new Applier(kernel, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
+    await applier.apply(m);
+    try {
+      await exec("conntrack", ["-F"], { netns: nodeNs, okCodes: [0, 1] });
+      await check();
+    } finally {
+      await applier.remove();
+    }
+  }
+
   for (const [name, choice] of backends) {
-    it(`${name}: compiled Allow/Deny run — the first matching rule wins, Deny before Allow and Allow before Deny`, async () => {
-      const { kernel, backend } = makeDataplane(choice);
-      const applier = new Applier(kernel, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
-      await applier.apply(runModel);
-      try {
-        await exec("conntrack", ["-F"], { netns: nodeNs, okCodes: [0, 1] });
-        expect(await webMatrix()).toEqual(webExpected());
-      } finally {
-        await applier.remove();
-      }
-    });
+    it(`${name}: compiled Allow/Deny run — the first matching rule wins, Deny before Allow and Allow before Deny`, () =>
+      withModel(choice, runModel, async () => expect(await webMatrix()).toEqual(webExpected())));
   }
 
   // The same run as a group chain in pieces (build.ts groupChunks), uncompiled so that the group
@@ -182,30 +186,11 @@ describe.skipIf(!root)("real packets: nftables and iptables enforce the fixture 
     expect(jumps.length).toBeGreaterThan(1);
   });
   for (const [name, choice] of backends) {
-    it(`${name}: a group chain in pieces decides as the whole chain`, async () => {
-      const { kernel, backend } = makeDataplane(choice);
-      const applier = new Applier(kernel, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
-      await applier.apply(piecesModel);
-      try {
-        await exec("conntrack", ["-F"], { netns: nodeNs, okCodes: [0, 1] });
-        expect(await webMatrix()).toEqual(webExpected());
-      } finally {
-        await applier.remove();
-      }
-    });
+    it(`${name}: a group chain in pieces decides as the whole chain`, () =>
+      withModel(choice, piecesModel, async () => expect(await webMatrix()).toEqual(webExpected())));
   }
 
   for (const [name, choice] of backends) {
-    it(`${name}: the probe matrix matches the policies`, async () => {
-      const { kernel, backend } = makeDataplane(choice);
-      const applier = new Applier(kernel, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
-      await applier.apply(model);
-      try {
-        await exec("conntrack", ["-F"], { netns: nodeNs, okCodes: [0, 1] });
-        expect(await matrix()).toEqual(expectedMatrix());
-      } finally {
-        await applier.remove();
-      }
-    });
+    it(`${name}: the probe matrix matches the policies`, () => withModel(choice, model, async () => expect(await matrix()).toEqual(expectedMatrix())));
   }
 });

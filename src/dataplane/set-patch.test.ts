@@ -130,6 +130,21 @@ describe("patchSortedStrings", () => {
   });
 });
 
+/** An IR of three sets: selector "s", named port "p" and service "a". */
+function irOf(sel: readonly string[], ports: readonly PortMember[], svc: readonly PortMember[] = []): ClusterIR {
+  return {
+    tiers: [],
+    policies: {},
+    profiles: {},
+    endpoints: [],
+    sets: {
+      s: { kind: "selector", id: "s", selector: "x == 's'", members: sel } as SetDef,
+      p: { kind: "named-port", id: "p", selector: "x == 'p'", portName: "web", protocol: 255, members: ports } as unknown as SetDef,
+      a: { kind: "service", id: "a", service: { namespace: "n", name: "a" }, withPorts: false, members: svc } as unknown as SetDef,
+    },
+  };
+}
+
 describe("SetRegistry: patched kernel sets equal sets built from scratch", () => {
   // Addresses in several spellings of one host (the kernel text is canonical) and both families.
   const addrs = ["198.18.0.1", "198.18.0.2", "198.18.0.10", "198.18.1.9", "fd00:198::1", "fd00:198:0::1", "fd00:198::a"];
@@ -143,17 +158,6 @@ describe("SetRegistry: patched kernel sets equal sets built from scratch", () =>
       { kind: "port", id: "p", family },
       { kind: "address", id: "a", family },
     ] as IrSetSpec[];
-  });
-  const irOf = (sel: string[], ports: PortMember[], svc: PortMember[]): ClusterIR => ({
-    tiers: [],
-    policies: {},
-    profiles: {},
-    endpoints: [],
-    sets: {
-      s: { kind: "selector", id: "s", selector: "x == 's'", members: sel } as SetDef,
-      p: { kind: "named-port", id: "p", selector: "x == 'p'", portName: "web", protocol: 255, members: ports } as unknown as SetDef,
-      a: { kind: "service", id: "a", service: { namespace: "n", name: "a" }, withPorts: false, members: svc } as unknown as SetDef,
-    },
   });
 
   const step = <T>(item: fc.Arbitrary<T>) => fc.tuple(fc.array(fc.tuple(fc.nat(40), fc.boolean(), item), { maxLength: 5 }), fc.array(item, { maxLength: 30 }), fc.nat(5));
@@ -208,16 +212,6 @@ describe("SetRegistry: canonical member lists patched from recorded edits (no in
     { kind: "selector", id: "s", family: f, part: "nets" } as IrSetSpec,
     { kind: "port", id: "p", family: f } as IrSetSpec,
   ]);
-  const irOf = (sel: readonly string[], p: readonly PortMember[]): ClusterIR => ({
-    tiers: [],
-    policies: {},
-    profiles: {},
-    endpoints: [],
-    sets: {
-      s: { kind: "selector", id: "s", selector: "x == 's'", members: sel } as SetDef,
-      p: { kind: "named-port", id: "p", selector: "x == 'p'", portName: "web", protocol: 255, members: p } as unknown as SetDef,
-    },
-  });
   it("equal the sets built from scratch after every step", () => {
     fc.assert(
       fc.property(

@@ -16,6 +16,8 @@
  * the same whichever a producer made.
  */
 
+import { lowerBound } from "./sorted.js";
+
 /** Items per chunk after a cut; a chunk grows to 2 × CHUNK before it is cut again. */
 export const CHUNK = 512;
 
@@ -173,15 +175,7 @@ export class ChunkedList<T> implements Iterable<T> {
       else hi = mid;
     }
     if (lo === chunks.length) return this.length;
-    const chunk = chunks[lo]!;
-    let a = 0;
-    let b = chunk.length;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if (cmp(chunk[mid]!, x) < 0) a = mid + 1;
-      else b = mid;
-    }
-    return (lo === 0 ? 0 : this.chunkEnds()[lo - 1]!) + a;
+    return (lo === 0 ? 0 : this.chunkEnds()[lo - 1]!) + lowerBound(chunks[lo]!, x, cmp);
   }
 }
 
@@ -215,16 +209,7 @@ export function listAt<T>(list: List<T>, i: number): T | undefined {
 
 /** The first index of sorted `list` whose item is not less than `x` by `cmp`. */
 export function listLowerBound<T>(list: List<T>, x: T, cmp: (a: T, b: T) => number): number {
-  if (list instanceof ChunkedList) return list.lowerBound(x, cmp);
-  const arr = list as readonly T[];
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (cmp(arr[mid]!, x) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return list instanceof ChunkedList ? list.lowerBound(x, cmp) : lowerBound(list as readonly T[], x, cmp);
 }
 
 /** `list` edited (ChunkedList.edit); a plain array is wrapped first, without a copy. */
