@@ -50,7 +50,7 @@ export class ChunkedList<T> implements Iterable<T> {
   static cut<T>(items: readonly T[]): ChunkedList<T> {
     if (items.length <= 2 * CHUNK) return ChunkedList.of(items);
     const chunks: Array<readonly T[]> = [];
-    pushCut(chunks, items as T[]);
+    pushCut(chunks, items);
     return new ChunkedList(chunks, items.length);
   }
 
