@@ -288,6 +288,8 @@ describe("compiled runs decide as the rules in order (first match)", () => {
         for (const c of Object.values(m.chains)) {
           if (/^cali-gc[io]-/.test(c.name)) pieces++;
           for (const r of c.rules) {
+            // Every NFLOG prefix a rule writes (in a group's piece too) names its rule in the index.
+            for (const e of r.effects ?? []) if (e.kind === "log") expect(m.logIndex[e.prefix], e.prefix).toBeDefined();
             if (r.match[0]?.kind !== "concat-set") continue;
             if (r.verdict?.kind === "drop") compiledDeny++;
             if (r.effects?.some((e) => e.kind === "mark-set" && e.bits === 0x20000)) compiledPass++;
