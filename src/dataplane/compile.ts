@@ -19,7 +19,7 @@
  *    can say it): "protocol carries no port" or "protocol carries ports and port not in …",
  *    mirroring rule/match.ts where a portless packet passes every negative port match.
  */
-import { BugError, CHUNK, ChunkedList, listAt, listLowerBound, type List } from "../model/index.js";
+import { BugError, CHUNK, ChunkedList, sortedListHas, type List } from "../model/index.js";
 import {
   carriesPorts,
   formatAddr,
@@ -525,20 +525,10 @@ function canonicalSplit(members: List<string>, out: SplitOut, family: Family): b
     if (seen.has(m)) return false;
     seen.add(m);
     if (m.includes(":") !== (family === 6)) continue;
-    if (m.endsWith(suffix) && listHas(hosts, m.slice(0, -suffix.length))) hostMembers++;
+    if (m.endsWith(suffix) && sortedListHas(hosts, m.slice(0, -suffix.length))) hostMembers++;
     else if (hostOf(m, family, "selector member") !== null) return false; // a host in another spelling
   }
   return hostMembers === hosts.length;
-}
-
-/** Whether sorted (string order) `list` holds `x`. */
-function listHas(list: List<string>, x: string): boolean {
-  const i = listLowerBound(list, x, compareStrings);
-  return i < list.length && listAt(list, i) === x;
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function newSplitState(members: List<string>, out: SplitOut, family: Family): SplitState {
@@ -588,13 +578,13 @@ function patchCanonicalSplit(st: SplitState, members: List<string>, family: Fami
   for (const m of removed) {
     if (added.has(m)) continue;
     const h = hostOfMember(m);
-    if (h === null || (h !== undefined && !listHas(st.out.hosts, h))) return undefined;
+    if (h === null || (h !== undefined && !sortedListHas(st.out.hosts, h))) return undefined;
     if (h !== undefined) gone.push(h);
   }
   for (const m of added) {
     if (removed.has(m)) continue;
     const h = hostOfMember(m);
-    if (h === null || (h !== undefined && listHas(st.out.hosts, h))) return undefined;
+    if (h === null || (h !== undefined && sortedListHas(st.out.hosts, h))) return undefined;
     if (h !== undefined) come.push(h);
   }
   if (new Set(come).size !== come.length) return undefined;
@@ -696,14 +686,14 @@ function patchCanonicalPortList(st: PortListState, kind: "port" | "address", mem
     if (added.has(k)) continue;
     const e = portElement(kind, m, family, where);
     if (e === undefined) continue;
-    if (!listHas(st.elements, e)) return false;
+    if (!sortedListHas(st.elements, e)) return false;
     gone.push(e);
   }
   for (const [k, m] of added) {
     if (removed.has(k)) continue;
     const e = portElement(kind, m, family, where);
     if (e === undefined) continue;
-    if (listHas(st.elements, e)) return false; // another member gives it: no longer one each
+    if (sortedListHas(st.elements, e)) return false; // another member gives it: no longer one each
     come.push(e);
   }
   if (new Set(come).size !== come.length) return false;

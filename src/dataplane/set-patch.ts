@@ -8,7 +8,7 @@
  * "sorted", but the engine's order (family, numeric base, prefix) is not the kernel element order
  * (string order), and a wrong assumption here would silently drop elements.
  */
-import { editList, listArray, listLowerBound, type List } from "../model/index.js";
+import { compareStrings, editList, listArray, listLowerBound, type List } from "../model/index.js";
 import { memberDeltaFrom, type MemberDelta } from "../rule/index.js";
 
 /** Distinct members of `before` missing from `after` and of `after` missing from `before` (by
@@ -110,8 +110,4 @@ export function patchSortedStrings(base: List<string>, remove: readonly string[]
   const out = editList(base, drops, inserts);
   elementDeltas.set(out, { base: new WeakRef(base), delta: { removed: [...remove], added: [...add] } });
   return out;
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

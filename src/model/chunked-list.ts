@@ -212,6 +212,19 @@ export function listLowerBound<T>(list: List<T>, x: T, cmp: (a: T, b: T) => numb
   return list instanceof ChunkedList ? list.lowerBound(x, cmp) : lowerBound(list as readonly T[], x, cmp);
 }
 
+/** The order of `<` on strings (UTF-16 code units): how kernel element lists are sorted. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether sorted `list` (by `cmp`, strings by `<` when omitted) holds `x`. */
+export function sortedListHas(list: List<string>, x: string): boolean;
+export function sortedListHas<T>(list: List<T>, x: T, cmp: (a: T, b: T) => number): boolean;
+export function sortedListHas<T>(list: List<T>, x: T, cmp?: (a: T, b: T) => number): boolean {
+  const i = listLowerBound(list, x, cmp ?? (compareStrings as unknown as (a: T, b: T) => number));
+  return i < list.length && listAt(list, i) === x;
+}
+
 /** `list` edited (ChunkedList.edit); a plain array is wrapped first, without a copy. */
 export function editList<T>(list: List<T>, drops: readonly number[], inserts: ReadonlyArray<{ at: number; x: T }>): ChunkedList<T> {
   return (list instanceof ChunkedList ? list : ChunkedList.of(list as readonly T[])).edit(drops, inserts);

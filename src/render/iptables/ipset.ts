@@ -10,7 +10,7 @@
  *  - hash:net refuses a /0 prefix, so 0.0.0.0/0 is stored as its two /1 halves (same union);
  *  - hash:net prints a full-length prefix as a bare address, so comparisons normalise that away.
  */
-import { BugError, listAt, listLowerBound, type List } from "../../model/index.js";
+import { BugError, sortedListHas, type List } from "../../model/index.js";
 import { canonicalAddr, parseCidr, PROTO_SCTP, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE } from "../../rule/index.js";
 import { elementEdit, patchSortedStrings, type DpSet, type Family, type SetField } from "../../dataplane/index.js";
 
@@ -141,17 +141,9 @@ const patches = new WeakMap<IpsetDef, { from: IpsetDef; removed: readonly string
 export function recordedElementChanges(from: IpsetDef, to: IpsetDef): { dels: string[]; adds: string[] } | undefined {
   const p = patches.get(to);
   if (!p || p.from !== from) return undefined;
-  const has = (list: List<string>, x: string) => {
-    const i = listLowerBound(list, x, compareStrings);
-    return i < list.length && listAt(list, i) === x;
-  };
-  const dels = uniqueSorted(p.removed.filter((e) => has(from.elements, e) && !has(to.elements, e)));
-  const adds = uniqueSorted(p.added.filter((e) => has(to.elements, e) && !has(from.elements, e)));
+  const dels = uniqueSorted(p.removed.filter((e) => sortedListHas(from.elements, e) && !sortedListHas(to.elements, e)));
+  const adds = uniqueSorted(p.added.filter((e) => sortedListHas(to.elements, e) && !sortedListHas(from.elements, e)));
   return { dels, adds };
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function uniqueSorted(xs: string[]): string[] {
