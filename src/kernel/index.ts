@@ -3,3 +3,5 @@ export { exec, wrapNetns, DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult 
 export { nft, nftApply, nftApplyJson, nftApplyText, nftCheck, nftListTable, nftListTableText, type NftOptions } from "./nft.js";
 export { conntrackList, conntrackDelete, type ConntrackFilter } from "./conntrack.js";
 export { NftSession, SessionUnavailableError, type NftSessionOptions } from "./nft-session.js";
+export { SetShapes, encodeElementBatch, type EncodedBatch } from "./nfnl.js";
+export { NfnlRelay, RelayUnavailableError, defaultRelayPath, type NfnlRelayOptions } from "./nfnl-relay.js";
