@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDataplane, diffModels, kernelView, type DataplaneModel } from "../dataplane/index.js";
 import { arbCluster, type ArbSpec } from "../dataplane/testdata/arbitrary.js";
-import { fixtureIR, groupedFixtureIR, NODE } from "../dataplane/testdata/fixtures.js";
+import { fixtureIR, groupedFixtureIR, NODE, SET_CLIENT } from "../dataplane/testdata/fixtures.js";
 import { isKernelError, nftApplyText, nftListTable } from "../kernel/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { nft } from "../render/index.js";
@@ -151,6 +151,46 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
       }),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 15) },
     );
+  });
+
+  it("element-only deltas go to the kernel through the netlink relay, the rest through nft", async () => {
+    const withClient = (extra: string[], noHost = false) =>
+      fixtureModel((ir) => {
+        ir.sets[SET_CLIENT]!.members = [...(ir.sets[SET_CLIENT]!.members as string[]), ...extra];
+        if (noHost) ir.endpoints.pop();
+      });
+    const seq = [withClient([]), withClient(["198.18.2.11/32"]), withClient(["198.18.2.12/32", "fd00:198:0:2::12/128"]), withClient([]), withClient([], true), withClient(["198.18.2.13/32"], true)];
+    for (const netlinkElements of [true, false]) {
+      const k = new NftKernel({ netns: ns, netlinkElements });
+      const applier = new Applier(k, { sleep: async () => {}, retry: { maxAttempts: 1 } });
+      try {
+        await k.apply(nft.renderDeleteTable());
+        const paths: string[] = [];
+        for (const [i, m] of seq.entries()) {
+          const [relayed, viaSession] = [k.relayStats.batches, k.sessionStats?.calls ?? 0];
+          await applier.apply(m);
+          paths.push(k.relayStats.batches > relayed ? "relay" : (k.sessionStats?.calls ?? 0) > viaSession ? "session" : "one-shot");
+          expect(nft.diffDigest(nft.expectedDigest(kernelView(m, nftBackend().kernelView)), nft.parseListing(await k.list())!), `step ${i}`).toEqual([]);
+        }
+        // The digest compares every set's and map's elements with the model's.
+        // The (small) full load goes through the session; member changes are elements only;
+        // dropping the host endpoint deletes chains and maps; a member added after it is elements.
+        expect(paths, `netlinkElements ${netlinkElements}`).toEqual(netlinkElements ? ["session", "relay", "relay", "relay", "session", "relay"] : ["session", "session", "session", "session", "session", "session"]);
+      } finally {
+        await k.close();
+      }
+    }
+    // A kernel object that has not applied anything learns the layouts from its listing.
+    const fresh = new NftKernel({ netns: ns });
+    try {
+      const listing = await fresh.list();
+      const set = (listing as { nftables: Array<{ set?: { name: string; type: unknown } }> }).nftables.find((i) => i.set?.type === "ipv4_addr")!.set!;
+      await fresh.apply({ nftables: [{ add: { element: { ...T, name: set.name, elem: ["192.0.2.200"] } } }] });
+      expect(fresh.relayStats.batches).toBe(1);
+      expect(JSON.stringify(await fresh.list())).toContain("192.0.2.200");
+    } finally {
+      await fresh.close();
+    }
   });
 
   it("applies a batch one-shot when the session cannot write its batch file, and uses the session again after", async () => {

@@ -3,7 +3,7 @@
  * talks to the real nft binary (optionally inside a network namespace); FakeKernel (fake-kernel.ts)
  * interprets the same JSON batches in memory with the same all-or-nothing behaviour.
  */
-import { NftSession, SessionUnavailableError, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
+import { encodeElementBatch, NfnlRelay, NftSession, RelayUnavailableError, SessionUnavailableError, SetShapes, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
 import { nft as nftRender } from "../render/index.js";
 
 export interface Kernel {
@@ -24,6 +24,14 @@ export interface NftKernelOptions extends NftOptions {
    * the session off. Default 1 MiB.
    */
   sessionMaxBytes?: number;
+  /**
+   * Batches made only of set and map element changes go to the kernel as netlink messages through
+   * native/nfnl-relay (src/kernel/nfnl.ts), skipping nft's re-read of the whole ruleset before each
+   * transaction. Off, or when the relay is not built or cannot run, nft applies them. Default on.
+   */
+  netlinkElements?: boolean;
+  /** The relay binary (tests). */
+  relayBinary?: string;
 }
 
 export const DEFAULT_SESSION_MAX_BYTES = 1 << 20;
@@ -32,11 +40,46 @@ export class NftKernel implements Kernel {
   private readonly target: nftRender.NftTarget;
   private readonly sessionMaxBytes: number;
   private session: NftSession | undefined;
+  private relay: NfnlRelay | undefined;
+  /** Layouts of our table's sets and maps, for encoding their elements (learned from nft). */
+  private readonly shapes: SetShapes;
+  private netlinkBatches = 0;
   constructor(private readonly opts: NftKernelOptions = {}) {
     this.target = opts.target ?? nftRender.DEFAULT_TARGET;
     this.sessionMaxBytes = opts.sessionMaxBytes ?? DEFAULT_SESSION_MAX_BYTES;
+    this.shapes = new SetShapes(this.target.family, this.target.table);
   }
   async apply(batch: unknown): Promise<void> {
+    if (await this.applyByNetlink(batch)) return;
+    try {
+      await this.applyByNft(batch);
+    } catch (e) {
+      // A failed batch changed nothing, but one that timed out may have: learn layouts afresh.
+      this.shapes.clear();
+      throw e;
+    }
+    this.shapes.learnBatch(batch);
+  }
+
+  /** Element-only batches through the relay; false when nft must apply the batch. */
+  private async applyByNetlink(batch: unknown): Promise<boolean> {
+    if (this.opts.netlinkElements === false || this.relay?.unavailable || this.shapes.size === 0) return false;
+    this.relay ??= new NfnlRelay({ ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}), ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}), ...(this.opts.relayBinary !== undefined ? { binary: this.opts.relayBinary } : {}) });
+    const encoded = encodeElementBatch(batch, this.shapes, this.relay.nextSeq());
+    if (typeof encoded === "string") return false;
+    try {
+      await this.relay.send(encoded);
+    } catch (e) {
+      // Raised before anything was sent: nft is the whole fallback.
+      if (e instanceof RelayUnavailableError) return false;
+      this.shapes.clear();
+      throw e;
+    }
+    this.netlinkBatches++;
+    return true;
+  }
+
+  private async applyByNft(batch: unknown): Promise<void> {
     if (this.sessionMaxBytes <= 0 || this.session?.unavailable) return nftApplyJson(JSON.stringify(batch), this.opts);
     // The session is fed the batch in nft's language through an included file (nft-session.ts:
     // typed input costs ~2 µs per byte); one-shot nft keeps the JSON form.
@@ -51,16 +94,25 @@ export class NftKernel implements Kernel {
       throw e;
     }
   }
-  list(): Promise<unknown | null> {
-    return nftListTable(this.target.family, this.target.table, this.opts);
+  async list(): Promise<unknown | null> {
+    const listing = await nftListTable(this.target.family, this.target.table, this.opts);
+    if (listing === null) this.shapes.clear();
+    else this.shapes.learnListing(listing);
+    return listing;
   }
   async close(): Promise<void> {
     const s = this.session;
+    const r = this.relay;
     this.session = undefined;
-    await s?.close();
+    this.relay = undefined;
+    await Promise.all([s?.close(), r?.close()]);
   }
   /** The session's counters (undefined before the first small batch). */
   get sessionStats(): { calls: number; starts: number; pid: number | undefined } | undefined {
     return this.session && { calls: this.session.calls, starts: this.session.starts, pid: this.session.pid };
+  }
+  /** The relay's counters: batches it committed, processes started, why it is not used. */
+  get relayStats(): { batches: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
+    return { batches: this.netlinkBatches, starts: this.relay?.starts ?? 0, pid: this.relay?.pid, unavailable: this.relay?.unavailable };
   }
 }
