@@ -59,16 +59,22 @@ export class NftKernel implements Kernel {
       throw e;
     }
     this.shapes.learnBatch(batch);
+    // The table now has sets whose elements the relay can change: start it before a change needs it.
+    if (this.opts.netlinkElements !== false && this.shapes.size > 0 && !this.relay) void this.relayOf().warm();
+  }
+
+  private relayOf(): NfnlRelay {
+    return (this.relay ??= new NfnlRelay({ ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}), ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}), ...(this.opts.relayBinary !== undefined ? { binary: this.opts.relayBinary } : {}) }));
   }
 
   /** Element-only batches through the relay; false when nft must apply the batch. */
   private async applyByNetlink(batch: unknown): Promise<boolean> {
     if (this.opts.netlinkElements === false || this.relay?.unavailable || this.shapes.size === 0) return false;
-    this.relay ??= new NfnlRelay({ ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}), ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}), ...(this.opts.relayBinary !== undefined ? { binary: this.opts.relayBinary } : {}) });
-    const encoded = encodeElementBatch(batch, this.shapes, this.relay.nextSeq());
+    const relay = this.relayOf();
+    const encoded = encodeElementBatch(batch, this.shapes, relay.nextSeq());
     if (typeof encoded === "string") return false;
     try {
-      await this.relay.send(encoded);
+      await relay.send(encoded);
     } catch (e) {
       // Raised before anything was sent: nft is the whole fallback.
       if (e instanceof RelayUnavailableError) return false;

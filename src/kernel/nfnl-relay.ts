@@ -94,7 +94,22 @@ export class NfnlRelay {
     });
   }
 
-  private async run(batch: EncodedBatch): Promise<void> {
+  /**
+   * Starts the relay and checks it answers, ahead of the first batch (the agent calls this after
+   * its first full load, so the first change does not pay for a process start). Never throws: a
+   * relay that cannot run is marked unavailable.
+   */
+  warm(): Promise<void> {
+    const p = this.queue.then(() => this.ready()).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queue = p;
+    return p;
+  }
+
+  /** The running child, started and probed if there is none. */
+  private async ready(): Promise<Child> {
     if (this.closed) throw new KernelError("FAILED", "nfnl relay is closed");
     if (this.unavailable) throw new RelayUnavailableError(this.unavailable);
     let c = this.child;
@@ -116,6 +131,11 @@ export class NfnlRelay {
         throw new RelayUnavailableError(this.unavailable);
       }
     }
+    return c;
+  }
+
+  private async run(batch: EncodedBatch): Promise<void> {
+    const c = await this.ready();
     this.calls++;
     const bytes = await this.exchange(c, batch, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const { failures, answered } = parseAnswer(bytes, batch);
