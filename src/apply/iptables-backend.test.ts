@@ -44,7 +44,10 @@ for (const variant of ["default", "legacy"] as IptablesVariant[]) {
     const save = async (family: 4 | 6, table: string) => (await run(iptablesBinaries(variant, family).save, ["-t", table])).stdout;
 
     beforeAll(() => createNamespace(ns));
-    afterAll(() => deleteNamespace(ns));
+    afterAll(async () => {
+      await kernel.close();
+      await deleteNamespace(ns);
+    });
 
     it("loads the fixture (both configs), reads back to the expected digest, and leaves others' rules alone", async () => {
       // Someone else's rules, before and after ours.
@@ -72,9 +75,29 @@ for (const variant of ["default", "legacy"] as IptablesVariant[]) {
       await inSync(fixture());
 
       const withMember = fixture((ir) => (ir.sets[SET_DNS] as unknown as { members: string[] }).members.push("198.18.2.99/32"));
+      const relayed = kernel.relayStats.steps;
       expect(await applier.apply(withMember)).toMatchObject({ mode: "delta", ops: 1 });
       expect(kernel.lastSteps).toEqual([{ tool: "ipset", input: "add cali40s-dns00000000000000000000 198.18.2.99\n" }]);
+      // The add went to the kernel as a netlink message (ipset-nl.ts), not through `ipset restore`.
+      expect(kernel.relayStats.steps).toBe(relayed + 1);
       await inSync(withMember);
+      expect(await applier.apply(fixture())).toMatchObject({ mode: "delta", ops: 1 });
+      expect(kernel.relayStats.steps).toBe(relayed + 2);
+      await inSync(fixture());
+      await applier.apply(withMember);
+      await inSync(withMember);
+
+      // The same with the relay turned off: the ipset tool runs the step.
+      const byTool = new IptablesKernel({ netns: ns, variant, netlinkElements: false });
+      const toolApplier = new Applier(byTool, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
+      await toolApplier.apply(withMember);
+      expect(await toolApplier.apply(fixture())).toMatchObject({ mode: "delta", ops: 1 });
+      expect(byTool.relayStats).toMatchObject({ steps: 0, starts: 0 });
+      await inSync(fixture());
+      // The first applier believes withMember: its delta deletes an element that is gone, which
+      // -exist semantics (kept by the netlink path) make harmless.
+      expect(await applier.apply(fixture())).toMatchObject({ mode: "delta", ops: 1 });
+      expect(kernel.relayStats.steps).toBe(relayed + 4);
 
       const seq: Array<[string, DataplaneModel]> = [
         ["policy edit", fixture((ir) => (ir.policies["knp/prod/db"]!.ingress[0]!.action = "Deny"))],

@@ -19,7 +19,7 @@
  * rules of both variants on one hook both apply, and each tool lists only its own.
  */
 import type { Family } from "../dataplane/index.js";
-import { exec, type ExecOptions } from "../kernel/index.js";
+import { encodeIpsetLines, encodeIpsetProtocolQuery, exec, IpsetShapes, ipsetErrno, NfnlRelay, RelayUnavailableError, type ExecOptions } from "../kernel/index.js";
 import { iptables } from "../render/index.js";
 import type { Backend } from "./backend.js";
 import type { Kernel } from "./kernel.js";
@@ -37,6 +37,14 @@ export interface IptablesKernelOptions extends Pick<ExecOptions, "netns" | "time
    *  by every namespace). */
   lockWaitSeconds?: number;
   families?: Family[];
+  /**
+   * ipset steps made only of `add` / `del` lines go to the kernel as netlink messages through
+   * native/nfnl-relay (src/kernel/ipset-nl.ts) instead of `ipset restore`; off, or when the relay
+   * is not built or cannot run, the ipset tool runs them. Default on.
+   */
+  netlinkElements?: boolean;
+  /** The relay binary (tests). */
+  relayBinary?: string;
 }
 
 export function iptablesBinaries(variant: IptablesVariant, family: Family): { restore: string; save: string } {
@@ -50,6 +58,10 @@ export class IptablesKernel implements Kernel {
   private readonly families: Family[];
   /** Steps run by the last apply() (for tests and diagnostics). */
   lastSteps: iptables.IptStep[] = [];
+  /** Types of the namespace's sets, for encoding elements (learned from ipset restore and save). */
+  private readonly shapes = new IpsetShapes();
+  private relay: NfnlRelay | undefined;
+  private netlinkSteps = 0;
 
   constructor(private readonly opts: IptablesKernelOptions = {}) {
     this.variant = opts.variant ?? "default";
@@ -78,11 +90,47 @@ export class IptablesKernel implements Kernel {
 
   async run(step: iptables.IptStep): Promise<void> {
     if (step.tool === "ipset") {
-      await exec("ipset", ["restore", "-exist"], this.execOpts(step.input));
+      if (await this.ipsetByNetlink(step.input)) return;
+      try {
+        await exec("ipset", ["restore", "-exist"], this.execOpts(step.input));
+      } catch (e) {
+        // Lines before the failing one took effect: learn the sets afresh from the next listing.
+        this.shapes.clear();
+        throw e;
+      }
+      this.shapes.learnRestore(step.input);
+      if (this.opts.netlinkElements !== false && this.shapes.size > 0 && !this.relay) void this.relayOf().warm();
       return;
     }
     const { restore } = iptablesBinaries(this.variant, step.family);
     await exec(restore, ["--noflush", "--wait", String(this.opts.lockWaitSeconds ?? 10)], this.execOpts(step.input));
+  }
+
+  /** add/del-only ipset input through the relay; false when the ipset tool must run it. */
+  private async ipsetByNetlink(input: string): Promise<boolean> {
+    if (this.opts.netlinkElements === false || this.relay?.unavailable || this.shapes.size === 0) return false;
+    const relay = this.relayOf();
+    const encoded = encodeIpsetLines(input, this.shapes, relay.nextSeq());
+    if (typeof encoded === "string") return false;
+    try {
+      await relay.send(encoded);
+    } catch (e) {
+      if (e instanceof RelayUnavailableError) return false;
+      this.shapes.clear();
+      throw e;
+    }
+    this.netlinkSteps++;
+    return true;
+  }
+
+  private relayOf(): NfnlRelay {
+    return (this.relay ??= new NfnlRelay({
+      ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
+      ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}),
+      ...(this.opts.relayBinary !== undefined ? { binary: this.opts.relayBinary } : {}),
+      probe: encodeIpsetProtocolQuery,
+      describeError: ipsetErrno,
+    }));
   }
 
   /** iptables-save of every table per family, and ipset save. */
@@ -90,7 +138,19 @@ export class IptablesKernel implements Kernel {
     const save: iptables.IptListing["save"] = {};
     for (const f of this.families) save[f] = (await exec(iptablesBinaries(this.variant, f).save, [], this.execOpts())).stdout;
     const ipset = (await exec("ipset", ["save"], this.execOpts())).stdout;
+    this.shapes.learnSave(ipset);
     return { save, ipset };
+  }
+
+  async close(): Promise<void> {
+    const r = this.relay;
+    this.relay = undefined;
+    await r?.close();
+  }
+
+  /** The relay's counters: ipset steps it carried, processes started, why it is not used. */
+  get relayStats(): { steps: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
+    return { steps: this.netlinkSteps, starts: this.relay?.starts ?? 0, pid: this.relay?.pid, unavailable: this.relay?.unavailable };
   }
 }
 

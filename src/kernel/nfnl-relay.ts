@@ -3,8 +3,8 @@
  * a network namespace and brings back the kernel's answer.
  *
  * The relay runs where nft would (`ip netns exec <ns>` for a namespace), one request at a time.
- * A first request, the generation query alone, checks that the relay starts and can talk to
- * nf_tables there; if it cannot (not built, no permission), the relay is marked unavailable and
+ * A first request (nf_tables' generation query, or ipset's protocol query) checks that the relay
+ * starts and can talk to the kernel there; if it cannot (not built, no permission), the relay is marked unavailable and
  * the caller uses nft. Once a batch has been written, a dead or silent relay is a KernelError
  * (FAILED or TIMEOUT): the batch may or may not have been committed, so the applier does what it
  * does after any failed batch, a full replace. A timeout kills the child (ours, by PID); the next
@@ -13,9 +13,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { KernelError } from "./errors.js";
+import { KernelError, type KernelErrorCode } from "./errors.js";
 import { DEFAULT_TIMEOUT_MS, wrapNetns } from "./exec.js";
-import { encodeGenerationQuery, errnoCode, errnoText, parseAnswer, SEQ_BLOCK, type EncodedBatch } from "./nfnl.js";
+import { errnoCode, errnoText, parseAnswer, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
+import { encodeGenerationQuery } from "./nfnl.js";
 
 /** Where `npm install` builds the relay (scripts/build-native.mjs), from src/kernel or dist/kernel. */
 export function defaultRelayPath(): string {
@@ -27,6 +28,11 @@ export interface NfnlRelayOptions {
   timeoutMs?: number;
   /** The relay binary (default: defaultRelayPath()). */
   binary?: string;
+  /** The first request, which must be answered without error (default: nf_tables' generation
+   *  query; the ipset kernel uses ipset's protocol query, which needs no nf_tables). */
+  probe?: (seq: number) => EncodedBatch;
+  /** Text and code of error numbers that are not errnos (ipset's own, ≥ 4096). */
+  describeError?: (errno: number) => { text: string; code: KernelErrorCode } | undefined;
 }
 
 /** The relay cannot run here; nothing was sent. */
@@ -121,7 +127,7 @@ export class NfnlRelay {
       }
       c = this.child = this.start(binary);
       try {
-        const probe = encodeGenerationQuery(this.nextSeq());
+        const probe = (this.opts.probe ?? encodeGenerationQuery)(this.nextSeq());
         const answer = parseAnswer(await this.exchange(c, probe, Math.min(HANDSHAKE_TIMEOUT_MS, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)), probe);
         if (!answer.answered || answer.failures.length > 0) throw new Error(answer.failures.map((f) => errnoText(f.errno)).join(", ") || "no answer to the generation query");
       } catch (e) {
@@ -141,8 +147,10 @@ export class NfnlRelay {
     const { failures, answered } = parseAnswer(bytes, batch);
     if (failures.length > 0) {
       const f = failures[0]!;
-      const text = `nf_tables: ${f.what}: ${errnoText(f.errno)}${f.detail ? `: ${f.detail}` : ""}`;
-      throw new KernelError(errnoCode(f.errno), text, ["nfnl-relay"], null, failures.map((x) => `${x.what}: ${errnoText(x.errno)}`).join("\n"));
+      const describe = (errno: number) => this.opts.describeError?.(errno) ?? { text: errnoText(errno), code: errnoCode(errno) };
+      const first = describe(f.errno);
+      const text = `netlink: ${f.what}: ${first.text}${f.detail ? `: ${f.detail}` : ""}`;
+      throw new KernelError(first.code, text, ["nfnl-relay"], null, failures.map((x) => `${x.what}: ${describe(x.errno).text}`).join("\n"));
     }
     if (!answered) throw new KernelError("FAILED", "nfnl relay: the kernel's answer ended early", ["nfnl-relay"]);
   }

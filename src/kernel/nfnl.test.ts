@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { isKernelError } from "./errors.js";
 import { nftApply, nftListTable } from "./nft.js";
-import { encodeElementBatch, ipv4Bytes, ipv6Bytes, SetShapes } from "./nfnl.js";
+import { ipv4Bytes, ipv6Bytes } from "./netlink.js";
+import { encodeElementBatch, SetShapes } from "./nfnl.js";
 import { defaultRelayPath, NfnlRelay, RelayUnavailableError } from "./nfnl-relay.js";
 import { existsSync } from "node:fs";
 

@@ -1,0 +1,218 @@
+/**
+ * Netfilter netlink messages, built and read in TypeScript for native/nfnl-relay: framing
+ * (headers, attributes), the relay's unit of work (EncodedBatch), the kernel's answers and errno
+ * texts, and the address encoders nf_tables (nfnl.ts) and ipset (ipset-nl.ts) share.
+ *
+ * Netlink message and attribute headers are in host byte order (little-endian on every machine
+ * tortie supports; checked at load); the payloads the kernel reads as network data (addresses,
+ * ports, NLA_F_NET_BYTEORDER attributes) are big-endian.
+ */
+import { constants as osConstants } from "node:os";
+import { getSystemErrorMap } from "node:util";
+import type { KernelErrorCode } from "./errors.js";
+
+// linux/netlink.h
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+const NLMSG_ERROR = 2;
+export const NLA_F_NESTED = 0x8000;
+export const NLA_F_NET_BYTEORDER = 0x4000;
+
+/** One encoded transaction, and the sequence number of its last message (the GETGEN). */
+export interface EncodedBatch {
+  /** Each entry is one sendto(): the batch, then the GETGEN whose answer ends the reply. */
+  sends: Buffer[];
+  terminator: number;
+  /** What each sequence number was, for error messages. */
+  describe: Map<number, string>;
+}
+
+/** Sequence numbers one batch may use: firstSeq … firstSeq + SEQ_BLOCK - 1. */
+export const SEQ_BLOCK = 1 << 16;
+
+/** Dotted-quad only: nft's JSON element is the canonical text the renderer printed. */
+export function ipv4Bytes(s: string): Buffer | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  const b = Buffer.alloc(4);
+  for (let i = 0; i < 4; i++) {
+    const n = Number(m[i + 1]);
+    if (n > 255 || (m[i + 1]!.length > 1 && m[i + 1]![0] === "0")) return undefined;
+    b[i] = n;
+  }
+  return b;
+}
+
+/** RFC 4291 text (with "::" and an embedded dotted quad), no zone, no prefix. */
+export function ipv6Bytes(s: string): Buffer | undefined {
+  if (s.includes("%") || s.includes("/")) return undefined;
+  let text = s;
+  let tail: Buffer | undefined;
+  const lastColon = text.lastIndexOf(":");
+  if (text.includes(".", lastColon)) {
+    tail = ipv4Bytes(text.slice(lastColon + 1));
+    if (!tail) return undefined;
+    text = `${text.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (h: string) => (h === "" ? [] : h.split(":"));
+  const head = groups(halves[0]!);
+  const rest = halves.length === 2 ? groups(halves[1]!) : [];
+  const total = head.length + rest.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
+  const all = [...head, ...Array<string>(8 - total).fill("0"), ...rest];
+  const b = Buffer.alloc(16);
+  for (let i = 0; i < 8; i++) {
+    const g = all[i]!;
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+    b.writeUInt16BE(parseInt(g, 16), i * 2);
+  }
+  if (tail) tail.copy(b, 12);
+  return b;
+}
+
+// ---- netlink framing
+
+export function pad4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+export function cString(s: string): Buffer {
+  return Buffer.from(`${s}\0`, "utf8");
+}
+
+export function attr(type: number, payload: Buffer): Buffer {
+  const len = 4 + payload.length;
+  const b = Buffer.alloc(pad4(len));
+  b.writeUInt16LE(len, 0);
+  b.writeUInt16LE(type, 2);
+  payload.copy(b, 4);
+  return b;
+}
+
+export function nested(type: number, children: Buffer[]): Buffer {
+  return attr(type | NLA_F_NESTED, Buffer.concat(children));
+}
+
+export function message(type: number, flags: number, seq: number, family: number, resId: number, attrs: Buffer[]): Buffer {
+  const body = Buffer.concat(attrs);
+  const len = 16 + 4 + body.length;
+  const b = Buffer.alloc(len);
+  b.writeUInt32LE(len, 0);
+  b.writeUInt16LE(type, 4);
+  b.writeUInt16LE(flags, 6);
+  b.writeUInt32LE(seq >>> 0, 8);
+  b.writeUInt32LE(0, 12); // port id: the kernel's
+  b.writeUInt8(family, 16);
+  b.writeUInt8(0, 17); // NFNETLINK_V0
+  b.writeUInt16BE(resId, 18);
+  body.copy(b, 20);
+  return b;
+}
+
+export function* chunksBySize(parts: Buffer[], max: number): Generator<Buffer[]> {
+  let chunk: Buffer[] = [];
+  let size = 0;
+  for (const p of parts) {
+    if (chunk.length > 0 && size + p.length > max) {
+      yield chunk;
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(p);
+    size += p.length;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+// ---- answers
+
+export interface NetlinkFailure {
+  seq: number;
+  errno: number;
+  /** What the failing message was (from EncodedBatch.describe). */
+  what: string;
+  /** The kernel's extended-ack text, when it gave one. */
+  detail?: string;
+}
+
+/**
+ * Reads the kernel's answer to an encoded batch: the errors it reported (none when the batch was
+ * committed) and whether the closing request (the terminator) was answered.
+ */
+export function parseAnswer(bytes: Buffer, batch: EncodedBatch): { failures: NetlinkFailure[]; answered: boolean } {
+  const failures: NetlinkFailure[] = [];
+  let answered = false;
+  for (let off = 0; off + 16 <= bytes.length; ) {
+    const len = bytes.readUInt32LE(off);
+    if (len < 16 || off + len > bytes.length) break;
+    const type = bytes.readUInt16LE(off + 4);
+    const flags = bytes.readUInt16LE(off + 6);
+    const seq = bytes.readUInt32LE(off + 8);
+    if (type === NLMSG_ERROR && len >= 20) {
+      const errno = -bytes.readInt32LE(off + 16);
+      if (errno !== 0) {
+        const f: NetlinkFailure = { seq, errno, what: batch.describe.get(seq) ?? `message ${seq}` };
+        const detail = extAckMessage(bytes.subarray(off, off + len), flags);
+        if (detail) f.detail = detail;
+        failures.push(f);
+      }
+      if (seq === batch.terminator) answered = true;
+    } else if (seq === batch.terminator) answered = true;
+    off += pad4(len);
+  }
+  return { failures, answered };
+}
+
+const NLM_F_CAPPED = 0x100;
+const NLM_F_ACK_TLVS = 0x200;
+const NLMSGERR_ATTR_MSG = 1;
+
+function extAckMessage(msg: Buffer, flags: number): string | undefined {
+  if (!(flags & NLM_F_ACK_TLVS)) return undefined;
+  // nlmsgerr: error (4) + the request's header (16), and its payload unless capped.
+  const inner = msg.length >= 36 ? msg.readUInt32LE(20) : 16;
+  let off = 16 + 4 + (flags & NLM_F_CAPPED ? 16 : pad4(inner));
+  while (off + 4 <= msg.length) {
+    const len = msg.readUInt16LE(off);
+    const type = msg.readUInt16LE(off + 2) & ~NLA_F_NESTED;
+    if (len < 4) break;
+    if (type === NLMSGERR_ATTR_MSG) return msg.subarray(off + 4, off + len).toString("utf8").replace(/\0+$/, "");
+    off += pad4(len);
+  }
+  return undefined;
+}
+
+const errnoNames = new Map<number, [string, string]>();
+for (const [code, pair] of getSystemErrorMap()) errnoNames.set(-code, pair);
+
+/** "ENOENT (no such file or directory)" for an errno. */
+export function errnoText(errno: number): string {
+  const p = errnoNames.get(errno);
+  return p ? `${p[0]} (${p[1]})` : `errno ${errno}`;
+}
+
+
+const errnoCodes: Record<number, KernelErrorCode> = {
+  [osConstants.errno.ENOENT]: "NOT_FOUND",
+  [osConstants.errno.EEXIST]: "EXISTS",
+  [osConstants.errno.EBUSY]: "BUSY",
+  [osConstants.errno.EPERM]: "PERMISSION",
+  [osConstants.errno.EACCES]: "PERMISSION",
+  [osConstants.errno.EINVAL]: "INVALID",
+  [osConstants.errno.ERANGE]: "INVALID",
+  [osConstants.errno.EOPNOTSUPP]: "INVALID",
+  [osConstants.errno.E2BIG]: "INVALID",
+};
+
+/** The kernel error code of an errno, as classifyStderr gives it for the tools' printed strerror(). */
+export function errnoCode(errno: number): KernelErrorCode {
+  return errnoCodes[errno] ?? "FAILED";
+}
+
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  // Netlink headers are host-endian; the writers above assume little-endian.
+  throw new Error("nfnl: big-endian hosts are not supported");
+}
