@@ -232,6 +232,7 @@ describe.skipIf(!enabled).each(["nftables", "iptables"] as DataplaneKind[])("tor
     // Metrics are served from inside the namespace.
     const metrics = await httpGet("/metrics");
     expect(metrics.body).toMatch(/tortie_agent_change_to_programmed_seconds_count\{node="node1"\} [1-9]/);
+    expect(metrics.body).toMatch(/tortie_agent_kernel_netlink_batches\{node="node1"\} \d+/);
 
     // An established connection carries on through SIGKILL, a store change, restart and resync.
     const held = holdConnection(5000);

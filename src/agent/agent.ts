@@ -96,6 +96,8 @@ export class Agent {
   private pending: number[] = [];
   private snapshotSeen = false;
   private readyFlag = false;
+  /** The relay-unavailable warning is logged once. */
+  private netlinkWarned = false;
   private needApply = false;
   private connected = false;
   private revision = 0;
@@ -123,9 +125,18 @@ export class Agent {
       backend: opts.backend ?? nftBackend(),
       onEvent: (e) => {
         switch (e.kind) {
-          case "applied":
+          case "applied": {
             this.log.debug({ mode: e.mode, ops: e.ops, summary: e.summary, attempt: e.attempt, ms: e.ms }, "kernel programmed");
+            const nl = opts.kernel.netlinkStatus?.();
+            if (nl) {
+              this.metrics.kernelNetlinkBatches.set(nl.batches);
+              if (nl.unavailable && !this.netlinkWarned) {
+                this.netlinkWarned = true;
+                this.log.warn({ reason: nl.unavailable }, "set-element changes go through nft or ipset (slower): the netlink relay cannot be used");
+              }
+            }
             break;
+          }
           case "apply-failed":
             this.metrics.applyAttemptFailures.inc();
             this.log.warn({ mode: e.mode, attempt: e.attempt, code: e.code, err: e.error, retryInMs: e.retryInMs }, "kernel batch failed");

@@ -148,6 +148,10 @@ export class IptablesKernel implements Kernel {
     await r?.close();
   }
 
+  netlinkStatus(): { batches: number; unavailable: string | undefined } {
+    return { batches: this.netlinkSteps, unavailable: this.relay?.unavailable };
+  }
+
   /** The relay's counters: ipset steps it carried, processes started, why it is not used. */
   get relayStats(): { steps: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
     return { steps: this.netlinkSteps, starts: this.relay?.starts ?? 0, pid: this.relay?.pid, unavailable: this.relay?.unavailable };

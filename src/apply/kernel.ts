@@ -13,6 +13,9 @@ export interface Kernel {
   list(): Promise<unknown | null>;
   /** Releases long-lived helpers (the nft session). The kernel stays usable: they restart. */
   close?(): Promise<void>;
+  /** Element changes sent as netlink messages (native/nfnl-relay) so far, and why the relay is
+   *  not used when it cannot run (then the tools apply them: same result, slower). */
+  netlinkStatus?(): { batches: number; unavailable: string | undefined };
 }
 
 export interface NftKernelOptions extends NftOptions {
@@ -116,6 +119,9 @@ export class NftKernel implements Kernel {
   /** The session's counters (undefined before the first small batch). */
   get sessionStats(): { calls: number; starts: number; pid: number | undefined } | undefined {
     return this.session && { calls: this.session.calls, starts: this.session.starts, pid: this.session.pid };
+  }
+  netlinkStatus(): { batches: number; unavailable: string | undefined } {
+    return { batches: this.netlinkBatches, unavailable: this.relay?.unavailable };
   }
   /** The relay's counters: batches it committed, processes started, why it is not used. */
   get relayStats(): { batches: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
