@@ -75,14 +75,14 @@ for (const variant of ["default", "legacy"] as IptablesVariant[]) {
       await inSync(fixture());
 
       const withMember = fixture((ir) => (ir.sets[SET_DNS] as unknown as { members: string[] }).members.push("198.18.2.99/32"));
-      const relayed = kernel.relayStats.steps;
+      const relayed = kernel.relayStats.batches;
       expect(await applier.apply(withMember)).toMatchObject({ mode: "delta", ops: 1 });
       expect(kernel.lastSteps).toEqual([{ tool: "ipset", input: "add cali40s-dns00000000000000000000 198.18.2.99\n" }]);
       // The add went to the kernel as a netlink message (ipset-nl.ts), not through `ipset restore`.
-      expect(kernel.relayStats.steps).toBe(relayed + 1);
+      expect(kernel.relayStats.batches).toBe(relayed + 1);
       await inSync(withMember);
       expect(await applier.apply(fixture())).toMatchObject({ mode: "delta", ops: 1 });
-      expect(kernel.relayStats.steps).toBe(relayed + 2);
+      expect(kernel.relayStats.batches).toBe(relayed + 2);
       await inSync(fixture());
       await applier.apply(withMember);
       await inSync(withMember);
@@ -92,12 +92,12 @@ for (const variant of ["default", "legacy"] as IptablesVariant[]) {
       const toolApplier = new Applier(byTool, { backend, sleep: async () => {}, retry: { maxAttempts: 1 } });
       await toolApplier.apply(withMember);
       expect(await toolApplier.apply(fixture())).toMatchObject({ mode: "delta", ops: 1 });
-      expect(byTool.relayStats).toMatchObject({ steps: 0, starts: 0 });
+      expect(byTool.relayStats).toMatchObject({ batches: 0, starts: 0 });
       await inSync(fixture());
       // The first applier believes withMember: its delta deletes an element that is gone, which
       // -exist semantics (kept by the netlink path) make harmless.
       expect(await applier.apply(fixture())).toMatchObject({ mode: "delta", ops: 1 });
-      expect(kernel.relayStats.steps).toBe(relayed + 4);
+      expect(kernel.relayStats.batches).toBe(relayed + 4);
 
       const seq: Array<[string, DataplaneModel]> = [
         ["policy edit", fixture((ir) => (ir.policies["knp/prod/db"]!.ingress[0]!.action = "Deny"))],

@@ -19,10 +19,10 @@
  * rules of both variants on one hook both apply, and each tool lists only its own.
  */
 import type { Family } from "../dataplane/index.js";
-import { encodeIpsetLines, encodeIpsetProtocolQuery, exec, IpsetShapes, ipsetErrno, NfnlRelay, RelayUnavailableError, type ExecOptions } from "../kernel/index.js";
+import { encodeIpsetLines, encodeIpsetProtocolQuery, exec, IpsetShapes, ipsetErrno, RelayPath, type ExecOptions } from "../kernel/index.js";
 import { iptables } from "../render/index.js";
 import type { Backend } from "./backend.js";
-import type { Kernel } from "./kernel.js";
+import { relayOptions, type Kernel } from "./kernel.js";
 
 export type IptablesVariant = "default" | "legacy" | "nft";
 
@@ -60,12 +60,12 @@ export class IptablesKernel implements Kernel {
   lastSteps: iptables.IptStep[] = [];
   /** Types of the namespace's sets, for encoding elements (learned from ipset restore and save). */
   private readonly shapes = new IpsetShapes();
-  private relay: NfnlRelay | undefined;
-  private netlinkSteps = 0;
+  private readonly relay: RelayPath;
 
   constructor(private readonly opts: IptablesKernelOptions = {}) {
     this.variant = opts.variant ?? "default";
     this.families = opts.families ?? [4, 6];
+    this.relay = new RelayPath({ ...relayOptions(opts), probe: encodeIpsetProtocolQuery, describeError: ipsetErrno, enabled: opts.netlinkElements !== false });
   }
 
   private execOpts(input?: string): ExecOptions {
@@ -99,7 +99,7 @@ export class IptablesKernel implements Kernel {
         throw e;
       }
       this.shapes.learnRestore(step.input);
-      if (this.opts.netlinkElements !== false && this.shapes.size > 0 && !this.relay) void this.relayOf().warm();
+      if (this.shapes.size > 0) this.relay.warm();
       return;
     }
     const { restore } = iptablesBinaries(this.variant, step.family);
@@ -107,30 +107,12 @@ export class IptablesKernel implements Kernel {
   }
 
   /** add/del-only ipset input through the relay; false when the ipset tool must run it. */
-  private async ipsetByNetlink(input: string): Promise<boolean> {
-    if (this.opts.netlinkElements === false || this.relay?.unavailable || this.shapes.size === 0) return false;
-    const relay = this.relayOf();
-    const encoded = encodeIpsetLines(input, this.shapes, relay.nextSeq());
-    if (typeof encoded === "string") return false;
-    try {
-      await relay.send(encoded);
-    } catch (e) {
-      if (e instanceof RelayUnavailableError) return false;
-      this.shapes.clear();
-      throw e;
-    }
-    this.netlinkSteps++;
-    return true;
-  }
-
-  private relayOf(): NfnlRelay {
-    return (this.relay ??= new NfnlRelay({
-      ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}),
-      ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}),
-      ...(this.opts.relayBinary !== undefined ? { binary: this.opts.relayBinary } : {}),
-      probe: encodeIpsetProtocolQuery,
-      describeError: ipsetErrno,
-    }));
+  private ipsetByNetlink(input: string): Promise<boolean> {
+    if (this.shapes.size === 0) return Promise.resolve(false);
+    return this.relay.send(
+      (seq) => encodeIpsetLines(input, this.shapes, seq),
+      () => this.shapes.clear(),
+    );
   }
 
   /** iptables-save of every table per family, and ipset save. */
@@ -143,18 +125,16 @@ export class IptablesKernel implements Kernel {
   }
 
   async close(): Promise<void> {
-    const r = this.relay;
-    this.relay = undefined;
-    await r?.close();
+    await this.relay.close();
   }
 
   netlinkStatus(): { batches: number; unavailable: string | undefined } {
-    return { batches: this.netlinkSteps, unavailable: this.relay?.unavailable };
+    return { batches: this.relay.batches, unavailable: this.relay.unavailable };
   }
 
   /** The relay's counters: ipset steps it carried, processes started, why it is not used. */
-  get relayStats(): { steps: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
-    return { steps: this.netlinkSteps, starts: this.relay?.starts ?? 0, pid: this.relay?.pid, unavailable: this.relay?.unavailable };
+  get relayStats(): { batches: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
+    return this.relay.stats;
   }
 }
 

@@ -3,7 +3,7 @@
  * talks to the real nft binary (optionally inside a network namespace); FakeKernel (fake-kernel.ts)
  * interprets the same JSON batches in memory with the same all-or-nothing behaviour.
  */
-import { encodeElementBatch, NfnlRelay, NftSession, RelayUnavailableError, SessionUnavailableError, SetShapes, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
+import { encodeElementBatch, NftSession, RelayPath, SessionUnavailableError, SetShapes, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
 import { nft as nftRender } from "../render/index.js";
 
 export interface Kernel {
@@ -43,14 +43,14 @@ export class NftKernel implements Kernel {
   private readonly target: nftRender.NftTarget;
   private readonly sessionMaxBytes: number;
   private session: NftSession | undefined;
-  private relay: NfnlRelay | undefined;
+  private readonly relay: RelayPath;
   /** Layouts of our table's sets and maps, for encoding their elements (learned from nft). */
   private readonly shapes: SetShapes;
-  private netlinkBatches = 0;
   constructor(private readonly opts: NftKernelOptions = {}) {
     this.target = opts.target ?? nftRender.DEFAULT_TARGET;
     this.sessionMaxBytes = opts.sessionMaxBytes ?? DEFAULT_SESSION_MAX_BYTES;
     this.shapes = new SetShapes(this.target.family, this.target.table);
+    this.relay = new RelayPath({ ...relayOptions(opts), enabled: opts.netlinkElements !== false });
   }
   async apply(batch: unknown): Promise<void> {
     if (await this.applyByNetlink(batch)) return;
@@ -63,29 +63,16 @@ export class NftKernel implements Kernel {
     }
     this.shapes.learnBatch(batch);
     // The table now has sets whose elements the relay can change: start it before a change needs it.
-    if (this.opts.netlinkElements !== false && this.shapes.size > 0 && !this.relay) void this.relayOf().warm();
-  }
-
-  private relayOf(): NfnlRelay {
-    return (this.relay ??= new NfnlRelay({ ...(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}), ...(this.opts.timeoutMs !== undefined ? { timeoutMs: this.opts.timeoutMs } : {}), ...(this.opts.relayBinary !== undefined ? { binary: this.opts.relayBinary } : {}) }));
+    if (this.shapes.size > 0) this.relay.warm();
   }
 
   /** Element-only batches through the relay; false when nft must apply the batch. */
-  private async applyByNetlink(batch: unknown): Promise<boolean> {
-    if (this.opts.netlinkElements === false || this.relay?.unavailable || this.shapes.size === 0) return false;
-    const relay = this.relayOf();
-    const encoded = encodeElementBatch(batch, this.shapes, relay.nextSeq());
-    if (typeof encoded === "string") return false;
-    try {
-      await relay.send(encoded);
-    } catch (e) {
-      // Raised before anything was sent: nft is the whole fallback.
-      if (e instanceof RelayUnavailableError) return false;
-      this.shapes.clear();
-      throw e;
-    }
-    this.netlinkBatches++;
-    return true;
+  private applyByNetlink(batch: unknown): Promise<boolean> {
+    if (this.shapes.size === 0) return Promise.resolve(false);
+    return this.relay.send(
+      (seq) => encodeElementBatch(batch, this.shapes, seq),
+      () => this.shapes.clear(),
+    );
   }
 
   private async applyByNft(batch: unknown): Promise<void> {
@@ -111,20 +98,23 @@ export class NftKernel implements Kernel {
   }
   async close(): Promise<void> {
     const s = this.session;
-    const r = this.relay;
     this.session = undefined;
-    this.relay = undefined;
-    await Promise.all([s?.close(), r?.close()]);
+    await Promise.all([s?.close(), this.relay.close()]);
   }
   /** The session's counters (undefined before the first small batch). */
   get sessionStats(): { calls: number; starts: number; pid: number | undefined } | undefined {
     return this.session && { calls: this.session.calls, starts: this.session.starts, pid: this.session.pid };
   }
   netlinkStatus(): { batches: number; unavailable: string | undefined } {
-    return { batches: this.netlinkBatches, unavailable: this.relay?.unavailable };
+    return { batches: this.relay.batches, unavailable: this.relay.unavailable };
   }
   /** The relay's counters: batches it committed, processes started, why it is not used. */
   get relayStats(): { batches: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
-    return { batches: this.netlinkBatches, starts: this.relay?.starts ?? 0, pid: this.relay?.pid, unavailable: this.relay?.unavailable };
+    return this.relay.stats;
   }
+}
+
+/** The relay options a kernel object passes on (its namespace, time limit, binary). */
+export function relayOptions(o: { netns?: string; timeoutMs?: number; relayBinary?: string }): { netns?: string; timeoutMs?: number; binary?: string } {
+  return { ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(o.relayBinary !== undefined ? { binary: o.relayBinary } : {}) };
 }

@@ -5,5 +5,5 @@ export { conntrackList, conntrackDelete, type ConntrackFilter } from "./conntrac
 export { NftSession, SessionUnavailableError, type NftSessionOptions } from "./nft-session.js";
 export { SetShapes, encodeElementBatch } from "./nfnl.js";
 export type { EncodedBatch } from "./netlink.js";
-export { NfnlRelay, RelayUnavailableError, defaultRelayPath, type NfnlRelayOptions } from "./nfnl-relay.js";
+export { NfnlRelay, RelayPath, RelayUnavailableError, defaultRelayPath, type NfnlRelayOptions } from "./nfnl-relay.js";
 export { IpsetShapes, encodeIpsetLines, encodeIpsetProtocolQuery, ipsetErrno } from "./ipset-nl.js";

@@ -15,6 +15,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { KernelError, type KernelErrorCode } from "./errors.js";
 import { DEFAULT_TIMEOUT_MS, wrapNetns } from "./exec.js";
+import { busy, endChild, idle } from "./helper-process.js";
 import { errnoCode, errnoText, parseAnswer, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
 import { encodeGenerationQuery } from "./nfnl.js";
 
@@ -89,15 +90,7 @@ export class NfnlRelay {
     await this.queue;
     const c = this.child;
     this.child = undefined;
-    if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => c.proc.kill("SIGKILL"), 1_000);
-      c.proc.once("close", () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      c.proc.stdin.end();
-    });
+    if (c) await endChild(c.proc);
   }
 
   /**
@@ -232,14 +225,66 @@ function u32(n: number): Buffer {
   return b;
 }
 
-function idle(proc: ChildProcessWithoutNullStreams): void {
-  proc.unref();
-  (proc.stdout as unknown as { unref?(): void }).unref?.();
-  (proc.stdin as unknown as { unref?(): void }).unref?.();
-  (proc.stderr as unknown as { unref?(): void }).unref?.();
-}
+/**
+ * A kernel object's use of the relay (NftKernel, IptablesKernel): started ahead of the first
+ * change, used while it can run, counted. The caller keeps the layouts and does the encoding.
+ */
+export class RelayPath {
+  private relay: NfnlRelay | undefined;
+  private readonly relayOpts: NfnlRelayOptions;
+  private readonly enabled: boolean;
+  /** Batches the relay committed. */
+  batches = 0;
 
-function busy(proc: ChildProcessWithoutNullStreams): void {
-  proc.ref();
-  (proc.stdout as unknown as { ref?(): void }).ref?.();
+  constructor(opts: NfnlRelayOptions & { enabled?: boolean }) {
+    const { enabled, ...relayOpts } = opts;
+    this.enabled = enabled !== false;
+    this.relayOpts = relayOpts;
+  }
+
+  /** Why the relay cannot be used, once that is known. */
+  get unavailable(): string | undefined {
+    return this.relay?.unavailable;
+  }
+
+  /** Starts the relay (once), so that the first change does not pay for the process start. */
+  warm(): void {
+    if (this.enabled && !this.relay) void this.get().warm();
+  }
+
+  /**
+   * Sends the batch `encode` makes (given its first sequence number). False, with nothing sent,
+   * when the path is off, the relay cannot run, or `encode` returns why it cannot encode the
+   * change: the tool applies it then. A failure after the batch was written calls `onFailure`
+   * and throws the KernelError.
+   */
+  async send(encode: (firstSeq: number) => EncodedBatch | string, onFailure: () => void): Promise<boolean> {
+    if (!this.enabled || this.relay?.unavailable) return false;
+    const relay = this.get();
+    const encoded = encode(relay.nextSeq());
+    if (typeof encoded === "string") return false;
+    try {
+      await relay.send(encoded);
+    } catch (e) {
+      if (e instanceof RelayUnavailableError) return false;
+      onFailure();
+      throw e;
+    }
+    this.batches++;
+    return true;
+  }
+
+  get stats(): { batches: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
+    return { batches: this.batches, starts: this.relay?.starts ?? 0, pid: this.relay?.pid, unavailable: this.relay?.unavailable };
+  }
+
+  async close(): Promise<void> {
+    const r = this.relay;
+    this.relay = undefined;
+    await r?.close();
+  }
+
+  private get(): NfnlRelay {
+    return (this.relay ??= new NfnlRelay(this.relayOpts));
+  }
 }

@@ -39,15 +39,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { classifyStderr, KernelError } from "./errors.js";
 import { DEFAULT_TIMEOUT_MS, wrapNetns } from "./exec.js";
+import { busy, endChild, idle } from "./helper-process.js";
 import type { NftOptions } from "./nft.js";
 
 const SENTINEL_COMMAND = "describe tcp dport";
 const SENTINEL_PREFIX = "payload expression, datatype inet_service";
-
-/** Child stdio streams are sockets at run time; their ref/unref decide whether they keep Node alive. */
-function asHandle(stream: unknown): { ref?(): void; unref?(): void } {
-  return stream as { ref?(): void; unref?(): void };
-}
 
 interface Pending {
   resolve: () => void;
@@ -159,15 +155,7 @@ export class NftSession {
     this.dir = undefined;
     const c = this.child;
     this.child = undefined;
-    if (!c || c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => c.proc.kill("SIGKILL"), 1_000);
-      c.proc.once("close", () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      c.proc.stdin.end();
-    });
+    if (c) await endChild(c.proc);
   }
 
   private start(): Child {
@@ -268,15 +256,4 @@ export class NftSession {
     if (error) p.reject(error);
     else p.resolve();
   }
-}
-
-function idle(proc: ChildProcessWithoutNullStreams): void {
-  proc.unref();
-  asHandle(proc.stdout).unref?.();
-  asHandle(proc.stdin).unref?.();
-}
-
-function busy(proc: ChildProcessWithoutNullStreams): void {
-  proc.ref();
-  asHandle(proc.stdout).ref?.();
 }
