@@ -7,6 +7,8 @@
  * split into single-KV steps, several states squashed into one flush) and under three flush
  * strategies (after every update, after every state, once at the end).
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneModel } from "../../dataplane/index.js";
@@ -158,6 +160,9 @@ describe("CalcGraph state sequences", () => {
   }, 300_000);
 });
 
+// For the retention check below: a gc() function without --expose-gc on the command line.
+setFlagsFromString("--expose-gc");
+
 describe("CalcGraph locality and minimal change", () => {
   const base = (podALabels: Record<string, string>, remoteLabels: Record<string, string>, remoteIP = "198.18.2.10"): Resource[] => [
     { apiVersion: "v1", kind: "Pod", metadata: { name: "a", namespace: "ns1", labels: podALabels }, spec: { nodeName: LOCAL, containers: [] }, status: { phase: "Running", podIP: "198.18.1.10" } } as Resource,
@@ -205,6 +210,46 @@ describe("CalcGraph locality and minimal change", () => {
     const r = calc.flush();
     expect(r.delta.sets).toHaveLength(1);
     expect(Object.values(r.ir.sets).some((d) => d.kind === "selector" && listArray(d.members).includes("198.18.2.10/32"))).toBe(true);
+  });
+
+  it("a pod update that changes nothing podToEndpoint reads is a no-op, and the graph does not keep the pod", async () => {
+    const resources = base({ role: "web" }, { role: "x" });
+    const { calc } = start(resources);
+    const before = calc.localIR;
+    type PodLike = Resource & { metadata: { labels: Record<string, string> }; spec: { containers: unknown[] }; status: Record<string, unknown> };
+    const podA = (edit: (p: PodLike) => void) => {
+      const p = structuredClone(resources[0]!) as PodLike;
+      edit(p);
+      return p;
+    };
+    // Kilobytes of spec and status no calculation reads (a container image, conditions).
+    calc.onUpdate({ type: "put", resource: podA((p) => ((p.spec.containers = [{ name: "app", image: "registry/app:2", env: [{ name: "X", value: "y".repeat(2000) }] }]), (p.status.conditions = [{ type: "Ready", status: "True" }]))) });
+    let r = calc.flush();
+    expect([r.changed, r.ir]).toEqual([false, before]);
+    expect(r.delta.endpoints).toEqual([]);
+    // A named port is read: the same pod with one is applied.
+    calc.onUpdate({ type: "put", resource: podA((p) => (p.spec.containers = [{ name: "app", ports: [{ name: "http", containerPort: 8080 }] }])) });
+    r = calc.flush();
+    expect(r.delta.endpoints).toEqual(["wep/ns1/node1-k8s-a-eth0"]);
+    // Deleting works from what the graph kept (no resource needed), and so does replaceAll.
+    calc.onUpdate({ type: "delete", resource: resources[0]! });
+    expect(calc.flush().ir.endpoints.map((e) => e.key)).toEqual(["wep/ns1/node1-k8s-b-eth0"]);
+    calc.replaceAll(resources.slice(1, 3));
+    expect(calc.flush().ir.endpoints.map((e) => e.key)).toEqual(["wep/ns1/node1-k8s-b-eth0"]);
+    expect(calc.stats().resources).toBe(2);
+
+    // The pod object itself is not retained once the caller drops it.
+    const gc = runInNewContext("gc") as (() => void) | undefined;
+    const ref = ((): WeakRef<object> => {
+      const p = podA((q) => (q.metadata.labels = { role: "web", big: "yes" }));
+      calc.onUpdate({ type: "put", resource: p });
+      return new WeakRef(p);
+    })();
+    calc.flush();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc?.();
+    expect(gc, "gc exposed through v8.setFlagsFromString").toBeTypeOf("function");
+    expect(ref.deref()).toBeUndefined();
   });
 
   it("a remote pod entering a rule's selector changes one set's elements and nothing else", () => {

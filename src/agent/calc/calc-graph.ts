@@ -61,6 +61,7 @@ import {
   type ClusterOptions,
   type CompiledPolicy,
   type EndpointRecord,
+  type SkippedPod,
   type PolicyHead,
   type NetworkSetRecord,
   type PolicyInput,
@@ -166,6 +167,12 @@ function resourceId(r: Resource): { rid: string; kind: KindId; namespace: string
   return { rid: `${k.id}|${ns ?? ""}|${r.metadata.name}`, kind: k.id, namespace: ns };
 }
 
+/** What the graph keeps of a Pod: enough to name it (resourceId) and delete it in replaceAll. */
+function podStub(r: Resource): Resource {
+  const m = r.metadata;
+  return { apiVersion: r.apiVersion, kind: r.kind, metadata: m.namespace === undefined ? { name: m.name } : { name: m.name, namespace: m.namespace } } as Resource;
+}
+
 function describe(r: Resource): string {
   const ns = r.metadata?.namespace;
   return `${r.kind} ${ns ? `${ns}/` : ""}${r.metadata?.name ?? "<no name>"}`;
@@ -216,7 +223,16 @@ export class CalcGraph {
   // ---- inputs
   /** Every input resource by id. Callers hand over resources they no longer change (the agent's
    *  come parsed from the datastore), so the held object is what was last applied. */
+  /** Every input by resource id. A Pod is kept as a stub (kind and name): see podRecords. */
   private readonly resources = new Map<string, { kind: KindId; resource: Resource }>();
+  /**
+   * What each Pod last produced: its endpoint record, or why it has none. A Pod update that
+   * produces the same record and issues is a no-op, and the Pod itself is not kept: a real pod
+   * carries kilobytes of spec and status (containers, volumes, conditions) that no calculation
+   * reads, ~100k of them at the sizes the agent is built for. Comparing what podToEndpoint made
+   * of it, rather than the resource, cannot miss a field a later podToEndpoint starts to read.
+   */
+  private readonly podRecords = new Map<string, EndpointRecord | SkippedPod>();
 
   // ---- profiles
   private readonly profileSources = new Sources<ProfileRecord>();
@@ -309,7 +325,14 @@ export class CalcGraph {
     if (!id) return; // Cluster drops such resources too (unknown kind, no name)
     const { rid, kind, namespace } = id;
     const old = this.resources.get(rid);
-    if (u.type === "put") {
+    const issues: Issue[] = [];
+    let podRec: EndpointRecord | SkippedPod | undefined;
+    if (u.type === "put" && kind === "Pod") {
+      podRec = podToEndpoint(u.resource as never, issues);
+      const prev = this.podRecords.get(rid);
+      if (prev !== undefined && sameJson(prev, podRec) && sameJson(this.issuesByRid.get(rid) ?? [], issues)) return;
+      this.resources.set(rid, { kind, resource: podStub(u.resource) });
+    } else if (u.type === "put") {
       // A no-op update (a resync re-delivering the same resource) changes nothing. The same
       // object handed over again may have been changed in place: it is applied.
       if (old && old.resource !== u.resource && sameJson(old.resource, u.resource)) return;
@@ -319,7 +342,6 @@ export class CalcGraph {
       this.resources.delete(rid);
     }
     const r = u.type === "put" ? u.resource : undefined;
-    const issues: Issue[] = [];
     switch (kind) {
       case "Namespace":
         this.setProfileSource(rid, r && { key: NS_PROFILE_PREFIX + r.metadata.name, prio: PROFILE_PRIO.namespace, rec: namespaceProfile(r as never) });
@@ -333,7 +355,7 @@ export class CalcGraph {
         this.setProfileSource(rid, r && { key: r.metadata.name, prio: PROFILE_PRIO.profile, rec: calicoProfile(r as never) });
         break;
       case "Pod":
-        this.onPod(rid, old?.resource, r, issues);
+        this.onPod(rid, podRec);
         break;
       case "WorkloadEndpoint": {
         const rec = r && workloadEndpointRecord(r as never, issues);
@@ -415,9 +437,11 @@ export class CalcGraph {
     this.addSynth(saProfile, () => serviceAccountProfile({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace: ns } }), delta);
   }
 
-  private onPod(rid: string, before: Resource | undefined, r: Resource | undefined, issues: Issue[]): void {
-    const oldRec = before && podToEndpoint(before as never, []);
-    const rec = r && podToEndpoint(r as never, issues);
+  /** `rec`: what podToEndpoint made of the new Pod; undefined when it was deleted. */
+  private onPod(rid: string, rec: EndpointRecord | SkippedPod | undefined): void {
+    const oldRec = this.podRecords.get(rid);
+    if (rec) this.podRecords.set(rid, rec);
+    else this.podRecords.delete(rid);
     if (rec && !("reason" in rec)) this.podSynth(rec, 1);
     if (oldRec && !("reason" in oldRec)) this.podSynth(oldRec, -1);
     this.setEndpointSource(rid, rec && !("reason" in rec) ? { key: rec.key, prio: ENDPOINT_PRIO.pod, rec } : undefined);
