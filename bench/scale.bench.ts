@@ -76,7 +76,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     name: `agent: heap per remote endpoint (${p1.toLocaleString("en-US")} → ${p2.toLocaleString("en-US")} pods)`,
     value: perEp,
     unit: "KiB",
-    note: `CalcGraph node-0, ${pol.toLocaleString("en-US")} policies; heap ${Number(m1.heapMiB).toFixed(0)} → ${Number(m2.heapMiB).toFixed(0)} MiB; includes the stored resource; target ≤ 10 KiB; load ${la}`,
+    note: `CalcGraph node-0, ${pol.toLocaleString("en-US")} policies; heap ${Number(m1.heapMiB).toFixed(0)} → ${Number(m2.heapMiB).toFixed(0)} MiB; pods kept as stubs, other resources whole; target ≤ 10 KiB; load ${la}`,
   });
   results.push({
     name: `agent: initial load of ${p2.toLocaleString("en-US")} pods / ${pol.toLocaleString("en-US")} policies`,
