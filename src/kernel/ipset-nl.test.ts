@@ -46,6 +46,7 @@ describe("IpsetShapes and encodeIpsetLines", () => {
       ["add p4 10.0.0.1,tcp:70000\n", /addr,proto:port/],
       ["add v4 10.0.0.1 timeout 5\n", /line/],
       ["\n", /no elements/],
+      [Array.from({ length: 600_000 }, (_, i) => `add v4 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`).join("\n"), /more than the relay takes/],
     ];
     for (const [input, why] of refused) expect(encodeIpsetLines(input, s, 1)).toMatch(why);
   });

@@ -16,7 +16,7 @@
  * everything, so nothing relies on which lines before the failure took effect.
  */
 import type { KernelErrorCode } from "./errors.js";
-import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, message, nested, NLA_F_NET_BYTEORDER, NLM_F_REQUEST, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
+import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_RELAY_BATCH_BYTES, message, nested, NLA_F_NET_BYTEORDER, NLM_F_REQUEST, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
 
 const NFNL_SUBSYS_IPSET = 6;
 const IPSET_PROTOCOL = 7;
@@ -166,6 +166,8 @@ export function encodeIpsetLines(input: string, shapes: IpsetShapes, firstSeq: n
     }
   }
   if (seq - firstSeq >= SEQ_BLOCK - 1) return "too many messages for one batch";
+  const bytes = messages.reduce((n, m) => n + m.length, 0);
+  if (bytes > MAX_RELAY_BATCH_BYTES) return `batch of ${bytes} bytes, more than the relay takes`;
   const query = encodeIpsetProtocolQuery(seq);
   for (const [k, v] of query.describe) describe.set(k, v);
   // One sendto() for all: the kernel handles the messages of a buffer in order.

@@ -31,6 +31,13 @@ export interface EncodedBatch {
 /** Sequence numbers one batch may use: firstSeq … firstSeq + SEQ_BLOCK - 1. */
 export const SEQ_BLOCK = 1 << 16;
 
+/**
+ * The largest batch sent through the relay (one sendto(): the kernel copies it into one buffer).
+ * Larger element changes — rare: a network set of many thousands of nets replaced — go through
+ * the tools, which are proven with batches of tens of MB.
+ */
+export const MAX_RELAY_BATCH_BYTES = 8 << 20;
+
 /** Dotted-quad only: nft's JSON element is the canonical text the renderer printed. */
 export function ipv4Bytes(s: string): Buffer | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);

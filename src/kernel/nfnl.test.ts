@@ -75,6 +75,8 @@ describe("encodeElementBatch", () => {
       [el("add", "m", ["cali1"]), /without a verdict/],
       [el("add", "m", [["abcdefghijklmnop", { jump: { target: "c" } }]]), /longer than an interface name/],
       [{ nftables: [] }, /empty/],
+      // ~10 MB of elements: the tools take batches this large.
+      [el("add", "a4", Array.from({ length: 600_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)), /more than the relay takes/],
     ];
     for (const [batch, why] of refused) expect(encodeElementBatch(batch, shapes, 1)).toMatch(why);
   });

@@ -18,7 +18,7 @@
  * ifname IFNAMSIZ bytes padded with NULs; in a concatenation every field is padded to 4 bytes.
  * Netlink framing, answers and errors: netlink.ts.
  */
-import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, message, nested, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
+import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_RELAY_BATCH_BYTES, message, nested, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
 
 // linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h
 const NLMSG_MIN_TYPE = 0x10;
@@ -181,6 +181,8 @@ export function encodeElementBatch(batch: unknown, shapes: SetShapes, firstSeq: 
   messages.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq++, 0, NFNL_SUBSYS_NFTABLES, []));
   const terminator = seq;
   if (terminator - firstSeq >= SEQ_BLOCK) return "too many messages for one batch";
+  const bytes = messages.reduce((n, m) => n + m.length, 0);
+  if (bytes > MAX_RELAY_BATCH_BYTES) return `batch of ${bytes} bytes, more than the relay takes`;
   describe.set(terminator, "get ruleset generation");
   const getgen = message((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST, terminator, 0, 0, []);
   return { sends: [Buffer.concat(messages), getgen], terminator, describe };
