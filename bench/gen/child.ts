@@ -114,12 +114,14 @@ interface MemoryArgs {
   pods: number;
   policies: number;
   seed?: number;
+  /** Pods with the fields an API server adds (GenOptions.realisticPods). */
+  realisticPods?: boolean;
 }
 
 function memory(a: MemoryArgs): Record<string, unknown> {
   collect();
   const heap0 = heapMiB();
-  let g: ReturnType<typeof generateCluster> | null = generateCluster({ pods: a.pods, policies: a.policies, seed: a.seed ?? 1 });
+  let g: ReturnType<typeof generateCluster> | null = generateCluster({ pods: a.pods, policies: a.policies, seed: a.seed ?? 1, realisticPods: a.realisticPods ?? false });
   const graph = new CalcGraph({ node: g.nodes[0]! });
   const t = process.hrtime.bigint();
   for (const r of g.resources) graph.onUpdate({ type: "put", resource: r });

@@ -40,6 +40,13 @@ export interface GenOptions {
   namespaces?: number;
   /** Default max(1, round(pods / 250)). */
   nodes?: number;
+  /**
+   * Pods as the Kubernetes API serves them (~5.5 KB of JSON each): owner references, managed
+   * fields, two containers with env, resources, probes and mounts, volumes, tolerations, status
+   * conditions and container statuses. Nothing tortie reads changes; the policy-relevant fields
+   * are those of the plain pods. Default false (the bare fields tortie reads).
+   */
+  realisticPods?: boolean;
 }
 
 export interface GenSize {
@@ -87,6 +94,55 @@ interface Deployment {
   tier: (typeof TIERS)[number];
   team: string;
   hash: string;
+}
+
+interface RealisticPod {
+  metadata: Record<string, unknown> & { name: string; namespace: string };
+  spec: { containers: Array<Record<string, unknown>> } & Record<string, unknown>;
+  status: Record<string, unknown>;
+}
+
+/** The fields an API server adds to a pod that no policy reads (see GenOptions.realisticPods). */
+function addApiServerFields(p: RealisticPod, i: number, app: string): void {
+  const image = (c: number) => `registry.example.com/${p.metadata.namespace}/${app}:1.${c}.${i % 9}`;
+  const env = Array.from({ length: 12 }, (_, k) => ({ name: `ENV_VAR_${k}`, value: `value-${k}-${"x".repeat(30)}` }));
+  const details = (c: number) => ({
+    image: image(c),
+    env,
+    resources: { limits: { cpu: "500m", memory: "512Mi" }, requests: { cpu: "100m", memory: "128Mi" } },
+    volumeMounts: [{ name: "config", mountPath: "/etc/app" }, { name: "kube-api-access", mountPath: "/var/run/secrets/kubernetes.io/serviceaccount", readOnly: true }],
+    livenessProbe: { httpGet: { path: "/healthz", port: 8080 }, periodSeconds: 10 },
+    terminationMessagePath: "/dev/termination-log",
+    imagePullPolicy: "IfNotPresent",
+  });
+  Object.assign(p.spec.containers[0]!, details(0));
+  p.spec.containers.push({ name: "sidecar", ...details(1) });
+  Object.assign(p.metadata, {
+    uid: `${i.toString(16).padStart(8, "0")}-0000-4000-8000-${"0".repeat(12)}`,
+    resourceVersion: String(1_000_000 + i),
+    creationTimestamp: "2026-11-01T10:00:00Z",
+    generateName: `${app}-`,
+    annotations: { "kubectl.kubernetes.io/restartedAt": "2026-11-01T09:59:00Z", "prometheus.io/scrape": "true" },
+    ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: `${app}-7d9f8b6c5`, uid: "rs-uid", controller: true, blockOwnerDeletion: true }],
+    managedFields: [
+      { manager: "kube-controller-manager", operation: "Update", apiVersion: "v1", time: "2026-11-01T10:00:00Z", fieldsType: "FieldsV1", fieldsV1: { "f:metadata": { "f:generateName": {}, "f:labels": { ".": {} }, "f:ownerReferences": {} }, "f:spec": { "f:containers": { 'k:{"name":"main"}': { ".": {}, "f:env": {}, "f:image": {}, "f:ports": {} } } } } },
+      { manager: "kubelet", operation: "Update", apiVersion: "v1", time: "2026-11-01T10:00:05Z", fieldsType: "FieldsV1", subresource: "status", fieldsV1: { "f:status": { "f:conditions": {}, "f:containerStatuses": {}, "f:podIP": {}, "f:podIPs": {} } } },
+    ],
+  });
+  Object.assign(p.spec, {
+    volumes: [{ name: "config", configMap: { name: "app-config" } }, { name: "kube-api-access", projected: { sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: "token" } }] } }],
+    restartPolicy: "Always",
+    dnsPolicy: "ClusterFirst",
+    schedulerName: "default-scheduler",
+    tolerations: [{ key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 }],
+  });
+  Object.assign(p.status, {
+    hostIP: "192.168.0.10",
+    startTime: "2026-11-01T10:00:01Z",
+    qosClass: "Burstable",
+    conditions: ["Initialized", "Ready", "ContainersReady", "PodScheduled"].map((type) => ({ type, status: "True", lastProbeTime: null, lastTransitionTime: "2026-11-01T10:00:03Z" })),
+    containerStatuses: [0, 1].map((c) => ({ name: c === 0 ? "main" : "sidecar", ready: true, restartCount: 0, image: image(c), imageID: `registry.example.com/app@sha256:${"ab".repeat(32)}`, containerID: `containerd://${"cd".repeat(32)}`, started: true, state: { running: { startedAt: "2026-11-01T10:00:02Z" } } })),
+  });
 }
 
 export function generateCluster(o: GenOptions): GeneratedCluster {
@@ -174,6 +230,7 @@ export function generateCluster(o: GenOptions): GeneratedCluster {
       spec: { nodeName: nodes[i % nodeCount]!, serviceAccountName: d.app, containers: [{ name: "main", ports: PORTS_BY_TIER[d.tier] }] },
       status: { phase: "Running", podIP: podIP(i), podIPs: [{ ip: podIP(i) }] },
     } as unknown as Resource;
+    if (o.realisticPods) addApiServerFields(pod as unknown as RealisticPod, i, d.app);
     pods.push(pod);
     push(pod);
   }
