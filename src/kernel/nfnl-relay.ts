@@ -122,7 +122,7 @@ export class NfnlRelay {
       try {
         const probe = (this.opts.probe ?? encodeGenerationQuery)(this.nextSeq());
         const answer = parseAnswer(await this.exchange(c, probe, Math.min(HANDSHAKE_TIMEOUT_MS, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)), probe);
-        if (!answer.answered || answer.failures.length > 0) throw new Error(answer.failures.map((f) => errnoText(f.errno)).join(", ") || "no answer to the generation query");
+        if (!answer.answered || answer.failures.length > 0) throw new Error(answer.failures.map((f) => errnoText(f.errno)).join(", ") || "no answer");
       } catch (e) {
         this.unavailable = `nfnl relay did not answer its first request: ${(e as Error).message}`;
         if (this.child === c) this.child = undefined;

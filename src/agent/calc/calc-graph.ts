@@ -222,8 +222,8 @@ export class CalcGraph {
 
   // ---- inputs
   /** Every input resource by id. Callers hand over resources they no longer change (the agent's
-   *  come parsed from the datastore), so the held object is what was last applied. */
-  /** Every input by resource id. A Pod is kept as a stub (kind and name): see podRecords. */
+   *  come parsed from the datastore), so the held object is what was last applied. A Pod is
+   *  held as a stub (kind and name): see podRecords. */
   private readonly resources = new Map<string, { kind: KindId; resource: Resource }>();
   /**
    * What each Pod last produced: its endpoint record, or why it has none. A Pod update that
