@@ -9,6 +9,7 @@
  */
 import { constants as osConstants } from "node:os";
 import { getSystemErrorMap } from "node:util";
+import { addrBytes, parseIPv4, parseIPv6 } from "../model/index.js";
 import type { KernelErrorCode } from "./errors.js";
 
 // linux/netlink.h
@@ -38,46 +39,16 @@ export const SEQ_BLOCK = 1 << 16;
  */
 export const MAX_RELAY_BATCH_BYTES = 8 << 20;
 
-/** Dotted-quad only: nft's JSON element is the canonical text the renderer printed. */
+/** A dotted quad as 4 bytes (model/addr.ts parses). */
 export function ipv4Bytes(s: string): Buffer | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const b = Buffer.alloc(4);
-  for (let i = 0; i < 4; i++) {
-    const n = Number(m[i + 1]);
-    if (n > 255 || (m[i + 1]!.length > 1 && m[i + 1]![0] === "0")) return undefined;
-    b[i] = n;
-  }
-  return b;
+  const v = parseIPv4(s);
+  return v === undefined ? undefined : addrBytes(v, 4);
 }
 
-/** RFC 4291 text (with "::" and an embedded dotted quad), no zone, no prefix. */
+/** An IPv6 text as 16 bytes; no zone, no prefix. */
 export function ipv6Bytes(s: string): Buffer | undefined {
-  if (s.includes("%") || s.includes("/")) return undefined;
-  let text = s;
-  let tail: Buffer | undefined;
-  const lastColon = text.lastIndexOf(":");
-  if (text.includes(".", lastColon)) {
-    tail = ipv4Bytes(text.slice(lastColon + 1));
-    if (!tail) return undefined;
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (h: string) => (h === "" ? [] : h.split(":"));
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
-  const total = head.length + rest.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const all = [...head, ...Array<string>(8 - total).fill("0"), ...rest];
-  const b = Buffer.alloc(16);
-  for (let i = 0; i < 8; i++) {
-    const g = all[i]!;
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    b.writeUInt16BE(parseInt(g, 16), i * 2);
-  }
-  if (tail) tail.copy(b, 12);
-  return b;
+  const v = s.includes("/") ? undefined : parseIPv6(s);
+  return v === undefined ? undefined : addrBytes(v, 6);
 }
 
 // ---- netlink framing

@@ -5,3 +5,4 @@ export * from "./sorted.js";
 export * from "./same-json.js";
 export * from "./chunked-list.js";
 export * from "./multi-map.js";
+export * from "./addr.js";

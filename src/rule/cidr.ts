@@ -4,6 +4,8 @@
  * net package (dotted quad; RFC 5952 for IPv6) because the IR is compared with Calico's output.
  */
 
+import { parseIPv4, parseIPv6 } from "../model/index.js";
+
 export type Family = 4 | 6;
 
 export interface Addr {
@@ -20,65 +22,13 @@ export interface Cidr {
 
 const BITS = { 4: 32, 6: 128 } as const;
 
-function parseV4(s: string): bigint | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
-  let v = 0n;
-  for (const p of parts) {
-    // Go's parser rejects leading zeros ("010"), so do we: they are ambiguous (octal).
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = (v << 8n) | BigInt(n);
-  }
-  return v;
-}
-
-function parseV6(s: string): bigint | undefined {
-  if (s.length === 0 || s.includes("%")) return undefined;
-  let tailV4: bigint | undefined;
-  let text = s;
-  const lastColon = text.lastIndexOf(":");
-  if (text.slice(lastColon + 1).includes(".")) {
-    tailV4 = parseV4(text.slice(lastColon + 1));
-    if (tailV4 === undefined) return undefined;
-    text = text.slice(0, lastColon + 1) + "0:0"; // placeholder groups, replaced below
-  }
-  const dbl = text.indexOf("::");
-  if (dbl !== text.lastIndexOf("::")) return undefined;
-  const parseGroups = (g: string): number[] | undefined => {
-    if (g === "") return [];
-    const out: number[] = [];
-    for (const part of g.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return undefined;
-      out.push(parseInt(part, 16));
-    }
-    return out;
-  };
-  let groups: number[];
-  if (dbl >= 0) {
-    const head = parseGroups(text.slice(0, dbl));
-    const tail = parseGroups(text.slice(dbl + 2));
-    if (!head || !tail || head.length + tail.length > 7) return undefined;
-    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    const all = parseGroups(text);
-    if (!all || all.length !== 8) return undefined;
-    groups = all;
-  }
-  let v = 0n;
-  for (const g of groups) v = (v << 16n) | BigInt(g);
-  if (tailV4 !== undefined) v = (v & ~0xffffffffn) | tailV4;
-  return v;
-}
-
 /** Parses a single address (no prefix). Undefined when it is not a valid IPv4/IPv6 address. */
 export function parseAddr(s: string): Addr | undefined {
   if (s.includes(":")) {
-    const v = parseV6(s);
+    const v = parseIPv6(s);
     return v === undefined ? undefined : { family: 6, value: v };
   }
-  const v = parseV4(s);
+  const v = parseIPv4(s);
   return v === undefined ? undefined : { family: 4, value: v };
 }
 
