@@ -14,15 +14,15 @@ import type { KernelErrorCode } from "./errors.js";
 
 // linux/netlink.h
 export const NLM_F_REQUEST = 0x1;
-export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
 const NLMSG_ERROR = 2;
-export const NLA_F_NESTED = 0x8000;
+const NLA_F_NESTED = 0x8000;
 export const NLA_F_NET_BYTEORDER = 0x4000;
 
-/** One encoded transaction, and the sequence number of its last message (the GETGEN). */
+/** One encoded batch, and the sequence number of its last message (the terminator). */
 export interface EncodedBatch {
-  /** Each entry is one sendto(): the batch, then the GETGEN whose answer ends the reply. */
+  /** Each entry is one sendto(): the batch, then a query that is always answered (nf_tables'
+   *  generation, ipset's protocol version), whose answer ends the reply. */
   sends: Buffer[];
   terminator: number;
   /** What each sequence number was, for error messages. */
