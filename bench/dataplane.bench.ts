@@ -151,8 +151,8 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     const base = syntheticIR({ policies: 0, target: "c", members: MEMBERS });
     const m0 = buildDataplane(base, NODE, { config: { compileAllowRuns: false } });
     const [loadMs] = await timeIt(() => applier.apply(m0));
-    const bigSet = Object.keys(m0.sets).find((s) => s.startsWith("cali40s-big"))!;
-    notes.push(`set ${bigSet}: ${m0.sets[bigSet]!.elements.length.toLocaleString()} elements (cold load of it: ${Math.round(loadMs)} ms)`);
+    const bigSet = m0.sets.keyList().find((s) => s.startsWith("cali40s-big"))!;
+    notes.push(`set ${bigSet}: ${m0.sets.get(bigSet)!.elements.length.toLocaleString()} elements (cold load of it: ${Math.round(loadMs)} ms)`);
     const add: number[] = [];
     const del: number[] = [];
     for (let i = 0; i < (opts.quick ? 5 : 15); i++) {

@@ -112,7 +112,7 @@ async function install(lab: Lab, s: Scenario, table: string): Promise<Installed>
     const applier = new Applier(new NftKernel({ ...o, target }), { backend: nftBackend(target), retry: { maxAttempts: 1 } });
     await applier.apply(m);
     const loadMs = Date.now() - t1;
-    const bases = Object.values(m.chains).filter((c) => c.base).map((c) => c.name);
+    const bases = m.chains.valueList().filter((c) => c.base).map((c) => c.name);
     const activate = await bypassCmds(lab, table, bases);
     return { loadMs, activate, deactivate, unload: () => applier.remove() };
   }

@@ -74,30 +74,30 @@ async function main(a: Args): Promise<Record<string, unknown>> {
   t = now();
   dp.prepareForChanges(Infinity);
   const prepareMs = now() - t;
-  const members = Math.max(...Object.values(model.sets).map((s) => s.elements.length));
+  const members = Math.max(...model.sets.valueList().map((s) => s.elements.length));
   // The plain address set of `has(app)` (every pod): what a pod add changes by one element.
-  const addrMembers = Math.max(0, ...Object.values(model.sets).filter((s) => s.fields.length === 1).map((s) => s.elements.length));
-  log(`initial: calc ${initialCalcMs.toFixed(0)} ms, model ${initialBuildMs.toFixed(0)} ms, ${local.length} local pods, ${Object.keys(model.sets).length} sets, largest ${members} members`);
-  const elements = Object.values(model.sets).reduce((n, s) => n + s.elements.length, 0);
-  const concatElements = Object.values(model.sets).filter((s) => s.fields.length > 1).reduce((n, s) => n + s.elements.length, 0);
-  const rules = Object.values(model.chains).reduce((n, c) => n + c.rules.length, 0);
-  log(`node state: ${Object.keys(model.sets).length} sets, ${elements} elements (${concatElements} in concatenations), ${Object.keys(model.chains).length} chains, ${rules} rules`);
+  const addrMembers = Math.max(0, ...model.sets.valueList().filter((s) => s.fields.length === 1).map((s) => s.elements.length));
+  log(`initial: calc ${initialCalcMs.toFixed(0)} ms, model ${initialBuildMs.toFixed(0)} ms, ${local.length} local pods, ${model.sets.size} sets, largest ${members} members`);
+  const elements = model.sets.valueList().reduce((n, s) => n + s.elements.length, 0);
+  const concatElements = model.sets.valueList().filter((s) => s.fields.length > 1).reduce((n, s) => n + s.elements.length, 0);
+  const rules = model.chains.valueList().reduce((n, c) => n + c.rules.length, 0);
+  log(`node state: ${model.sets.size} sets, ${elements} elements (${concatElements} in concatenations), ${model.chains.size} chains, ${rules} rules`);
   // What the nft applier programs: the kernel view (no empty sets, no interval sets).
   const view = kernelView(model, nftBackend().kernelView);
-  const viewRules = Object.values(view.chains).reduce((n, c) => n + c.rules.length, 0);
-  log(`kernel view (nft): ${Object.keys(view.sets).length} sets, ${Object.keys(view.chains).length} chains, ${viewRules} rules`);
+  const viewRules = view.chains.valueList().reduce((n, c) => n + c.rules.length, 0);
+  log(`kernel view (nft): ${view.sets.size} sets, ${view.chains.size} chains, ${viewRules} rules`);
   const out: Record<string, unknown> = {
-    viewSets: Object.keys(view.sets).length,
-    viewIntervalSets: Object.values(model.sets).filter((s) => s.interval && s.elements.length > 0).length,
+    viewSets: view.sets.size,
+    viewIntervalSets: model.sets.valueList().filter((s) => s.interval && s.elements.length > 0).length,
     viewRules,
     initialCalcMs,
     initialBuildMs,
     prepareMs,
     localPods: local.length,
-    sets: Object.keys(model.sets).length,
+    sets: model.sets.size,
     elements,
     concatElements,
-    chains: Object.keys(model.chains).length,
+    chains: model.chains.size,
     rules,
     largestSet: members,
     addrSetMembers: addrMembers,

@@ -150,7 +150,7 @@ describe.skipIf(!root)("real packets: nftables and iptables enforce the fixture 
   const webExpected = () => (["client", "db"] as const).flatMap((src) => PORTS.flatMap((port) => [4, 6].map((f) => `${src}->web:${port}/v${f} ${runExpected(src, port) ? "allow" : "deny"}`))).sort();
 
   it("the run model is compiled: web's policies are one chain with a drop and an accept lookup per family", () => {
-    const group = Object.values(runModel.chains).find((c) => c.name.startsWith("cali-gi-"))!;
+    const group = runModel.chains.valueList().find((c) => c.name.startsWith("cali-gi-"))!;
     expect(group.rules.map((r) => [r.match.map((m) => m.kind), r.verdict?.kind])).toEqual([
       [["concat-set"], "reject"],
       [["concat-set"], "return"],
@@ -181,7 +181,7 @@ describe.skipIf(!root)("real packets: nftables and iptables enforce the fixture 
   // has enough rules to cut: an Allow or Pass inside a piece must end the group, a Deny drop.
   const piecesModel = buildDataplane(runFixtureIR(), NODE, { config: { denyAction: "reject", compileAllowRuns: false, groupChunkRules: 1 } });
   it("the pieces model jumps from web's group chain to pieces", () => {
-    const group = Object.values(piecesModel.chains).find((c) => c.name.startsWith("cali-gi-"))!;
+    const group = piecesModel.chains.valueList().find((c) => c.name.startsWith("cali-gi-"))!;
     const jumps = group.rules.filter((r) => r.verdict?.kind === "jump" && r.verdict.chain.startsWith("cali-gci-"));
     expect(jumps.length).toBeGreaterThan(1);
   });

@@ -23,7 +23,7 @@ describe("rule edits by handle", () => {
     const kernel = new FakeKernel();
     const applier = applierOn(kernel);
     await applier.apply(groupModel(3));
-    const oldGroup = Object.keys(groupModel(3).chains).filter((c) => c.startsWith("cali-gi-"));
+    const oldGroup = groupModel(3).chains.keyList().filter((c) => c.startsWith("cali-gi-"));
     await applier.apply(groupModel(4));
     inSync(kernel, groupModel(4));
     const edits = kernel.batches.at(-1);
@@ -34,7 +34,7 @@ describe("rule edits by handle", () => {
     expect(new Set(v.slice(0, -1))).toEqual(new Set(["add rule"]));
     const rename = cmds(edits).at(-1)!.rename!.chain!;
     expect(oldGroup).toContain(rename.name);
-    expect(Object.keys(groupModel(4).chains)).toContain(rename.newname);
+    expect(groupModel(4).chains.keyList()).toContain(rename.newname);
     expect(new Set(cmds(edits).slice(0, -1).map((c) => Object.values(c)[0]!.rule!.chain))).toEqual(new Set([rename.name]));
     // Without rule edits the same change re-creates the group and rewrites both endpoint chains.
     const plain = new FakeKernel();

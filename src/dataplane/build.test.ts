@@ -6,8 +6,8 @@ import { collapseCidrs } from "./compile.js";
 import { parseCidr } from "../rule/index.js";
 
 const chain = (m: DataplaneModel, name: string) => {
-  const c = m.chains[name];
-  if (!c) throw new Error(`no chain ${name}; have ${Object.keys(m.chains).join(", ")}`);
+  const c = m.chains.get(name);
+  if (!c) throw new Error(`no chain ${name}; have ${m.chains.keyList().join(", ")}`);
   return c;
 };
 
@@ -19,7 +19,7 @@ describe("buildDataplane: layout", () => {
     expect(Object.keys(m.maps["cali-to-wl-dispatch"]!.elements).sort()).toEqual(["cali2f5353dd8c5", "cali3754a2f57f6", "cali5e1c4d6c68c"]);
     expect(m.maps["cali-to-wl-dispatch"]!.elements["cali5e1c4d6c68c"]).toEqual({ verdict: "goto", chain: "cali-tw-cali5e1c4d6c68c" });
     expect(m.maps["cali-from-wl-dispatch"]!.elements["cali5e1c4d6c68c"]).toEqual({ verdict: "goto", chain: "cali-fw-cali5e1c4d6c68c" });
-    expect(Object.keys(m.chains).some((c) => c.includes("calid6b219bf875"))).toBe(false);
+    expect(m.chains.keyList().some((c) => c.includes("calid6b219bf875"))).toBe(false);
   });
 
   it("every referenced chain, set and map exists", () => {
@@ -52,25 +52,25 @@ describe("buildDataplane: layout", () => {
   });
 
   it("does not render staged policies", () => {
-    expect(Object.keys(m.chains).some((c) => c.includes("staged"))).toBe(false);
+    expect(m.chains.keyList().some((c) => c.includes("staged"))).toBe(false);
   });
 
   it("splits selector sets into a hash set of addresses and an interval set of collapsed CIDRs", () => {
-    const addrs = m.sets["cali40s-client00000000000000000"];
-    const nets = m.sets["cali4ns-client00000000000000000"]!;
+    const addrs = m.sets.get("cali40s-client00000000000000000");
+    const nets = m.sets.get("cali4ns-client00000000000000000")!;
     // The addresses part of `client` is only used through the compiled Allow run, so it is not a kernel set.
     expect(addrs).toBeUndefined();
     expect(nets).toMatchObject({ interval: true, elements: ["10.0.0.0/8"] }); // 10.1.0.0/16 is inside 10.0.0.0/8
-    const bad6 = m.sets["cali6ns-bad00000000000000000000"]!;
+    const bad6 = m.sets.get("cali6ns-bad00000000000000000000")!;
     expect(bad6.elements).toEqual(["2001:db8::/32"]);
-    expect(m.sets["cali40s-bad00000000000000000000"]!.interval).toBe(false);
+    expect(m.sets.get("cali40s-bad00000000000000000000")!.interval).toBe(false);
   });
 
   it("compiles a run of Allow rules into one (address . protocol . port) set per family", () => {
     const web = chain(m, "cali-pi-np/prod/web").rules;
     const compiled = web.filter((r) => r.match.some((x) => x.kind === "concat-set" && x.set.startsWith("cali4x")));
     expect(compiled).toHaveLength(1);
-    const set = m.sets[(compiled[0]!.match[0] as { set: string }).set]!;
+    const set = m.sets.get((compiled[0]!.match[0] as { set: string }).set)!;
     expect(set.elements).toEqual([
       "198.18.1.12 . 6 . 443",
       "198.18.1.12 . 6 . 80",
@@ -80,8 +80,8 @@ describe("buildDataplane: layout", () => {
     ]);
     expect(compiled[0]!.origins!.map((o) => o.index)).toEqual([1, 2]);
     const plain = buildDataplane(fixtureIR(), NODE, { config: { compileAllowRuns: false } });
-    expect(Object.keys(plain.sets).some((s) => s.startsWith("cali4x"))).toBe(false);
-    expect(plain.sets["cali40s-client00000000000000000"]!.elements).toEqual(["198.18.1.12", "198.18.2.10"]);
+    expect(plain.sets.keyList().some((s) => s.startsWith("cali4x"))).toBe(false);
+    expect(plain.sets.get("cali40s-client00000000000000000")!.elements).toEqual(["198.18.1.12", "198.18.2.10"]);
   });
 
   it("splits rules per family with rule/'s ruleForFamily (v4-only CIDRs and ICMP stay in v4)", () => {
@@ -105,7 +105,7 @@ describe("buildDataplane: layout", () => {
     expect(raw.some((r) => r.match.some((x) => x.kind === "ct"))).toBe(false); // no conntrack before tracking
     const pre = chain(m, "cali-mfh-wire0").rules;
     expect(pre.some((r) => r.label?.startsWith("end of tier"))).toBe(false);
-    expect(m.chains["mangle-PREROUTING"]!.base).toEqual({ hook: "prerouting", priority: -150, policy: "accept" });
+    expect(m.chains.get("mangle-PREROUTING")!.base).toEqual({ hook: "prerouting", priority: -150, policy: "accept" });
   });
 
   it("logs denies with Felix's flow-log prefixes when asked", () => {
@@ -175,7 +175,7 @@ function oneRuleIR(match: Partial<RuleMatch>, action: RuleIR["action"] = "Allow"
 }
 
 function webRules(ir: ClusterIR): DpRule[] {
-  return buildDataplane(ir, NODE, { config: { compileAllowRuns: false } }).chains["cali-pi-np/prod/web"]!.rules;
+  return buildDataplane(ir, NODE, { config: { compileAllowRuns: false } }).chains.get("cali-pi-np/prod/web")!.rules;
 }
 
 describe("compileMatch: IR shapes → kernel conditions", () => {
@@ -252,13 +252,13 @@ describe("allow-only policies of a tier share one group chain", () => {
 
   it("three allow-only policies → one jump to one chain with one compiled lookup per family", () => {
     const m = buildDataplane(irWith(["knp/prod/k1", "knp/prod/k2", "knp/prod/k3"]), NODE);
-    const jumps = m.chains["cali-tw-cali5e1c4d6c68c"]!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
+    const jumps = m.chains.get("cali-tw-cali5e1c4d6c68c")!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
     expect(jumps).toHaveLength(3); // security tier, the group, the profile
     const group = jumps[1]!;
     expect(group).toMatch(/^cali-gi-/);
-    const rules = m.chains[group]!.rules;
+    const rules = m.chains.get(group)!.rules;
     expect(rules.map((r) => r.match.map((x) => x.kind))).toEqual([["concat-set"], ["concat-set"]]); // one per family
-    expect(m.sets[(rules[0]!.match[0] as { set: string }).set]!.elements).toEqual(["198.18.2.53 . 6 . 8001", "198.18.2.53 . 6 . 8002", "198.18.2.53 . 6 . 8003"]);
+    expect(m.sets.get((rules[0]!.match[0] as { set: string }).set)!.elements).toEqual(["198.18.2.53 . 6 . 8001", "198.18.2.53 . 6 . 8002", "198.18.2.53 . 6 . 8003"]);
   });
 
   it("a policy with Deny, Pass or Log rules joins the group too, its rules in place; groupAllowPolicies=false keeps a chain each", () => {
@@ -267,16 +267,16 @@ describe("allow-only policies of a tier share one group chain", () => {
     const web = ir.policies["np/prod/web"]!;
     expect(new Set(web.ingress.map((r) => r.action)).size).toBeGreaterThan(1); // not allow-only
     const m = buildDataplane(ir, NODE);
-    const jumps = m.chains["cali-tw-cali5e1c4d6c68c"]!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
+    const jumps = m.chains.get("cali-tw-cali5e1c4d6c68c")!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
     expect(jumps).toHaveLength(3); // security tier, the group, the profile
-    const rules = m.chains[jumps[1]!]!.rules;
+    const rules = m.chains.get(jumps[1]!)!.rules;
     // Every policy's rules are in the group, and the first rule naming each policy comes in
     // policy order.
     const firstAt = keys.map((k) => rules.findIndex((r) => (r.origins ?? (r.origin ? [r.origin] : [])).some((o) => o.policy === k)));
     expect(firstAt.every((i) => i >= 0)).toBe(true);
     expect([...firstAt].sort((a, b) => a - b)).toEqual(firstAt);
     const off = buildDataplane(irWith(["knp/prod/k1", "knp/prod/k2"]), NODE, { config: { groupAllowPolicies: false } });
-    expect(Object.keys(off.chains).some((c) => c.startsWith("cali-gi-"))).toBe(false);
+    expect(off.chains.keyList().some((c) => c.startsWith("cali-gi-"))).toBe(false);
   });
 
   it("a long group chain is cut into pieces by content: a policy inserted in the middle changes the pieces around it only", () => {
@@ -288,18 +288,18 @@ describe("allow-only policies of a tier share one group chain", () => {
       return ir;
     };
     const names = Array.from({ length: 80 }, (_, i) => `p${String(i).padStart(2, "0")}`);
-    const pieces = (m: DataplaneModel) => Object.keys(m.chains).filter((c) => c.startsWith("cali-gci-"));
+    const pieces = (m: DataplaneModel) => m.chains.keyList().filter((c) => c.startsWith("cali-gci-"));
     const b = new DataplaneBuilder(NODE, { config });
     const before = b.build(manyIR(names));
-    const ruleCount = Object.values(before.chains).filter((c) => c.name.startsWith("cali-gci-")).reduce((n, c) => n + c.rules.length, 0);
+    const ruleCount = before.chains.valueList().filter((c) => c.name.startsWith("cali-gci-")).reduce((n, c) => n + c.rules.length, 0);
     expect(ruleCount).toBeGreaterThan(100); // every policy's rules, now in pieces
     expect(pieces(before).length).toBeGreaterThan(5);
-    const group = Object.values(before.chains).find((c) => c.name.startsWith("cali-gi-"))!;
+    const group = before.chains.valueList().find((c) => c.name.startsWith("cali-gi-"))!;
     expect(group.rules.length).toBe(2 * pieces(before).length - 1); // jump, then return if decided
     // One policy more, in the middle of the list (its port is new, so its rules are new content).
     const after = b.build(manyIR([...names.slice(0, 40), "new", ...names.slice(40)]));
-    const gone = pieces(before).filter((c) => !(c in after.chains));
-    const added = pieces(after).filter((c) => !(c in before.chains));
+    const gone = pieces(before).filter((c) => !after.chains.has(c));
+    const added = pieces(after).filter((c) => !before.chains.has(c));
     expect(gone.length).toBeLessThanOrEqual(2);
     expect(added.length).toBeLessThanOrEqual(3);
     expect(after).toEqual(buildDataplane(manyIR([...names.slice(0, 40), "new", ...names.slice(40)]), NODE, { config }));

@@ -45,7 +45,7 @@
  * value; sets are rebuilt when an IR set they are made of changed. So both paths run the same
  * code; the incremental one only decides which pieces to run it for.
  */
-import { BugError, insertSorted, removeSorted } from "../model/index.js";
+import { BugError, ChunkedMap, insertSorted, removeSorted } from "../model/index.js";
 import { caliInterfaceName } from "../netns/index.js";
 import { failsafeFor, irChangesFrom, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
 import { compileMatch, compileRuns, SetRegistry, type Fact, type FactRecorder, type RunAction, type SetSpec } from "./compile.js";
@@ -795,20 +795,18 @@ export class DataplaneBuilder {
   private readonly orphaned = new Set<string>();
   /** Spec of every chain piece (its target entry may be gone by the time it is removed). */
   private readonly chainSpecs = new Map<string, ChainSpec>();
-  /** Sorted names of chains, kernel sets and log prefixes: made once, then patched in place as
-   *  names come and go (re-sorting ~4k chain names because one piece was rebuilt cost more than
-   *  the rebuild). */
-  private chainNames: string[] | undefined;
-  private setNames: string[] | undefined;
+  /** Sorted log prefixes: made once, then patched in place as prefixes come and go (re-sorting
+   *  thousands of names because one piece was rebuilt cost more than the rebuild). */
   private logNames: string[] | undefined;
   /** Chain names added, removed or rebuilt, and set names that came or went, since the last build. */
   private chainsTouched = new Set<string>();
   private setNamesTouched = new Set<string>();
   private setObjects = new Map<string, DpSet>();
-  /** The previous model's chains and log index, handed back when no chain changed, so that
-   *  consumers (the applier's kernel view, diffModels) can skip them by identity. */
-  private chainRecord: Record<string, DpChain> | undefined;
-  private setRecord: Record<string, DpSet> | undefined;
+  /** The previous model's chains, sets and log index: the next model's are these with the
+   *  touched names edited, and the same objects when none changed, so that consumers (the
+   *  applier's kernel view, diffModels) can skip them by identity. */
+  private chainMap: ChunkedMap<DpChain> | undefined;
+  private setMap: ChunkedMap<DpSet> | undefined;
   private logRecord: Record<string, LogEntry> | undefined;
   private lastStats: BuildStats = { full: true, endpoints: 0, chains: 0, frame: false, sets: 0 };
   /** The model the last build returned (what the next one records its set changes against). */
@@ -864,10 +862,11 @@ export class DataplaneBuilder {
     this.chainSpecs.clear();
     this.wanted.clear();
     this.orphaned.clear();
-    this.chainNames = this.setNames = this.logNames = undefined;
+    this.logNames = undefined;
     this.chainsTouched = new Set();
     this.setNamesTouched = new Set();
-    this.chainRecord = this.logRecord = this.setRecord = undefined;
+    this.logRecord = undefined;
+    this.chainMap = this.setMap = undefined;
     this.lastModel = undefined;
     this.setObjects = new Map();
     this.registry.update({ tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] }, this.registry.ids());
@@ -984,80 +983,68 @@ export class DataplaneBuilder {
     }
 
     // 5. Sets: every set a rule names, rebuilt when an IR set it is made of changed.
-    let sets: Record<string, DpSet>;
+    let sets: ChunkedMap<DpSet>;
     const changedSetNames: string[] = [];
     const setNamesTouched = this.setNamesTouched;
     this.setNamesTouched = new Set();
-    if (!full && this.setNames !== undefined && this.setRecord && setNamesTouched.size === 0) {
-      // Same names as the previous model: only the sets the registry dropped for changed IR sets
-      // can be other objects now; every other name still has its cached object. A pod add at
-      // 100k touches ~10 of ~7k sets. The copy is a loop over the sorted names: an object spread
-      // of a record this large (dictionary mode) costs ~2.5× more (5 ms at 7k names).
-      const prevSets = this.setRecord;
-      sets = {};
-      for (const name of this.setNames) sets[name] = prevSets[name]!;
-      for (const name of new Set(droppedSets)) {
+    if (!full && this.setMap) {
+      // Only names that came or went and the sets the registry dropped for changed IR sets can be
+      // other objects now (a pod add at 100k touches ~10 of ~7k sets): the previous model's map
+      // with those names edited, sharing every other chunk of names with it.
+      const gone = [...setNamesTouched].filter((name) => !this.setRefs.has(name));
+      if (gone.length > 0) this.registry.prune((name) => this.setRefs.has(name));
+      const redo = new Set<string>(droppedSets);
+      for (const name of setNamesTouched) redo.add(name);
+      const edits: Array<[string, DpSet | undefined]> = [];
+      for (const name of redo) {
         const ref = this.setRefs.get(name);
-        if (!ref) continue;
+        if (!ref) {
+          if (this.setObjects.delete(name)) {
+            changedSetNames.push(name);
+            edits.push([name, undefined]);
+          }
+          continue;
+        }
         const set = this.registry.ensureNamed(name, ref.spec);
         if (this.setObjects.get(name) === set) continue;
         stats.sets++;
         changedSetNames.push(name);
         this.setObjects.set(name, set);
-        sets[name] = set;
+        edits.push([name, set]);
       }
-    } else if (!full && this.setNames !== undefined && this.setRecord) {
-      // Names came or went (a policy add brings a few): the record is re-assembled in name order
-      // from the patched name list; only new names and dropped sets are looked up.
-      const gone = [...setNamesTouched].filter((name) => !this.setRefs.has(name));
-      if (gone.length > 0) this.registry.prune((name) => this.setRefs.has(name));
-      const redo = new Set<string>(droppedSets);
-      for (const name of setNamesTouched) redo.add(name);
-      sets = {};
-      for (const name of this.setNames) {
-        let set = this.setObjects.get(name);
-        if (set === undefined || redo.has(name)) {
-          const next = this.registry.ensureNamed(name, this.setRefs.get(name)!.spec);
-          if (next !== set) {
-            stats.sets++;
-            changedSetNames.push(name);
-            this.setObjects.set(name, next);
-          }
-          set = next;
-        }
-        sets[name] = set;
-      }
-      for (const name of gone) if (this.setObjects.delete(name)) changedSetNames.push(name);
+      sets = this.setMap.with(edits);
     } else {
       this.registry.prune((name) => this.setRefs.has(name));
-      this.setNames ??= [...this.setRefs.keys()].sort(cmp);
-      // Records are filled by plain assignment: Object.fromEntries is ~10× slower at this size.
-      sets = {};
+      const names = [...this.setRefs.keys()].sort(cmp);
+      const values: DpSet[] = [];
       const setObjects = new Map<string, DpSet>();
-      for (const name of this.setNames) {
+      for (const name of names) {
         const set = this.registry.ensureNamed(name, this.setRefs.get(name)!.spec);
         if (this.setObjects.get(name) !== set) {
           stats.sets++;
           changedSetNames.push(name);
         }
         setObjects.set(name, set);
-        sets[name] = set;
+        values.push(set);
       }
       if (setObjects.size !== this.setObjects.size || changedSetNames.length > 0) for (const name of this.setObjects.keys()) if (!setObjects.has(name)) changedSetNames.push(name);
       this.setObjects = setObjects;
+      sets = ChunkedMap.fromSorted(names, values);
     }
-    this.setRecord = sets;
+    this.setMap = sets;
     // Chains enter and leave only with pieces: none rebuilt and none removed means the previous
-    // record is still exact.
+    // map is still exact.
     const chainsTouched = this.chainsTouched;
     this.chainsTouched = new Set();
-    let chains = this.chainRecord;
-    if (!chains || chainsTouched.size > 0 || this.chainNames === undefined) {
-      this.chainNames ??= [...this.chains.keys()].sort(cmp);
-      chains = {};
-      for (const n of this.chainNames) chains[n] = this.chains.get(n)!;
-      this.chainRecord = chains;
-    }
+    let chains = this.chainMap;
+    if (!chains) {
+      const names = [...this.chains.keys()].sort(cmp);
+      chains = ChunkedMap.fromSorted(
+        names,
+        names.map((n) => this.chains.get(n)!),
+      );
+    } else if (chainsTouched.size > 0) chains = chains.with([...chainsTouched].map((n) => [n, this.chains.get(n)]));
+    this.chainMap = chains;
     let logIndex = this.logRecord;
     if (!logIndex || chainsTouched.size > 0 || this.logNames === undefined) {
       this.logNames ??= [...this.logRefs.keys()].sort(cmp);
@@ -1073,7 +1060,7 @@ export class DataplaneBuilder {
     else checkChainReferences(rebuilt, model, stats.frame);
     if (!full && this.lastModel) {
       recordChanges(model, this.lastModel, "sets", changedSetNames);
-      recordChanges(model, this.lastModel, "chains", [...chainsTouched].filter((n) => this.lastModel!.chains[n] !== chains[n]));
+      recordChanges(model, this.lastModel, "chains", [...chainsTouched].filter((n) => this.lastModel!.chains.get(n) !== chains.get(n)));
     }
     this.lastModel = model;
     this.lastStats = stats;
@@ -1103,7 +1090,6 @@ export class DataplaneBuilder {
     for (const c of p.chains) {
       if (this.chains.has(c.name)) throw new BugError(`chain ${c.name} built twice`);
       this.chains.set(c.name, c);
-      if (this.chainNames) insertSorted(this.chainNames, c.name);
       this.chainsTouched.add(c.name);
     }
     for (const [name, spec] of p.targets) {
@@ -1119,7 +1105,6 @@ export class DataplaneBuilder {
       if (r) r.refs++;
       else {
         this.setRefs.set(name, { spec, refs: 1 });
-        if (this.setNames) insertSorted(this.setNames, name);
         this.setNamesTouched.add(name);
       }
     }
@@ -1141,7 +1126,6 @@ export class DataplaneBuilder {
   private removePiece(p: Piece): void {
     for (const c of p.chains) {
       this.chains.delete(c.name);
-      if (this.chainNames) removeSorted(this.chainNames, c.name);
       this.chainsTouched.add(c.name);
     }
     for (const name of p.targets.keys()) {
@@ -1154,7 +1138,6 @@ export class DataplaneBuilder {
       const r = this.setRefs.get(name)!;
       if (--r.refs > 0) continue;
       this.setRefs.delete(name);
-      if (this.setNames) removeSorted(this.setNames, name);
       this.setNamesTouched.add(name);
     }
     for (const prefix of p.logs.keys()) {
@@ -1183,7 +1166,7 @@ function withInterface(e: EndpointIR): EndpointIR {
 
 /** Every chain/set/map a rule or map names must exist (the kernel would reject the batch). */
 export function checkReferences(m: DataplaneModel): void {
-  checkChainReferences(Object.values(m.chains), m, true);
+  checkChainReferences(m.chains.valueList(), m, true);
 }
 
 function checkChainReferences(chains: Iterable<DpChain>, m: DataplaneModel, maps: boolean): void {
@@ -1193,13 +1176,13 @@ function checkChainReferences(chains: Iterable<DpChain>, m: DataplaneModel, maps
   for (const c of chains) {
     for (const r of c.rules) {
       const v = r.verdict;
-      if (v && (v.kind === "jump" || v.kind === "goto")) need(v.chain in m.chains, `${c.name} targets missing chain ${v.chain}`);
+      if (v && (v.kind === "jump" || v.kind === "goto")) need(m.chains.has(v.chain), `${c.name} targets missing chain ${v.chain}`);
       if (v && v.kind === "dispatch") need(v.map in m.maps, `${c.name} dispatches through missing map ${v.map}`);
-      for (const x of r.match) if (x.kind === "addr-set" || x.kind === "concat-set") need(x.set in m.sets, `${c.name} names missing set ${x.set}`);
+      for (const x of r.match) if (x.kind === "addr-set" || x.kind === "concat-set") need(m.sets.has(x.set), `${c.name} names missing set ${x.set}`);
     }
   }
   if (!maps) return;
-  for (const mp of Object.values(m.maps)) for (const [k, t] of Object.entries(mp.elements)) need(t.chain in m.chains, `map ${mp.name}[${k}] targets missing chain ${t.chain}`);
+  for (const mp of Object.values(m.maps)) for (const [k, t] of Object.entries(mp.elements)) need(m.chains.has(t.chain), `map ${mp.name}[${k}] targets missing chain ${t.chain}`);
 }
 
 function cmp(a: string, b: string): number {

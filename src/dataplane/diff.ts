@@ -85,19 +85,17 @@ export function modelCounts(model: DataplaneModel, prev?: DataplaneModel): Model
   if (prev && base && setNames && chainNames) {
     out = { ...base };
     // Each name once, whatever the producer recorded.
-    for (const n of new Set(setNames)) out.sets += (model.sets[n] ? 1 : 0) - (prev.sets[n] ? 1 : 0);
+    for (const n of new Set(setNames)) out.sets += (model.sets.has(n) ? 1 : 0) - (prev.sets.has(n) ? 1 : 0);
     for (const n of new Set(chainNames)) {
-      const now = model.chains[n];
-      const was = prev.chains[n];
+      const now = model.chains.get(n);
+      const was = prev.chains.get(n);
       out.chains += (now ? 1 : 0) - (was ? 1 : 0);
       out.rules += (now?.rules.length ?? 0) - (was?.rules.length ?? 0);
     }
   } else {
-    out = { rules: 0, chains: 0, sets: Object.keys(model.sets).length };
-    for (const n in model.chains) {
-      out.chains++;
-      out.rules += model.chains[n]!.rules.length;
-    }
+    const all = { rules: 0, chains: model.chains.size, sets: model.sets.size };
+    model.chains.forEach((c) => (all.rules += c.rules.length));
+    out = all;
   }
   counted.set(model, out);
   return out;
@@ -163,14 +161,14 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
   if (changedSets) {
     const deleted: DpOp[] = [];
     for (const name of [...changedSets].sort()) {
-      const s = to.sets[name];
-      if (s) diffSet(name, from.sets[name], s);
-      else if (name in from.sets) deleted.push({ op: "delete-set", name });
+      const s = to.sets.get(name);
+      if (s) diffSet(name, from.sets.get(name), s);
+      else if (from.sets.has(name)) deleted.push({ op: "delete-set", name });
     }
     ops.push(...deleted);
   } else {
-    for (const [name, s] of Object.entries(to.sets)) diffSet(name, from.sets[name], s);
-    if (from.sets !== to.sets) for (const name of Object.keys(from.sets)) if (!(name in to.sets)) ops.push({ op: "delete-set", name });
+    to.sets.forEach((s, name) => diffSet(name, from.sets.get(name), s));
+    if (from.sets !== to.sets) for (const name of from.sets.keys()) if (!to.sets.has(name)) ops.push({ op: "delete-set", name });
   }
 
   // Chains (the same record: nothing to compare).
@@ -186,13 +184,13 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
       // The producer recorded the chains it touched: the same ops, in the same (name) order.
       const names = [...changedChains].sort();
       for (const name of names) {
-        const c = to.chains[name];
-        if (c) diffChain(name, from.chains[name], c);
+        const c = to.chains.get(name);
+        if (c) diffChain(name, from.chains.get(name), c);
       }
-      for (const name of names) if (!(name in to.chains) && name in from.chains) ops.push({ op: "delete-chain", name });
+      for (const name of names) if (!to.chains.has(name) && from.chains.has(name)) ops.push({ op: "delete-chain", name });
     } else {
-      for (const [name, c] of Object.entries(to.chains)) diffChain(name, from.chains[name], c);
-      for (const name of Object.keys(from.chains)) if (!(name in to.chains)) ops.push({ op: "delete-chain", name });
+      to.chains.forEach((c, name) => diffChain(name, from.chains.get(name), c));
+      for (const name of from.chains.keys()) if (!to.chains.has(name)) ops.push({ op: "delete-chain", name });
     }
   }
 

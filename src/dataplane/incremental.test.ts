@@ -161,8 +161,8 @@ const CONFIGS: Array<Partial<DataplaneConfig>> = [
  *  each model must equal the from-scratch view, and name only sets it keeps. */
 /** Counts by walking every chain and set (what modelCounts must give, however it counts). */
 function walkedCounts(m: DataplaneModel): { rules: number; chains: number; sets: number } {
-  const chains = Object.values(m.chains);
-  return { rules: chains.reduce((n, c) => n + c.rules.length, 0), chains: chains.length, sets: Object.keys(m.sets).length };
+  const chains = m.chains.valueList();
+  return { rules: chains.reduce((n, c) => n + c.rules.length, 0), chains: chains.length, sets: m.sets.keyList().length };
 }
 
 /** Models with group pieces (groupChunks) the replays built: the configs with small pieces must
@@ -177,7 +177,7 @@ function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
   irs.forEach((ir, i) => {
     const got = b.build(ir);
     expect(got, `step ${i}`).toEqual(buildDataplane(ir, N, { config }));
-    if (Object.keys(got.chains).some((c) => /^cali-gc[io]-/.test(c))) modelsWithPieces++;
+    if (got.chains.keyList().some((c) => /^cali-gc[io]-/.test(c))) modelsWithPieces++;
     // Every other step, idle time made the patching indexes: the next build takes the other path.
     if (i % 2 === 1) {
       expect(b.prepareForChanges(Infinity)).toBe(true);
@@ -190,7 +190,7 @@ function replay(irs: ClusterIR[], config: Partial<DataplaneConfig>): void {
     const split = splitViewer.view(got);
     expect(split, `split view of step ${i}`).toEqual(kernelView(got, { splitIntervalSets: true }));
     checkReferences(split);
-    expect(Object.values(split.sets).filter((s) => s.interval || s.elements.length === 0)).toEqual([]);
+    expect(split.sets.valueList().filter((s) => s.interval || s.elements.length === 0)).toEqual([]);
     // The changes the builder and the viewer record must give diffModels the same operations as
     // comparing every set and chain (a shallow copy of `from` carries no record).
     // Counts moved by the recorded changes equal counts walked from scratch.
@@ -280,7 +280,7 @@ describe("DataplaneBuilder: a step rebuilds only what it changes", () => {
     const m2 = b.build(next);
     expect(b.stats).toMatchObject({ full: false, endpoints: 0, chains: 0, frame: false });
     expect(b.stats.sets).toBeGreaterThan(0);
-    for (const name of Object.keys(m.chains)) expect(m2.chains[name]).toBe(m.chains[name]);
+    for (const name of m.chains.keyList()) expect(m2.chains.get(name)).toBe(m.chains.get(name));
     expect(diffModels(m, m2).every((o) => o.op === "add-elements")).toBe(true);
     expect(m2).toEqual(buildDataplane(next, NODE));
   });
@@ -299,7 +299,7 @@ describe("DataplaneBuilder: a step rebuilds only what it changes", () => {
     });
     // CIDRs vanish (v4 and v6), a v4 CIDR appears, another v4 CIDR joins (elements only).
     expect(rebuilt[0]).toBeGreaterThan(0);
-    expect(rebuilt[0]).toBeLessThan(Object.keys(m.chains).length / 2);
+    expect(rebuilt[0]).toBeLessThan(m.chains.keyList().length / 2);
     expect(rebuilt[1]).toBeGreaterThan(0);
     expect(rebuilt[2]).toBe(0);
   });
@@ -356,8 +356,8 @@ describe("compiled allow runs", () => {
     endpoints,
   });
   /** IPv4 compiled lookups (each family has its own; the IPv6 sets are empty here). */
-  const concatRules = (m: DataplaneModel) => Object.values(m.chains).flatMap((c) => c.rules.filter((r) => r.match.some((x) => x.kind === "concat-set" && x.family === 4)));
-  const v4 = (m: DataplaneModel, chain: string) => m.chains[chain]!.rules.filter((r) => !r.match.some((x) => "family" in x && x.family === 6));
+  const concatRules = (m: DataplaneModel) => m.chains.valueList().flatMap((c) => c.rules.filter((r) => r.match.some((x) => x.kind === "concat-set" && x.family === 4)));
+  const v4 = (m: DataplaneModel, chain: string) => m.chains.get(chain)!.rules.filter((r) => !r.match.some((x) => "family" in x && x.family === 6));
 
   it("the kernel bench shape (N rules, one peer each, own port) is one lookup of N elements", () => {
     const n = 200;
@@ -365,7 +365,7 @@ describe("compiled allow runs", () => {
     const m = buildDataplane(ir(sets, [policy("gnp/server", sets.map((s, i) => allow("gnp/server", i, s.id, [20000 + i])))], [endpoint("b", ["gnp/server"])]), N);
     const rules = v4(m, "cali-pi-gnp/server");
     expect(rules).toHaveLength(1);
-    const set = m.sets[(rules[0]!.match[0] as { set: string }).set]!;
+    const set = m.sets.get((rules[0]!.match[0] as { set: string }).set)!;
     expect(set.elements).toHaveLength(n);
     expect(set.elements).toContain("198.18.16.7 . 6 . 20007");
   });
@@ -379,10 +379,10 @@ describe("compiled allow runs", () => {
     expect(rules).toHaveLength(2);
     expect(rules[0]!.origins?.map((o) => o.index)).toEqual([0, 2]);
     expect(rules[1]!.match).toContainEqual({ kind: "addr-set", side: "src", family: 4, set: "cali40s-big" });
-    expect(m.sets["cali40s-big"]!.elements).toHaveLength(40);
+    expect(m.sets.get("cali40s-big")!.elements).toHaveLength(40);
     // Only the two small rules' elements were copied.
     expect(concatRules(m)).toHaveLength(1);
-    expect(Object.values(m.sets).filter((s) => s.fields.length > 1 && s.family === 4).map((s) => s.elements.length)).toEqual([2]);
+    expect(m.sets.valueList().filter((s) => s.fields.length > 1 && s.family === 4).map((s) => s.elements.length)).toEqual([2]);
   });
 
   it("a set growing past the limit moves its rule out of the lookup, incrementally too", () => {
@@ -412,6 +412,6 @@ describe("compiled allow runs", () => {
     const names = concatRules(m).map((r) => (r.match[0] as { set: string }).set);
     expect(names).toHaveLength(2);
     expect(new Set(names).size).toBe(1);
-    expect(Object.values(m.sets).filter((s) => s.fields.length > 1 && s.family === 4)).toHaveLength(1);
+    expect(m.sets.valueList().filter((s) => s.fields.length > 1 && s.family === 4)).toHaveLength(1);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildDataplane, checkReferences, kernelView, KernelViewer, maskedSetName, type DataplaneModel, type DpChain, type DpMatch, type DpRule, type DpSet } from "./index.js";
 import { fixtureIR, NODE } from "./testdata/fixtures.js";
+import { ChunkedMap } from "../model/index.js";
 
 const set = (name: string, elements: string[]): DpSet => ({ name, family: 4, fields: ["addr"], interval: false, elements, about: name });
 const inSet = (name: string, negate = false): DpMatch => ({ kind: "addr-set", side: "src", family: 4, set: name, negate });
@@ -8,7 +9,7 @@ const accept = (...match: DpMatch[]): DpRule => ({ match, verdict: { kind: "acce
 
 function model(sets: DpSet[], chains: DpChain[]): DataplaneModel {
   const base = buildDataplane(fixtureIR(), NODE);
-  return { ...base, sets: Object.fromEntries(sets.map((s) => [s.name, s])), chains: Object.fromEntries(chains.map((c) => [c.name, c])), maps: {} };
+  return { ...base, sets: ChunkedMap.fromEntries(sets.map((s) => [s.name, s])), chains: ChunkedMap.fromEntries(chains.map((c) => [c.name, c])), maps: {} };
 }
 
 const tcp: DpMatch = { kind: "proto", protocols: [6] };
@@ -38,8 +39,8 @@ describe("kernelView", () => {
     it(c.name, () => {
       const m = model([full, empty], [{ name: "c", rules: c.rules }]);
       const v = kernelView(m);
-      expect(v.chains.c!.rules).toEqual(c.want);
-      expect(Object.keys(v.sets)).toEqual(["s-full"]);
+      expect(v.chains.get("c")!.rules).toEqual(c.want);
+      expect(v.sets.keyList()).toEqual(["s-full"]);
       checkReferences(v);
     });
   }
@@ -49,14 +50,14 @@ describe("kernelView", () => {
     const m = model([full, empty], [keep, { name: "prune", rules: [accept(inSet("s-empty"))] }]);
     const before = JSON.stringify(m);
     const v = kernelView(m);
-    expect(v.chains.keep).toBe(keep);
+    expect(v.chains.get("keep")!).toBe(keep);
     expect(JSON.stringify(m)).toBe(before);
   });
 
   it("the fixture's view names only sets it keeps, and keeps no empty set", () => {
     const v = kernelView(buildDataplane(fixtureIR(), NODE));
     checkReferences(v);
-    expect(Object.values(v.sets).filter((s) => s.elements.length === 0)).toEqual([]);
+    expect(v.sets.valueList().filter((s) => s.elements.length === 0)).toEqual([]);
   });
 });
 
@@ -67,18 +68,18 @@ describe("KernelViewer", () => {
     const m1 = model([set("a", ["198.18.1.1"]), set("b", [])], [keep, uses]);
     const viewer = new KernelViewer();
     const v1 = viewer.view(m1);
-    expect(v1.chains.uses!.rules).toHaveLength(1);
-    const m2 = { ...m1, sets: { ...m1.sets, b: set("b", ["198.18.1.2"]) } };
+    expect(v1.chains.get("uses")!.rules).toHaveLength(1);
+    const m2 = { ...m1, sets: m1.sets.set("b", set("b", ["198.18.1.2"])) };
     const v2 = viewer.view(m2);
-    expect(v2.chains.uses).toBe(uses);
-    expect(v2.chains.keep).toBe(v1.chains.keep);
-    expect(Object.keys(v2.sets)).toEqual(["a", "b"]);
-    const m3 = { ...m2, sets: { ...m2.sets, a: set("a", ["198.18.1.3"]) } }; // members change, still non-empty
+    expect(v2.chains.get("uses")!).toBe(uses);
+    expect(v2.chains.get("keep")!).toBe(v1.chains.get("keep")!);
+    expect(v2.sets.keyList()).toEqual(["a", "b"]);
+    const m3 = { ...m2, sets: m2.sets.set("a", set("a", ["198.18.1.3"])) }; // members change, still non-empty
     const v3 = viewer.view(m3);
     expect(v3.chains).toBe(v2.chains);
-    const m4 = { ...m3, sets: { ...m3.sets, b: set("b", []) } };
+    const m4 = { ...m3, sets: m3.sets.set("b", set("b", [])) };
     expect(viewer.view(m4)).toEqual(kernelView(m4));
-    expect(viewer.view(m4).chains.uses!.rules).toHaveLength(1);
+    expect(viewer.view(m4).chains.get("uses")!.rules).toHaveLength(1);
   });
 });
 
@@ -92,10 +93,10 @@ describe("kernelView with splitIntervalSets", () => {
 
   it("an interval set becomes one hash set per prefix length, holding the CIDRs' bases", () => {
     const v = kernelView(model([nets, hosts], [{ name: "c", rules: [accept(inSet("cali4n-nets"))] }]), split);
-    expect(Object.values(v.sets).map((s) => [s.name, s.interval, s.elements])).toEqual([
+    expect(v.sets.valueList().map((s) => [s.name, s.interval, s.elements])).toEqual([
+      ["cali40-hosts", false, ["198.18.1.1"]],
       [m26, false, ["198.51.100.0", "203.0.113.0"]],
       [m29, false, ["192.0.2.64"]],
-      ["cali40-hosts", false, ["198.18.1.1"]],
     ]);
     checkReferences(v);
   });
@@ -137,10 +138,10 @@ describe("kernelView with splitIntervalSets", () => {
     it(c.name, () => {
       const m = model([nets, hosts], [{ name: "c", rules: c.rules }]);
       const v = kernelView(m, split);
-      expect(v.chains.c!.rules).toEqual(c.want);
+      expect(v.chains.get("c")!.rules).toEqual(c.want);
       checkReferences(v);
       // Without the option the view keeps interval sets and CIDR lists as they are.
-      expect(kernelView(m).chains.c!.rules).toEqual(c.rules);
+      expect(kernelView(m).chains.get("c")!.rules).toEqual(c.rules);
     });
   }
 
@@ -148,15 +149,15 @@ describe("kernelView with splitIntervalSets", () => {
     const concat: DpSet = { name: "cali4n-concat", family: 4, fields: ["addr", "l4proto", "port"], interval: true, elements: ["192.0.2.0/24 . 6 . 80"], about: "" };
     const rule: DpRule = { match: [{ kind: "concat-set", family: 4, key: ["saddr", "l4proto", "dport"], set: "cali4n-concat" }], verdict: { kind: "accept" } };
     const v = kernelView(model([concat], [{ name: "c", rules: [rule] }]), split);
-    expect(v.sets["cali4n-concat"]).toBe(concat);
-    expect(v.chains.c!.rules).toEqual([rule]);
+    expect(v.sets.get("cali4n-concat")).toBe(concat);
+    expect(v.chains.get("c")!.rules).toEqual([rule]);
     checkReferences(v);
   });
 
   it("full-length members are looked up without a mask", () => {
     const mixed: DpSet = { ...nets, elements: ["192.0.2.64/29", "198.18.1.7"] };
     const v = kernelView(model([mixed], [{ name: "c", rules: [accept(inSet("cali4n-nets"))] }]), split);
-    expect(v.chains.c!.rules.map((r) => r.match[0])).toEqual([
+    expect(v.chains.get("c")!.rules.map((r) => r.match[0])).toEqual([
       { kind: "addr-set", side: "src", family: 4, set: m29, negate: false, prefix: 29 },
       { kind: "addr-set", side: "src", family: 4, set: maskedSetName("cali4n-nets", 4, 32), negate: false },
     ]);

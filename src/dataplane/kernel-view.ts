@@ -24,6 +24,7 @@
  * a packet and effects such as Log still run once. "In none of them" is an AND, one rule.
  */
 import type { DataplaneModel, DpChain, DpMatch, DpRule, DpSet } from "./model.js";
+import { ChunkedMap } from "../model/index.js";
 import { changesSince, recordChanges } from "./diff.js";
 import { maskedSetName } from "./naming.js";
 
@@ -115,14 +116,14 @@ interface SetFacts {
   splitting: boolean;
 }
 
-function facts(sets: Record<string, DpSet>, opts: KernelViewOptions): SetFacts {
+function facts(sets: ChunkedMap<DpSet>, opts: KernelViewOptions): SetFacts {
   const splitting = opts.splitIntervalSets === true;
   return {
     // A rule naming a set the model lacks breaks the model's invariant; keep such a rule as it is
     // so the renderer or the kernel reports it instead of the view hiding it.
-    isEmpty: (name) => sets[name]?.elements.length === 0,
+    isEmpty: (name) => sets.get(name)?.elements.length === 0,
     split: (name) => {
-      const s = sets[name];
+      const s = sets.get(name);
       return splitting && s !== undefined && splittable(s) ? splitSet(s) : undefined;
     },
     splitting,
@@ -174,11 +175,12 @@ function viewChain(c: DpChain, f: SetFacts): DpChain {
   return { ...c, rules: c.rules.flatMap((r) => viewRule(r, f)) };
 }
 
-function addViewSet(out: Record<string, DpSet>, name: string, s: DpSet, f: SetFacts): void {
+/** The view's entries for model set `name` (none when empty, its parts when split). */
+function addViewSet(out: Array<[string, DpSet | undefined]>, name: string, s: DpSet, f: SetFacts): void {
   if (s.elements.length === 0) return;
   const split = f.split(name);
-  if (split) for (const p of split.parts) out[p.set.name] = p.set;
-  else out[name] = s;
+  if (split) for (const p of split.parts) out.push([p.set.name, p.set]);
+  else out.push([name, s]);
 }
 
 /** The names a model set has in the view (none when empty, its parts when split). */
@@ -187,17 +189,17 @@ function viewSetNames(name: string, s: DpSet, f: SetFacts): string[] {
   return f.splitting && splittable(s) ? splitSet(s).parts.map((p) => p.set.name) : [name];
 }
 
-function viewSets(sets: Record<string, DpSet>, f: SetFacts): Record<string, DpSet> {
-  const out: Record<string, DpSet> = {};
-  for (const name in sets) addViewSet(out, name, sets[name]!, f);
-  return out;
+function viewSets(sets: ChunkedMap<DpSet>, f: SetFacts): ChunkedMap<DpSet> {
+  const out: Array<[string, DpSet | undefined]> = [];
+  sets.forEach((s, name) => addViewSet(out, name, s, f));
+  return ChunkedMap.fromEntries(out as Array<[string, DpSet]>);
 }
 
 /** The kernel view of one model, computed from scratch. */
 export function kernelView(model: DataplaneModel, opts: KernelViewOptions = {}): DataplaneModel {
   const f = facts(model.sets, opts);
-  const chains: Record<string, DpChain> = {};
-  for (const name in model.chains) chains[name] = viewChain(model.chains[name]!, f);
+  const names = model.chains.keyList();
+  const chains = ChunkedMap.fromSorted(names, model.chains.valueList().map((c) => viewChain(c, f)));
   return { ...model, sets: viewSets(model.sets, f), chains };
 }
 
@@ -243,7 +245,7 @@ export class KernelViewer {
     // the previous model's (new, removed, emptied, filled, or new prefix lengths when splitting).
     // On a 30k-pod node this pass is most of the view's cost (memory loads, not computation).
     let flipped: Set<string> | null = null;
-    let sets: Record<string, DpSet>;
+    let sets: ChunkedMap<DpSet>;
     const changedNames = prev && prevOut ? changesSince(model, prev, "sets") : undefined;
     let viewChanged: string[] | undefined;
     if (prev && prevOut && model.sets === prev.sets) {
@@ -251,47 +253,48 @@ export class KernelViewer {
       sets = prevOut.sets;
       viewChanged = [];
     } else if (prev && prevOut && changedNames) {
-      // The builder recorded which sets changed: patch a copy of the previous view's record.
+      // The builder recorded which sets changed: the previous view with those names patched.
       flipped = new Set();
-      sets = { ...prevOut.sets };
       viewChanged = [];
+      const edits: Array<[string, DpSet | undefined]> = [];
       for (const name of changedNames) {
-        const s = model.sets[name];
-        const old = prev.sets[name];
+        const s = model.sets.get(name);
+        const old = prev.sets.get(name);
         if (old === s) continue;
         if (!old) this.lastSetCount++;
         if (!s) this.lastSetCount--;
         if (!old || !s || (old.elements.length === 0) !== (s.elements.length === 0) || (f.splitting && lengthsOf(old) !== lengthsOf(s))) flipped.add(name);
+        // Removals first: a later edit of the same name (the new set) wins in ChunkedMap.with.
         if (old) for (const n of viewSetNames(name, old, f)) {
-          delete sets[n];
+          edits.unshift([n, undefined]);
           viewChanged.push(n);
         }
         if (s) {
-          addViewSet(sets, name, s, f);
+          addViewSet(edits, name, s, f);
           viewChanged.push(...viewSetNames(name, s, f));
         }
       }
+      sets = prevOut.sets.with(edits);
     } else if (prev && prevOut) {
-      flipped = new Set();
-      sets = {};
+      const found = new Set<string>();
+      const entries: Array<[string, DpSet | undefined]> = [];
       let kept = 0;
-      let total = 0;
-      for (const name in model.sets) {
-        const s = model.sets[name]!;
-        const old = prev.sets[name];
-        total++;
+      model.sets.forEach((s, name) => {
+        const old = prev.sets.get(name);
         if (old !== undefined) kept++;
-        if (old !== s && (!old || (old.elements.length === 0) !== (s.elements.length === 0) || (f.splitting && lengthsOf(old) !== lengthsOf(s)))) flipped.add(name);
-        addViewSet(sets, name, s, f);
-      }
+        if (old !== s && (!old || (old.elements.length === 0) !== (s.elements.length === 0) || (f.splitting && lengthsOf(old) !== lengthsOf(s)))) found.add(name);
+        addViewSet(entries, name, s, f);
+      });
+      flipped = found;
+      sets = ChunkedMap.fromEntries(entries as Array<[string, DpSet]>);
       // Every previous set still named: none was removed, no need to walk the previous record.
-      if (kept !== this.lastSetCount) for (const name in prev.sets) if (!(name in model.sets)) flipped.add(name);
-      this.lastSetCount = total;
+      if (kept !== this.lastSetCount) for (const name of prev.sets.keys()) if (!model.sets.has(name)) flipped.add(name);
+      this.lastSetCount = model.sets.size;
     } else {
       sets = viewSets(model.sets, f);
-      this.lastSetCount = Object.keys(model.sets).length;
+      this.lastSetCount = model.sets.size;
     }
-    let chains: Record<string, DpChain>;
+    let chains: ChunkedMap<DpChain>;
     let chainsChanged: string[] | undefined;
     const touched = prev && prevOut ? (model.chains === prev.chains ? [] : changesSince(model, prev, "chains")) : undefined;
     if (prev && prevOut && model.chains === prev.chains && flipped!.size === 0) {
@@ -304,41 +307,48 @@ export class KernelViewer {
       const redo = new Set(touched);
       for (const set of flipped!) for (const name of this.chainsBySet.get(set) ?? []) redo.add(name);
       for (const name of touched) {
-        this.indexChain(name, prev.chains[name], false);
-        this.indexChain(name, model.chains[name], true);
+        this.indexChain(name, prev.chains.get(name), false);
+        this.indexChain(name, model.chains.get(name), true);
       }
-      chains = {};
-      for (const name in model.chains) {
-        if (!redo.has(name)) {
-          chains[name] = prevOut.chains[name]!;
+      const edits: Array<[string, DpChain | undefined]> = [];
+      for (const name of redo) {
+        const c = model.chains.get(name);
+        if (!c) {
+          this.chainViews.delete(name);
+          edits.push([name, undefined]);
           continue;
         }
-        const c = model.chains[name]!;
         const view = viewChain(c, f);
-        chains[name] = view;
+        edits.push([name, view]);
         this.chainViews.set(name, { src: c, view });
       }
-      for (const name of redo) if (!(name in model.chains)) this.chainViews.delete(name);
-      chainsChanged = [...redo].filter((n) => chains[n] !== prevOut.chains[n]);
+      chains = prevOut.chains.with(edits);
+      const next = chains;
+      chainsChanged = [...redo].filter((n) => next.get(n) !== prevOut.chains.get(n));
     } else {
-      chains = {};
+      const names = model.chains.keyList();
+      const views: DpChain[] = [];
       const next = new Map<string, { src: DpChain; view: DpChain }>();
-      for (const name in model.chains) {
-        const c = model.chains[name]!;
+      model.chains.forEach((c, name) => {
         const known = flipped ? this.chainViews.get(name) : undefined;
         let view: DpChain;
         if (known && known.src === c && (flipped!.size === 0 || !setRefs(c).some((s) => flipped!.has(s)))) view = known.view;
         else view = viewChain(c, f);
-        chains[name] = view;
+        views.push(view);
         next.set(name, { src: c, view });
-      }
+      });
+      chains = ChunkedMap.fromSorted(names, views);
       this.chainViews = next;
       this.chainsBySet = new Map();
-      for (const name in model.chains) this.indexChain(name, model.chains[name], true);
+      model.chains.forEach((c, name) => this.indexChain(name, c, true));
       if (prevOut) {
-        chainsChanged = [];
-        for (const name in chains) if (chains[name] !== prevOut.chains[name]) chainsChanged.push(name);
-        for (const name in prevOut.chains) if (!(name in chains)) chainsChanged.push(name);
+        const changedNow: string[] = [];
+        const now = chains;
+        now.forEach((c, name) => {
+          if (c !== prevOut.chains.get(name)) changedNow.push(name);
+        });
+        for (const name of prevOut.chains.keys()) if (!now.has(name)) changedNow.push(name);
+        chainsChanged = changedNow;
       }
     }
     const out: DataplaneModel = { ...model, sets, chains };

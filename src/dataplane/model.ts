@@ -18,7 +18,7 @@
  *  - Elements are canonical strings, sorted and unique (see `elementKey`).
  */
 import type { PortRange, RuleOrigin } from "../rule/index.js";
-import type { List } from "../model/index.js";
+import type { ChunkedMap, List } from "../model/index.js";
 
 export type Family = 4 | 6;
 export type Side = "src" | "dst";
@@ -185,10 +185,13 @@ export const DEFAULT_CONFIG: DataplaneConfig = {
 export interface DataplaneModel {
   node: string;
   config: DataplaneConfig;
-  /** Keyed by name; kept sorted by name. */
-  sets: Record<string, DpSet>;
+  /**
+   * Keyed by name, in name order. Persistent maps, not records: a model's next version shares
+   * every chunk of names it did not change (model/chunked-map.ts says why).
+   */
+  sets: ChunkedMap<DpSet>;
   maps: Record<string, DpMap>;
-  chains: Record<string, DpChain>;
+  chains: ChunkedMap<DpChain>;
   /** Local endpoints and their interfaces, sorted by key. */
   endpoints: DpEndpoint[];
   /** NFLOG prefix → meaning. */
@@ -200,6 +203,6 @@ export interface DataplaneModel {
 /** Number of rules across all chains (for reports and benchmarks). */
 export function ruleCount(m: DataplaneModel): number {
   let n = 0;
-  for (const c of Object.values(m.chains)) n += c.rules.length;
+  m.chains.forEach((c) => (n += c.rules.length));
   return n;
 }

@@ -56,10 +56,10 @@ describe("a run of Allow and Deny rules across policies", () => {
 
   it("groups the policies and compiles the exact rules into a disjoint drop and accept lookup", () => {
     const m = buildDataplane(ir, N);
-    const jumps = m.chains[TW]!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
+    const jumps = m.chains.get(TW)!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
     expect(jumps).toHaveLength(1);
     expect(jumps[0]).toMatch(/^cali-gi-/);
-    const rules = m.chains[jumps[0]!]!.rules.filter((r) => !r.match.some((x) => "family" in x && x.family === 6));
+    const rules = m.chains.get(jumps[0]!)!.rules.filter((r) => !r.match.some((x) => "family" in x && x.family === 6));
     const setOf = (i: number) => (rules[i]!.match[0] as { set: string }).set;
     expect(rules).toEqual([
       // p1/0, p1/1, p2/0 and p3/0 are exact; p2/1 (two selectors) is not, and p3/0 (Allow) moves
@@ -87,39 +87,39 @@ describe("a run of Allow and Deny rules across policies", () => {
         label: "default/gnp/p2 ingress rule 1",
       },
     ]);
-    expect(m.sets[setOf(0)]!.elements).toEqual(["198.18.3.1 . 17 . 7", "198.18.3.1 . 6 . 80", "198.18.3.3 . 17 . 7"]);
+    expect(m.sets.get(setOf(0))!.elements).toEqual(["198.18.3.1 . 17 . 7", "198.18.3.1 . 6 . 80", "198.18.3.3 . 17 . 7"]);
     // 198.18.3.3 . 17 . 7 is denied by p1/0 before p3/0 allows it; 198.18.3.3 . 6 . 80 allowed by
     // p1/1 before p2/0 denies it.
-    expect(m.sets[setOf(1)]!.elements).toEqual(["198.18.3.2 . 17 . 7", "198.18.3.2 . 6 . 80", "198.18.3.3 . 6 . 80"]);
-    expect(m.sets[setOf(0)]!.about).toMatch(/^compiled deny \(first match\)/);
+    expect(m.sets.get(setOf(1))!.elements).toEqual(["198.18.3.2 . 17 . 7", "198.18.3.2 . 6 . 80", "198.18.3.3 . 6 . 80"]);
+    expect(m.sets.get(setOf(0))!.about).toMatch(/^compiled deny \(first match\)/);
   });
 
   it("reject is the drop lookup's verdict; logDenied or compileAllowRuns=false keep the rules", () => {
     const rj = buildDataplane(ir, N, { config: { denyAction: "reject" } });
-    const group = Object.keys(rj.chains).find((c) => c.startsWith("cali-gi-"))!;
-    expect(rj.chains[group]!.rules[0]!.verdict).toEqual({ kind: "reject" });
+    const group = rj.chains.keyList().find((c) => c.startsWith("cali-gi-"))!;
+    expect(rj.chains.get(group)!.rules[0]!.verdict).toEqual({ kind: "reject" });
     for (const config of [{ logDenied: true }, { compileAllowRuns: false }] as Array<Partial<DataplaneConfig>>) {
       const m = buildDataplane(ir, N, { config });
-      const g = Object.keys(m.chains).find((c) => c.startsWith("cali-gi-"))!;
-      expect(m.chains[g]!.rules.some((r) => r.verdict?.kind === "drop" && r.match.some((x) => x.kind === "concat-set"))).toBe(false);
+      const g = m.chains.keyList().find((c) => c.startsWith("cali-gi-"))!;
+      expect(m.chains.get(g)!.rules.some((r) => r.verdict?.kind === "drop" && r.match.some((x) => x.kind === "concat-set"))).toBe(false);
     }
   });
 
   it("a Pass rule joins the run as a third disjoint lookup; a Log rule joins the group but ends the run", () => {
     const withPass = [policies[0]!, policy("gnp/p2", [rule("gnp/p2", 0, "Pass", { protocol: 6, src: { sets: ["s:y"] }, dst: { ports: [port(443)] } }), ...policies[1]!.ingress]), policies[2]!];
     const m = buildDataplane(clusterIR(sets, withPass), N);
-    const jumps = m.chains[TW]!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
+    const jumps = m.chains.get(TW)!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
     expect(jumps).toHaveLength(1);
-    const v4 = m.chains[jumps[0]!]!.rules.filter((r) => r.match[0]!.kind === "concat-set" && r.match[0]!.family === 4);
+    const v4 = m.chains.get(jumps[0]!)!.rules.filter((r) => r.match[0]!.kind === "concat-set" && r.match[0]!.family === 4);
     // Deny (p1/0, p2/1), Allow (p1/1, p3/0) and Pass (p2/0) lookups, in order of first appearance.
     expect(v4.map((r) => r.verdict?.kind === "drop" ? "drop" : (r.effects?.[0] as { bits: number }).bits)).toEqual(["drop", 0x10000, 0x20000]);
-    expect(m.sets[(v4[2]!.match[0] as { set: string }).set]!.elements).toEqual(["198.18.3.2 . 6 . 443", "198.18.3.3 . 6 . 443"]);
+    expect(m.sets.get((v4[2]!.match[0] as { set: string }).set)!.elements).toEqual(["198.18.3.2 . 6 . 443", "198.18.3.3 . 6 . 443"]);
 
     const withLog = [policies[0]!, policy("gnp/p2", [rule("gnp/p2", 0, "Log", {}), ...policies[1]!.ingress]), policies[2]!];
     const l = buildDataplane(clusterIR(sets, withLog), N);
-    const lj = l.chains[TW]!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
+    const lj = l.chains.get(TW)!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
     expect(lj).toHaveLength(1);
-    const lr = l.chains[lj[0]!]!.rules.filter((r) => !r.match.some((x) => "family" in x && x.family === 6));
+    const lr = l.chains.get(lj[0]!)!.rules.filter((r) => !r.match.some((x) => "family" in x && x.family === 6));
     // p1's two exact rules still compile (two lookups); the Log rule follows them, in place.
     expect(lr.slice(0, 2).every((r) => r.match[0]!.kind === "concat-set")).toBe(true);
     expect(lr[2]!.effects?.[0]?.kind).toBe("log");
@@ -160,7 +160,7 @@ function matches(x: DpMatch, p: Packet, mark: number, m: DataplaneModel): boolea
     case "addr":
       return p.family === x.family && neg(x.cidrs.some((c) => inCidr(x.side === "src" ? p.srcIP : p.dstIP, c)));
     case "addr-set":
-      return p.family === x.family && neg(listArray(m.sets[x.set]!.elements).some((c) => inCidr(x.side === "src" ? p.srcIP : p.dstIP, c)));
+      return p.family === x.family && neg(listArray(m.sets.get(x.set)!.elements).some((c) => inCidr(x.side === "src" ? p.srcIP : p.dstIP, c)));
     case "port": {
       const v = x.side === "src" ? p.srcPort : p.dstPort;
       return v !== undefined && neg(x.ranges.some((r) => v >= r.first && v <= r.last));
@@ -168,7 +168,7 @@ function matches(x: DpMatch, p: Packet, mark: number, m: DataplaneModel): boolea
     case "concat-set": {
       if (p.family !== x.family) return false;
       const vals = x.key.map((k) => (k === "saddr" ? p.srcIP : k === "daddr" ? p.dstIP : k === "l4proto" ? p.protocol : k === "sport" ? p.srcPort : p.dstPort));
-      const hit = listArray(m.sets[x.set]!.elements).some((e) => e.split(" . ").every((f, i) => (i === 0 ? inCidr(String(vals[0]), f) : Number(f) === vals[i])));
+      const hit = listArray(m.sets.get(x.set)!.elements).some((e) => e.split(" . ").every((f, i) => (i === 0 ? inCidr(String(vals[0]), f) : Number(f) === vals[i])));
       return neg(hit);
     }
     default:
@@ -181,7 +181,7 @@ function matches(x: DpMatch, p: Packet, mark: number, m: DataplaneModel): boolea
 function walk(m: DataplaneModel, p: Packet): Outcome {
   let mark = 0;
   const run = (name: string, top: boolean): Outcome | "return" | undefined => {
-    for (const r of m.chains[name]!.rules) {
+    for (const r of m.chains.get(name)!.rules) {
       if (!r.match.every((x) => matches(x, p, mark, m))) continue;
       for (const e of r.effects ?? []) {
         if (e.kind === "mark-set") mark = (mark | e.bits) >>> 0;
@@ -285,7 +285,7 @@ describe("compiled runs decide as the rules in order (first match)", () => {
       fc.property(arbSets, arbPolicies, fc.array(arbPacket, { minLength: 1, maxLength: 12 }), fc.constantFrom(...CONFIGS), (sets, policies, packets, config) => {
         const ir = clusterIR(sets, policies);
         const m = buildDataplane(ir, N, { config });
-        for (const c of Object.values(m.chains)) {
+        for (const c of m.chains.valueList()) {
           if (/^cali-gc[io]-/.test(c.name)) pieces++;
           for (const r of c.rules) {
             // Every NFLOG prefix a rule writes (in a group's piece too) names its rule in the index.

@@ -7,15 +7,15 @@ import { SetRegistry, sortUnique, type IrSetSpec } from "./compile.js";
 import { diffLists, elementDeltaFrom, patchSortedStrings } from "./set-patch.js";
 import { diffModels, recordChanges } from "./diff.js";
 import { DEFAULT_CONFIG, type DataplaneModel } from "./model.js";
-import { listArray, type List } from "../model/index.js";
+import { ChunkedMap, listArray, type List } from "../model/index.js";
 
 /** A model holding one IPv4 address set "s" with these elements. */
 const oneSetModel = (elements: List<string>): DataplaneModel => ({
   node: "n",
   config: DEFAULT_CONFIG,
-  sets: { s: { name: "s", family: 4, fields: ["addr"], interval: false, elements, about: "" } },
+  sets: ChunkedMap.fromRecord({ s: { name: "s", family: 4, fields: ["addr"], interval: false, elements, about: "" } }),
   maps: {},
-  chains: {},
+  chains: ChunkedMap.empty(),
   endpoints: [],
   logIndex: {},
   notes: [],
@@ -270,6 +270,6 @@ describe("recorded edits do not keep what they were made from alive", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     expect([...collected].sort()).toEqual(["elements", "members", "model"]);
-    expect(kept.second.sets.s!.elements).toBe(kept.patchedElements);
+    expect(kept.second.sets.get("s")!.elements).toBe(kept.patchedElements);
   });
 });

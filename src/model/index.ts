@@ -6,3 +6,4 @@ export * from "./same-json.js";
 export * from "./chunked-list.js";
 export * from "./multi-map.js";
 export * from "./addr.js";
+export * from "./chunked-map.js";

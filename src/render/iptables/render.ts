@@ -137,7 +137,7 @@ function place(model: DataplaneModel): Placement {
   const tables = new Map<IptTable, { chains: Set<string>; bases: Array<{ builtin: string; model: string }> }>();
   const rename = new Map<string, string>();
   const seenBase = new Set<string>();
-  for (const c of Object.values(model.chains)) {
+  for (const c of model.chains.valueList()) {
     if (!c.base) continue;
     const table = tableOfPriority(c.base.priority, c.name);
     const builtin = HOOK_BUILTIN[c.base.hook];
@@ -168,7 +168,7 @@ function place(model: DataplaneModel): Placement {
     while (todo.length > 0) {
       const name = todo.pop()!;
       if (t.chains.has(name)) continue;
-      const c = model.chains[name];
+      const c = model.chains.get(name);
       if (!c) throw new BugError(`reference to missing chain ${name}`);
       t.chains.add(name);
       reached.add(name);
@@ -176,7 +176,7 @@ function place(model: DataplaneModel): Placement {
     }
   }
   // Unreachable chains still exist (in filter), so the kernel shows everything the model holds.
-  for (const name of Object.keys(model.chains)) {
+  for (const name of model.chains.keys()) {
     if (reached.has(name)) continue;
     let t = tables.get("filter");
     if (!t) tables.set("filter", (t = { chains: new Set(), bases: [] }));
@@ -190,7 +190,7 @@ function checkScratch(model: DataplaneModel, scratch: readonly [number, number])
   const [s0, s1] = scratch;
   if (!s0 || !s1 || (s0 & s1) !== 0) throw new BugError(`scratch marks must be two disjoint non-zero bit sets`);
   let used = model.config.markAccept | model.config.markPass;
-  for (const c of Object.values(model.chains)) used |= factsOf(c.rules).marks;
+  for (const c of model.chains.valueList()) used |= factsOf(c.rules).marks;
   if ((used & (s0 | s1)) !== 0) throw new BugError(`model mark bits ${used.toString(16)} overlap the iptables scratch marks`);
 }
 
@@ -374,7 +374,7 @@ export function render(model: DataplaneModel, options: Partial<IptOptions> = {})
       for (const name of p.chains) {
         const kname = chainName(name);
         if (chains.has(kname)) throw new BugError(`chain ${kname} twice in ${table}`);
-        const rules = model.chains[name]!.rules;
+        const rules = model.chains.get(name)!.rules;
         const facts = factsOf(rules);
         // A dispatch chain also reads the maps it dispatches through (kept as the same objects
         // by the builder while the local endpoints stay) and makes helper chains.
@@ -420,7 +420,7 @@ export function render(model: DataplaneModel, options: Partial<IptOptions> = {})
 
 function renderSets(model: DataplaneModel, opts: IptOptions): Record<string, IpsetDef> {
   const sets: Record<string, IpsetDef> = {};
-  for (const s of Object.values(model.sets)) if (opts.families.includes(s.family)) sets[s.name] = ipsetDef(s);
+  for (const s of model.sets.valueList()) if (opts.families.includes(s.family)) sets[s.name] = ipsetDef(s);
   return sets;
 }
 

@@ -70,7 +70,7 @@ describe.skipIf(!root)("nft renderer in a real kernel", () => {
       { match: [{ kind: "addr" as const, side: "src" as const, family: 4 as const, cidrs: ["198.51.100.0/24", "203.0.113.0/24"] }], verdict: { kind: "accept" as const } },
       { match: [{ kind: "addr" as const, side: "dst" as const, family: 6 as const, cidrs: ["2001:db8:1::/48", "2001:db8:2::/48"], negate: true }], verdict: { kind: "drop" as const } },
     ] };
-    const withList = { ...m, chains: { ...m.chains, [extra.name]: extra } };
+    const withList = { ...m, chains: m.chains.set(extra.name, extra) };
     await nftApply(renderFull(withList), { netns: ns });
     expect(diffDigest(expectedDigest(withList), (await actualDigest())!)).toEqual([]);
     const text = await nftListTableText("inet", "tortie", { netns: ns });

@@ -56,7 +56,7 @@ describe("rule expressions", () => {
 
   it("every kernel rule gets a comment starting with its content hash", () => {
     const m = buildDataplane(fixtureIR(), NODE);
-    for (const c of Object.values(m.chains)) for (const r of chainRules(c)) expect(r.comment).toMatch(/^[A-Za-z0-9_-]{12}( |$)/);
+    for (const c of m.chains.valueList()) for (const r of chainRules(c)) expect(r.comment).toMatch(/^[A-Za-z0-9_-]{12}( |$)/);
   });
 });
 

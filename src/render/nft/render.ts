@@ -120,8 +120,8 @@ function elementCmd(verb: "add" | "delete", s: { name: string; fields: DpSet["fi
 /** Whole table, replacing whatever tortie's table held, in one transaction. */
 export function renderFull(model: DataplaneModel, t: NftTarget = DEFAULT_TARGET): NftBatch {
   const cmds: NftCommand[] = [{ add: tableObj(t) }, { delete: tableObj(t) }, { add: tableObj(t) }];
-  for (const s of Object.values(model.sets)) cmds.push({ add: setObj(s, t, true) });
-  const chains = Object.values(model.chains);
+  for (const s of model.sets.valueList()) cmds.push({ add: setObj(s, t, true) });
+  const chains = model.chains.valueList();
   for (const c of chains) cmds.push({ add: chainObj(c, t) });
   for (const m of Object.values(model.maps)) cmds.push({ add: mapObj(m, t, true) });
   for (const c of chains) cmds.push(...ruleCmds(c, t));
@@ -150,7 +150,7 @@ export function renderOps(ops: DpOp[], to: DataplaneModel, from: DataplaneModel,
   // 6 delete chains, 7 delete sets. Doomed chains are all flushed before any is deleted because
   // they may jump to each other; maps go before chains because their elements name chains.
   const phase: NftCommand[][] = [[], [], [], [], [], [], [], []];
-  const fieldsOf = (name: string) => to.sets[name] ?? from.sets[name];
+  const fieldsOf = (name: string) => to.sets.get(name) ?? from.sets.get(name);
   if (extras.ruleEdits) phase[2]!.push(...extras.ruleEdits);
   for (const o of ops) {
     switch (o.op) {

@@ -100,7 +100,7 @@ export class RuleHandles {
     // Chains whose listing differs are left to chainIn (the model, handles unknown).
     this.chains.clear();
     const listed = listedChains(listing, t);
-    for (const chain of Object.values(model.chains)) {
+    for (const chain of model.chains.valueList()) {
       const want = chainKeys(chain);
       const got = listed.get(chain.name) ?? { keys: [], handles: [] };
       if (sameKeys(want, got.keys)) this.chains.set(chain.name, got);
@@ -112,7 +112,7 @@ export class RuleHandles {
   chainIn(name: string, model: DataplaneModel): KnownChain | undefined {
     const c = this.chains.get(name);
     if (c) return c;
-    const chain = model.chains[name];
+    const chain = model.chains.get(name);
     if (!chain) return undefined;
     const keys = chainKeys(chain);
     return { keys, handles: keys.map(() => -1) };
@@ -323,7 +323,7 @@ function chooseRenames(ops: DpOp[], from: DataplaneModel): Map<string, string> {
   const deleted = new Set<string>();
   const added = new Set<string>();
   for (const x of ops) {
-    if (x.op === "delete-chain" && !from.chains[x.name]?.base) deleted.add(x.name);
+    if (x.op === "delete-chain" && !from.chains.get(x.name)?.base) deleted.add(x.name);
     if (x.op === "add-chain" && !x.chain.base) added.add(x.chain.name);
   }
   if (deleted.size === 0 || added.size === 0) return renames;
@@ -333,7 +333,7 @@ function chooseRenames(ops: DpOp[], from: DataplaneModel): Map<string, string> {
   const votes = new Map<string, Map<string, number>>();
   for (const x of ops) {
     if (x.op !== "replace-chain") continue;
-    const before = jumpTargets(from.chains[x.chain.name]).filter((c) => deleted.has(c));
+    const before = jumpTargets(from.chains.get(x.chain.name)).filter((c) => deleted.has(c));
     const after = jumpTargets(x.chain).filter((c) => added.has(c));
     for (let i = 0; i < Math.min(before.length, after.length); i++) {
       let v = votes.get(before[i]!);

@@ -24,11 +24,11 @@ export interface NftDigest {
 
 export function expectedDigest(model: DataplaneModel): NftDigest {
   const chains: NftDigest["chains"] = {};
-  for (const c of Object.values(model.chains)) {
+  for (const c of model.chains.valueList()) {
     chains[c.name] = { ...(c.base ? { hook: `${c.base.hook}/${c.base.priority}` } : {}), rules: chainRules(c).map((r) => ruleDigest(commentHash(r.comment) ?? "?", r.expr)) };
   }
   const sets: NftDigest["sets"] = {};
-  for (const s of Object.values(model.sets)) sets[s.name] = [...s.elements].sort();
+  for (const s of model.sets.valueList()) sets[s.name] = [...s.elements].sort();
   const maps: NftDigest["maps"] = {};
   for (const m of Object.values(model.maps)) maps[m.name] = Object.entries(m.elements).map(([k, v]) => `${k} ${v.verdict} ${v.chain}`).sort();
   return { chains, sets, maps };

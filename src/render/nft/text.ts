@@ -117,7 +117,7 @@ function ruleText(expr: NftExpr[], comment: string | undefined): string {
 
 export function renderText(model: DataplaneModel, t: NftTarget = DEFAULT_TARGET): string {
   const lines: string[] = [`table ${t.family} ${t.table}`, `delete table ${t.family} ${t.table}`, `table ${t.family} ${t.table} {`];
-  for (const s of Object.values(model.sets)) {
+  for (const s of model.sets.valueList()) {
     lines.push(`\tset ${s.name} {`, `\t\ttype ${typeText(setTypeOf(s.family, s.fields))}`);
     if (s.interval) lines.push(`\t\tflags interval`);
     if (s.elements.length > 0) lines.push(`\t\telements = { ${elementsText(listArray(s.elements).map((e) => setElementText(elementValue(e, s.fields))))} }`);
@@ -129,7 +129,7 @@ export function renderText(model: DataplaneModel, t: NftTarget = DEFAULT_TARGET)
     if (els.length > 0) lines.push(`\t\telements = { ${elementsText(els.map(([k, v]) => mapElementText([k, { [v.verdict]: { target: v.chain } }])))} }`);
     lines.push(`\t}`);
   }
-  for (const c of Object.values(model.chains)) {
+  for (const c of model.chains.valueList()) {
     lines.push(`\tchain ${ident(c.name)} {`);
     if (c.base) lines.push(`\t\ttype filter hook ${c.base.hook} priority ${c.base.priority}; policy ${c.base.policy};`);
     for (const r of chainRules(c)) lines.push(`\t\t${ruleText(r.expr, r.comment)}`);

@@ -11,7 +11,7 @@
 import { cidrContains, parseAddr, parseCidr } from "../../../rule/index.js";
 import type { CtState, DpMap, DpMatch, DpRule, DpSet, Family } from "../../../dataplane/index.js";
 import type { IpsetDef } from "../ipset.js";
-import { listArray } from "../../../model/index.js";
+import { listArray, type ChunkedMap } from "../../../model/index.js";
 
 export interface Pkt {
   family: Family;
@@ -50,7 +50,7 @@ function ifaceMatches(actual: string, name: string, prefix: boolean): boolean {
   return prefix ? actual.startsWith(name) : actual === name;
 }
 
-function modelMatch(m: DpMatch, p: Pkt, sets: Record<string, DpSet>): boolean {
+function modelMatch(m: DpMatch, p: Pkt, sets: ChunkedMap<DpSet>): boolean {
   const neg = (b: boolean) => ("negate" in m && m.negate ? !b : b);
   switch (m.kind) {
     case "family":
@@ -68,7 +68,7 @@ function modelMatch(m: DpMatch, p: Pkt, sets: Record<string, DpSet>): boolean {
       return neg(m.cidrs.some((c) => inCidr(m.side === "src" ? p.src : p.dst, c)));
     case "addr-set": {
       if (p.family !== m.family) return false;
-      const s = sets[m.set]!;
+      const s = sets.get(m.set)!;
       return neg(listArray(s.elements).some((c) => inCidr(m.side === "src" ? p.src : p.dst, c)));
     }
     case "port": {
@@ -78,7 +78,7 @@ function modelMatch(m: DpMatch, p: Pkt, sets: Record<string, DpSet>): boolean {
     }
     case "concat-set": {
       if (p.family !== m.family) return false;
-      const s = sets[m.set]!;
+      const s = sets.get(m.set)!;
       const vals = m.key.map((k) => (k === "saddr" ? p.src : k === "daddr" ? p.dst : k === "l4proto" ? p.proto : k === "sport" ? p.sport : p.dport));
       if (vals.some((v) => v === undefined)) return false;
       const hit = listArray(s.elements).some((e) => {
@@ -95,7 +95,7 @@ function modelMatch(m: DpMatch, p: Pkt, sets: Record<string, DpSet>): boolean {
   }
 }
 
-export function runModelRule(r: DpRule, p0: Pkt, sets: Record<string, DpSet>, maps: Record<string, DpMap>): Outcome {
+export function runModelRule(r: DpRule, p0: Pkt, sets: ChunkedMap<DpSet>, maps: Record<string, DpMap>): Outcome {
   const p = { ...p0 };
   const out: Outcome = { verdicts: [], logs: [], notrack: false, mark: p.mark };
   if (!r.match.every((m) => modelMatch(m, p, sets))) return out;
