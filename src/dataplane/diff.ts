@@ -157,19 +157,15 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
     if (del.length > 0) ops.push({ op: "delete-elements", set: name, elements: del });
     if (add.length > 0) ops.push({ op: "add-elements", set: name, elements: add });
   };
-  const changedSets = changesSince(to, from, "sets");
-  if (changedSets) {
-    const deleted: DpOp[] = [];
-    for (const name of [...changedSets].sort()) {
-      const s = to.sets.get(name);
-      if (s) diffSet(name, from.sets.get(name), s);
-      else if (from.sets.has(name)) deleted.push({ op: "delete-set", name });
-    }
-    ops.push(...deleted);
-  } else {
-    to.sets.forEach((s, name) => diffSet(name, from.sets.get(name), s));
-    if (from.sets !== to.sets) for (const name of from.sets.keys()) if (!to.sets.has(name)) ops.push({ op: "delete-set", name });
+  // The producer's record of changed names, or the names in the chunks the two maps do not share.
+  const changedSets = changesSince(to, from, "sets") ?? to.sets.changedKeys(from.sets);
+  const deleted: DpOp[] = [];
+  for (const name of [...changedSets].sort()) {
+    const s = to.sets.get(name);
+    if (s) diffSet(name, from.sets.get(name), s);
+    else if (from.sets.has(name)) deleted.push({ op: "delete-set", name });
   }
+  ops.push(...deleted);
 
   // Chains (the same record: nothing to compare).
   if (from.chains !== to.chains) {
@@ -179,19 +175,12 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
       else if (chainShape(old) !== chainShape(c)) ops.push({ op: "delete-chain", name }, { op: "add-chain", chain: c });
       else if (!sameJSON(old.rules, c.rules)) ops.push({ op: "replace-chain", chain: c });
     };
-    const changedChains = changesSince(to, from, "chains");
-    if (changedChains) {
-      // The producer recorded the chains it touched: the same ops, in the same (name) order.
-      const names = [...changedChains].sort();
-      for (const name of names) {
-        const c = to.chains.get(name);
-        if (c) diffChain(name, from.chains.get(name), c);
-      }
-      for (const name of names) if (!to.chains.has(name) && from.chains.has(name)) ops.push({ op: "delete-chain", name });
-    } else {
-      to.chains.forEach((c, name) => diffChain(name, from.chains.get(name), c));
-      for (const name of from.chains.keys()) if (!to.chains.has(name)) ops.push({ op: "delete-chain", name });
+    const names = [...(changesSince(to, from, "chains") ?? to.chains.changedKeys(from.chains))].sort();
+    for (const name of names) {
+      const c = to.chains.get(name);
+      if (c) diffChain(name, from.chains.get(name), c);
     }
+    for (const name of names) if (!to.chains.has(name) && from.chains.has(name)) ops.push({ op: "delete-chain", name });
   }
 
   // Maps (the same record: nothing to compare).

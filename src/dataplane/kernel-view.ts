@@ -232,8 +232,6 @@ export class KernelViewer {
       }
     }
   }
-  /** Number of sets in lastIn. */
-  private lastSetCount = 0;
 
   constructor(private readonly opts: KernelViewOptions = {}) {}
 
@@ -241,19 +239,20 @@ export class KernelViewer {
     const prev = this.lastIn;
     const prevOut = this.lastOut;
     const f = facts(model.sets, this.opts);
-    // One pass over the sets: the view's sets, and the sets whose role in rules may differ from
-    // the previous model's (new, removed, emptied, filled, or new prefix lengths when splitting).
-    // On a 30k-pod node this pass is most of the view's cost (memory loads, not computation).
+    // The view's sets, and the sets whose role in rules may differ from the previous model's
+    // (new, removed, emptied, filled, or new prefix lengths when splitting): from the previous
+    // view and the names that changed, or from scratch for the first model.
     let flipped: Set<string> | null = null;
     let sets: ChunkedMap<DpSet>;
-    const changedNames = prev && prevOut ? changesSince(model, prev, "sets") : undefined;
+    // The builder's record of changed names, or the names in the chunks the two maps do not share.
+    const changedNames = prev && prevOut ? (changesSince(model, prev, "sets") ?? model.sets.changedKeys(prev.sets)) : undefined;
     let viewChanged: string[] | undefined;
     if (prev && prevOut && model.sets === prev.sets) {
       flipped = new Set();
       sets = prevOut.sets;
       viewChanged = [];
     } else if (prev && prevOut && changedNames) {
-      // The builder recorded which sets changed: the previous view with those names patched.
+      // The previous view with the changed names patched.
       flipped = new Set();
       viewChanged = [];
       const edits: Array<[string, DpSet | undefined]> = [];
@@ -261,8 +260,6 @@ export class KernelViewer {
         const s = model.sets.get(name);
         const old = prev.sets.get(name);
         if (old === s) continue;
-        if (!old) this.lastSetCount++;
-        if (!s) this.lastSetCount--;
         if (!old || !s || (old.elements.length === 0) !== (s.elements.length === 0) || (f.splitting && lengthsOf(old) !== lengthsOf(s))) flipped.add(name);
         // Removals first: a later edit of the same name (the new set) wins in ChunkedMap.with.
         if (old) for (const n of viewSetNames(name, old, f)) {
@@ -275,35 +272,18 @@ export class KernelViewer {
         }
       }
       sets = prevOut.sets.with(edits);
-    } else if (prev && prevOut) {
-      const found = new Set<string>();
-      const entries: Array<[string, DpSet | undefined]> = [];
-      let kept = 0;
-      model.sets.forEach((s, name) => {
-        const old = prev.sets.get(name);
-        if (old !== undefined) kept++;
-        if (old !== s && (!old || (old.elements.length === 0) !== (s.elements.length === 0) || (f.splitting && lengthsOf(old) !== lengthsOf(s)))) found.add(name);
-        addViewSet(entries, name, s, f);
-      });
-      flipped = found;
-      sets = ChunkedMap.fromEntries(entries as Array<[string, DpSet]>);
-      // Every previous set still named: none was removed, no need to walk the previous record.
-      if (kept !== this.lastSetCount) for (const name of prev.sets.keys()) if (!model.sets.has(name)) flipped.add(name);
-      this.lastSetCount = model.sets.size;
     } else {
       sets = viewSets(model.sets, f);
-      this.lastSetCount = model.sets.size;
     }
     let chains: ChunkedMap<DpChain>;
     let chainsChanged: string[] | undefined;
-    const touched = prev && prevOut ? (model.chains === prev.chains ? [] : changesSince(model, prev, "chains")) : undefined;
+    const touched = prev && prevOut ? (model.chains === prev.chains ? [] : (changesSince(model, prev, "chains") ?? model.chains.changedKeys(prev.chains))) : undefined;
     if (prev && prevOut && model.chains === prev.chains && flipped!.size === 0) {
       chains = prevOut.chains;
       chainsChanged = [];
     } else if (prev && prevOut && touched) {
-      // The builder recorded the chains it touched: those, and the chains naming a set whose role
-      // changed, get a new view; every other chain's view is the previous one. The record keeps
-      // the model's (name) order.
+      // The chains that changed, and the chains naming a set whose role changed, get a new view;
+      // every other chain's view is the previous one.
       const redo = new Set(touched);
       for (const set of flipped!) for (const name of this.chainsBySet.get(set) ?? []) redo.add(name);
       for (const name of touched) {

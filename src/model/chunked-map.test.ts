@@ -48,6 +48,14 @@ describe("ChunkedMap", () => {
           versions.push([map, new Map(plain)]);
           expect(map.chunkCount).toBeLessThanOrEqual(5 + (2 * map.size) / MAP_CHUNK);
         }
+        // changedKeys between any two versions: the keys a Map comparison finds.
+        for (let i = 0; i < versions.length; i += 3) {
+          const [m0, p0] = versions[i]!;
+          const [m1, p1] = versions.at(-1)!;
+          const want = [...new Set([...p0.keys(), ...p1.keys()])].filter((k) => p0.get(k) !== p1.get(k)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+          expect(m1.changedKeys(m0)).toEqual(want);
+          expect(m0.changedKeys(m1)).toEqual(want);
+        }
         for (const [m, p] of versions) {
           expectSame(m, p);
           expect(probes.map((k) => [m.get(k), m.has(k)])).toEqual(probes.map((k) => [p.get(k), p.has(k)]));

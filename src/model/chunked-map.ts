@@ -223,6 +223,23 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
     return new ChunkedMap(out, size);
   }
 
+  /**
+   * Keys whose value differs between `before` and this map (present in one only, or another
+   * object), in key order. Chunks the two maps share are skipped unread, so comparing a map with
+   * an earlier version of itself costs what the edits between them touched, not its size.
+   */
+  changedKeys(before: ChunkedMap<V>): string[] {
+    if (before === this) return [];
+    const mine = new Set(this.#chunks);
+    const theirs = new Set(before.#chunks);
+    const candidates = new Set<string>();
+    for (const c of this.#chunks) if (!theirs.has(c)) for (const k of c.keys) candidates.add(k);
+    for (const c of before.#chunks) if (!mine.has(c)) for (const k of c.keys) candidates.add(k);
+    const out: string[] = [];
+    for (const k of candidates) if (this.get(k) !== before.get(k)) out.push(k);
+    return out.sort(compareKeys);
+  }
+
   /** The record this map stands for (keys in map order, as far as JavaScript keeps it). */
   toRecord(): Record<string, V> {
     const out: Record<string, V> = {};
