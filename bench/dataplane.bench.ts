@@ -24,6 +24,7 @@ import { existsSync } from "node:fs";
 import { Applier, NftKernel } from "../src/apply/index.js";
 import { buildDataplane, ruleCount } from "../src/dataplane/index.js";
 import { exec, nftApplyText } from "../src/kernel/index.js";
+import { ChunkedMap, listArray } from "../src/model/index.js";
 import { canUseNetns, Topology } from "../src/netns/index.js";
 import { nft } from "../src/render/index.js";
 import type { ClusterIR, DirectionProgram, EndpointIR, PolicyIR, RuleIR, SetDef } from "../src/rule/index.js";
@@ -95,9 +96,9 @@ function syntheticIR(opts: { policies: number; target: "b" | "c"; members: numbe
   const allow = (dir: "ingress" | "egress"): RuleIR[] => [{ action: "Allow", match: { src: {}, dst: {} }, origin: { tier: "", policy: "pro/kns.bench", direction: dir, index: 0 } }];
   return {
     tiers: [{ name: "default", order: 1_000_000, defaultAction: "Deny" }],
-    policies,
+    policies: ChunkedMap.fromRecord(policies),
     profiles: { "pro/kns.bench": { key: "pro/kns.bench", name: "kns.bench", ingress: allow("ingress"), egress: allow("egress") } },
-    sets,
+    sets: ChunkedMap.fromRecord(sets),
     endpoints: [ep("a"), ep("b"), ep("c")],
   };
 }
@@ -156,8 +157,8 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     const add: number[] = [];
     const del: number[] = [];
     for (let i = 0; i < (opts.quick ? 5 : 15); i++) {
-      const with1 = structuredClone(base);
-      (with1.sets["s:big"] as unknown as { members: string[] }).members.push(`${member(110_000 + i)}/32`);
+      const big = base.sets.get("s:big") as Extract<SetDef, { kind: "selector" }>;
+      const with1: ClusterIR = { ...base, sets: base.sets.set("s:big", { ...big, members: [...listArray(big.members), `${member(110_000 + i)}/32`] }) };
       const m1 = buildDataplane(with1, NODE, { config: { compileAllowRuns: false } });
       const [a, ra] = await timeIt(() => applier.apply(m1));
       if (ra.mode !== "delta" || ra.ops !== 1) throw new Error(`expected a one-op delta, got ${JSON.stringify(ra)}`);

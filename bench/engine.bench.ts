@@ -64,7 +64,7 @@ export async function run(): Promise<BenchResult[]> {
   }
 
   return [
-    { name: "engine: build ClusterIR", value: build, unit: "ms CPU", note: `${note}; ${Object.keys(cluster.ir.sets).length} sets` },
+    { name: "engine: build ClusterIR", value: build, unit: "ms CPU", note: `${note}; ${cluster.ir.sets.size} sets` },
     { name: "engine: explain (mean)", value: all.ms / pairs.length, unit: "ms CPU", note: `${note}; full trace; target ≤ 5 ms` },
     { name: "engine: explain (median)", value: quantile(times, 0.5), unit: "ms wall", note: `${allowed}/${pairs.length} allowed` },
     { name: "engine: explain (p99)", value: quantile(times, 0.99), unit: "ms wall", note: "tail = GC pauses / other processes" },

@@ -54,7 +54,7 @@ function engine(a: EngineArgs): Record<string, unknown> {
   const tSets = process.hrtime.bigint();
   const cpuSets0 = process.cpuUsage();
   let members = 0;
-  for (const id of Object.keys(cluster.ir.sets)) members += cluster.ir.sets[id]!.members?.length ?? 0;
+  cluster.ir.sets.forEach((s) => (members += s.members?.length ?? 0));
   const setsMs = ms(tSets);
   const cpuSets = process.cpuUsage(cpuSets0);
   const setsCpuMs = (cpuSets.user + cpuSets.system) / 1000;
@@ -65,7 +65,7 @@ function engine(a: EngineArgs): Record<string, unknown> {
   const out: Record<string, unknown> = {
     resources: nResources,
     endpoints: cluster.endpoints.length,
-    sets: Object.keys(cluster.ir.sets).length,
+    sets: cluster.ir.sets.size,
     errors,
     buildMs,
     buildCpuMs,

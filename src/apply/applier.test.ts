@@ -33,7 +33,7 @@ describe("Applier on the fake kernel", () => {
     expect(await applier.apply(model())).toMatchObject({ mode: "noop" });
     expect(kernel.batches).toHaveLength(1);
 
-    const m2 = model((ir) => (ir.sets[SET_DNS] as unknown as { members: string[] }).members.push("198.18.2.99/32"));
+    const m2 = model((ir) => (ir.sets.get(SET_DNS) as unknown as { members: string[] }).members.push("198.18.2.99/32"));
     expect(await applier.apply(m2)).toMatchObject({ mode: "delta", ops: 1 });
     expect(cmds(kernel.batches[1])).toEqual([{ add: { element: { family: "inet", table: "tortie", name: "cali40s-dns00000000000000000000", elem: ["198.18.2.99"] } } }]);
     inSync(kernel, m2);
@@ -42,7 +42,7 @@ describe("Applier on the fake kernel", () => {
   it("a policy edit replaces one chain in one batch", async () => {
     const { kernel, applier } = setup();
     await applier.apply(model());
-    await applier.apply(model((ir) => (ir.policies["knp/prod/db"]!.ingress[0]!.action = "Deny")));
+    await applier.apply(model((ir) => (ir.policies.get("knp/prod/db")!.ingress[0]!.action = "Deny")));
     expect(verbs(kernel.batches[1]).filter((v) => v !== "add rule")).toEqual(["flush chain"]);
     expect(JSON.stringify(kernel.batches[1])).toContain("cali-pi-knp/prod/db");
   });

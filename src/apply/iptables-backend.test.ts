@@ -74,7 +74,7 @@ for (const variant of ["default", "legacy"] as IptablesVariant[]) {
       await applier.apply(fixture());
       await inSync(fixture());
 
-      const withMember = fixture((ir) => (ir.sets[SET_DNS] as unknown as { members: string[] }).members.push("198.18.2.99/32"));
+      const withMember = fixture((ir) => (ir.sets.get(SET_DNS) as unknown as { members: string[] }).members.push("198.18.2.99/32"));
       const relayed = kernel.relayStats.batches;
       expect(await applier.apply(withMember)).toMatchObject({ mode: "delta", ops: 1 });
       expect(kernel.lastSteps).toEqual([{ tool: "ipset", input: "add cali40s-dns00000000000000000000 198.18.2.99\n" }]);
@@ -100,7 +100,7 @@ for (const variant of ["default", "legacy"] as IptablesVariant[]) {
       expect(kernel.relayStats.batches).toBe(relayed + 4);
 
       const seq: Array<[string, DataplaneModel]> = [
-        ["policy edit", fixture((ir) => (ir.policies["knp/prod/db"]!.ingress[0]!.action = "Deny"))],
+        ["policy edit", fixture((ir) => (ir.policies.get("knp/prod/db")!.ingress[0]!.action = "Deny"))],
         ["endpoint removed", fixture((ir) => (ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db")))],
         ["host endpoint removed", fixture((ir) => (ir.endpoints = ir.endpoints.filter((e) => e.kind !== "host")))],
         ["everything back", fixture()],

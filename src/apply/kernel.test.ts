@@ -85,7 +85,7 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
       fixture((ir) => ir.endpoints.pop()), // host endpoint gone: its chains, maps and base chains go
       fixture(), // and back
       fixture((ir) => (ir.endpoints = ir.endpoints.filter((e) => e.kind === "host"))),
-      fixture((ir) => (ir.policies["np/prod/web"]!.ingress = ir.policies["np/prod/web"]!.ingress.slice(3))),
+      fixture((ir) => (ir.policies.get("np/prod/web")!.ingress = ir.policies.get("np/prod/web")!.ingress.slice(3))),
       fixture(),
     ];
     const real = new NftKernel({ netns: ns });
@@ -156,7 +156,7 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
   it("element-only deltas go to the kernel through the netlink relay, the rest through nft", async () => {
     const withClient = (extra: string[], noHost = false) =>
       fixtureModel((ir) => {
-        ir.sets[SET_CLIENT]!.members = [...(ir.sets[SET_CLIENT]!.members as string[]), ...extra];
+        ir.sets.get(SET_CLIENT)!.members = [...(ir.sets.get(SET_CLIENT)!.members as string[]), ...extra];
         if (noHost) ir.endpoints.pop();
       });
     const seq = [withClient([]), withClient(["198.18.2.11/32"]), withClient(["198.18.2.12/32", "fd00:198:0:2::12/128"]), withClient([]), withClient([], true), withClient(["198.18.2.13/32"], true)];

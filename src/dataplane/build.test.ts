@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ClusterIR, RuleIR, RuleMatch } from "../rule/index.js";
+import type { ClusterIR, PolicyIR, RuleIR, RuleMatch, SetDef } from "../rule/index.js";
 import { buildDataplane, checkReferences, DataplaneBuilder, diffModels, type DataplaneModel, type DpRule } from "./index.js";
 import { fixtureIR, NODE, SET_CLIENT, SET_DNS } from "./testdata/fixtures.js";
 import { collapseCidrs } from "./compile.js";
@@ -127,7 +127,7 @@ describe("buildDataplane: incremental changes are small", () => {
     const ir = fixtureIR();
     const before = buildDataplane(ir, NODE, { config: { compileAllowRuns: false } });
     const ir2 = fixtureIR();
-    (ir2.sets[SET_DNS] as unknown as { members: string[] }).members.push("198.18.2.54/32");
+    (ir2.sets.get(SET_DNS) as unknown as { members: string[] }).members.push("198.18.2.54/32");
     const after = buildDataplane(ir2, NODE, { config: { compileAllowRuns: false } });
     expect(diffModels(before, after)).toEqual([{ op: "add-elements", set: "cali40s-dns00000000000000000000", elements: ["198.18.2.54"] }]);
   });
@@ -135,7 +135,7 @@ describe("buildDataplane: incremental changes are small", () => {
   it("with compiled runs, a new pod adds one element per (protocol, port) of the run", () => {
     const before = buildDataplane(fixtureIR(), NODE);
     const ir2 = fixtureIR();
-    (ir2.sets[SET_CLIENT] as unknown as { members: string[] }).members.push("198.18.1.99/32");
+    (ir2.sets.get(SET_CLIENT) as unknown as { members: string[] }).members.push("198.18.1.99/32");
     const ops = diffModels(before, buildDataplane(ir2, NODE));
     expect(ops).toHaveLength(1);
     expect(ops[0]).toMatchObject({ op: "add-elements", elements: ["198.18.1.99 . 6 . 443", "198.18.1.99 . 6 . 80"] });
@@ -144,7 +144,7 @@ describe("buildDataplane: incremental changes are small", () => {
   it("editing one policy replaces only that policy's chain", () => {
     const before = buildDataplane(fixtureIR(), NODE);
     const ir2 = fixtureIR();
-    ir2.policies["knp/prod/db"]!.ingress[0]!.action = "Deny";
+    ir2.policies.get("knp/prod/db")!.ingress[0]!.action = "Deny";
     const ops = diffModels(before, buildDataplane(ir2, NODE));
     expect(ops.map((o) => o.op + " " + ("chain" in o ? o.chain.name : ""))).toEqual(["replace-chain cali-pi-knp/prod/db"]);
   });
@@ -167,10 +167,10 @@ describe("buildDataplane: incremental changes are small", () => {
 
 // ------------------------------------------------------------------------------------ one rule, all shapes
 
-function oneRuleIR(match: Partial<RuleMatch>, action: RuleIR["action"] = "Allow", sets: ClusterIR["sets"] = {}): ClusterIR {
+function oneRuleIR(match: Partial<RuleMatch>, action: RuleIR["action"] = "Allow", sets: Record<string, SetDef> = {}): ClusterIR {
   const ir = fixtureIR();
-  ir.sets = { ...ir.sets, ...sets };
-  ir.policies["np/prod/web"]!.ingress = [{ action, match: { src: {}, dst: {}, ...match }, origin: { tier: "default", policy: "np/prod/web", direction: "ingress", index: 0 } }];
+  ir.sets = ir.sets.with(Object.entries(sets));
+  ir.policies.get("np/prod/web")!.ingress = [{ action, match: { src: {}, dst: {}, ...match }, origin: { tier: "default", policy: "np/prod/web", direction: "ingress", index: 0 } }];
   return ir;
 }
 
@@ -220,13 +220,13 @@ describe("compileMatch: IR shapes → kernel conditions", () => {
 
   it("neverMatches rules are not rendered", () => {
     const ir = oneRuleIR({});
-    ir.policies["np/prod/web"]!.ingress[0]!.neverMatches = "notNets covers everything";
+    ir.policies.get("np/prod/web")!.ingress[0]!.neverMatches = "notNets covers everything";
     expect(webRules(ir)).toEqual([]);
   });
 });
 
 describe("allow-only policies of a tier share one group chain", () => {
-  const allowPolicy = (name: string, port: number): ClusterIR["policies"][string] => ({
+  const allowPolicy = (name: string, port: number): PolicyIR => ({
     key: `knp/prod/${name}`,
     kind: "KubernetesNetworkPolicy",
     name,
@@ -244,7 +244,7 @@ describe("allow-only policies of a tier share one group chain", () => {
   });
   const irWith = (keys: string[]) => {
     const ir = fixtureIR();
-    for (const k of ["k1", "k2", "k3"]) ir.policies[`knp/prod/${k}`] = allowPolicy(k, 8000 + Number(k[1]));
+    for (const k of ["k1", "k2", "k3"]) ir.policies = ir.policies.set(`knp/prod/${k}`, allowPolicy(k, 8000 + Number(k[1])));
     const web = ir.endpoints.find((e) => e.key === "wep/prod/web")!;
     web.ingress.tiers[1]!.policies = keys;
     return ir;
@@ -264,7 +264,7 @@ describe("allow-only policies of a tier share one group chain", () => {
   it("a policy with Deny, Pass or Log rules joins the group too, its rules in place; groupAllowPolicies=false keeps a chain each", () => {
     const keys = ["knp/prod/k1", "np/prod/web", "knp/prod/k2", "knp/prod/k3"];
     const ir = irWith(keys);
-    const web = ir.policies["np/prod/web"]!;
+    const web = ir.policies.get("np/prod/web")!;
     expect(new Set(web.ingress.map((r) => r.action)).size).toBeGreaterThan(1); // not allow-only
     const m = buildDataplane(ir, NODE);
     const jumps = m.chains.get("cali-tw-cali5e1c4d6c68c")!.rules.filter((r) => r.verdict?.kind === "jump").map((r) => (r.verdict as { chain: string }).chain);
@@ -283,7 +283,7 @@ describe("allow-only policies of a tier share one group chain", () => {
     const config = { compileAllowRuns: false, groupChunkRules: 8 };
     const manyIR = (names: string[]) => {
       const ir = fixtureIR();
-      for (const n of names) ir.policies[`knp/prod/${n}`] = allowPolicy(n, n === "new" ? 8999 : 9000 + Number(n.slice(1)));
+      for (const n of names) ir.policies = ir.policies.set(`knp/prod/${n}`, allowPolicy(n, n === "new" ? 8999 : 9000 + Number(n.slice(1))));
       ir.endpoints.find((e) => e.key === "wep/prod/web")!.ingress.tiers[1]!.policies = names.map((n) => `knp/prod/${n}`);
       return ir;
     };

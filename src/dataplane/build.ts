@@ -47,7 +47,7 @@
  */
 import { BugError, ChunkedMap, insertSorted, removeSorted } from "../model/index.js";
 import { caliInterfaceName } from "../netns/index.js";
-import { failsafeFor, irChangesFrom, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
+import { emptyClusterIR, failsafeFor, irChangesFrom, type ClusterIR, type DirectionProgram, type EndpointIR, type PolicyIR, type PolicyKey, type RuleIR, type SetId } from "../rule/index.js";
 import { compileMatch, compileRuns, SetRegistry, type Fact, type FactRecorder, type RunAction, type SetSpec } from "./compile.js";
 import { recordChanges } from "./diff.js";
 import {
@@ -164,7 +164,9 @@ function sameInputs(a: readonly unknown[], b: readonly unknown[]): boolean {
 }
 
 /** Keys whose value is another object in `b` than in `a` (added, removed or replaced). */
-function changedKeys<T>(a: Record<string, T>, b: Record<string, T>): string[] {
+/** Keys whose value differs between two records (profiles: a few per cluster), or of `keys`. */
+function changedRecordKeys<T>(a: Record<string, T>, b: Record<string, T>, keys: readonly string[] | undefined): string[] {
+  if (keys) return keys.filter((k) => a[k] !== b[k]);
   if (a === b) return [];
   const out: string[] = [];
   for (const k in a) if (a[k] !== b[k]) out.push(k);
@@ -245,7 +247,7 @@ class PieceMaker {
   }
 
   private policy(key: PolicyKey): PolicyIR {
-    const pol = this.ir.policies[key];
+    const pol = this.ir.policies.get(key);
     if (!pol) throw new BugError(`program references policy ${key} which is not in the IR`);
     return pol;
   }
@@ -256,9 +258,9 @@ class PieceMaker {
   chainInputs(spec: ChainSpec): unknown[] {
     switch (spec.kind) {
       case "policy":
-        return [this.ir.policies[spec.key]];
+        return [this.ir.policies.get(spec.key)];
       case "group":
-        return spec.keys.map((k) => this.ir.policies[k]);
+        return spec.keys.map((k) => this.ir.policies.get(k));
       case "profile":
         return [this.ir.profiles[spec.key]];
       case "chunk":
@@ -815,7 +817,7 @@ export class DataplaneBuilder {
   constructor(node: string, opts: BuildOptions = {}) {
     this.node = node;
     this.config = { ...DEFAULT_CONFIG, ...opts.config };
-    const empty: ClusterIR = { tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] };
+    const empty = emptyClusterIR();
     this.registry = new SetRegistry(empty);
     this.maker = new PieceMaker(empty, this.config, this.registry);
   }
@@ -869,7 +871,7 @@ export class DataplaneBuilder {
     this.chainMap = this.setMap = undefined;
     this.lastModel = undefined;
     this.setObjects = new Map();
-    this.registry.update({ tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] }, this.registry.ids());
+    this.registry.update(emptyClusterIR(), this.registry.ids());
   }
 
   private update(ir: ClusterIR): DataplaneModel {
@@ -882,9 +884,9 @@ export class DataplaneBuilder {
     // 1. What changed: IR objects replaced since the previous build, and the pieces whose facts
     //    (which depend on those objects) now say something else.
     // The IR's producer may have recorded which keys it touched (a superset of the changed ones);
-    // otherwise every entry of the 10k-key records is compared.
+    // otherwise the maps are compared by the chunks they do not share.
     const recorded = prev ? irChangesFrom(ir, prev) : undefined;
-    const changed = <T>(a: Record<string, T>, b: Record<string, T>, keys: readonly string[] | undefined) => (keys ? keys.filter((k) => a[k] !== b[k]) : changedKeys(a, b));
+    const changed = <T>(a: ChunkedMap<T>, b: ChunkedMap<T>, keys: readonly string[] | undefined) => (keys ? keys.filter((k) => a.get(k) !== b.get(k)) : b.changedKeys(a));
     const changedSets = prev ? changed(prev.sets, ir.sets, recorded?.sets) : [];
     const changedPolicies = prev ? changed(prev.policies, ir.policies, recorded?.policies) : [];
     const droppedSets = this.registry.update(ir, changedSets);
@@ -938,7 +940,7 @@ export class DataplaneBuilder {
     //    Group chains name their pieces as targets in turn (groupChunks): a second round builds
     //    the pieces that appeared and drops those that lost their last group.
     const candidates = new Set<string>([...this.wanted, ...this.orphaned]);
-    const changedProfiles = prev ? changed(prev.profiles, ir.profiles, recorded?.profiles) : [];
+    const changedProfiles = prev ? changedRecordKeys(prev.profiles, ir.profiles, recorded?.profiles) : [];
     for (const k of changedPolicies) for (const n of this.chainsByInput.get(`p:${k}`) ?? []) candidates.add(n);
     for (const k of changedProfiles) for (const n of this.chainsByInput.get(`r:${k}`) ?? []) candidates.add(n);
     for (const p of stale) if (p.chainName !== undefined) candidates.add(p.chainName);

@@ -194,7 +194,7 @@ export class SetRegistry {
         if (this.cache.delete(name)) dropped.push(name);
       }
       this.byId.delete(id);
-      if (!ir.sets[id]) {
+      if (!ir.sets.has(id)) {
         for (const f of [4, 6]) {
           this.splits.delete(`${f}|${id}`);
           this.portLists.delete(`port|${f}|${id}`);
@@ -228,7 +228,7 @@ export class SetRegistry {
   }
 
   private def(id: SetId): SetDef {
-    const d = this.ir.sets[id];
+    const d = this.ir.sets.get(id);
     if (!d) throw new BugError(`rule references set ${id} which is not in the IR`);
     return d;
   }
@@ -406,14 +406,14 @@ export class SetRegistry {
   hasNets(id: SetId, family: Family): boolean {
     // Re-evaluated after the IR changed, a fact may name a set that is gone: then it is undefined
     // (another value), and the piece that consulted it is rebuilt or dropped.
-    return this.fact(`nets|${family}|${id}`, `s:${id}`, () => (this.ir.sets[id] ? this.ensure({ kind: "selector", id, family, part: "nets" }).elements.length > 0 : undefined)) === true;
+    return this.fact(`nets|${family}|${id}`, `s:${id}`, () => (this.ir.sets.has(id) ? this.ensure({ kind: "selector", id, family, part: "nets" }).elements.length > 0 : undefined)) === true;
   }
 
   /** A service set with ports (or a named-port set in that position) is looked up with the port;
    *  an address-only service set (source side) by address — the choice rule/match.ts makes. */
   portSetOrAddress(id: SetId, family: Family): DpSet {
     const withPorts = this.fact(`shape|${id}`, `s:${id}`, () => {
-      const d = this.ir.sets[id];
+      const d = this.ir.sets.get(id);
       return d === undefined ? undefined : d.kind === "service" ? d.withPorts : d.kind === "named-port";
     });
     return this.ensure({ kind: withPorts ? "port" : "address", id, family });
@@ -429,7 +429,7 @@ export class SetRegistry {
   compilable(name: string, ports: number): boolean {
     const spec = this.specOf(name);
     if (spec.kind === "compiled") return false;
-    return this.fact(`small|${name}|${ports}`, `s:${spec.id}`, () => (this.ir.sets[spec.id] ? this.ensure(spec).elements.length * ports <= MAX_COMPILED_PRODUCT : undefined)) === true;
+    return this.fact(`small|${name}|${ports}`, `s:${spec.id}`, () => (this.ir.sets.has(spec.id) ? this.ensure(spec).elements.length * ports <= MAX_COMPILED_PRODUCT : undefined)) === true;
   }
 
   get(name: string): DpSet | undefined {

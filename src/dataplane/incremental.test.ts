@@ -15,7 +15,7 @@ import type { ClusterIR, EndpointIR, PolicyIR, RuleIR, SetDef } from "../rule/in
 import { arbCluster, type ArbSpec } from "./testdata/arbitrary.js";
 import { fixtureIR, ingressPolicy, NODE, SET_CLIENT } from "./testdata/fixtures.js";
 import { buildDataplane, checkReferences, DataplaneBuilder, diffModels, kernelView, KernelViewer, modelCounts, type DataplaneConfig, type DataplaneModel } from "./index.js";
-import { listArray } from "../model/index.js";
+import { ChunkedMap, listArray } from "../model/index.js";
 
 const spec: ArbSpec = {
   pods: [
@@ -62,9 +62,9 @@ const pick = <T>(xs: T[], i: number): T | undefined => (xs.length === 0 ? undefi
 function applyStep(ir: ClusterIR, s: Step): ClusterIR {
   switch (s.kind) {
     case "set-members": {
-      const id = pick(Object.keys(ir.sets).sort(), s.set);
+      const id = pick(ir.sets.keyList(), s.set);
       if (!id) return ir;
-      const d = ir.sets[id]!;
+      const d = ir.sets.get(id)!;
       if (d.kind !== "selector") return ir;
       // Variants: fewer members, an external CIDR joins (interval part appears), many hosts
       // (crosses the compile limit), CIDRs removed, a remote pod address joins.
@@ -77,24 +77,23 @@ function applyStep(ir: ClusterIR, s: Step): ClusterIR {
         [...base, "198.18.2.99/32"],
       ];
       const members = [...new Set(variants[s.variant % variants.length]!)].sort();
-      return { ...ir, sets: { ...ir.sets, [id]: { ...d, members } as SetDef } };
+      return { ...ir, sets: ir.sets.set(id, { ...d, members } as SetDef) };
     }
     case "policy-rules": {
-      const keys = Object.keys(ir.policies).sort();
+      const keys = ir.policies.keyList();
       const key = pick(keys, s.policy);
       const from = pick(keys, s.from);
       if (!key || !from) return ir;
-      const p = ir.policies[key]!;
-      const rules: RuleIR[] = ir.policies[from]![s.dir].map((r, index) => ({ ...r, origin: { ...r.origin, tier: p.tier, policy: key, index } }));
+      const p = ir.policies.get(key)!;
+      const rules: RuleIR[] = ir.policies.get(from)![s.dir].map((r, index) => ({ ...r, origin: { ...r.origin, tier: p.tier, policy: key, index } }));
       // A reversed copy when the source is the policy itself, so that the step always changes it.
       const next = from === key ? [...rules].reverse().map((r, index) => ({ ...r, origin: { ...r.origin, index } })) : rules;
-      return { ...ir, policies: { ...ir.policies, [key]: { ...p, [s.dir]: next } as PolicyIR } };
+      return { ...ir, policies: ir.policies.set(key, { ...p, [s.dir]: next } as PolicyIR) };
     }
     case "policy-delete": {
-      const key = pick(Object.keys(ir.policies).sort(), s.policy);
+      const key = pick(ir.policies.keyList(), s.policy);
       if (!key) return ir;
-      const policies = { ...ir.policies };
-      delete policies[key];
+      const policies = ir.policies.delete(key);
       const strip = (e: EndpointIR): EndpointIR => {
         const uses = [e.ingress, e.egress].some((p) => p.tiers.some((t) => t.policies.includes(key)));
         if (!uses) return e;
@@ -114,7 +113,7 @@ function applyStep(ir: ClusterIR, s: Step): ClusterIR {
         const p = e[s.dir];
         const t = p.tiers[0];
         // Drop the first policy of the first tier, or put every policy of the IR into a new tier.
-        const tiers = t ? [{ ...t, policies: t.policies.slice(1) }, ...p.tiers.slice(1)].filter((x) => x.policies.length > 0) : [{ tier: "default", defaultAction: "Deny" as const, policies: Object.keys(ir.policies).sort() }];
+        const tiers = t ? [{ ...t, policies: t.policies.slice(1) }, ...p.tiers.slice(1)].filter((x) => x.policies.length > 0) : [{ tier: "default", defaultAction: "Deny" as const, policies: ir.policies.keyList() }];
         return { ...e, [s.dir]: { ...p, tiers } };
       });
     case "tier-default":
@@ -259,8 +258,8 @@ describe("DataplaneBuilder: selector members patched from the previous build", (
     const ir0 = fixtureIR();
     const b = new DataplaneBuilder(NODE);
     for (const [i, members] of lists.entries()) {
-      const d = ir0.sets[SET_CLIENT]!;
-      const ir = { ...ir0, sets: { ...ir0.sets, [SET_CLIENT]: { ...d, members } as SetDef } };
+      const d = ir0.sets.get(SET_CLIENT)!;
+      const ir = { ...ir0, sets: ir0.sets.set(SET_CLIENT, { ...d, members } as SetDef) };
       expect(b.build(ir), `list ${i}`).toEqual(buildDataplane(ir, NODE));
     }
   });
@@ -275,8 +274,8 @@ describe("DataplaneBuilder: a step rebuilds only what it changes", () => {
 
   it("set members: no chain is rebuilt; only the sets made of that IR set get new elements", () => {
     const { b, ir, m } = fresh();
-    const d = ir.sets[SET_CLIENT]!;
-    const next = { ...ir, sets: { ...ir.sets, [SET_CLIENT]: { ...d, members: [...d.members, "198.18.1.99/32"].sort() } as SetDef } };
+    const d = ir.sets.get(SET_CLIENT)!;
+    const next = { ...ir, sets: ir.sets.set(SET_CLIENT, { ...d, members: [...d.members, "198.18.1.99/32"].sort() } as SetDef) };
     const m2 = b.build(next);
     expect(b.stats).toMatchObject({ full: false, endpoints: 0, chains: 0, frame: false });
     expect(b.stats.sets).toBeGreaterThan(0);
@@ -287,12 +286,12 @@ describe("DataplaneBuilder: a step rebuilds only what it changes", () => {
 
   it("CIDRs leaving or joining a selector rebuild the chains that use the selector, not others", () => {
     const { b, ir, m } = fresh();
-    const d = ir.sets[SET_CLIENT]! as Extract<SetDef, { kind: "selector" }>;
+    const d = ir.sets.get(SET_CLIENT)! as Extract<SetDef, { kind: "selector" }>;
     const hostsOnly = listArray(d.members).filter((x) => x.endsWith("/32") || x.endsWith("/128"));
     expect(hostsOnly.length).toBeLessThan(d.members.length);
     const steps = [hostsOnly, [...hostsOnly, "203.0.113.0/24"], [...hostsOnly, "203.0.113.0/24", "198.51.100.0/24"]];
     const rebuilt = steps.map((members) => {
-      const next = { ...ir, sets: { ...ir.sets, [SET_CLIENT]: { ...d, members: members.sort() } as SetDef } };
+      const next = { ...ir, sets: ir.sets.set(SET_CLIENT, { ...d, members: members.sort() } as SetDef) };
       expect(b.build(next)).toEqual(buildDataplane(next, NODE));
       expect(b.stats.endpoints).toBe(0);
       return b.stats.chains;
@@ -307,8 +306,8 @@ describe("DataplaneBuilder: a step rebuilds only what it changes", () => {
   it("one policy changed: only its chain (and no endpoint chain)", () => {
     const { b, ir } = fresh();
     const key = "np/prod/web";
-    const p = ir.policies[key]!;
-    const next = { ...ir, policies: { ...ir.policies, [key]: { ...p, ingress: p.ingress.slice(0, -1) } } };
+    const p = ir.policies.get(key)!;
+    const next = { ...ir, policies: ir.policies.set(key, { ...p, ingress: p.ingress.slice(0, -1) }) };
     b.build(next);
     expect(b.stats).toMatchObject({ endpoints: 0, chains: 1, frame: false });
   });
@@ -350,9 +349,9 @@ describe("compiled allow runs", () => {
   });
   const ir = (sets: SetDef[], policies: PolicyIR[], endpoints: EndpointIR[]): ClusterIR => ({
     tiers: [{ name: "default", order: 1, defaultAction: "Deny" }],
-    policies: Object.fromEntries(policies.map((p) => [p.key, p])),
+    policies: ChunkedMap.fromEntries(policies.map((p) => [p.key, p])),
     profiles: {},
-    sets: Object.fromEntries(sets.map((s) => [s.id, s])),
+    sets: ChunkedMap.fromEntries(sets.map((s) => [s.id, s])),
     endpoints,
   });
   /** IPv4 compiled lookups (each family has its own; the IPv6 sets are empty here). */
@@ -392,12 +391,12 @@ describe("compiled allow runs", () => {
     const ir0 = ir([a, b0], [pol], [endpoint("b", ["gnp/p"])]);
     const builder = new DataplaneBuilder(N);
     expect(concatRules(builder.build(ir0))).toHaveLength(1);
-    const ir1 = { ...ir0, sets: { ...ir0.sets, "s:b": sel("s:b", bulk(65, 9)) } };
+    const ir1 = { ...ir0, sets: ir0.sets.set("s:b", sel("s:b", bulk(65, 9))) };
     const m1 = builder.build(ir1);
     expect(builder.stats.chains).toBe(1);
     expect(concatRules(m1)).toHaveLength(0);
     expect(m1).toEqual(buildDataplane(ir1, N));
-    const ir2 = { ...ir1, sets: { ...ir1.sets, "s:b": sel("s:b", bulk(64, 9)) } };
+    const ir2 = { ...ir1, sets: ir1.sets.set("s:b", sel("s:b", bulk(64, 9))) };
     const m2 = builder.build(ir2);
     expect(concatRules(m2)).toHaveLength(1);
     expect(m2).toEqual(buildDataplane(ir2, N));

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { cidrContains, indexSets, matchRule, parseAddr, parseCidr, ruleForFamily, type ClusterIR, type EndpointIR, type EntityMatch, type PortRange, type Packet, type PolicyIR, type RuleIR, type RuleMatch, type SetDef } from "../rule/index.js";
 import { ingressPolicy } from "./testdata/fixtures.js";
 import { buildDataplane, DataplaneBuilder, type DataplaneConfig, type DataplaneModel, type DpMatch } from "./index.js";
-import { listArray } from "../model/index.js";
+import { ChunkedMap, listArray } from "../model/index.js";
 
 const N = "node1";
 const TW = "cali-tw-calib0000000000";
@@ -35,9 +35,9 @@ const endpoint = (policies: string[]): EndpointIR => ({
 });
 const clusterIR = (sets: SetDef[], policies: PolicyIR[]): ClusterIR => ({
   tiers: [{ name: "default", order: 1, defaultAction: "Deny" }],
-  policies: Object.fromEntries(policies.map((p) => [p.key, p])),
+  policies: ChunkedMap.fromEntries(policies.map((p) => [p.key, p])),
   profiles: {},
-  sets: Object.fromEntries(sets.map((s) => [s.id, s])),
+  sets: ChunkedMap.fromEntries(sets.map((s) => [s.id, s])),
   endpoints: [endpoint(policies.map((p) => p.key))],
 });
 const port = (p: number) => ({ first: p, last: p });
@@ -128,9 +128,9 @@ describe("a run of Allow and Deny rules across policies", () => {
   it("the incremental builder follows membership changes of the run's sets", () => {
     const b = new DataplaneBuilder(N);
     b.build(ir);
-    const ir2 = { ...ir, sets: { ...ir.sets, "s:y": sel("s:y", ["198.18.3.2/32"]) } };
+    const ir2 = { ...ir, sets: ir.sets.set("s:y", sel("s:y", ["198.18.3.2/32"])) };
     expect(b.build(ir2)).toEqual(buildDataplane(ir2, N));
-    const ir3 = { ...ir2, policies: { ...ir2.policies, "gnp/p2": policy("gnp/p2", [rule("gnp/p2", 0, "Pass", {})]) } };
+    const ir3 = { ...ir2, policies: ir2.policies.set("gnp/p2", policy("gnp/p2", [rule("gnp/p2", 0, "Pass", {})])) };
     expect(b.build(ir3)).toEqual(buildDataplane(ir3, N));
     expect(b.build(ir)).toEqual(buildDataplane(ir, N));
   });
@@ -211,7 +211,7 @@ function walk(m: DataplaneModel, p: Packet): Outcome {
 function reference(ir: ClusterIR, keys: string[], p: Packet): Outcome {
   const lookup = indexSets(ir.sets);
   for (const k of keys) {
-    for (const r of ir.policies[k]!.ingress) {
+    for (const r of ir.policies.get(k)!.ingress) {
       const fm = ruleForFamily(r.match, p.family);
       if (!fm || !matchRule({ match: fm, ...(r.neverMatches ? { neverMatches: r.neverMatches } : {}) }, p, lookup, false).matched) continue;
       if (r.action === "Log") continue;
@@ -306,8 +306,7 @@ describe("compiled runs decide as the rules in order (first match)", () => {
         const b = new DataplaneBuilder(N, { config });
         const ir1 = clusterIR(sets1, policies);
         b.build(ir1);
-        const ir2 = { ...ir1, sets: { ...ir1.sets } };
-        for (const d of sets2) if (JSON.stringify(d) !== JSON.stringify(ir1.sets[d.id])) ir2.sets[d.id] = d;
+        const ir2 = { ...ir1, sets: ir1.sets.with(sets2.filter((d) => JSON.stringify(d) !== JSON.stringify(ir1.sets.get(d.id))).map((d) => [d.id, d])) };
         expect(b.build(ir2)).toEqual(buildDataplane(ir2, N, { config }));
       }),
       { numRuns: 150 },

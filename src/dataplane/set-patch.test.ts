@@ -134,14 +134,14 @@ describe("patchSortedStrings", () => {
 function irOf(sel: readonly string[], ports: readonly PortMember[], svc: readonly PortMember[] = []): ClusterIR {
   return {
     tiers: [],
-    policies: {},
+    policies: ChunkedMap.empty(),
     profiles: {},
     endpoints: [],
-    sets: {
+    sets: ChunkedMap.fromRecord({
       s: { kind: "selector", id: "s", selector: "x == 's'", members: sel } as SetDef,
       p: { kind: "named-port", id: "p", selector: "x == 'p'", portName: "web", protocol: 255, members: ports } as unknown as SetDef,
       a: { kind: "service", id: "a", service: { namespace: "n", name: "a" }, withPorts: false, members: svc } as unknown as SetDef,
-    },
+    }),
   };
 }
 

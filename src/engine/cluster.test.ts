@@ -328,9 +328,9 @@ spec:
       ["x/b", "y/a", "deny", { port: 8080 }], // y/a declares no port named http
     ]);
     const setId = c.endpointByRef("x/a")!.ingress.tiers[0]!.policies[0]!;
-    const rule = c.ir.policies[setId]!.ingress[0]!;
+    const rule = c.ir.policies.get(setId)!.ingress[0]!;
     expect(rule.match.dst.sets).toBeUndefined(); // folded into the named-port set, as Felix does
-    expect(c.ir.sets[rule.match.dst.namedPortSets![0]!]).toMatchObject({ kind: "named-port", portName: "http", protocol: 6, members: [{ addr: "10.0.1.1", protocol: 6, port: 8080 }, { addr: "fd00:1::1", protocol: 6, port: 8080 }] });
+    expect(c.ir.sets.get(rule.match.dst.namedPortSets![0]!)).toMatchObject({ kind: "named-port", portName: "http", protocol: 6, members: [{ addr: "10.0.1.1", protocol: 6, port: 8080 }, { addr: "fd00:1::1", protocol: 6, port: 8080 }] });
   });
 
   it("port ranges and protocol numbers", () => {
@@ -448,7 +448,7 @@ spec:
     ]);
     const e = c.explain({ from: "x/b", to: "x/a", protocol: "TCP", port: 80 });
     expect(e.ingress!.steps[0]).toMatchObject({ policy: "knp/x/allow-y" });
-    expect(c.ir.policies["knp/x/allow-y"]).toMatchObject({ kind: "KubernetesNetworkPolicy", order: 1000, tier: "default" });
+    expect(c.ir.policies.get("knp/x/allow-y")).toMatchObject({ kind: "KubernetesNetworkPolicy", order: 1000, tier: "default" });
   });
 });
 
@@ -671,7 +671,7 @@ spec: {selector: all(), ingress: [{action: Deny, source: {nets: [10.0.0.0/33]}}]
       ["invalid-selector", "GlobalNetworkPolicy broken"],
       ["invalid-cidr", "GlobalNetworkPolicy bad-cidr"],
     ]);
-    expect(Object.keys(c3.ir.policies)).toEqual([]);
+    expect(c3.ir.policies.keyList()).toEqual([]);
     expect(c3.explain({ from: "x/b", to: "x/a", protocol: "TCP", port: 80 }).verdict).toBe("allow");
   });
 });
@@ -685,9 +685,9 @@ metadata: {name: p}
 spec: {selector: app == 'a', ingress: [{action: Allow, source: {selector: app == 'b'}}]}`;
     const a = cluster(text).ir;
     const b = Cluster.fromResources([...yamlResources(text), ...[...BASE].reverse()]).ir;
-    expect(JSON.parse(JSON.stringify(a))).toEqual(a);
+    expect(JSON.parse(JSON.stringify(a))).toEqual({ ...a, policies: a.policies.toRecord(), sets: a.sets.toRecord() }); // plain data apart from the persistent maps
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
-    const set = Object.values(a.sets).find((s) => s.kind === "selector")!;
+    const set = a.sets.valueList().find((s) => s.kind === "selector")!;
     expect(set).toMatchObject({ selector: 'app == "b"', members: ["10.0.1.2/32", "10.0.2.2/32", "fd00:2::2/128"] });
     expect(set.id).toMatch(/^s:[A-Za-z0-9_-]{38}$/);
   });

@@ -36,7 +36,7 @@ import type {
   Tier,
   WorkloadEndpoint,
 } from "../model/index.js";
-import { issue, kindOf } from "../model/index.js";
+import { ChunkedMap, issue, kindOf } from "../model/index.js";
 import { convertKubernetesNetworkPolicy } from "../convert/index.js";
 import { indexSets, type ClusterIR, type EndpointIR, type PolicyIR, type PolicyKey, type ProfileIR, type SetLookup } from "../rule/index.js";
 import {
@@ -433,8 +433,11 @@ export class Cluster {
     // Members are computed when a set is first read (lazySets): same record, same values.
     const setDefs = lazySets(sets, { index, endpoints, netsets, slices: p.slices, order: () => new MemberOrder(setItems) });
 
-    const policyIR: Record<PolicyKey, PolicyIR> = {};
-    for (const k of [...byKey.keys()].sort()) policyIR[k] = byKey.get(k)!.ir;
+    const policyKeys = [...byKey.keys()].sort();
+    const policyIR = ChunkedMap.fromSorted(
+      policyKeys,
+      policyKeys.map((k) => byKey.get(k)!.ir),
+    );
 
     const ir: ClusterIR = {
       tiers,

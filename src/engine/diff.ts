@@ -46,7 +46,7 @@ export function interestingPorts(ir: ClusterIR): number[] {
       for (const p of r.match.dst.notPorts ?? []) out.add(p.first);
     }
   };
-  for (const p of Object.values(ir.policies)) {
+  for (const p of ir.policies.values()) {
     visit(p.ingress);
     visit(p.egress);
   }

@@ -25,6 +25,8 @@ const FILE = join(import.meta.dirname, "testdata", "golden-ir.json");
 export function canonicalJSON(v: unknown): string {
   if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
   if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? "null" : canonicalJSON(x))).join(",")}]`;
+  // What JSON.stringify prints for it (the IR's ChunkedMaps print as records).
+  if (typeof (v as { toJSON?: unknown }).toJSON === "function") return canonicalJSON((v as { toJSON(): unknown }).toJSON());
   const o = v as Record<string, unknown>;
   const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJSON(o[k])}`).join(",")}}`;
@@ -124,7 +126,7 @@ describe("golden ClusterIR of generated clusters (unchanged by optimisations)", 
         const heps = c.ir.endpoints.filter((e) => e.kind === "host");
         expect(heps.length).toBeGreaterThan(1);
         expect(heps.some((e) => e.forward!.ingress.tiers.length > 0 && e.preDNAT!.tiers.length > 0 && e.untracked!.egress.tiers.length > 0)).toBe(true);
-        expect(Object.values(c.ir.sets).some((s) => s.kind === "service" && s.members.length > 0)).toBe(true);
+        expect(c.ir.sets.valueList().some((s) => s.kind === "service" && s.members.length > 0)).toBe(true);
       }
       const d = goldenDigest(c);
       if (update) golden[gc.name] = d;

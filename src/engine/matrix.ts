@@ -87,7 +87,7 @@ export interface Matrix {
 
 function ruleLists(ir: ClusterIR): RuleIR[][] {
   const out: RuleIR[][] = [];
-  for (const p of Object.values(ir.policies)) out.push(p.ingress, p.egress);
+  for (const p of ir.policies.values()) out.push(p.ingress, p.egress);
   for (const p of Object.values(ir.profiles)) out.push(p.ingress, p.egress);
   if (ir.failsafe) out.push(ir.failsafe.inbound, ir.failsafe.outbound);
   return out;
@@ -119,8 +119,8 @@ function addressSignatures(ir: ClusterIR, addrs: Addr[], protocol: number, port:
   const mark = (k: string, id: string) => {
     for (const i of byKey.get(k) ?? []) member[i]!.push(id);
   };
-  for (const id of Object.keys(ir.sets).sort()) {
-    const def = ir.sets[id]!;
+  for (const id of ir.sets.keyList()) {
+    const def = ir.sets.get(id)!;
     if (def.kind === "selector") {
       for (const m of def.members) {
         const c = cachedCidr(m)!;
@@ -189,8 +189,8 @@ function addressClasses(ir: ClusterIR, addrs: Addr[], family: 4 | 6, protocol: n
       cls[i] = splitTo[c]!;
     }
   };
-  for (const id of Object.keys(ir.sets)) {
-    const def = ir.sets[id]!;
+  for (const id of ir.sets.keys()) {
+    const def = ir.sets.get(id)!;
     const withPorts = def.kind === "named-port" || (def.kind === "service" && def.withPorts);
     feature++;
     if (!withPorts) add(space.setIndexes(id));

@@ -4,7 +4,7 @@
  * label index, the endpoints' named ports and the EndpointSlices (felix labelindex/
  * named_port_index.go, serviceindex/serviceindex.go).
  */
-import type { EndpointSlice } from "../model/index.js";
+import { ChunkedMap, type EndpointSlice } from "../model/index.js";
 import {
   canonicalAddr,
   parseCidr,
@@ -486,37 +486,22 @@ export function calculateSets(reg: SetRegistry, inp: SetInputs): Record<SetId, S
 }
 
 /**
- * calculateSets, but each set's members are computed when the set is first read: the record has
- * every id (same keys, same order) as an enumerable getter that replaces itself with the plain
- * value. Consumers that read a few sets (explain, a node's dataplane) pay for those only; reading
- * them all (JSON, matrix) gives exactly calculateSets' result. Once every set has been read the
- * inputs are released.
+ * calculateSets, but each set's members are computed when the set is first read: the map has
+ * every id (same keys, same order) from the start (`ChunkedMap.lazy`). Consumers that read a few
+ * sets (explain, a node's dataplane) pay for those only; reading them all (JSON, matrix) gives
+ * exactly calculateSets' result. Once every set has been read the inputs are released.
  */
-export function lazySets(reg: SetRegistry, inp: SetInputs): Record<SetId, SetDef> {
-  const out: Record<SetId, SetDef> = {};
+export function lazySets(reg: SetRegistry, inp: SetInputs): ChunkedMap<SetDef> {
   let compute: ((id: SetId, r: Request) => SetDef) | undefined = setComputer(inp);
   const ids = [...reg.requests.keys()].sort();
   const requests = new Map(ids.map((id) => [id, reg.requests.get(id)!]));
-  const settle = (id: SetId, value: SetDef) => {
-    Object.defineProperty(out, id, { value, enumerable: true, configurable: true, writable: true });
+  return ChunkedMap.lazy(ids, (id) => {
+    const def = compute!(id, requests.get(id)!);
     requests.delete(id);
+    // Every set read: let go of the inputs the computation kept (index, endpoints, member order).
     if (requests.size === 0) compute = undefined;
-  };
-  for (const id of ids) {
-    Object.defineProperty(out, id, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        const def = compute!(id, requests.get(id)!);
-        settle(id, def);
-        return def;
-      },
-      set(v: SetDef) {
-        settle(id, v);
-      },
-    });
-  }
-  return out;
+    return def;
+  });
 }
 
 function setComputer(inp: SetInputs, rankFor?: Iterable<Request>): (id: SetId, r: Request) => SetDef {

@@ -96,4 +96,33 @@ describe("ChunkedMap", () => {
     expect(ChunkedMap.fromEntries([["b", 1], ["a", 2], ["b", 3]]).toRecord()).toEqual({ a: 2, b: 3 });
     expect(ChunkedMap.empty<number>().delete("x").size).toBe(0);
   });
+
+  it("a lazy map computes each value once, on first read, in every version made from it", () => {
+    const keys = Array.from({ length: 500 }, (_, i) => `k${String(i).padStart(3, "0")}`);
+    const calls = new Map<string, number>();
+    const lazy = ChunkedMap.lazy(keys, (k) => {
+      calls.set(k, (calls.get(k) ?? 0) + 1);
+      return Number(k.slice(1));
+    });
+    expect(lazy.size).toBe(500);
+    expect(calls.size).toBe(0);
+    expect(lazy.get("k007")).toBe(7);
+    expect(lazy.get("k007")).toBe(7);
+    expect(lazy.has("k008")).toBe(true);
+    expect(calls.size).toBe(1);
+    // Edits copy their chunks with every value computed; untouched chunks stay lazy and shared.
+    const edited = lazy.with([["k100", -1], ["k499", undefined], ["zzz", 1]]);
+    // k007, then the two touched chunks but the replaced and removed keys: k064–k127 less k100,
+    // and k448–k499 less k499.
+    expect(calls.size).toBe(1 + 63 + 51);
+    expect(edited.get("k100")).toBe(-1);
+    expect(edited.get("k250")).toBe(250);
+    expect(lazy.get("k250")).toBe(250);
+    expect(lazy.get("k100")).toBe(100);
+    expect(JSON.stringify(edited)).toBe(JSON.stringify(Object.fromEntries([...keys.filter((k) => k !== "k499").map((k) => [k, k === "k100" ? -1 : Number(k.slice(1))]), ["zzz", 1]])));
+    expect(lazy.valueList()).toEqual(keys.map((k) => Number(k.slice(1))));
+    expect([...calls.values()].every((n) => n === 1)).toBe(true);
+    expect(calls.size).toBe(500);
+    expect(edited.changedKeys(lazy)).toEqual(["k100", "k499", "zzz"]);
+  });
 });

@@ -23,19 +23,46 @@ export const MAP_CHUNK = 64;
 
 interface Chunk<V> {
   readonly keys: readonly string[];
+  /** May hold LAZY for a value not computed yet (maps made by `ChunkedMap.lazy`). */
   readonly values: readonly V[];
 }
+
+/** Placeholder of a value `ChunkedMap.lazy` computes on first read. */
+const LAZY: unknown = Symbol("not computed yet");
 
 export class ChunkedMap<V> implements Iterable<[string, V]> {
   readonly #chunks: ReadonlyArray<Chunk<V>>;
   /** The first key of each chunk. */
   readonly #firsts: readonly string[];
   readonly #size: number;
+  /** Computes a LAZY value (shared by every version made from a lazy map). */
+  readonly #resolve: ((key: string) => V) | undefined;
 
-  private constructor(chunks: ReadonlyArray<Chunk<V>>, size: number) {
+  private constructor(chunks: ReadonlyArray<Chunk<V>>, size: number, resolve?: (key: string) => V) {
     this.#chunks = chunks;
     this.#firsts = chunks.map((c) => c.keys[0]!);
     this.#size = size;
+    this.#resolve = resolve;
+  }
+
+  /**
+   * The map of sorted, distinct `keys` whose values `resolve` computes on first read, once per
+   * key (the engine's full computation: explain and a node's dataplane read few of its ~30k sets).
+   * Reading a value fills it in place; the map stays the same map to its readers.
+   */
+  static lazy<V>(keys: readonly string[], resolve: (key: string) => V): ChunkedMap<V> {
+    const chunks: Array<Chunk<V>> = [];
+    pushCut(chunks, keys, new Array<V>(keys.length).fill(LAZY as V));
+    return new ChunkedMap(chunks, keys.length, resolve);
+  }
+
+  /** Value i of chunk c, computed now if it was left for later. */
+  #at(c: Chunk<V>, i: number): V {
+    const v = c.values[i]!;
+    if (v !== LAZY) return v;
+    const value = this.#resolve!(c.keys[i]!);
+    (c.values as V[])[i] = value;
+    return value;
   }
 
   static empty<V>(): ChunkedMap<V> {
@@ -85,7 +112,7 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
     if (c < 0) return undefined;
     const chunk = this.#chunks[c]!;
     const i = lowerBound(chunk.keys, key);
-    return chunk.keys[i] === key ? chunk.values[i] : undefined;
+    return chunk.keys[i] === key ? this.#at(chunk, i) : undefined;
   }
 
   has(key: string): boolean {
@@ -100,11 +127,11 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
   }
 
   *values(): IterableIterator<V> {
-    for (const c of this.#chunks) yield* c.values;
+    for (const c of this.#chunks) for (let i = 0; i < c.keys.length; i++) yield this.#at(c, i);
   }
 
   *entries(): IterableIterator<[string, V]> {
-    for (const c of this.#chunks) for (let i = 0; i < c.keys.length; i++) yield [c.keys[i]!, c.values[i]!];
+    for (const c of this.#chunks) for (let i = 0; i < c.keys.length; i++) yield [c.keys[i]!, this.#at(c, i)];
   }
 
   [Symbol.iterator](): IterableIterator<[string, V]> {
@@ -113,7 +140,7 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
 
   /** Calls `fn` for every entry in key order (no iterator objects: for the hot loops). */
   forEach(fn: (value: V, key: string) => void): void {
-    for (const c of this.#chunks) for (let i = 0; i < c.keys.length; i++) fn(c.values[i]!, c.keys[i]!);
+    for (const c of this.#chunks) for (let i = 0; i < c.keys.length; i++) fn(this.#at(c, i), c.keys[i]!);
   }
 
   /** Keys in order, as one new array. */
@@ -126,7 +153,7 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
   /** Values in key order, as one new array. */
   valueList(): V[] {
     const out: V[] = [];
-    for (const c of this.#chunks) for (const v of c.values) out.push(v);
+    for (const c of this.#chunks) for (let i = 0; i < c.keys.length; i++) out.push(this.#at(c, i));
     return out;
   }
 
@@ -150,7 +177,7 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
     const changed = [...byKey.keys()].sort(compareKeys);
     if (this.#chunks.length === 0) {
       const keys = changed.filter((k) => byKey.get(k) !== undefined);
-      return keys.length === 0 ? this : ChunkedMap.fromSorted(keys, keys.map((k) => byKey.get(k)!));
+      return keys.length === 0 ? this : new ChunkedMap(ChunkedMap.fromSorted(keys, keys.map((k) => byKey.get(k)!)).#chunks, keys.length, this.#resolve);
     }
     const chunks = this.#chunks;
     const out: Array<Chunk<V>> = [];
@@ -177,7 +204,7 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
         const v = byKey.get(k);
         while (i < chunk.keys.length && chunk.keys[i]! < k) {
           keys.push(chunk.keys[i]!);
-          values.push(chunk.values[i]!);
+          values.push(chunk.values[i]!); // LAZY ones are resolved below if this chunk is copied
           i++;
         }
         const present = i < chunk.keys.length && chunk.keys[i] === k;
@@ -208,6 +235,8 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
         keys.push(chunk.keys[i]!);
         values.push(chunk.values[i]!);
       }
+      // A copied entry must not stay LAZY: its value would be computed again for the copy.
+      for (let j = 0; j < values.length; j++) if (values[j] === LAZY) values[j] = this.#resolveKey(keys[j]!, chunk);
       if (keys.length > 2 * MAP_CHUNK) pushCut(out, keys, values);
       else if (keys.length > 0) out.push({ keys, values });
     }
@@ -217,10 +246,10 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
     if (out.length > 4 + (2 * size) / MAP_CHUNK) {
       const keys: string[] = [];
       const values: V[] = [];
-      for (const c of out) for (let i = 0; i < c.keys.length; i++) (keys.push(c.keys[i]!), values.push(c.values[i]!));
-      return ChunkedMap.fromSorted(keys, values);
+      for (const c of out) for (let i = 0; i < c.keys.length; i++) (keys.push(c.keys[i]!), values.push(this.#at(c, i)));
+      return new ChunkedMap(ChunkedMap.fromSorted(keys, values).#chunks, size, this.#resolve);
     }
-    return new ChunkedMap(out, size);
+    return new ChunkedMap(out, size, this.#resolve);
   }
 
   /**
@@ -243,12 +272,24 @@ export class ChunkedMap<V> implements Iterable<[string, V]> {
   /** The record this map stands for (keys in map order, as far as JavaScript keeps it). */
   toRecord(): Record<string, V> {
     const out: Record<string, V> = {};
-    for (const c of this.#chunks) for (let i = 0; i < c.keys.length; i++) out[c.keys[i]!] = c.values[i]!;
+    for (const c of this.#chunks) for (let i = 0; i < c.keys.length; i++) out[c.keys[i]!] = this.#at(c, i);
     return out;
   }
 
   toJSON(): Record<string, V> {
     return this.toRecord();
+  }
+
+  /** The value of `key` in `chunk` (where it is LAZY), computed and filled in there. */
+  #resolveKey(key: string, chunk: Chunk<V>): V {
+    return this.#at(chunk, chunk.keys.indexOf(key));
+  }
+
+  /** Values of a lazy map not computed yet (a walk over the map: for tests). */
+  get pending(): number {
+    let n = 0;
+    for (const c of this.#chunks) for (const v of c.values) if (v === LAZY) n++;
+    return n;
   }
 
   /** Chunks in use (for tests of the chunking). */

@@ -11,7 +11,7 @@
  * All values are plain JSON: printable, sortable, diffable. The one exception in form, not in
  * content: a set's members may be a ChunkedList, which prints as the array it stands for.
  */
-import type { List } from "../model/index.js";
+import { ChunkedMap, type List } from "../model/index.js";
 
 /** "s:<base64url sha224>" selector IP set; "n:<…>" named-port set; "svc:<…>" service set. */
 export type SetId = string;
@@ -220,9 +220,14 @@ export interface EndpointIR {
 /** The whole compiled cluster. Everything the kernel and explain need, as plain sorted data. */
 export interface ClusterIR {
   tiers: TierIR[]; // sorted in evaluation order
-  policies: Record<PolicyKey, PolicyIR>;
+  /**
+   * Policies and sets by key, in key order: persistent maps, so that the agent's next IR shares
+   * every chunk of keys a change did not touch (model/chunked-map.ts). The engine's sets are
+   * computed on first read (`ChunkedMap.lazy`).
+   */
+  policies: ChunkedMap<PolicyIR>;
   profiles: Record<PolicyKey, ProfileIR>;
-  sets: Record<SetId, SetDef>;
+  sets: ChunkedMap<SetDef>;
   endpoints: EndpointIR[]; // sorted by key
   /** Optional extension: host-endpoint failsafe rules (all action Allow), checked before any
    *  host-endpoint policy. Inbound: protocol + destination port (+ source net); outbound: protocol
@@ -231,6 +236,11 @@ export interface ClusterIR {
   failsafe?: { inbound: RuleIR[]; outbound: RuleIR[] };
   /** Optional extension: Felix DefaultEndpointToHostAction for workload → own host traffic. */
   defaultEndpointToHostAction?: "Drop" | "Return" | "Accept";
+}
+
+/** An IR with nothing in it (a new object each call). */
+export function emptyClusterIR(): ClusterIR {
+  return { tiers: [], policies: ChunkedMap.empty(), profiles: {}, sets: ChunkedMap.empty(), endpoints: [] };
 }
 
 /** A packet as explain and the kernel see it. */

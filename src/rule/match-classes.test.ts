@@ -4,6 +4,7 @@ import { parseAddr } from "./cidr.js";
 import type { ClusterIR, DirectionProgram, EntityMatch, Packet, PolicyIR, ProfileIR, RuleIR, RuleMatch, SetDef, TierIR } from "./ir.js";
 import { AddressSpace, bitsTest, ClassEvaluator, type ClassPacket } from "./match-classes.js";
 import { evaluateDirection, indexSets, type ChainFlavour } from "./match.js";
+import { ChunkedMap } from "../model/index.js";
 
 // Address pools per family. Members use some non-canonical spellings ("fd00:0::1/128") and CIDRs
 // around several addresses, so both the canonical fast path and the parsing path are exercised.
@@ -142,7 +143,7 @@ function buildIR(family: 4 | 6, x: IRInput): ClusterIR {
     const key = `pro/p${i}`;
     profiles[key] = { key, name: `p${i}`, ingress: p.ingress.map(toRule("ingress", key, "")), egress: p.egress.map(toRule("egress", key, "")) };
   });
-  const ir: ClusterIR = { tiers, policies, profiles, sets, endpoints: [] };
+  const ir: ClusterIR = { tiers, policies: ChunkedMap.fromRecord(policies), profiles, sets: ChunkedMap.fromRecord(sets), endpoints: [] };
   ir.failsafe = { inbound: x.failsafe.map(toRule("ingress", "failsafe/in", "")), outbound: x.failsafe.map(toRule("egress", "failsafe/out", "")) };
   void family;
   return ir;
@@ -151,10 +152,10 @@ function buildIR(family: 4 | 6, x: IRInput): ClusterIR {
 /** A program over the IR's policies, tiers in IR order (the engine's invariant), with staged
  *  policies in stagedTiers, and profiles (one possibly missing from the IR). */
 function programOf(ir: ClusterIR, pick: boolean[], profiles: number[]): DirectionProgram {
-  const keys = Object.keys(ir.policies).filter((_, i) => pick[i % pick.length]);
+  const keys = ir.policies.keyList().filter((_, i) => pick[i % pick.length]);
   const tierOf = (staged: boolean) =>
     ir.tiers
-      .map((t) => ({ tier: t.name, defaultAction: t.defaultAction, policies: keys.filter((k) => ir.policies[k]!.tier === t.name && ir.policies[k]!.staged === staged) }))
+      .map((t) => ({ tier: t.name, defaultAction: t.defaultAction, policies: keys.filter((k) => ir.policies.get(k)!.tier === t.name && ir.policies.get(k)!.staged === staged) }))
       .filter((t) => t.policies.length > 0);
   return { tiers: tierOf(false), stagedTiers: tierOf(true), profiles: profiles.map((i) => `pro/p${i}`) };
 }
@@ -233,13 +234,13 @@ describe("ClassEvaluator (set-valued evaluateDirection)", () => {
   it("side sets equal matchSidePart through set membership, CIDRs and named ports", () => {
     const ir: ClusterIR = {
       tiers: [],
-      policies: {},
+      policies: ChunkedMap.empty(),
       profiles: {},
       endpoints: [],
-      sets: {
+      sets: ChunkedMap.fromRecord<SetDef>({
         "s:a": { kind: "selector", id: "s:a", selector: "a", members: ["10.0.0.1/32", "10.0.1.0/24"] },
         "n:np": { kind: "named-port", id: "n:np", portName: "http", protocol: 6, selector: "all()", members: [{ addr: "10.0.0.2", protocol: 6, port: 8080 }] },
-      },
+      }),
     };
     const addrs = ["10.0.0.1", "10.0.0.2", "10.0.1.7", "10.2.0.1"].map((a) => parseAddr(a)!);
     const ev = new ClassEvaluator(ir, new AddressSpace(addrs, ir.sets), { family: 4, protocol: 6, dstPort: 8080 });

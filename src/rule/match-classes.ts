@@ -20,7 +20,7 @@
  *   forward / preDNAT / untracked leave the rest "none" (forward with no tiers allows), normal
  *   runs profiles the same way (Pass = skip the rest of that profile) and denies what is left.
  */
-import { BugError, lowerBound } from "../model/index.js";
+import { BugError, lowerBound, type ChunkedMap } from "../model/index.js";
 import { cachedCidr, formatAddr, type Addr, type Cidr, type Family } from "./cidr.js";
 import type { ClusterIR, Direction, DirectionProgram, EntityMatch, Packet, PolicyIR, RuleIR, RuleMatch, SetDef, SetId } from "./ir.js";
 import { inRanges, matchCommonPart, ruleForFamily, stagedView, type ChainFlavour } from "./match.js";
@@ -83,7 +83,7 @@ export class AddressSpace {
 
   constructor(
     readonly addrs: readonly Addr[],
-    private readonly sets: Record<SetId, SetDef>,
+    private readonly sets: ChunkedMap<SetDef>,
   ) {
     this.n = addrs.length;
     this.words = Math.max(1, Math.ceil(this.n / 32));
@@ -120,7 +120,7 @@ export class AddressSpace {
   }
 
   private def(id: SetId): SetDef {
-    const d = this.sets[id];
+    const d = this.sets.get(id);
     if (!d) throw new BugError(`rule references set ${id} which is not in the IR`);
     return d;
   }
@@ -384,7 +384,7 @@ export class ClassEvaluator {
       for (const id of e.notNamedPortSets ?? []) andNot.push(sp.setPortBits(id, protocol, port));
     }
     if (e.serviceSet) {
-      const def = this.ir.sets[e.serviceSet];
+      const def = this.ir.sets.get(e.serviceSet);
       const withPorts = def?.kind === "service" ? def.withPorts : def?.kind === "named-port";
       if (withPorts) {
         if (port === undefined) return sp.none();
@@ -492,7 +492,7 @@ export class ClassEvaluator {
     for (const tier of tiers) {
       const active = sp.copy(undecided);
       for (const key of tier.policies) {
-        const pol = this.ir.policies[key];
+        const pol = this.ir.policies.get(key);
         if (!pol) throw new BugError(`program references policy ${key} which is not in the IR`);
         runRules(policyRules(pol, dir), active);
         if (isEmpty(active)) break;

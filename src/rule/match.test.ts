@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ClusterIR, DirectionProgram, Packet, PolicyIR, RuleAction, RuleIR, RuleMatch, SetDef } from "./ir.js";
 import { evaluateDirection, indexSets, matchRule, ruleForFamily, stagedAffects, stagedView, type EvaluateOptions } from "./match.js";
+import { ChunkedMap } from "../model/index.js";
 
 const SETS: Record<string, SetDef> = {
   "s:web": { kind: "selector", id: "s:web", selector: "app == 'web'", members: ["10.0.0.1/32", "fd00::1/128"] },
@@ -32,7 +33,7 @@ const SETS: Record<string, SetDef> = {
     members: [{ addr: "10.0.0.1", protocol: 0, port: 0 }],
   },
 };
-const sets = indexSets(SETS);
+const sets = indexSets(ChunkedMap.fromRecord(SETS));
 
 const tcp = (src: string, dst: string, dstPort = 80, srcPort = 40000): Packet => ({
   family: src.includes(":") ? 6 : 4,
@@ -183,14 +184,14 @@ function cluster(policies: PolicyIR[], profiles: Record<string, RuleIR[]> = {}):
       { name: "platform", order: 200, defaultAction: "Pass" },
       { name: "default", order: 1_000_000, defaultAction: "Deny" },
     ],
-    policies: Object.fromEntries(policies.map((p) => [p.key, p])),
+    policies: ChunkedMap.fromEntries(policies.map((p) => [p.key, p])),
     profiles: Object.fromEntries(
       Object.entries(profiles).map(([k, rules]) => [
         k,
         { key: k, name: k.slice(4), ingress: rules.map((r, i) => ({ ...r, origin: { ...r.origin, tier: "", policy: k, index: i } })), egress: [] },
       ]),
     ),
-    sets: SETS,
+    sets: ChunkedMap.fromRecord(SETS),
     endpoints: [],
   };
 }

@@ -41,7 +41,7 @@
  *                still apply). Untracked Allow also skips conntrack in the kernel.
  *  - Failsafe rules (host endpoints) run before any policy; a match accepts.
  */
-import { BugError } from "../model/index.js";
+import { BugError, type ChunkedMap } from "../model/index.js";
 import {
   addrKey,
   cachedCidr,
@@ -96,12 +96,12 @@ interface IndexedSet {
 
 /** Builds a SetLookup over `sets`. Each set is indexed on first use, so building is O(1) and an
  *  explain touching few sets pays only for those. */
-export function indexSets(sets: Record<SetId, SetDef>, opts: { eager?: boolean } = {}): SetLookup {
+export function indexSets(sets: ChunkedMap<SetDef>, opts: { eager?: boolean } = {}): SetLookup {
   const cache = new Map<SetId, IndexedSet>();
   const get = (id: SetId): IndexedSet => {
     let s = cache.get(id);
     if (s) return s;
-    const def = sets[id];
+    const def = sets.get(id);
     if (!def) throw new BugError(`rule references set ${id} which is not in the IR`);
     s = { def, hosts: new Set(), nets: [], ports: new Set() };
     if (def.kind === "selector") {
@@ -122,7 +122,7 @@ export function indexSets(sets: Record<SetId, SetDef>, opts: { eager?: boolean }
     cache.set(id, s);
     return s;
   };
-  if (opts.eager) for (const id of Object.keys(sets)) get(id);
+  if (opts.eager) for (const id of sets.keys()) get(id);
   return {
     hasAddr(id, addr) {
       const s = get(id);
@@ -134,7 +134,7 @@ export function indexSets(sets: Record<SetId, SetDef>, opts: { eager?: boolean }
       return get(id).ports.has(`${addrKey(addr)}|${protocol}|${port}`);
     },
     def(id) {
-      return sets[id];
+      return sets.get(id);
     },
   };
 }
@@ -539,7 +539,7 @@ export function evaluateDirection(
   for (const tier of tiers) {
     let passed = false;
     for (const key of tier.policies) {
-      const pol = ir.policies[key];
+      const pol = ir.policies.get(key);
       if (!pol) throw new BugError(`program references policy ${key} which is not in the IR`);
       const r = runRules(policyRules(pol, dir), packet, sets, family, trace, steps, tier.tier, key, pol.staged, opts.matcher);
       if (typeof r === "object") return decided(r, steps);
@@ -646,7 +646,7 @@ function stagedIndex(ir: ClusterIR): { removed: Set<PolicyKey> } {
   let idx = stagedIndexCache.get(ir);
   if (idx) return idx;
   const removed = new Set<PolicyKey>();
-  for (const p of Object.values(ir.policies)) {
+  for (const p of ir.policies.values()) {
     if (!p.staged || !p.stagedTarget) continue;
     const a = p.stagedAction ?? "Set";
     if (a === "Set" || a === "Learn" || a === "Delete") removed.add(p.stagedTarget);
@@ -685,7 +685,7 @@ function computeStagedView(program: DirectionProgram, ir: ClusterIR, dir: Direct
     add(
       t,
       t.policies.filter((k) => {
-        const a = ir.policies[k]?.stagedAction ?? "Set";
+        const a = ir.policies.get(k)?.stagedAction ?? "Set";
         return a === "Set" || a === "Learn";
       }),
     );
@@ -703,7 +703,7 @@ function computeStagedView(program: DirectionProgram, ir: ClusterIR, dir: Direct
     .map(([tier, e]) => ({
       tier,
       defaultAction: e.defaultAction,
-      policies: [...new Set(e.policies)].sort((x, y) => comparePolicies(asEnforced(ir.policies[x]!), asEnforced(ir.policies[y]!))),
+      policies: [...new Set(e.policies)].sort((x, y) => comparePolicies(asEnforced(ir.policies.get(x)!), asEnforced(ir.policies.get(y)!))),
     }));
   return { direction: dir, tiers, stagedTiers: [], profiles: program.profiles };
 }

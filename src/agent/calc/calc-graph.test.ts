@@ -108,7 +108,7 @@ function expectRecordedChanges(before: ClusterIR, ir: ClusterIR, where: string):
  *  difference, since kernel sets are built from the members whatever their order. */
 function expectSetsFromScratch(ir: ClusterIR, resources: Resource[], where: string): void {
   const scratch = Cluster.fromResources(resources).ir.sets;
-  for (const [id, def] of Object.entries(ir.sets)) expect(def, `${where}: set ${id}`).toEqual(scratch[id]);
+  for (const [id, def] of ir.sets) expect(def, `${where}: set ${id}`).toEqual(scratch.get(id));
 }
 
 /** Log both ways so that log-index entries are part of the comparison. */
@@ -209,7 +209,7 @@ describe("CalcGraph locality and minimal change", () => {
     calc.onUpdate({ type: "put", resource: remote });
     const r = calc.flush();
     expect(r.delta.sets).toHaveLength(1);
-    expect(Object.values(r.ir.sets).some((d) => d.kind === "selector" && listArray(d.members).includes("198.18.2.10/32"))).toBe(true);
+    expect(r.ir.sets.valueList().some((d) => d.kind === "selector" && listArray(d.members).includes("198.18.2.10/32"))).toBe(true);
   });
 
   it("a pod update that changes nothing podToEndpoint reads is a no-op, and the graph does not keep the pod", async () => {
@@ -272,7 +272,7 @@ describe("CalcGraph locality and minimal change", () => {
     calc.onUpdate({ type: "put", resource: broken("role == 'web'") });
     const r = calc.flush();
     expect(calc.issues()).toEqual([expect.objectContaining({ code: "invalid-selector", path: ["spec", "ingress", 0, "source", "selector"], resource: "NetworkPolicy ns1/broken" })]);
-    expect(Object.keys(r.ir.policies)).toEqual(["np/ns1/web"]);
+    expect(r.ir.policies.keyList()).toEqual(["np/ns1/web"]);
     expect(r.ir.endpoints.every((e) => e.ingress.tiers.every((t) => !t.policies.includes("np/ns1/broken")))).toBe(true);
   });
 

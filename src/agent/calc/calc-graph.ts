@@ -32,7 +32,7 @@
  * A remote pod's label change reaches the output only if it changes the membership of an active
  * set.
  */
-import { insertSorted, kindOf, MultiMap, removeSorted, sameJson, SortedRecord, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
+import { ChunkedMap, insertSorted, kindOf, MultiMap, removeSorted, sameJson, type EndpointSlice, type Issue, type KindId, type NetworkPolicy, type Resource, type Tier } from "../../model/index.js";
 import { convertKubernetesNetworkPolicy } from "../../convert/index.js";
 import {
   buildTiers,
@@ -67,7 +67,7 @@ import {
   type PolicyInput,
   type ProfileRecord,
 } from "../../engine/index.js";
-import { recordIrChanges, type ClusterIR, type EndpointIR, type PolicyIR, type PolicyKey, type ProfileIR, type SetDef, type SetId, type TierIR } from "../../rule/index.js";
+import { emptyClusterIR, recordIrChanges, type ClusterIR, type EndpointIR, type PolicyIR, type PolicyKey, type ProfileIR, type SetDef, type SetId, type TierIR } from "../../rule/index.js";
 import { withWorkloadInterface } from "./interfaces.js";
 import { LabelClasses } from "./label-classes.js";
 import { PolicySelectorIndex } from "./policy-index.js";
@@ -212,7 +212,7 @@ interface LocalEndpoint {
   labels: Readonly<Record<string, string>>;
 }
 
-const EMPTY_IR: ClusterIR = { tiers: [], policies: {}, profiles: {}, sets: {}, endpoints: [] };
+const EMPTY_IR: ClusterIR = emptyClusterIR();
 
 export class CalcGraph {
   readonly node: string;
@@ -887,66 +887,57 @@ export class CalcGraph {
   }
 
   /**
-   * Sorted keys of the output maps, patched in place (binary search) as keys come and go: a
-   * policy add at 100k pods brings a few new sets and policies, and re-sorting ~10k keys of each
-   * map for them cost more than the rest of the flush. Policies and sets also keep their values
-   * in step (SortedRecord), so their records are assembled without a lookup per key. Undefined
-   * until the first IR is built.
+   * Sorted keys of the profile and endpoint outputs, patched in place (binary search) as keys come
+   * and go: re-sorting thousands of keys for one new key cost more than the rest of the flush.
+   * Undefined until the first IR is built. Policies and sets need no key list: their outputs are
+   * persistent maps (ChunkedMap) edited by key.
    */
-  private sortedKeys: { policies: SortedRecord<PolicyIR>; profiles: PolicyKey[]; sets: SortedRecord<SetDef>; endpoints: string[] } | undefined;
+  private sortedKeys: { profiles: PolicyKey[]; endpoints: string[] } | undefined;
   /** Keys that came or went since the last IR (sets also when they came and went again). */
   private keyChanges = { policies: new Set<string>(), profiles: new Set<string>(), sets: new Set<string>() };
 
   private keyCame(map: "policies" | "profiles" | "sets" | "endpoints", key: string): void {
     const k = this.sortedKeys;
-    if (k) {
-      if (map === "policies" || map === "sets") k[map].add(key);
-      else insertSorted(k[map], key);
-    }
+    if (k && (map === "profiles" || map === "endpoints")) insertSorted(k[map], key);
     if (map !== "endpoints") this.keyChanges[map].add(key);
   }
 
   private keyWent(map: "policies" | "profiles" | "sets" | "endpoints", key: string): void {
     const k = this.sortedKeys;
-    if (k) {
-      if (map === "policies" || map === "sets") k[map].remove(key);
-      else removeSorted(k[map], key);
-    }
+    if (k && (map === "profiles" || map === "endpoints")) removeSorted(k[map], key);
     if (map !== "endpoints") this.keyChanges[map].add(key);
   }
 
   /** The output maps are new objects only when something in them changed (the builder then
-   *  compares entries by identity; the previous IR's maps stay intact). With the same keys, a
-   *  changed map is the previous one copied with the changed entries replaced — at 100k pods a
-   *  pod add changes ~12 of ~3k sets, and re-assembling every map took longer than patching them.
-   *  With keys added or removed, a map is re-assembled in key order from the patched key list,
-   *  reusing the previous entries that did not change. The keys that changed are recorded on
-   *  the new IR (rule/ir-changes.ts), so the dataplane builder need not compare every entry. */
+   *  compares entries by identity; the previous IR's maps stay intact). Policies and sets are the
+   *  previous IR's maps with the changed keys edited, sharing every other chunk with them: at
+   *  100k pods a pod add changes ~12 of ~7k sets, and re-assembling the records took longer than
+   *  the rest of the flush and left ~190 KB of old-generation garbage per change. The keys that
+   *  changed are recorded on the new IR (rule/ir-changes.ts), so the dataplane builder need not
+   *  compare every entry. */
   private buildIR(delta: CalcDelta): ClusterIR {
     const prev = this.ir;
     const fresh = this.sortedKeys === undefined || prev === EMPTY_IR;
     const k = (this.sortedKeys ??= {
-      policies: new SortedRecord<PolicyIR>(),
       profiles: [...this.activeProfiles.keys()].sort(cmp),
-      sets: new SortedRecord<SetDef>(),
       endpoints: [...this.local.keys()].sort(cmp),
     });
     const came = this.keyChanges;
     this.keyChanges = { policies: new Set(), profiles: new Set(), sets: new Set() };
-    const policyIR = (key: string) => this.rulesOf(key)?.compiled.ir;
-    if (fresh) {
-      k.policies.reset(this.activePolicies.keys(), policyIR);
-      k.sets.reset(this.setRefs.keys(), (id) => this.sets.def(id));
-    } else {
-      // Values of the keys that changed or came (the same keys are recorded on the IR below, so
-      // the builder relies on their being complete too); every other value is the previous one.
-      for (const key of delta.policies) k.policies.set(key, policyIR(key));
-      for (const key of came.policies) k.policies.set(key, policyIR(key));
-      for (const id of delta.sets) k.sets.set(id, this.sets.def(id));
-      for (const id of came.sets) k.sets.set(id, this.sets.def(id));
-    }
+    // A key's value, or undefined when it is not (or no longer) in the output.
+    const policyIR = (key: string) => (this.activePolicies.has(key) ? this.rulesOf(key)?.compiled.ir : undefined);
+    const setDef = (id: string) => (this.setRefs.has(id) ? this.sets.def(id) : undefined);
     let policies = prev.policies;
-    if (fresh || delta.policies.length > 0 || came.policies.size > 0) policies = k.policies.record();
+    let sets = prev.sets;
+    if (fresh) {
+      policies = ChunkedMap.fromEntries(present([...this.activePolicies.keys()], policyIR));
+      sets = ChunkedMap.fromEntries(present([...this.setRefs.keys()], setDef));
+    } else {
+      // The keys that changed or came (the same keys are recorded on the IR below, so the builder
+      // relies on their being complete too); every other value is the previous one.
+      if (delta.policies.length > 0 || came.policies.size > 0) policies = prev.policies.with([...new Set([...delta.policies, ...came.policies])].map((key) => [key, policyIR(key)]));
+      if (delta.sets.length > 0 || came.sets.size > 0) sets = prev.sets.with([...new Set([...delta.sets, ...came.sets])].map((id) => [id, setDef(id)]));
+    }
     let profiles = prev.profiles;
     if (fresh || delta.profiles.length > 0 || came.profiles.size > 0) {
       profiles = {};
@@ -955,10 +946,6 @@ export class CalcGraph {
         if (ir) profiles[key] = ir;
       }
     }
-    // Re-assembled in key order from the sorted keys and values: an object spread of the previous
-    // record (dictionary mode, thousands of keys) costs ~2.5× more, and `delete` would be needed.
-    let sets = prev.sets;
-    if (fresh || came.sets.size > 0 || delta.sets.length > 0) sets = k.sets.record();
     const endpoints = k.endpoints.map((key) => this.local.get(key)!.ir);
     const ir: ClusterIR = { tiers: this.tiers, policies, profiles, sets, endpoints, failsafe: this.failsafe, defaultEndpointToHostAction: this.endpointToHost };
     if (!fresh) {
@@ -968,4 +955,14 @@ export class CalcGraph {
     return ir;
   }
 
+}
+
+/** [key, value] of the keys whose value is defined. */
+function present<V>(keys: readonly string[], valueOf: (key: string) => V | undefined): Array<[string, V]> {
+  const out: Array<[string, V]> = [];
+  for (const key of keys) {
+    const v = valueOf(key);
+    if (v !== undefined) out.push([key, v]);
+  }
+  return out;
 }

@@ -125,8 +125,8 @@ function replay(batches: Op[][], setDeltaLimit?: number): { patched: number; rec
     }
     const ir = calc.flush().ir;
     const scratch = Cluster.fromResources([...store.values()]).ir.sets;
-    expect(Object.keys(ir.sets).length, `batch ${b}: active sets`).toBeGreaterThan(0);
-    for (const [id, def] of Object.entries(ir.sets)) expect(def, `batch ${b}: set ${id}`).toEqual(scratch[id]);
+    expect(ir.sets.size, `batch ${b}: active sets`).toBeGreaterThan(0);
+    for (const [id, def] of ir.sets) expect(def, `batch ${b}: set ${id}`).toEqual(scratch.get(id));
   });
   return calc.stats().setUpdates;
 }

@@ -8,6 +8,7 @@
  * validation (ports only with TCP/UDP/SCTP, ICMP fields only with the family's ICMP protocol).
  */
 import fc from "fast-check";
+import { ChunkedMap } from "../../model/index.js";
 import type { ClusterIR, DirectionProgram, EndpointIR, EntityMatch, PolicyIR, PortRange, RuleIR, RuleMatch, SetDef } from "../../rule/index.js";
 
 export interface ArbPod {
@@ -179,9 +180,9 @@ export function arbCluster(spec: ArbSpec): fc.Arbitrary<ClusterIR> {
         profileAllows ? [{ action: "Allow", match: { src: {}, dst: {} }, origin: { tier: "", policy: "pro/kns.default", direction: dir, index: 0 } }] : [];
       const ir: ClusterIR = {
         tiers,
-        policies: pols,
+        policies: ChunkedMap.fromRecord(pols),
         profiles: { "pro/kns.default": { key: "pro/kns.default", name: "kns.default", ingress: allow("ingress"), egress: allow("egress") } },
-        sets,
+        sets: ChunkedMap.fromRecord(sets),
         endpoints,
       };
       return ir;

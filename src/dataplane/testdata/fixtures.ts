@@ -5,7 +5,8 @@
  * notICMP, SCTP, negated ports, a compiled Allow run, profiles, a host endpoint with forward,
  * preDNAT and untracked programs, and a remote endpoint that must not be programmed.
  */
-import type { ClusterIR, DirectionProgram, EndpointIR, PolicyIR, RuleIR, RuleMatch } from "../../rule/index.js";
+import type { ClusterIR, DirectionProgram, EndpointIR, PolicyIR, RuleIR, RuleMatch, SetDef } from "../../rule/index.js";
+import { ChunkedMap } from "../../model/index.js";
 
 export const NODE = "node1";
 
@@ -220,7 +221,7 @@ export function fixtureIR(): ClusterIR {
       { name: "security", order: 100, defaultAction: "Pass" },
       { name: "default", order: 1_000_000, defaultAction: "Deny" },
     ],
-    policies,
+    policies: ChunkedMap.fromRecord(policies),
     profiles: {
       "pro/kns.prod": {
         key: "pro/kns.prod",
@@ -229,7 +230,7 @@ export function fixtureIR(): ClusterIR {
         egress: [rule("pro/kns.prod", "", "egress", 0, "Allow", {})],
       },
     },
-    sets: {
+    sets: ChunkedMap.fromRecord<SetDef>({
       [SET_CLIENT]: { kind: "selector", id: SET_CLIENT, selector: "role == 'client'", members: ["10.0.0.0/8", "10.1.0.0/16", "198.18.1.12/32", "198.18.2.10/32", "fd00:198:0:1::12/128", "fd00:198:0:2::10/128"] },
       [SET_DNS]: { kind: "selector", id: SET_DNS, selector: "role == 'dns'", members: ["198.18.2.53/32"] },
       [SET_BAD]: { kind: "selector", id: SET_BAD, selector: "bad == 'true'", members: ["192.0.2.0/24", "2001:db8::/32"] },
@@ -251,7 +252,7 @@ export function fixtureIR(): ClusterIR {
         withPorts: true,
         members: [{ addr: "198.18.2.20", protocol: 6, port: 8443 }],
       },
-    },
+    }),
     endpoints,
     failsafe: {
       inbound: [rule("failsafe/in", "", "ingress", 0, "Allow", { protocol: 6, dst: { ports: [{ first: 22, last: 22 }] } })],
@@ -289,9 +290,11 @@ export function runFixtureIR(): ClusterIR {
     p(2, [["Allow", SET_RUN_CLIENT, [80]], ["Deny", SET_RUN_CLIENT, [443]], ["Allow", SET_RUN_CLIENT, [5432, 8080]], ["Allow", SET_RUN_DB, [5432]]]),
     p(3, [["Deny", SET_RUN_CLIENT, [8080]], ["Deny", SET_RUN_DB, [5432]]]),
   ];
-  for (const x of pols) ir.policies[x.key] = x;
-  ir.sets[SET_RUN_CLIENT] = { kind: "selector", id: SET_RUN_CLIENT, selector: "role == 'client'", members: ["198.18.1.12/32", "fd00:198:0:1::12/128"] };
-  ir.sets[SET_RUN_DB] = { kind: "selector", id: SET_RUN_DB, selector: "role == 'db'", members: ["198.18.1.11/32", "fd00:198:0:1::11/128"] };
+  ir.policies = ir.policies.with(pols.map((x) => [x.key, x]));
+  ir.sets = ir.sets.with([
+    [SET_RUN_CLIENT, { kind: "selector", id: SET_RUN_CLIENT, selector: "role == 'client'", members: ["198.18.1.12/32", "fd00:198:0:1::12/128"] }],
+    [SET_RUN_DB, { kind: "selector", id: SET_RUN_DB, selector: "role == 'db'", members: ["198.18.1.11/32", "fd00:198:0:1::11/128"] }],
+  ]);
   const web = ir.endpoints.find((e) => e.key === "wep/prod/web")!;
   web.ingress = { tiers: [{ tier: "default", defaultAction: "Deny", policies: pols.map((x) => x.key) }], stagedTiers: [], profiles: [] };
   return ir;
@@ -325,14 +328,14 @@ export function groupedFixtureIR(n: number): ClusterIR {
   for (let i = 1; i <= n; i++) {
     const key = `knp/prod/k${i}`;
     keys.push(key);
-    ir.policies[key] = {
+    ir.policies = ir.policies.set(key, {
       ...policy({ key, kind: "KubernetesNetworkPolicy", name: `k${i}`, namespace: "prod", tier: "default", order: 1000 + i, governs: { ingress: true, egress: false } }),
       ingress: [
         rule(key, "default", "ingress", 0, "Allow", { protocol: 6, src: { sets: [SET_DNS] }, dst: { ports: [{ first: 8000 + i, last: 8000 + i }] } }),
         rule(key, "default", "ingress", 1, "Allow", { protocol: 17, dst: { ports: [{ first: 9000 + i, last: 9000 + i }] } }),
         rule(key, "default", "ingress", 2, "Allow", { protocol: 6, src: { sets: [SET_CLIENT] }, dst: { ports: [{ first: 7000 + i, last: 7000 + i }] } }),
       ],
-    };
+    });
   }
   for (const ep of ir.endpoints) {
     if (ep.key !== "wep/prod/web" && ep.key !== "wep/prod/db") continue;

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { buildDataplane, DataplaneBuilder, diffModels, type DataplaneModel, type DpMap, type DpMatch, type DpRule, type DpSet, type DpEffect, type DpVerdict, type Family } from "../../dataplane/index.js";
 import { recordChanges } from "../../dataplane/diff.js";
 import { fixtureIR, NODE, runFixtureIR, SET_DNS } from "../../dataplane/testdata/fixtures.js";
-import type { ClusterIR, EndpointIR } from "../../rule/index.js";
+import type { ClusterIR, EndpointIR, SetDef } from "../../rule/index.js";
 import { chunkPorts, EMPTY_STATE, expectedDigest, ipsetDef, MULTIPORT_SLOTS, parseState, planDelta, planFull, planRemove, planText, render, renderCached, renderRule, stateDigest, type IptState, type RuleContext } from "./index.js";
 import { runIptRule, runIptRules, runModelRule, type Outcome, type Pkt } from "./testdata/interp.js";
 import { ChunkedMap, listArray } from "../../model/index.js";
@@ -442,14 +442,14 @@ describe("plans", () => {
 
   it("a new pod in a selector is one ipset add and no iptables-restore", () => {
     const a = model();
-    const b = model((ir) => (ir.sets[SET_DNS] as unknown as { members: string[] }).members.push("198.18.2.99/32"));
+    const b = model((ir) => (ir.sets.get(SET_DNS) as unknown as { members: string[] }).members.push("198.18.2.99/32"));
     expect(diffModels(a, b)).toHaveLength(1);
     expect(planDelta(render(a), render(b))).toEqual([{ tool: "ipset", input: "add cali40s-dns00000000000000000000 198.18.2.99\n" }]);
   });
 
   it("a policy edit rewrites that policy's chain only, per family", () => {
     const a = model();
-    const b = model((ir) => (ir.policies["knp/prod/db"]!.ingress[0]!.action = "Deny"));
+    const b = model((ir) => (ir.policies.get("knp/prod/db")!.ingress[0]!.action = "Deny"));
     const steps = planDelta(render(a), render(b));
     expect(steps.map((s) => s.tool)).toEqual(["restore", "restore"]);
     const v4 = steps[0]!.input;
@@ -472,7 +472,7 @@ describe("plans", () => {
     const a = model();
     const b = model((ir) => {
       ir.endpoints.pop();
-      ir.policies["np/prod/web"]!.ingress = ir.policies["np/prod/web"]!.ingress.slice(2);
+      ir.policies.get("np/prod/web")!.ingress = ir.policies.get("np/prod/web")!.ingress.slice(2);
     });
     expect(stateDigest(stateOf(b))).toEqual(expectedDigest(render(b)));
     const full = planFull(render(b), stateOf(a));
@@ -515,7 +515,7 @@ describe("chains rendered once and reused", () => {
     const steps: Array<(ir: ClusterIR) => void> = [
       () => {},
       (ir) => (ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db")),
-      (ir) => ((ir.sets[SET_DNS] as unknown as { members: string[] }).members = []),
+      (ir) => ((ir.sets.get(SET_DNS) as unknown as { members: string[] }).members = []),
       (ir) => (ir.endpoints = ir.endpoints.slice(1)),
       () => {},
     ];
@@ -546,7 +546,7 @@ describe("chains rendered once and reused", () => {
       const m0 = b.build(ir0);
       const r0 = renderCached(m0, options);
       // Incremental IR steps (shared objects), so the builder records what it changed.
-      const ir1: ClusterIR = { ...ir0, sets: { ...ir0.sets, [SET_DNS]: { ...ir0.sets[SET_DNS]!, members: [] } as ClusterIR["sets"][string] } };
+      const ir1: ClusterIR = { ...ir0, sets: ir0.sets.set(SET_DNS, { ...ir0.sets.get(SET_DNS)!, members: [] } as SetDef) };
       const m1 = b.build(ir1);
       const r1 = renderCached(m1, options, m0);
       expect(r1.tables).toBe(r0.tables); // only a set changed
@@ -555,9 +555,9 @@ describe("chains rendered once and reused", () => {
       // The set's patch is recorded: planDelta takes its element changes from it, and they must be
       // exactly what comparing the element lists gives.
       expect(planDelta(r0, r1)).toEqual(planDelta(render(copyModel(m0), options), render(copyModel(m1), options)));
-      const pol = ir1.policies["gnp/sec.block-bad"]!;
+      const pol = ir1.policies.get("gnp/sec.block-bad")!;
       const egress0 = pol.egress[0]!;
-      const ir2: ClusterIR = { ...ir1, policies: { ...ir1.policies, [pol.key]: { ...pol, egress: [{ ...egress0, match: { ...egress0.match, dst: { nets: ["198.51.100.0/24"] } } }, ...pol.egress.slice(1)] } } };
+      const ir2: ClusterIR = { ...ir1, policies: ir1.policies.set(pol.key, { ...pol, egress: [{ ...egress0, match: { ...egress0.match, dst: { nets: ["198.51.100.0/24"] } } }, ...pol.egress.slice(1)] }) };
       const m2 = b.build(ir2);
       expect(m2.maps).toBe(m1.maps); // a policy chain changed, the maps did not
       const r2 = renderCached(m2, options, m1);

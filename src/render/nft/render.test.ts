@@ -64,7 +64,7 @@ describe("rule expressions", () => {
 function fixtureWithoutDb(): [DataplaneModel, DataplaneModel] {
   const ir = fixtureIR();
   ir.endpoints = ir.endpoints.filter((e) => e.key !== "wep/prod/db");
-  (ir.sets[SET_DNS] as unknown as { members: string[] }).members = [];
+  (ir.sets.get(SET_DNS) as unknown as { members: string[] }).members = [];
   return [buildDataplane(fixtureIR(), NODE), buildDataplane(ir, NODE)];
 }
 
