@@ -66,7 +66,6 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     { name: "agent: initial calculation (CalcGraph)", value: Number(r.initialCalcMs), unit: "ms", note: `${size}; ${la}` },
     { name: "agent: initial dataplane model", value: Number(r.initialBuildMs), unit: "ms", note: `${r.sets} kernel sets, largest ${Number(r.largestSet).toLocaleString("en-US")} elements (address set of every pod: ${Number(r.addrSetMembers).toLocaleString("en-US")})` },
     { name: "agent: set patching indexes made while idle", value: Number(r.prepareMs), unit: "ms", note: "after the first snapshot, in 5 ms slices (agent.ts scheduleWarmup); before the changes below" },
-    ...(r.heapSettleMs !== undefined ? [{ name: "agent: initial load's garbage collected while idle", value: Number(r.heapSettleMs), unit: "ms", note: `one full GC after the warmup (agent/heap.ts), heap then ${Number(r.heapSettledMiB).toFixed(0)} MiB; before the changes below` }] : []),
     { name: "node state: set elements", value: Number(r.elements), unit: "elements", note: `${Number(r.concatElements).toLocaleString("en-US")} in concatenated sets; ${r.sets} sets, ${r.chains} chains, ${Number(r.rules).toLocaleString("en-US")} rules` },
     {
       name: "node state programmed by nft: kernel sets",

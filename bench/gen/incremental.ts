@@ -16,7 +16,6 @@
  * Prints one JSON line: per kind p50/p99 of computed and enforced, cold loads, apply-only times.
  * Without root the kernel parts are skipped (computed only).
  */
-import { settleHeap } from "../../src/agent/index.js";
 import { CalcGraph, type CalcUpdate } from "../../src/agent/calc/index.js";
 import { Applier, IptablesKernel, iptablesBackend, NftKernel, nftBackend } from "../../src/apply/index.js";
 import { buildDataplane, DataplaneBuilder, diffModels, kernelView, type DataplaneModel } from "../../src/dataplane/index.js";
@@ -118,15 +117,6 @@ async function main(a: Args): Promise<Record<string, unknown>> {
       await applier.apply(model);
       out.coldLoadNftMs = now() - t;
       log(`cold load nft ${Number(out.coldLoadNftMs).toFixed(0)} ms`);
-    }
-
-    // What the agent does next, once its warmup is done and nothing is pending (agent.ts
-    // scheduleWarmup, heap.ts): collect the initial load's garbage while idle.
-    const settled = settleHeap();
-    if (settled) {
-      out.heapSettleMs = settled.ms;
-      out.heapSettledMiB = settled.after / 2 ** 20;
-      log(`initial load's garbage collected: ${settled.ms.toFixed(0)} ms, heap ${(settled.before / 2 ** 20).toFixed(0)} → ${(settled.after / 2 ** 20).toFixed(0)} MiB`);
     }
 
     const rand = rng(99);

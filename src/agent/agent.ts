@@ -25,7 +25,6 @@ import { CalcGraph } from "./calc/index.js";
 import { toFlowLogLine, type NflogRecord } from "../flowlog/index.js";
 import type { FlowLogWriter, FlowRecord } from "./flow-log-file.js";
 import { AgentMetrics } from "./metrics.js";
-import { settleHeap } from "./heap.js";
 
 /** A reader of the NFLOG group the rules log to, run inside the node's network namespace
  *  (src/flowlog's UlogdReader in production). */
@@ -92,8 +91,6 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   /** Pending slice of idle-time preparation (DataplaneBuilder.prepareForChanges). */
   private warmup: NodeJS.Immediate | undefined;
-  /** The initial load's garbage was collected (once per agent). */
-  private heapSettled = false;
   private running: Promise<void> | undefined;
   /** Receipt times of changes not yet programmed. */
   private pending: number[] = [];
@@ -311,9 +308,7 @@ export class Agent {
   /**
    * While nothing is pending, makes the set patching indexes the builder would otherwise make on
    * each set's first change (~10–20 ms for a 100k-member set, in the path of that change), in
-   * slices of WARMUP_SLICE_MS so that a datastore event waits at most one slice. When they are
-   * all made, the first time, collects the initial load's garbage (heap.ts says why); that one
-   * step cannot be sliced, and a change arriving meanwhile waits for it (~0.5–1 s at 100k pods).
+   * slices of WARMUP_SLICE_MS so that a datastore event waits at most one slice.
    */
   private scheduleWarmup(): void {
     if (this.stopped || this.warmup) return;
@@ -322,11 +317,6 @@ export class Agent {
       // Busy: the next programmed round schedules it again.
       if (this.stopped || this.running || this.pending.length > 0) return;
       if (!this.dataplane.prepareForChanges(WARMUP_SLICE_MS)) this.scheduleWarmup();
-      else if (!this.heapSettled) {
-        this.heapSettled = true;
-        const r = settleHeap();
-        if (r) this.log.info({ ms: Math.round(r.ms), heapBeforeMiB: Math.round(r.before / 2 ** 20), heapAfterMiB: Math.round(r.after / 2 ** 20) }, "initial load's garbage collected while idle");
-      }
     });
     this.warmup.unref();
   }

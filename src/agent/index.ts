@@ -4,7 +4,6 @@
  */
 export { Agent, type AgentOptions, type AgentStatus, type FlowSource } from "./agent.js";
 export { AgentMetrics } from "./metrics.js";
-export { settleHeap, type HeapSettled } from "./heap.js";
 export { startHealthServer, parseListen, type HealthServer } from "./http.js";
 export { FlowLogWriter, readFlowLog, followFlowLog, flowLogPath, DEFAULT_FLOW_LOG_MAX_BYTES, type FlowRecord } from "./flow-log-file.js";
 export * from "./calc/index.js";
