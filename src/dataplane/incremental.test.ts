@@ -312,14 +312,28 @@ describe("DataplaneBuilder: a step rebuilds only what it changes", () => {
     expect(b.stats).toMatchObject({ endpoints: 0, chains: 1, frame: false });
   });
 
-  it("one endpoint changed: its chains and the frame", () => {
+  it("one endpoint's programs changed: its chains, not the frame (the same maps object)", () => {
     const { b, ir } = fresh();
+    const before = b.build(ir);
     const i = ir.endpoints.findIndex((e) => e.node === NODE && e.kind === "workload");
     const next = { ...ir, endpoints: ir.endpoints.map((e, j) => (j === i ? { ...e, ingress: { ...e.ingress, tiers: [] } } : e)) };
-    b.build(next);
-    expect(b.stats).toMatchObject({ endpoints: 1, chains: 0, frame: true });
+    const m = b.build(next);
+    expect(b.stats).toMatchObject({ endpoints: 1, chains: 0, frame: false });
+    expect(m.maps).toBe(before.maps);
+    expect(m).toEqual(buildDataplane(next, NODE));
     expect(b.build(next)).toEqual(buildDataplane(next, NODE));
     expect(b.stats).toMatchObject({ endpoints: 0, chains: 0, frame: false, sets: 0 });
+  });
+
+  it("one endpoint's addresses changed: its chains and the frame (the endpoint list)", () => {
+    const { b, ir } = fresh();
+    b.build(ir);
+    const i = ir.endpoints.findIndex((e) => e.node === NODE && e.kind === "workload");
+    const next = { ...ir, endpoints: ir.endpoints.map((e, j) => (j === i ? { ...e, ips: [...e.ips, "198.18.9.9"] } : e)) };
+    const m = b.build(next);
+    expect(b.stats).toMatchObject({ endpoints: 1, frame: true });
+    expect(m).toEqual(buildDataplane(next, NODE));
+    expect(m.endpoints.find((e) => e.key === ir.endpoints[i]!.key)!.ips).toContain("198.18.9.9");
   });
 });
 
