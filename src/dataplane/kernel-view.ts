@@ -255,15 +255,16 @@ export class KernelViewer {
       // The previous view with the changed names patched.
       flipped = new Set();
       viewChanged = [];
+      // Removals first: a later edit of the same name (the new set) wins in ChunkedMap.with.
+      const removals: Array<[string, undefined]> = [];
       const edits: Array<[string, DpSet | undefined]> = [];
       for (const name of changedNames) {
         const s = model.sets.get(name);
         const old = prev.sets.get(name);
         if (old === s) continue;
         if (!old || !s || (old.elements.length === 0) !== (s.elements.length === 0) || (f.splitting && lengthsOf(old) !== lengthsOf(s))) flipped.add(name);
-        // Removals first: a later edit of the same name (the new set) wins in ChunkedMap.with.
         if (old) for (const n of viewSetNames(name, old, f)) {
-          edits.unshift([n, undefined]);
+          removals.push([n, undefined]);
           viewChanged.push(n);
         }
         if (s) {
@@ -271,7 +272,7 @@ export class KernelViewer {
           viewChanged.push(...viewSetNames(name, s, f));
         }
       }
-      sets = prevOut.sets.with(edits);
+      sets = prevOut.sets.with([...removals, ...edits]);
     } else {
       sets = viewSets(model.sets, f);
     }
