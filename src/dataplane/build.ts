@@ -793,8 +793,10 @@ export class DataplaneBuilder {
   private readonly chains = new Map<string, DpChain>();
   private readonly setRefs = new Map<string, { spec: SetSpec; refs: number }>();
   private readonly logRefs = new Map<string, { entry: LogEntry; refs: number }>();
-  /** Fact dependency ("s:<set>", "p:<policy>") → pieces that consulted such a fact. */
-  private readonly factIndex = new Map<string, Set<Piece>>();
+  /** Fact dependency ("s:<set>", "p:<policy>") → the pieces that consulted such facts, each with
+   *  those facts. Not every fact of the piece: a group chain consults facts of hundreds of sets,
+   *  and walking all of them for each changed set was a pod add's largest cost at 100k pods. */
+  private readonly factIndex = new Map<string, Map<Piece, Fact[]>>();
   /** "p:<policy>" / "r:<profile>" → names of the chain pieces made from it. */
   private readonly chainsByInput = new Map<string, Set<string>>();
   /** Targets that appeared / lost their last endpoint since the chains were last brought in line. */
@@ -898,10 +900,10 @@ export class DataplaneBuilder {
     const stale = new Set<Piece>();
     const deps = [...changedSets.map((id: SetId) => `s:${id}`), ...changedPolicies.map((k) => `p:${k}`)];
     for (const dep of deps) {
-      for (const piece of this.factIndex.get(dep) ?? []) {
+      for (const [piece, facts] of this.factIndex.get(dep) ?? []) {
         if (stale.has(piece)) continue;
-        for (const f of piece.facts.values()) {
-          if (f.dep === dep && f.compute() !== f.value) {
+        for (const f of facts) {
+          if (f.compute() !== f.value) {
             stale.add(piece);
             break;
           }
@@ -1124,9 +1126,11 @@ export class DataplaneBuilder {
       }
     }
     for (const f of p.facts.values()) {
-      let s = this.factIndex.get(f.dep);
-      if (!s) this.factIndex.set(f.dep, (s = new Set()));
-      s.add(p);
+      let byPiece = this.factIndex.get(f.dep);
+      if (!byPiece) this.factIndex.set(f.dep, (byPiece = new Map()));
+      const facts = byPiece.get(p);
+      if (facts) facts.push(f);
+      else byPiece.set(p, [f]);
     }
   }
 
@@ -1154,9 +1158,9 @@ export class DataplaneBuilder {
       if (this.logNames) removeSorted(this.logNames, prefix);
     }
     for (const f of p.facts.values()) {
-      const s = this.factIndex.get(f.dep);
-      s?.delete(p);
-      if (s && s.size === 0) this.factIndex.delete(f.dep);
+      const byPiece = this.factIndex.get(f.dep);
+      byPiece?.delete(p);
+      if (byPiece && byPiece.size === 0) this.factIndex.delete(f.dep);
     }
   }
 }
