@@ -847,6 +847,11 @@ export class DataplaneBuilder {
     return this.registry.unprepared;
   }
 
+  /** Names of the compiled sets the builder holds (for tests of pruning). */
+  compiledSetNames(): string[] {
+    return this.registry.compiledNames();
+  }
+
   build(ir: ClusterIR): DataplaneModel {
     try {
       return this.update(ir);
@@ -1000,7 +1005,7 @@ export class DataplaneBuilder {
       // other objects now (a pod add at 100k touches ~10 of ~7k sets): the previous model's map
       // with those names edited, sharing every other chunk of names with it.
       const gone = [...setNamesTouched].filter((name) => !this.setRefs.has(name));
-      if (gone.length > 0) this.registry.prune((name) => this.setRefs.has(name));
+      if (gone.length > 0) this.registry.prune((name) => this.setRefs.has(name), gone);
       const redo = new Set<string>(droppedSets);
       for (const name of setNamesTouched) redo.add(name);
       const edits: Array<[string, DpSet | undefined]> = [];

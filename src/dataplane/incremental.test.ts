@@ -416,6 +416,22 @@ describe("compiled allow runs", () => {
     expect(m2).toEqual(buildDataplane(ir2, N));
   });
 
+  it("compiled sets whose names went are forgotten, whichever build made them", () => {
+    const sets = Array.from({ length: 6 }, (_, i) => sel(`s:p${i}`, [`198.18.4.${i}/32`]));
+    const polWith = (port: number) => policy("gnp/p", sets.map((s, i) => allow("gnp/p", i, s.id, [port + i])));
+    const builder = new DataplaneBuilder(N);
+    const named = (m: DataplaneModel) => m.sets.keyList().filter((n) => builder.compiledSetNames().includes(n));
+    let m = builder.build(ir(sets, [polWith(1000)], [endpoint("b", ["gnp/p"])]));
+    expect(named(m).length).toBeGreaterThan(0); // one per family
+    // Each change of the ports names another compiled set (names come from content); the old one
+    // goes from the model and from the builder's cache.
+    for (const port of [2000, 3000, 2000, 4000]) {
+      m = builder.build(ir(sets, [polWith(port)], [endpoint("b", ["gnp/p"])]));
+      expect(builder.compiledSetNames().sort()).toEqual(named(m).sort());
+      expect(m).toEqual(buildDataplane(ir(sets, [polWith(port)], [endpoint("b", ["gnp/p"])]), N));
+    }
+  });
+
   it("runs with the same sets and ports share one compiled set", () => {
     const sets = [sel("s:a", ["198.18.3.1/32"]), sel("s:b", ["198.18.3.2/32"])];
     const deny: RuleIR = { action: "Deny", match: { protocol: 17, src: {}, dst: {} }, origin: { tier: "default", policy: "", direction: "ingress", index: 2 } };
