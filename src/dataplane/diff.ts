@@ -167,7 +167,7 @@ export function diffModels(from: DataplaneModel, to: DataplaneModel): DpOp[] {
   }
   ops.push(...deleted);
 
-  // Chains (the same record: nothing to compare).
+  // Chains (the same map: nothing to compare).
   if (from.chains !== to.chains) {
     const diffChain = (name: string, old: DpChain | undefined, c: DpChain) => {
       if (old === c) return;

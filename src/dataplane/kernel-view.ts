@@ -307,30 +307,17 @@ export class KernelViewer {
       const next = chains;
       chainsChanged = [...redo].filter((n) => next.get(n) !== prevOut.chains.get(n));
     } else {
-      const names = model.chains.keyList();
+      // The first model: every chain viewed, and the indexes made.
       const views: DpChain[] = [];
-      const next = new Map<string, { src: DpChain; view: DpChain }>();
-      model.chains.forEach((c, name) => {
-        const known = flipped ? this.chainViews.get(name) : undefined;
-        let view: DpChain;
-        if (known && known.src === c && (flipped!.size === 0 || !setRefs(c).some((s) => flipped!.has(s)))) view = known.view;
-        else view = viewChain(c, f);
-        views.push(view);
-        next.set(name, { src: c, view });
-      });
-      chains = ChunkedMap.fromSorted(names, views);
-      this.chainViews = next;
+      this.chainViews = new Map();
       this.chainsBySet = new Map();
-      model.chains.forEach((c, name) => this.indexChain(name, c, true));
-      if (prevOut) {
-        const changedNow: string[] = [];
-        const now = chains;
-        now.forEach((c, name) => {
-          if (c !== prevOut.chains.get(name)) changedNow.push(name);
-        });
-        for (const name of prevOut.chains.keys()) if (!now.has(name)) changedNow.push(name);
-        chainsChanged = changedNow;
-      }
+      model.chains.forEach((c, name) => {
+        const view = viewChain(c, f);
+        views.push(view);
+        this.chainViews.set(name, { src: c, view });
+        this.indexChain(name, c, true);
+      });
+      chains = ChunkedMap.fromSorted(model.chains.keyList(), views);
     }
     const out: DataplaneModel = { ...model, sets, chains };
     if (prevOut && viewChanged) recordChanges(out, prevOut, "sets", [...new Set(viewChanged)]);
