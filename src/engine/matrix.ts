@@ -119,8 +119,7 @@ function addressSignatures(ir: ClusterIR, addrs: Addr[], protocol: number, port:
   const mark = (k: string, id: string) => {
     for (const i of byKey.get(k) ?? []) member[i]!.push(id);
   };
-  for (const id of ir.sets.keyList()) {
-    const def = ir.sets.get(id)!;
+  for (const [id, def] of ir.sets) {
     if (def.kind === "selector") {
       for (const m of def.members) {
         const c = cachedCidr(m)!;
@@ -189,8 +188,7 @@ function addressClasses(ir: ClusterIR, addrs: Addr[], family: 4 | 6, protocol: n
       cls[i] = splitTo[c]!;
     }
   };
-  for (const id of ir.sets.keys()) {
-    const def = ir.sets.get(id)!;
+  for (const [id, def] of ir.sets) {
     const withPorts = def.kind === "named-port" || (def.kind === "service" && def.withPorts);
     feature++;
     if (!withPorts) add(space.setIndexes(id));
