@@ -87,8 +87,16 @@ export function matchExprs(m: DpMatch): NftExpr[] {
     }
     case "addr-set":
       return [match(m.negate ? "!=" : "==", addrField(m.family, m.side, m.prefix), `@${m.set}`)];
-    case "port":
-      return [match(m.negate ? "!=" : "==", payload("th", m.side === "src" ? "sport" : "dport"), anySet(m.ranges.map(portValue)))];
+    case "port": {
+      const values = m.ranges.map(portValue);
+      // One negated port is written as a one-port range: nft 1.0.6 merges compares of adjacent
+      // transport-header fields with the same operator into one load (payload_try_merge), so
+      // `th sport != 80 th dport != 443` would become `(sport . dport) != (80 . 443)` in the kernel,
+      // which lets sport 80 through whenever the dport differs. A range stays `range neq`; a
+      // one-element set would be simplified back to a value and merged.
+      const right = m.negate && values.length === 1 && typeof values[0] === "number" ? { range: [values[0], values[0]] } : anySet(values);
+      return [match(m.negate ? "!=" : "==", payload("th", m.side === "src" ? "sport" : "dport"), right)];
+    }
     case "concat-set":
       return [match(m.negate ? "!=" : "==", { concat: m.key.map((k) => keyExpr(k, m.family)) }, `@${m.set}`)];
     case "icmp": {

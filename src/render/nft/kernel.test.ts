@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDataplane, diffModels, kernelView } from "../../dataplane/index.js";
 import { arbCluster, type ArbSpec } from "../../dataplane/testdata/arbitrary.js";
 import { fixtureIR, NODE } from "../../dataplane/testdata/fixtures.js";
-import { nftApply, nftApplyText, nftListTable, nftListTableText } from "../../kernel/index.js";
+import { nft, nftApply, nftApplyText, nftListTable, nftListTableText } from "../../kernel/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../../netns/index.js";
 import { batchText, diffDigest, expectedDigest, parseListing, renderDeleteTable, renderFull, renderOps, renderText } from "./index.js";
 
@@ -80,6 +80,19 @@ describe.skipIf(!root)("nft renderer in a real kernel", () => {
     expect(text).toMatch(/ip6? [sd]addr & [0-9a-f.:]+ (==|!=) @cali[46]m/); // the fixture's network-set CIDRs
     await nftApplyText(batchText(renderFull(withList)), { netns: ns });
     expect(await nftListTableText("inet", "tortie", { netns: ns })).toBe(text);
+  });
+
+  it("negated source and destination ports stay two compares in the kernel, not one merged load", async () => {
+    const m = buildDataplane(fixtureIR(), NODE);
+    const name = "cali-test-notports";
+    const chain = { name, rules: [{ match: [{ kind: "port" as const, side: "src" as const, ranges: [{ first: 80, last: 80 }], negate: true }, { kind: "port" as const, side: "dst" as const, ranges: [{ first: 443, last: 443 }], negate: true }], verdict: { kind: "drop" as const } }] };
+    await nftApply(renderFull({ ...m, chains: m.chains.set(name, chain) }), { netns: ns });
+    // What the kernel holds, as nft decodes it: `th sport != 80 th dport != 443` written plainly
+    // would be one 4-byte load compared with 80 . 443 (payload_try_merge), which passes sport 80.
+    const dump = await nft(["--debug=netlink", "list", "chain", "inet", "tortie", name], { netns: ns });
+    expect(dump).toContain("[ payload load 2b @ transport header + 0 => reg 1 ]\n  [ range neq reg 1 0x00005000 0x00005000 ]");
+    expect(dump).toContain("[ payload load 2b @ transport header + 2 => reg 1 ]\n  [ range neq reg 1 0x0000bb01 0x0000bb01 ]");
+    expect(dump).not.toContain("payload load 4b @ transport header");
   });
 
   it("drift shows up in the digest: flushed table, extra rule, missing element", async () => {

@@ -43,6 +43,7 @@ describe("rule expressions", () => {
     ["mark clear uses the complement", { match: [], effects: [{ kind: "mark-clear", bits: 0x30000 }] }, 1, [/4294770687/]],
     ["interface prefix becomes a wildcard", { match: [{ kind: "iface", dir: "in", name: "cali", prefix: true }], verdict: { kind: "return" } }, 1, [/"cali\*"/]],
     ["port ranges and lists", { match: [{ kind: "port", side: "dst", ranges: [{ first: 80, last: 80 }, { first: 8000, last: 8080 }] }] }, 1, [/"set":\[80,\{"range":\[8000,8080\]\}\]/]],
+    ["one negated port is a one-port range (nft would merge two negated port compares into one)", { match: [{ kind: "port", side: "src", ranges: [{ first: 80, last: 80 }], negate: true }] }, 1, [/"op":"!=","left":\{"payload":\{"protocol":"th","field":"sport"\}\},"right":\{"range":\[80,80\]\}/]],
     ["negated icmp type/code is a concatenation", { match: [{ kind: "icmp", family: 6, type: 128, code: 0, negate: true }] }, 1, [/"op":"!=","left":\{"concat"/, /"right":58/]],
   ];
   for (const [name, rule, n, res] of cases) {
