@@ -153,15 +153,21 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
     );
   });
 
-  it("element-only deltas go to the kernel through the netlink relay, the rest through nft", async () => {
+  it("deltas go to the kernel through the netlink relay (element changes alone, or with rules too), the rest through nft", async () => {
     const withClient = (extra: string[], noHost = false) =>
       fixtureModel((ir) => {
         ir.sets.get(SET_CLIENT)!.members = [...(ir.sets.get(SET_CLIENT)!.members as string[]), ...extra];
         if (noHost) ir.endpoints.pop();
       });
     const seq = [withClient([]), withClient(["198.18.2.11/32"]), withClient(["198.18.2.12/32", "fd00:198:0:2::12/128"]), withClient([]), withClient([], true), withClient(["198.18.2.13/32"], true)];
-    for (const netlinkElements of [true, false]) {
-      const k = new NftKernel({ netns: ns, netlinkElements });
+    const expected: Array<[{ netlinkElements?: boolean; netlinkRules?: boolean }, string[]]> = [
+      // Dropping the host endpoint deletes chains and maps: nft, unless rules go by netlink too.
+      [{ netlinkRules: false }, ["session", "relay", "relay", "relay", "session", "relay"]],
+      [{}, ["session", "relay", "relay", "relay", "relay", "relay"]],
+      [{ netlinkElements: false }, ["session", "session", "session", "session", "session", "session"]],
+    ];
+    for (const [opts, want] of expected) {
+      const k = new NftKernel({ netns: ns, ...opts });
       const applier = new Applier(k, { sleep: async () => {}, retry: { maxAttempts: 1 } });
       try {
         await k.apply(nft.renderDeleteTable());
@@ -175,7 +181,7 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
         // The digest compares every set's and map's elements with the model's.
         // The (small) full load goes through the session; member changes are elements only;
         // dropping the host endpoint deletes chains and maps; a member added after it is elements.
-        expect(paths, `netlinkElements ${netlinkElements}`).toEqual(netlinkElements ? ["session", "relay", "relay", "relay", "session", "relay"] : ["session", "session", "session", "session", "session", "session"]);
+        expect(paths, JSON.stringify(opts)).toEqual(want);
       } finally {
         await k.close();
       }
@@ -194,7 +200,8 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
   });
 
   it("applies a batch one-shot when the session cannot write its batch file, and uses the session again after", async () => {
-    const k = new NftKernel({ netns: ns });
+    // Rule deltas through nft: what is tested here is the session.
+    const k = new NftKernel({ netns: ns, netlinkRules: false });
     const [a, b] = [fixtureModel(), fixtureModel((ir) => (ir.endpoints = ir.endpoints.slice(1)))];
     try {
       await k.apply(nft.renderFull(a));
@@ -222,7 +229,7 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
     const delta = nft.renderOps(diffModels(a, b), b, a);
     const max = nft.batchText(delta).length;
     expect(nft.batchText(full).length).toBeGreaterThan(max);
-    const k = new NftKernel({ netns: ns, sessionMaxBytes: max });
+    const k = new NftKernel({ netns: ns, sessionMaxBytes: max, netlinkRules: false });
     try {
       await k.apply(full);
       expect(k.sessionStats).toBeUndefined();

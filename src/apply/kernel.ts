@@ -3,7 +3,7 @@
  * talks to the real nft binary (optionally inside a network namespace); FakeKernel (fake-kernel.ts)
  * interprets the same JSON batches in memory with the same all-or-nothing behaviour.
  */
-import { encodeElementBatch, NftSession, RelayPath, SessionUnavailableError, SetShapes, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
+import { encodeChainQuery, encodeNftBatch, NftSession, parseChainHandles, RelayPath, renamedChains, SessionUnavailableError, SetShapes, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
 import { nft as nftRender } from "../render/index.js";
 
 export interface Kernel {
@@ -33,6 +33,12 @@ export interface NftKernelOptions extends NftOptions {
    * transaction. Off, or when the relay is not built or cannot run, nft applies them. Default on.
    */
   netlinkElements?: boolean;
+  /**
+   * Batches of rules, chains and sets too — what a policy change sends — go as netlink messages
+   * (src/kernel/nft-rules.ts), encoded as nft would; a batch with anything the encoder does not
+   * reproduce exactly goes to nft. Needs netlinkElements. Default on.
+   */
+  netlinkRules?: boolean;
   /** The relay binary (tests). */
   relayBinary?: string;
 }
@@ -66,13 +72,34 @@ export class NftKernel implements Kernel {
     if (this.shapes.size > 0) this.relay.warm();
   }
 
-  /** Element-only batches through the relay; false when nft must apply the batch. */
-  private applyByNetlink(batch: unknown): Promise<boolean> {
-    if (this.shapes.size === 0) return Promise.resolve(false);
-    return this.relay.send(
-      (seq) => encodeElementBatch(batch, this.shapes, seq),
+  /** Why the last batch nft applied was not sent as netlink messages (diagnostics, tests). */
+  lastNetlinkRefusal: string | undefined;
+
+  /** Batches through the relay; false when nft must apply the batch (nothing was sent). */
+  private async applyByNetlink(batch: unknown): Promise<boolean> {
+    // Until a batch through nft or a listing has shown our sets, the table may not even exist.
+    if (this.shapes.size === 0) return false;
+    const withRules = this.opts.netlinkRules !== false;
+    let chainHandles = new Map<string, bigint>();
+    const renamed = withRules ? renamedChains(batch) : [];
+    if (renamed.length > 0) {
+      // The kernel renames a chain by handle; nft looks it up in its cache, we ask for it.
+      const answer = await this.relay.query((seq) => encodeChainQuery(this.target.table, this.target.family, renamed, seq));
+      if (!answer) return false;
+      chainHandles = parseChainHandles(answer);
+    }
+    let refusal: string | undefined;
+    const sent = await this.relay.send(
+      (seq) => {
+        const r = encodeNftBatch(batch, this.shapes, seq, withRules ? { chainHandles } : undefined);
+        if (typeof r === "string") refusal = r;
+        return r;
+      },
       () => this.shapes.clear(),
     );
+    if (sent) this.shapes.learnBatch(batch);
+    else this.lastNetlinkRefusal = refusal ?? this.relay.unavailable;
+    return sent;
   }
 
   private async applyByNft(batch: unknown): Promise<void> {

@@ -15,6 +15,7 @@ import type { KernelErrorCode } from "./errors.js";
 // linux/netlink.h
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_CREATE = 0x400;
+export const NLM_F_APPEND = 0x800;
 const NLMSG_ERROR = 2;
 const NLA_F_NESTED = 0x8000;
 export const NLA_F_NET_BYTEORDER = 0x4000;

@@ -74,8 +74,9 @@ export class NfnlRelay {
     return first;
   }
 
-  /** Sends one encoded batch; resolves when the kernel committed it, throws KernelError otherwise. */
-  send(batch: EncodedBatch): Promise<void> {
+  /** Sends one encoded batch; resolves with the kernel's answer (every message it sent back) when
+   *  no message failed, throws KernelError otherwise. */
+  send(batch: EncodedBatch): Promise<Buffer> {
     const p = this.queue.then(() => this.run(batch));
     this.queue = p.catch(() => undefined);
     return p;
@@ -133,7 +134,7 @@ export class NfnlRelay {
     return c;
   }
 
-  private async run(batch: EncodedBatch): Promise<void> {
+  private async run(batch: EncodedBatch): Promise<Buffer> {
     const c = await this.ready();
     this.calls++;
     const bytes = await this.exchange(c, batch, this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
@@ -146,6 +147,7 @@ export class NfnlRelay {
       throw new KernelError(first.code, text, ["nfnl-relay"], null, failures.map((x) => `${x.what}: ${describe(x.errno).text}`).join("\n"));
     }
     if (!answered) throw new KernelError("FAILED", "nfnl relay: the kernel's answer ended early", ["nfnl-relay"]);
+    return bytes;
   }
 
   private start(binary: string): Child {
@@ -272,6 +274,22 @@ export class RelayPath {
     }
     this.batches++;
     return true;
+  }
+
+  /**
+   * Sends a request that changes nothing (a query) and returns the kernel's answer; undefined when
+   * the path is off, the relay cannot run, or the kernel refused the request.
+   */
+  async query(encode: (firstSeq: number) => EncodedBatch | string): Promise<Buffer | undefined> {
+    if (!this.enabled || this.relay?.unavailable) return undefined;
+    const relay = this.get();
+    const encoded = encode(relay.nextSeq());
+    if (typeof encoded === "string") return undefined;
+    try {
+      return await relay.send(encoded);
+    } catch {
+      return undefined;
+    }
   }
 
   get stats(): { batches: number; starts: number; pid: number | undefined; unavailable: string | undefined } {

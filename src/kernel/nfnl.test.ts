@@ -63,7 +63,7 @@ describe("encodeElementBatch", () => {
 
   it("leaves to nft what it does not encode", () => {
     const refused: Array<[unknown, RegExp]> = [
-      [{ nftables: [{ add: { chain: { family: "inet", table: "t", name: "c" } } }] }, /elements/],
+      [{ nftables: [{ add: { chain: { family: "inet", table: "t", name: "c" } } }] }, /add chain/], // rules and chains: encodeNftBatch's option
       [{ nftables: [{ flush: { set: { family: "inet", table: "t", name: "a4" } } }] }, /flush/],
       [el("add", "iv", ["10.0.0.0"]), /unknown layout/], // interval sets are not learned
       [el("add", "x", ["10.0.0.1"], "other"), /another table/],

@@ -18,19 +18,47 @@
  * ifname IFNAMSIZ bytes padded with NULs; in a concatenation every field is padded to 4 bytes.
  * Netlink framing, answers and errors: netlink.ts.
  */
-import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_RELAY_BATCH_BYTES, message, nested, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
+import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_RELAY_BATCH_BYTES, message, nested, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
+import { linearizeRule, namedSetAttrs, ruleComment, u32be, u64be } from "./nft-rules.js";
 
 // linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h
 const NLMSG_MIN_TYPE = 0x10;
 const NFNL_MSG_BATCH_BEGIN = NLMSG_MIN_TYPE;
 const NFNL_MSG_BATCH_END = NLMSG_MIN_TYPE + 1;
 const NFNL_SUBSYS_NFTABLES = 10;
+const NFT_MSG_NEWCHAIN = 3;
+const NFT_MSG_GETCHAIN = 4;
+const NFT_MSG_DELCHAIN = 5;
+const NFT_MSG_NEWRULE = 6;
+const NFT_MSG_DELRULE = 8;
+const NFT_MSG_NEWSET = 9;
+const NFT_MSG_DELSET = 11;
 const NFT_MSG_NEWSETELEM = 12;
 const NFT_MSG_DELSETELEM = 14;
 const NFT_MSG_GETGEN = 16;
+const NFTA_CHAIN_TABLE = 1;
+const NFTA_CHAIN_HANDLE = 2;
+const NFTA_CHAIN_NAME = 3;
+const NFTA_RULE_CHAIN = 2;
+const NFTA_RULE_HANDLE = 3;
+const NFTA_RULE_EXPRESSIONS = 4;
+const NFTA_RULE_USERDATA = 7;
+const NFTA_SET_NAME = 2;
+const NFTA_SET_FLAGS = 3;
+const NFTA_SET_KEY_TYPE = 4;
+const NFTA_SET_KEY_LEN = 5;
+const NFTA_SET_DESC = 9;
+const NFTA_SET_DESC_SIZE = 1;
+const NFTA_SET_ID = 10;
+const NFTA_SET_USERDATA = 13;
 const NFTA_SET_ELEM_LIST_TABLE = 1;
 const NFTA_SET_ELEM_LIST_SET = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
+const NFTA_SET_ELEM_LIST_SET_ID = 4;
+/** The name nft gives an anonymous set; the kernel puts a free number in place of %d. */
+const ANON_SET_NAME = "__set%d";
+/** NFT_SET_MAXNAMELEN - 1. */
+const SET_NAME_MAX = 255;
 const NFTA_LIST_ELEM = 1;
 const NFTA_SET_ELEM_KEY = 1;
 const NFTA_SET_ELEM_DATA = 2;
@@ -145,6 +173,71 @@ const ELEMENTS_PER_MESSAGE_BYTES = 60_000;
  * returns why it cannot (then nft applies it).
  */
 export function encodeElementBatch(batch: unknown, shapes: SetShapes, firstSeq: number): EncodedBatch | string {
+  return encodeNftBatch(batch, shapes, firstSeq);
+}
+
+/** What a batch with rules and chains needs besides the set layouts. */
+export interface RuleBatchOptions {
+  /** Kernel handles of the chains the batch renames (the kernel renames by handle). */
+  chainHandles: ReadonlyMap<string, bigint>;
+}
+
+/** The chains a batch renames (their handles must be looked up first: encodeChainQuery). */
+export function renamedChains(batch: unknown): string[] {
+  const out: string[] = [];
+  for (const cmd of commandsOf(batch)) {
+    const r = cmd.rename;
+    if (isObject(r) && isObject(r.chain) && typeof r.chain.name === "string") out.push(r.chain.name);
+  }
+  return out;
+}
+
+/** GETCHAIN requests for `names`; the answer is read by parseChainHandles. */
+export function encodeChainQuery(table: string, familyName: string, names: string[], firstSeq: number): EncodedBatch | string {
+  const family = FAMILIES[familyName];
+  if (family === undefined) return `family ${familyName}`;
+  const describe = new Map<number, string>();
+  const sends: Buffer[] = [];
+  let seq = firstSeq;
+  for (const name of names) {
+    describe.set(seq, `get chain ${familyName} ${table} ${name}`);
+    sends.push(message((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN, NLM_F_REQUEST, seq++, family, 0, [attr(NFTA_CHAIN_TABLE, cString(table)), attr(NFTA_CHAIN_NAME, cString(name))]));
+  }
+  if (sends.length === 0) return "no chains";
+  return { sends: [Buffer.concat(sends)], terminator: seq - 1, describe };
+}
+
+/** Chain name → handle, from the kernel's answers to encodeChainQuery. */
+export function parseChainHandles(bytes: Buffer): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (let off = 0; off + 20 <= bytes.length; ) {
+    const len = bytes.readUInt32LE(off);
+    if (len < 20 || off + len > bytes.length) break;
+    if (bytes.readUInt16LE(off + 4) === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN)) {
+      let name: string | undefined;
+      let handle: bigint | undefined;
+      for (let a = off + 20; a + 4 <= off + len; ) {
+        const alen = bytes.readUInt16LE(a);
+        const type = bytes.readUInt16LE(a + 2) & 0x3fff;
+        if (alen < 4) break;
+        if (type === NFTA_CHAIN_NAME) name = bytes.subarray(a + 4, a + alen).toString("utf8").replace(/\0+$/, "");
+        if (type === NFTA_CHAIN_HANDLE && alen === 12) handle = bytes.readBigUInt64BE(a + 4);
+        a += pad4(alen);
+      }
+      if (name !== undefined && handle !== undefined) out.set(name, handle);
+    }
+    off += pad4(len);
+  }
+  return out;
+}
+
+/**
+ * Encodes a batch as the netlink messages nft would send, or returns why it cannot (then nft
+ * applies it). Without `rules`, only element additions and deletions of known sets; with it, also
+ * named sets (by type, no flags), chains without a hook, rules (nft-rules.ts), flushes, renames,
+ * and deletions of rules by handle, chains, sets and maps — everything a policy change sends.
+ */
+export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: number, rules?: RuleBatchOptions): EncodedBatch | string {
   const cmds = commandsOf(batch);
   if (cmds.length === 0) return "empty batch";
   const family = FAMILIES[shapes.family];
@@ -152,31 +245,102 @@ export function encodeElementBatch(batch: unknown, shapes: SetShapes, firstSeq: 
   const messages: Buffer[] = [];
   const describe = new Map<number, string>();
   let seq = firstSeq;
+  const push = (type: number, flags: number, what: string, attrs: Buffer[]) => {
+    describe.set(seq, what);
+    messages.push(message((NFNL_SUBSYS_NFTABLES << 8) | type, NLM_F_REQUEST | flags, seq++, family, 0, attrs));
+  };
+  const table = attr(NFTA_SET_ELEM_LIST_TABLE, cString(shapes.table)); // NFTA_*_TABLE is 1 for every object
+  // Sets this batch creates: their layouts (for their elements) and ids.
+  const created = new Map<string, { shape: SetShape; id: number }>();
+  let nextId = 1;
+  const ids = { next: () => nextId++ };
+  const shapeOfSet = (name: string) => created.get(name)?.shape ?? shapes.get(name);
   messages.push(message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq++, 0, NFNL_SUBSYS_NFTABLES, []));
   for (const cmd of cmds) {
     const verbs = Object.keys(cmd);
     if (verbs.length !== 1) return "command with several verbs";
     const verb = verbs[0]!;
-    if (verb !== "add" && verb !== "delete") return `${verb} command`;
     const body = cmd[verb];
-    if (!isObject(body) || Object.keys(body).length !== 1 || !isObject(body.element)) return `${verb} of something other than elements`;
-    const el = body.element;
-    if (el.family !== shapes.family || el.table !== shapes.table || typeof el.name !== "string" || !Array.isArray(el.elem)) return "element command of another table";
-    const shape = shapes.get(el.name);
-    if (!shape) return `set ${el.name} of unknown layout`;
-    const encoded: Buffer[] = [];
-    for (const e of el.elem) {
-      const one = encodeElement(e, shape, verb === "add");
-      if (typeof one === "string") return `${el.name}: ${one}`;
-      encoded.push(one);
+    if (!isObject(body) || Object.keys(body).length !== 1) return `${verb} command`;
+    const kind = Object.keys(body)[0]!;
+    const o = body[kind];
+    if (!isObject(o)) return `${verb} ${kind}`;
+    const tableName = kind === "table" ? o.name : o.table;
+    if (o.family !== shapes.family || tableName !== shapes.table) return `${verb} ${kind} of another table`;
+    const what = `${verb} ${kind} ${shapes.family} ${shapes.table} ${String(o.name ?? o.chain ?? "")}`;
+    if (kind === "element" && (verb === "add" || verb === "delete")) {
+      if (typeof o.name !== "string" || !Array.isArray(o.elem)) return "element command without a set and elements";
+      const shape = shapeOfSet(o.name);
+      if (!shape) return `set ${o.name} of unknown layout`;
+      const r = pushElements(verb, o.name, o.elem, shape, created.get(o.name)?.id);
+      if (r) return r;
+      continue;
     }
-    for (const chunk of chunksBySize(encoded, ELEMENTS_PER_MESSAGE_BYTES)) {
-      const type = (NFNL_SUBSYS_NFTABLES << 8) | (verb === "add" ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
-      // nft's `add element` is NLM_F_CREATE without NLM_F_EXCL: an element already there is no error.
-      const flags = NLM_F_REQUEST | (verb === "add" ? NLM_F_CREATE : 0);
-      describe.set(seq, `${verb} element ${shapes.family} ${shapes.table} ${el.name}`);
-      messages.push(message(type, flags, seq++, family, 0, [attr(NFTA_SET_ELEM_LIST_TABLE, cString(shapes.table)), attr(NFTA_SET_ELEM_LIST_SET, cString(el.name)), nested(NFTA_SET_ELEM_LIST_ELEMENTS, chunk)]));
+    if (!rules) return `${verb} ${kind}`;
+    if (verb === "add" && kind === "set") {
+      if (typeof o.name !== "string" || Buffer.byteLength(o.name) > SET_NAME_MAX) return "set name";
+      for (const k of Object.keys(o)) if (!["family", "table", "name", "type", "elem"].includes(k)) return `set with ${k}`;
+      const shape = shapeOf("set", o);
+      if (!shape || created.has(o.name) || shapes.get(o.name)) return `set ${o.name}: a layout or name not encoded here`;
+      const fields = shape.fields;
+      if (fields.some((f) => f === "ifname")) return "a set of interface names";
+      const id = ids.next();
+      const a = namedSetAttrs(fields as Array<"ipv4_addr" | "ipv6_addr" | "inet_proto" | "inet_service">);
+      push(NFT_MSG_NEWSET, NLM_F_CREATE, what, [table, attr(NFTA_SET_NAME, cString(o.name)), attr(NFTA_SET_FLAGS, u32be(0)), attr(NFTA_SET_KEY_TYPE, u32be(a.keyType)), attr(NFTA_SET_KEY_LEN, u32be(a.keyLen)), attr(NFTA_SET_ID, u32be(id)), attr(NFTA_SET_USERDATA, a.userdata)]);
+      created.set(o.name, { shape, id });
+      if (Array.isArray(o.elem) && o.elem.length > 0) {
+        const r = pushElements("add", o.name, o.elem, shape, id);
+        if (r) return r;
+      }
+      continue;
     }
+    if (kind === "chain") {
+      if (typeof o.name !== "string" || o.name.length === 0 || Buffer.byteLength(o.name) > CHAIN_NAME_MAX) return "chain name";
+      const name = attr(NFTA_CHAIN_NAME, cString(o.name));
+      if (verb === "add") {
+        if (Object.keys(o).some((k) => !["family", "table", "name"].includes(k))) return "a base chain";
+        push(NFT_MSG_NEWCHAIN, NLM_F_CREATE, what, [table, name]);
+      } else if (verb === "flush") push(NFT_MSG_DELRULE, 0, what, [table, attr(NFTA_RULE_CHAIN, cString(o.name))]);
+      else if (verb === "delete") push(NFT_MSG_DELCHAIN, 0, what, [table, name]);
+      else if (verb === "rename") {
+        const handle = rules.chainHandles.get(o.name);
+        if (handle === undefined) return `rename of chain ${o.name}, whose handle is not known`;
+        if (typeof o.newname !== "string" || o.newname.length === 0 || Buffer.byteLength(o.newname) > CHAIN_NAME_MAX) return "new chain name";
+        push(NFT_MSG_NEWCHAIN, 0, `${what} to ${o.newname}`, [table, attr(NFTA_CHAIN_HANDLE, u64be(handle)), attr(NFTA_CHAIN_NAME, cString(o.newname))]);
+      } else return `${verb} chain`;
+      continue;
+    }
+    if (kind === "rule") {
+      if (typeof o.chain !== "string" || o.chain.length === 0) return "rule without a chain";
+      const chain = attr(NFTA_RULE_CHAIN, cString(o.chain));
+      if (verb === "delete") {
+        if (!Number.isSafeInteger(o.handle) || (o.handle as number) <= 0) return "rule delete without a handle";
+        push(NFT_MSG_DELRULE, 0, `${what} handle ${String(o.handle)}`, [table, chain, attr(NFTA_RULE_HANDLE, u64be(BigInt(o.handle as number)))]);
+        continue;
+      }
+      if (verb !== "add" && verb !== "insert") return `${verb} rule`;
+      for (const k of Object.keys(o)) if (!["family", "table", "chain", "comment", "expr"].includes(k)) return `rule with ${k}`;
+      const lin = linearizeRule(o.expr, ids);
+      if (typeof lin === "string") return `rule in ${o.chain}: ${lin}`;
+      for (const s of lin.sets) {
+        push(NFT_MSG_NEWSET, NLM_F_CREATE, `${what}: anonymous set`, [table, attr(NFTA_SET_NAME, cString(ANON_SET_NAME)), attr(NFTA_SET_FLAGS, u32be(s.flags)), attr(NFTA_SET_KEY_TYPE, u32be(s.keyType)), attr(NFTA_SET_KEY_LEN, u32be(s.keyLen)), attr(NFTA_SET_ID, u32be(s.id)), nested(NFTA_SET_DESC, [attr(NFTA_SET_DESC_SIZE, u32be(s.size))]), attr(NFTA_SET_USERDATA, s.userdata)]);
+        push(NFT_MSG_NEWSETELEM, NLM_F_CREATE, `${what}: anonymous set elements`, [table, attr(NFTA_SET_ELEM_LIST_SET, cString(ANON_SET_NAME)), attr(NFTA_SET_ELEM_LIST_SET_ID, u32be(s.id)), nested(NFTA_SET_ELEM_LIST_ELEMENTS, s.elements)]);
+      }
+      const attrs = [table, chain, nested(NFTA_RULE_EXPRESSIONS, lin.exprs)];
+      if (o.comment !== undefined) {
+        const ud = typeof o.comment === "string" ? ruleComment(o.comment) : "comment is not a string";
+        if (typeof ud === "string") return ud;
+        attrs.push(attr(NFTA_RULE_USERDATA, ud));
+      }
+      push(NFT_MSG_NEWRULE, NLM_F_CREATE | (verb === "add" ? NLM_F_APPEND : 0), what, attrs);
+      continue;
+    }
+    if ((kind === "set" || kind === "map") && verb === "delete") {
+      if (typeof o.name !== "string") return `${kind} name`;
+      push(NFT_MSG_DELSET, 0, what, [table, attr(NFTA_SET_NAME, cString(o.name))]);
+      continue;
+    }
+    return `${verb} ${kind}`;
   }
   messages.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq++, 0, NFNL_SUBSYS_NFTABLES, []));
   const terminator = seq;
@@ -186,6 +350,23 @@ export function encodeElementBatch(batch: unknown, shapes: SetShapes, firstSeq: 
   describe.set(terminator, "get ruleset generation");
   const getgen = message((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST, terminator, 0, 0, []);
   return { sends: [Buffer.concat(messages), getgen], terminator, describe };
+
+  function pushElements(verb: "add" | "delete", name: string, elems: unknown[], shape: SetShape, setId: number | undefined): string | undefined {
+    const encoded: Buffer[] = [];
+    for (const e of elems) {
+      const one = encodeElement(e, shape, verb === "add");
+      if (typeof one === "string") return `${name}: ${one}`;
+      encoded.push(one);
+    }
+    for (const chunk of chunksBySize(encoded, ELEMENTS_PER_MESSAGE_BYTES)) {
+      // nft's `add element` is NLM_F_CREATE without NLM_F_EXCL: an element already there is no error.
+      const attrs = [table, attr(NFTA_SET_ELEM_LIST_SET, cString(name))];
+      if (setId !== undefined) attrs.push(attr(NFTA_SET_ELEM_LIST_SET_ID, u32be(setId)));
+      attrs.push(nested(NFTA_SET_ELEM_LIST_ELEMENTS, chunk));
+      push(verb === "add" ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, verb === "add" ? NLM_F_CREATE : 0, `${verb} element ${shapes.family} ${shapes.table} ${name}`, attrs);
+    }
+    return undefined;
+  }
 }
 
 function encodeElement(e: unknown, shape: SetShape, withData: boolean): Buffer | string {
