@@ -31,9 +31,11 @@
  * The kernel test (nft-rules.test.ts) applies the same batches to twin tables, one through nft and
  * one through this file, and compares what the kernel holds, user data included.
  *
- * Protocol dependencies: nft inserts `meta nfproto`/`meta l4proto` matches before a header field
- * whose protocol the rule has not established. tortie's rules always establish them; a rule that
- * does not is refused rather than guessed at.
+ * Protocol dependencies: nft inserts `meta nfproto ipv4|ipv6` before the first address field of
+ * a rule that has not established its family (compiled rules look up `ip saddr . meta l4proto .
+ * th dport` alone), and so does this file; the transport header needs none. An address of the
+ * other family, and ICMP fields without their family and protocol stated, are refused (tortie's
+ * rules never have them).
  */
 import { attr, cString, ipv4Bytes, ipv6Bytes, nested } from "./netlink.js";
 
@@ -243,10 +245,10 @@ const PAYLOAD: Readonly<Record<string, Readonly<Record<string, { base: number; o
   },
 };
 /** What a header field needs established first: the network family, and for ICMP its protocol. */
-const NEEDS: Readonly<Record<string, { nfproto?: number; l4proto?: number | "any" }>> = {
+const NEEDS: Readonly<Record<string, { nfproto?: number; l4proto?: number }>> = {
   ip: { nfproto: 2 },
   ip6: { nfproto: 10 },
-  th: { l4proto: "any" },
+  th: {},
   icmp: { nfproto: 2, l4proto: 1 },
   icmpv6: { nfproto: 10, l4proto: 58 },
 };
@@ -549,12 +551,19 @@ export function linearizeRule(exprJson: unknown, ids: IdSource): LinearRule | st
       if (r) return r;
       continue;
     }
-    // Protocol context: what earlier matches established (nft's dependency tracking).
+    // Protocol context: what earlier matches established (nft's dependency tracking). nft puts
+    // `meta nfproto ipv4|ipv6` before the first address field of a rule that has not said its
+    // family; the transport header (th) needs nothing. ICMP's dependencies are not reproduced:
+    // tortie's ICMP rules state both.
     for (const p of s.left.kind === "concat" ? s.left.parts : [s.left]) {
       if (p.kind !== "payload") continue;
       const needs = NEEDS[p.protocol]!;
-      if (needs.nfproto !== undefined && nfproto !== needs.nfproto) return `${p.protocol} field without its network family established`;
-      if (needs.l4proto === "any" ? l4proto === undefined : needs.l4proto !== undefined && l4proto !== needs.l4proto) return `${p.protocol} field without its protocol established`;
+      if (needs.nfproto !== undefined && nfproto === undefined && needs.l4proto === undefined) {
+        out.exprs.push(metaLoad(META.nfproto!.key, NFT_REG_1), cmp(NFT_REG_1, NFT_CMP.eq, Buffer.from([needs.nfproto])));
+        nfproto = needs.nfproto;
+      }
+      if (needs.nfproto !== undefined && nfproto !== needs.nfproto) return `${p.protocol} field ${nfproto === undefined ? "without its network family established" : "in a rule of the other family"}`;
+      if (needs.l4proto !== undefined && l4proto !== needs.l4proto) return `${p.protocol} field without its protocol established`;
     }
     const r = linearizeMatch(s, ids, out);
     if (r) return r;
