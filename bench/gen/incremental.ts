@@ -33,6 +33,8 @@ interface Args {
   /** Pod adds also applied to the iptables+ipset backend. */
   iptUpdates?: number;
   kernel: boolean;
+  /** nft rule changes as netlink messages (NftKernel netlinkRules; default on): off to compare. */
+  netlinkRules?: boolean;
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -130,7 +132,7 @@ async function main(a: Args): Promise<Record<string, unknown>> {
       const ns = uniqueName("tbi");
       namespaces.push(ns);
       await createNamespace(ns);
-      applier = new Applier(new NftKernel({ netns: ns, timeoutMs: 300_000 }), { backend: nftBackend(), retry: { maxAttempts: 1 } });
+      applier = new Applier(new NftKernel({ netns: ns, timeoutMs: 300_000, ...(a.netlinkRules === false ? { netlinkRules: false } : {}) }), { backend: nftBackend(), retry: { maxAttempts: 1 } });
       t = now();
       await applier.apply(model);
       out.coldLoadNftMs = now() - t;

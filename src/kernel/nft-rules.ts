@@ -667,6 +667,12 @@ function linearizeMatch(s: Match, ids: IdSource, out: LinearRule): string | unde
   }
   if (op === "in") return `operator in on ${left.kind}`;
   const negate = op === "!=";
+  if (right instanceof Buffer) {
+    // Merged header compares (mergePayloads): the value is already bytes.
+    load(left, out);
+    out.exprs.push(cmp(NFT_REG_1, negate ? NFT_CMP.neq : NFT_CMP.eq, right));
+    return undefined;
+  }
   if (typeof right === "string" && right.startsWith("@")) {
     if (left.kind === "mark") return "a set lookup of the mark";
     load(left, out);
@@ -710,7 +716,7 @@ function linearizeMatch(s: Match, ids: IdSource, out: LinearRule): string | unde
     }
     return undefined;
   }
-  const v = right instanceof Buffer ? right : left.field.value(right);
+  const v = left.field.value(right);
   if (typeof v === "string") return v;
   load(left, out);
   out.exprs.push(cmp(NFT_REG_1, negate ? NFT_CMP.neq : NFT_CMP.eq, v));
