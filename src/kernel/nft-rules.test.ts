@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Applier, nftBackend, NftKernel } from "../apply/index.js";
 import { buildDataplane, type DpRule } from "../dataplane/index.js";
-import { arbCluster, type ArbSpec } from "../dataplane/testdata/arbitrary.js";
+import { arbCluster, THREE_POD_SPEC } from "../dataplane/testdata/arbitrary.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { nft as nftRender } from "../render/index.js";
 import { nft, nftApply } from "./nft.js";
@@ -366,21 +366,13 @@ describe.skipIf(!root)("rules through netlink against nft (real kernel, twin nam
     expect(await listings(nsNl)).toEqual(before);
   });
 
-  const spec: ArbSpec = {
-    pods: [
-      { name: "a", iface: "cali5e1c4d6c68c", v4: "198.18.1.10", v6: "fd00:198:0:1::10", node: "n1" },
-      { name: "b", iface: "cali2f5353dd8c5", v4: "198.18.1.11", v6: "fd00:198:0:1::11", node: "n1" },
-      { name: "c", iface: "cali3754a2f57f6", v4: "198.18.1.12", v6: "fd00:198:0:1::12", node: "n2" },
-    ],
-    externalNets: ["198.19.0.0/16", "198.19.4.0/24", "fd00:198:99::/64"],
-  };
 
   it("random cluster changes: the Applier through netlink and through nft converge to identical tables", async () => {
     let viaNetlink = 0;
     let changes = 0;
     const refusals = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(fc.array(arbCluster(spec), { minLength: 2, maxLength: 4 }), async (irs) => {
+      fc.asyncProperty(fc.array(arbCluster(THREE_POD_SPEC), { minLength: 2, maxLength: 4 }), async (irs) => {
         const withNft = new NftKernel({ netns: nsNft, netlinkRules: false, netlinkElements: false });
         const withNetlink = new NftKernel({ netns: nsNl });
         const appliers = [new Applier(withNft, { backend: nftBackend(), retry: { maxAttempts: 1 } }), new Applier(withNetlink, { backend: nftBackend(), retry: { maxAttempts: 1 } })];

@@ -98,6 +98,16 @@ export interface ArbCluster {
 }
 
 /** A random cluster: 1–2 tiers, 1–4 policies with 0–4 rules per direction, random labels. */
+/** Three pods of the netns test topology on node n1, and external nets of two lengths. */
+export const THREE_POD_SPEC: ArbSpec = {
+  pods: [
+    { name: "a", iface: "cali5e1c4d6c68c", v4: "198.18.1.10", v6: "fd00:198:0:1::10", node: "n1" },
+    { name: "b", iface: "cali2f5353dd8c5", v4: "198.18.1.11", v6: "fd00:198:0:1::11", node: "n1" },
+    { name: "c", iface: "cali3754a2f57f6", v4: "198.18.1.12", v6: "fd00:198:0:1::12", node: "n1" },
+  ],
+  externalNets: ["198.19.0.0/16", "198.19.4.0/24", "fd00:198:99::/64"],
+};
+
 export function arbCluster(spec: ArbSpec): fc.Arbitrary<ClusterIR> {
   const setIds = ROLES.map((r) => `s:role-${r}`);
   const arbPolicy = fc.record({

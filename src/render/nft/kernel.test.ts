@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDataplane, diffModels, kernelView } from "../../dataplane/index.js";
-import { arbCluster, type ArbSpec } from "../../dataplane/testdata/arbitrary.js";
+import { arbCluster, THREE_POD_SPEC } from "../../dataplane/testdata/arbitrary.js";
 import { fixtureIR, NODE } from "../../dataplane/testdata/fixtures.js";
 import { nft, nftApply, nftApplyText, nftListTable, nftListTableText } from "../../kernel/index.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../../netns/index.js";
@@ -15,14 +15,6 @@ import { batchText, diffDigest, expectedDigest, parseListing, renderDeleteTable,
 const root = canUseNetns();
 const ns = uniqueName("rnd");
 
-const spec: ArbSpec = {
-  pods: [
-    { name: "a", iface: "cali5e1c4d6c68c", v4: "198.18.1.10", v6: "fd00:198:0:1::10", node: "n1" },
-    { name: "b", iface: "cali2f5353dd8c5", v4: "198.18.1.11", v6: "fd00:198:0:1::11", node: "n1" },
-    { name: "c", iface: "cali3754a2f57f6", v4: "198.18.1.12", v6: "fd00:198:0:1::12", node: "n1" },
-  ],
-  externalNets: ["198.19.0.0/16", "198.19.4.0/24", "fd00:198:99::/64"],
-};
 
 async function actualDigest() {
   return parseListing(await nftListTable("inet", "tortie", { netns: ns }));
@@ -110,7 +102,7 @@ describe.skipIf(!root)("nft renderer in a real kernel", () => {
 
   it("random clusters load, and a delta to another random cluster converges to its full load", async () => {
     await fc.assert(
-      fc.asyncProperty(arbCluster(spec), arbCluster(spec), fc.boolean(), async (ir1, ir2, compile) => {
+      fc.asyncProperty(arbCluster(THREE_POD_SPEC), arbCluster(THREE_POD_SPEC), fc.boolean(), async (ir1, ir2, compile) => {
         const a = buildDataplane(ir1, "n1", { config: { compileAllowRuns: compile } });
         const b = buildDataplane(ir2, "n1", { config: { compileAllowRuns: compile } });
         await nftApply(renderFull(a), { netns: ns });
