@@ -126,13 +126,13 @@ export class Agent {
       onEvent: (e) => {
         switch (e.kind) {
           case "applied": {
-            this.log.debug({ mode: e.mode, ops: e.ops, summary: e.summary, attempt: e.attempt, ms: e.ms }, "kernel programmed");
             const nl = opts.kernel.netlinkStatus?.();
+            this.log.debug({ mode: e.mode, ops: e.ops, summary: e.summary, attempt: e.attempt, ms: e.ms, ...(nl?.lastRefusal ? { lastNetlinkRefusal: nl.lastRefusal } : {}) }, "kernel programmed");
             if (nl) {
               this.metrics.kernelNetlinkBatches.set(nl.batches);
               if (nl.unavailable && !this.netlinkWarned) {
                 this.netlinkWarned = true;
-                this.log.warn({ reason: nl.unavailable }, "set-element changes go through nft or ipset (slower): the netlink relay cannot be used");
+                this.log.warn({ reason: nl.unavailable }, "kernel changes go through nft or ipset (slower): the netlink relay cannot be used");
               }
             }
             break;

@@ -42,7 +42,7 @@ export class AgentMetrics {
     this.applyErrors = new Counter({ name: "tortie_agent_apply_errors_total", help: "Programming rounds that failed after all retries (the kernel keeps its previous state)", registers: [r] });
     this.applyAttemptFailures = new Counter({ name: "tortie_agent_apply_attempt_failures_total", help: "Failed kernel batches, including ones retried successfully", registers: [r] });
     this.driftResyncs = new Counter({ name: "tortie_agent_drift_resyncs_total", help: "Full resyncs after the kernel was found to differ from what was programmed", registers: [r] });
-    this.kernelNetlinkBatches = new Gauge({ name: "tortie_agent_kernel_netlink_batches", help: "Element-only kernel batches sent as netlink messages (native/nfnl-relay) instead of through nft or ipset", registers: [r] });
+    this.kernelNetlinkBatches = new Gauge({ name: "tortie_agent_kernel_netlink_batches", help: "Kernel batches sent as netlink messages (native/nfnl-relay) instead of through nft or ipset: element changes, and with nftables rule, chain and set changes too", registers: [r] });
     this.changeToProgrammed = new Histogram({
       name: "tortie_agent_change_to_programmed_seconds",
       help: "Time from the agent receiving a datastore change to the kernel holding its effect",

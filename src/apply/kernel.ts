@@ -13,9 +13,10 @@ export interface Kernel {
   list(): Promise<unknown | null>;
   /** Releases long-lived helpers (the nft session). The kernel stays usable: they restart. */
   close?(): Promise<void>;
-  /** Element changes sent as netlink messages (native/nfnl-relay) so far, and why the relay is
-   *  not used when it cannot run (then the tools apply them: same result, slower). */
-  netlinkStatus?(): { batches: number; unavailable: string | undefined };
+  /** Batches sent as netlink messages (native/nfnl-relay) so far, why the relay is not used when
+   *  it cannot run (then the tools apply them: same result, slower), and why the latest batch was
+   *  not encoded when the tools applied it. */
+  netlinkStatus?(): { batches: number; unavailable: string | undefined; lastRefusal?: string };
 }
 
 export interface NftKernelOptions extends NftOptions {
@@ -72,20 +73,30 @@ export class NftKernel implements Kernel {
     if (this.shapes.size > 0) this.relay.warm();
   }
 
-  /** Why the last batch nft applied was not sent as netlink messages (diagnostics, tests). */
+  /** Why the latest batch was not sent as netlink messages (undefined when it was; diagnostics). */
   lastNetlinkRefusal: string | undefined;
 
   /** Batches through the relay; false when nft must apply the batch (nothing was sent). */
   private async applyByNetlink(batch: unknown): Promise<boolean> {
     // Until a batch through nft or a listing has shown our sets, the table may not even exist.
-    if (this.shapes.size === 0) return false;
+    if (this.opts.netlinkElements === false) {
+      this.lastNetlinkRefusal = "the netlink path is off (netlinkElements: false)";
+      return false;
+    }
+    if (this.shapes.size === 0) {
+      this.lastNetlinkRefusal = "the table's sets are not known yet (nothing applied or listed)";
+      return false;
+    }
     const withRules = this.opts.netlinkRules !== false;
     let chainHandles = new Map<string, bigint>();
     const renamed = withRules ? renamedChains(batch) : [];
     if (renamed.length > 0) {
       // The kernel renames a chain by handle; nft looks it up in its cache, we ask for it.
       const answer = await this.relay.query((seq) => encodeChainQuery(this.target.table, this.target.family, renamed, seq));
-      if (!answer) return false;
+      if (!answer) {
+        this.lastNetlinkRefusal = this.relay.unavailable ?? `the handles of renamed chains could not be read (${renamed.join(", ")})`;
+        return false;
+      }
       chainHandles = parseChainHandles(answer);
     }
     let refusal: string | undefined;
@@ -98,7 +109,7 @@ export class NftKernel implements Kernel {
       () => this.shapes.clear(),
     );
     if (sent) this.shapes.learnBatch(batch);
-    else this.lastNetlinkRefusal = refusal ?? this.relay.unavailable;
+    this.lastNetlinkRefusal = sent ? undefined : (refusal ?? this.relay.unavailable);
     return sent;
   }
 
@@ -132,8 +143,8 @@ export class NftKernel implements Kernel {
   get sessionStats(): { calls: number; starts: number; pid: number | undefined } | undefined {
     return this.session && { calls: this.session.calls, starts: this.session.starts, pid: this.session.pid };
   }
-  netlinkStatus(): { batches: number; unavailable: string | undefined } {
-    return { batches: this.relay.batches, unavailable: this.relay.unavailable };
+  netlinkStatus(): { batches: number; unavailable: string | undefined; lastRefusal?: string } {
+    return { batches: this.relay.batches, unavailable: this.relay.unavailable, ...(this.lastNetlinkRefusal !== undefined ? { lastRefusal: this.lastNetlinkRefusal } : {}) };
   }
   /** The relay's counters: batches it committed, processes started, why it is not used. */
   get relayStats(): { batches: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
