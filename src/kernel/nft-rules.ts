@@ -203,7 +203,8 @@ const ifnameField: Field = {
     if (typeof v !== "string" || v.length === 0 || /[\\\0"]/.test(v)) return `${JSON.stringify(v)} is not an interface name`;
     const wildcard = v.endsWith("*");
     const name = wildcard ? v.slice(0, -1) : v;
-    if (name.includes("*") || Buffer.byteLength(name) >= IFNAMSIZ || (wildcard && name.length === 0)) return `${JSON.stringify(v)} is not an interface name`;
+    // nft refuses a text of IFNAMSIZ bytes or more, the wildcard's * included.
+    if (name.includes("*") || Buffer.byteLength(v) >= IFNAMSIZ || (wildcard && name.length === 0)) return `${JSON.stringify(v)} is not an interface name`;
     return wildcard ? Buffer.from(name, "utf8") : Buffer.concat([Buffer.from(name, "utf8"), Buffer.alloc(IFNAMSIZ - Buffer.byteLength(name))]);
   },
 };
