@@ -83,11 +83,13 @@ export class NftKernel implements Kernel {
       this.lastNetlinkRefusal = "the netlink path is off (netlinkElements: false)";
       return false;
     }
-    if (this.shapes.size === 0) {
+    const withRules = this.opts.netlinkRules !== false;
+    // Element changes alone need the sets' layouts, which a batch through nft or a listing shows;
+    // with rules, a full load brings its own (and a change of an unknown set is refused anyway).
+    if (!withRules && this.shapes.size === 0) {
       this.lastNetlinkRefusal = "the table's sets are not known yet (nothing applied or listed)";
       return false;
     }
-    const withRules = this.opts.netlinkRules !== false;
     let chainHandles = new Map<string, bigint>();
     const renamed = withRules ? renamedChains(batch) : [];
     if (renamed.length > 0) {

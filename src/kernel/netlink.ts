@@ -34,11 +34,18 @@ export interface EncodedBatch {
 export const SEQ_BLOCK = 1 << 16;
 
 /**
- * The largest batch sent through the relay (one sendto(): the kernel copies it into one buffer).
- * Larger element changes — rare: a network set of many thousands of nets replaced — go through
- * the tools, which are proven with batches of tens of MB.
+ * The largest ipset batch sent through the relay (one sendto(): the kernel copies it into one
+ * buffer). Larger element changes — rare: a network set of many thousands of nets replaced — go
+ * through `ipset restore`, which is proven with batches of tens of MB.
  */
 export const MAX_RELAY_BATCH_BYTES = 8 << 20;
+
+/**
+ * The largest nf_tables batch sent through the relay. A transaction must arrive in one sendto(),
+ * and the relay forces its send buffer to its 64 MiB request limit (native/nfnl-relay.c), so a
+ * full load of a 100k-pod node's table (~30 MB of messages) fits; anything larger goes to nft.
+ */
+export const MAX_NFT_RELAY_BATCH_BYTES = 48 << 20;
 
 /** A dotted quad as 4 bytes (model/addr.ts parses). */
 export function ipv4Bytes(s: string): Buffer | undefined {

@@ -18,7 +18,7 @@
  * ifname IFNAMSIZ bytes padded with NULs; in a concatenation every field is padded to 4 bytes.
  * Netlink framing, answers and errors: netlink.ts.
  */
-import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_RELAY_BATCH_BYTES, message, nested, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
+import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_NFT_RELAY_BATCH_BYTES, message, nested, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
 import { linearizeRule, namedSetAttrs, ruleComment, u32be, u64be } from "./nft-rules.js";
 
 // linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h
@@ -26,6 +26,8 @@ const NLMSG_MIN_TYPE = 0x10;
 const NFNL_MSG_BATCH_BEGIN = NLMSG_MIN_TYPE;
 const NFNL_MSG_BATCH_END = NLMSG_MIN_TYPE + 1;
 const NFNL_SUBSYS_NFTABLES = 10;
+const NFT_MSG_NEWTABLE = 0;
+const NFT_MSG_DELTABLE = 2;
 const NFT_MSG_NEWCHAIN = 3;
 const NFT_MSG_GETCHAIN = 4;
 const NFT_MSG_DELCHAIN = 5;
@@ -36,9 +38,18 @@ const NFT_MSG_DELSET = 11;
 const NFT_MSG_NEWSETELEM = 12;
 const NFT_MSG_DELSETELEM = 14;
 const NFT_MSG_GETGEN = 16;
+const NFTA_TABLE_NAME = 1;
+const NFTA_TABLE_FLAGS = 2;
 const NFTA_CHAIN_TABLE = 1;
 const NFTA_CHAIN_HANDLE = 2;
 const NFTA_CHAIN_NAME = 3;
+const NFTA_CHAIN_HOOK = 4;
+const NFTA_CHAIN_POLICY = 5;
+const NFTA_CHAIN_TYPE = 7;
+const NFTA_HOOK_HOOKNUM = 1;
+const NFTA_HOOK_PRIORITY = 2;
+/** Netfilter hooks of the inet family. */
+const HOOKS: Readonly<Record<string, number>> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 const NFTA_RULE_CHAIN = 2;
 const NFTA_RULE_HANDLE = 3;
 const NFTA_RULE_EXPRESSIONS = 4;
@@ -47,7 +58,16 @@ const NFTA_SET_NAME = 2;
 const NFTA_SET_FLAGS = 3;
 const NFTA_SET_KEY_TYPE = 4;
 const NFTA_SET_KEY_LEN = 5;
+const NFTA_SET_DATA_TYPE = 6;
+const NFTA_SET_DATA_LEN = 7;
 const NFTA_SET_DESC = 9;
+const NFT_SET_MAP = 0x8;
+/** nft's datatype of interface names, and the data type of a verdict map. */
+const TYPE_IFNAME = 41;
+const NFT_DATA_VERDICT_TYPE = 0xffffff00;
+/** What nft writes into an `ifname : verdict` map's user data: key byte order host, data byte
+ *  order 0, data not an interval (libnftnl udata types 0, 1, 6). */
+const IFNAME_VERDICT_MAP_USERDATA = Buffer.from("000401000000010400000000060400000000", "hex");
 const NFTA_SET_DESC_SIZE = 1;
 const NFTA_SET_ID = 10;
 const NFTA_SET_USERDATA = 13;
@@ -172,8 +192,8 @@ const ELEMENTS_PER_MESSAGE_BYTES = 60_000;
  * Encodes a batch made only of set and map element additions and deletions of known sets, or
  * returns why it cannot (then nft applies it).
  */
-export function encodeElementBatch(batch: unknown, shapes: SetShapes, firstSeq: number): EncodedBatch | string {
-  return encodeNftBatch(batch, shapes, firstSeq);
+export function encodeElementBatch(batch: unknown, shapes: SetShapes, firstSeq: number, maxBytes = MAX_NFT_RELAY_BATCH_BYTES): EncodedBatch | string {
+  return encodeNftBatch(batch, shapes, firstSeq, undefined, maxBytes);
 }
 
 /** What a batch with rules and chains needs besides the set layouts. */
@@ -234,10 +254,11 @@ export function parseChainHandles(bytes: Buffer): Map<string, bigint> {
 /**
  * Encodes a batch as the netlink messages nft would send, or returns why it cannot (then nft
  * applies it). Without `rules`, only element additions and deletions of known sets; with it, also
- * named sets (by type, no flags), chains without a hook, rules (nft-rules.ts), flushes, renames,
- * and deletions of rules by handle, chains, sets and maps — everything a policy change sends.
+ * our table (added and deleted: a full load), named sets (by type, no flags), interface verdict
+ * maps, chains (filter base chains included), rules (nft-rules.ts), flushes, renames, and
+ * deletions of rules by handle, chains, sets and maps — everything tortie's batches hold.
  */
-export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: number, rules?: RuleBatchOptions): EncodedBatch | string {
+export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: number, rules?: RuleBatchOptions, maxBytes = MAX_NFT_RELAY_BATCH_BYTES): EncodedBatch | string {
   const cmds = commandsOf(batch);
   if (cmds.length === 0) return "empty batch";
   const family = FAMILIES[shapes.family];
@@ -254,7 +275,10 @@ export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: numb
   const created = new Map<string, { shape: SetShape; id: number }>();
   let nextId = 1;
   const ids = { next: () => nextId++ };
-  const shapeOfSet = (name: string) => created.get(name)?.shape ?? shapes.get(name);
+  // After `delete table` (a full load's idiom: add, delete, add), the kernel's old sets are gone.
+  let tableDeleted = false;
+  const known = (name: string) => (tableDeleted ? undefined : shapes.get(name));
+  const shapeOfSet = (name: string) => created.get(name)?.shape ?? known(name);
   messages.push(message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq++, 0, NFNL_SUBSYS_NFTABLES, []));
   for (const cmd of cmds) {
     const verbs = Object.keys(cmd);
@@ -277,11 +301,38 @@ export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: numb
       continue;
     }
     if (!rules) return `${verb} ${kind}`;
+    if (kind === "table") {
+      // Our table only (checked above), as nft sends them: `add` without NLM_F_CREATE, no flags.
+      for (const k of Object.keys(o)) if (!["family", "name"].includes(k)) return `table with ${k}`;
+      const name = attr(NFTA_TABLE_NAME, cString(shapes.table));
+      if (verb === "add") push(NFT_MSG_NEWTABLE, 0, what, [name, attr(NFTA_TABLE_FLAGS, u32be(0))]);
+      else if (verb === "delete") {
+        push(NFT_MSG_DELTABLE, 0, what, [name]);
+        tableDeleted = true;
+        created.clear();
+      } else return `${verb} table`;
+      continue;
+    }
+    if (verb === "add" && kind === "map") {
+      // Verdict maps keyed by interface name (the dispatch maps), as nft declares them.
+      if (typeof o.name !== "string" || Buffer.byteLength(o.name) > SET_NAME_MAX) return "map name";
+      for (const k of Object.keys(o)) if (!["family", "table", "name", "type", "map", "elem"].includes(k)) return `map with ${k}`;
+      const shape = shapeOf("map", o);
+      if (!shape || shape.fields.length !== 1 || shape.fields[0] !== "ifname" || created.has(o.name) || known(o.name)) return `map ${o.name}: a layout or name not encoded here`;
+      const id = ids.next();
+      push(NFT_MSG_NEWSET, NLM_F_CREATE, what, [table, attr(NFTA_SET_NAME, cString(o.name)), attr(NFTA_SET_FLAGS, u32be(NFT_SET_MAP)), attr(NFTA_SET_KEY_TYPE, u32be(TYPE_IFNAME)), attr(NFTA_SET_KEY_LEN, u32be(IFNAMSIZ)), attr(NFTA_SET_DATA_TYPE, u32be(NFT_DATA_VERDICT_TYPE)), attr(NFTA_SET_DATA_LEN, u32be(0)), attr(NFTA_SET_ID, u32be(id)), attr(NFTA_SET_USERDATA, IFNAME_VERDICT_MAP_USERDATA)]);
+      created.set(o.name, { shape, id });
+      if (Array.isArray(o.elem) && o.elem.length > 0) {
+        const r = pushElements("add", o.name, o.elem, shape, id);
+        if (r) return r;
+      }
+      continue;
+    }
     if (verb === "add" && kind === "set") {
       if (typeof o.name !== "string" || Buffer.byteLength(o.name) > SET_NAME_MAX) return "set name";
       for (const k of Object.keys(o)) if (!["family", "table", "name", "type", "elem"].includes(k)) return `set with ${k}`;
       const shape = shapeOf("set", o);
-      if (!shape || created.has(o.name) || shapes.get(o.name)) return `set ${o.name}: a layout or name not encoded here`;
+      if (!shape || created.has(o.name) || known(o.name)) return `set ${o.name}: a layout or name not encoded here`;
       const fields = shape.fields;
       if (fields.some((f) => f === "ifname")) return "a set of interface names";
       const id = ids.next();
@@ -298,8 +349,17 @@ export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: numb
       if (typeof o.name !== "string" || o.name.length === 0 || Buffer.byteLength(o.name) > CHAIN_NAME_MAX) return "chain name";
       const name = attr(NFTA_CHAIN_NAME, cString(o.name));
       if (verb === "add") {
-        if (Object.keys(o).some((k) => !["family", "table", "name"].includes(k))) return "a base chain";
-        push(NFT_MSG_NEWCHAIN, NLM_F_CREATE, what, [table, name]);
+        const base = o.hook !== undefined || o.type !== undefined || o.prio !== undefined || o.policy !== undefined;
+        if (Object.keys(o).some((k) => !["family", "table", "name", "type", "hook", "prio", "policy"].includes(k))) return "a chain with more than a hook";
+        if (!base) push(NFT_MSG_NEWCHAIN, NLM_F_CREATE, what, [table, name]);
+        else {
+          const hook = typeof o.hook === "string" ? HOOKS[o.hook] : undefined;
+          const policy = o.policy === "accept" ? 1 : o.policy === "drop" ? 0 : undefined;
+          if (o.type !== "filter" || hook === undefined || policy === undefined || !Number.isInteger(o.prio) || Math.abs(o.prio as number) > 0x7fff_ffff) return "a base chain other than filter / inet hook / integer priority / accept or drop";
+          const prio = Buffer.alloc(4);
+          prio.writeInt32BE(o.prio as number);
+          push(NFT_MSG_NEWCHAIN, NLM_F_CREATE, what, [table, name, attr(NFTA_CHAIN_TYPE, cString("filter")), attr(NFTA_CHAIN_POLICY, u32be(policy)), nested(NFTA_CHAIN_HOOK, [attr(NFTA_HOOK_HOOKNUM, u32be(hook)), attr(NFTA_HOOK_PRIORITY, prio)])]);
+        }
       } else if (verb === "flush") push(NFT_MSG_DELRULE, 0, what, [table, attr(NFTA_RULE_CHAIN, cString(o.name))]);
       else if (verb === "delete") push(NFT_MSG_DELCHAIN, 0, what, [table, name]);
       else if (verb === "rename") {
@@ -346,7 +406,7 @@ export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: numb
   const terminator = seq;
   if (terminator - firstSeq >= SEQ_BLOCK) return "too many messages for one batch";
   const bytes = messages.reduce((n, m) => n + m.length, 0);
-  if (bytes > MAX_RELAY_BATCH_BYTES) return `batch of ${bytes} bytes, more than the relay takes`;
+  if (bytes > maxBytes) return `batch of ${bytes} bytes, more than the relay takes`;
   describe.set(terminator, "get ruleset generation");
   const getgen = message((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, NLM_F_REQUEST, terminator, 0, 0, []);
   return { sends: [Buffer.concat(messages), getgen], terminator, describe };

@@ -17,11 +17,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Applier, nftBackend, NftKernel } from "../apply/index.js";
-import { buildDataplane, type DpRule } from "../dataplane/index.js";
+import { buildDataplane, kernelView, type DpRule } from "../dataplane/index.js";
+import { fixtureIR, NODE } from "../dataplane/testdata/fixtures.js";
 import { arbCluster, THREE_POD_SPEC } from "../dataplane/testdata/arbitrary.js";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { nft as nftRender } from "../render/index.js";
-import { nft, nftApply } from "./nft.js";
+import { nft, nftApply, nftListTable } from "./nft.js";
 import { encodeChainQuery, encodeNftBatch, parseChainHandles, renamedChains, SetShapes } from "./nfnl.js";
 import { defaultRelayPath, NfnlRelay } from "./nfnl-relay.js";
 
@@ -286,6 +287,11 @@ function vocabularyBatch(grpHandle: number): { nftables: unknown[] } {
         [{ match: { op: "==", left: { payload: { protocol: "th", field: "dport" } }, right: 443 } }, { match: { op: "!=", left: { payload: { protocol: "th", field: "sport" } }, right: 80 } }],
         [{ match: { op: "==", left: { payload: { protocol: "th", field: "dport" } }, right: 443 } }, { match: { op: "==", left: { meta: { key: "mark" } }, right: 3 } }, { match: { op: "==", left: { payload: { protocol: "th", field: "sport" } }, right: 80 } }],
       ].map((m) => ({ add: { rule: { ...T, chain: "voc", expr: [{ match: { op: "==", left: { meta: { key: "l4proto" } }, right: 6 } }, ...m, { accept: null }] } } })),
+      // ICMP fields with nothing, the family only, or the protocol only stated before them.
+      ...[[], [{ match: { op: "==", left: { meta: { key: "nfproto" } }, right: "ipv6" } }], [{ match: { op: "==", left: { meta: { key: "l4proto" } }, right: 58 } }]].map((m) => ({
+        add: { rule: { ...T, chain: "voc", expr: [...m, { match: { op: "==", left: { payload: { protocol: "icmpv6", field: "type" } }, right: 135 } }, { accept: null }] } },
+      })),
+      { add: { rule: { ...T, chain: "voc", expr: [{ match: { op: "==", left: { payload: { protocol: "icmp", field: "type" } }, right: 8 } }, { match: { op: "==", left: { payload: { protocol: "icmp", field: "code" } }, right: 0 } }, { accept: null }] } } },
       { add: { element: { ...T, name: "s4", elem: ["10.0.0.2"] } } },
       { delete: { element: { ...T, name: "s4", elem: ["10.0.0.1"] } } },
       { delete: { rule: { ...T, chain: "grp", handle: grpHandle } } },
@@ -336,14 +342,17 @@ describe("encodeNftBatch refusals (nft applies these)", () => {
   const handles = { chainHandles: new Map<string, bigint>() };
   const rule = (expr: unknown[]) => ({ nftables: [{ add: { rule: { ...T, chain: "c", expr } } }] });
   const cases: Array<[string, unknown, RegExp]> = [
-    ["a table", { nftables: [{ add: { table: { family: "inet", name: "tortie" } } }] }, /add table/],
-    ["a base chain", { nftables: [{ add: { chain: { ...T, name: "b", type: "filter", hook: "input", prio: 0, policy: "accept" } } }] }, /base chain/],
-    ["a map", { nftables: [{ add: { map: { ...T, name: "m", type: "ifname", map: "verdict" } } }] }, /add map/],
+    ["a table with flags", { nftables: [{ add: { table: { family: "inet", name: "tortie", flags: ["dormant"] } } }] }, /table with flags/],
+    ["a flush of the table", { nftables: [{ flush: { table: { family: "inet", name: "tortie" } } }] }, /flush table/],
+    ["a nat base chain", { nftables: [{ add: { chain: { ...T, name: "b", type: "nat", hook: "postrouting", prio: 100, policy: "accept" } } }] }, /base chain other than filter/],
+    ["a base chain of an ingress hook", { nftables: [{ add: { chain: { ...T, name: "b", type: "filter", hook: "ingress", prio: 0, policy: "accept" } } }] }, /base chain other than filter/],
+    ["a map of addresses", { nftables: [{ add: { map: { ...T, name: "m", type: "ipv4_addr", map: "verdict" } } }] }, /layout or name not encoded/],
+    ["a map with a policy", { nftables: [{ add: { map: { ...T, name: "m", type: "ifname", map: "verdict", policy: "memory" } } }] }, /map with policy/],
     ["an interval set", { nftables: [{ add: { set: { ...T, name: "i", type: "ipv4_addr", flags: ["interval"] } } }] }, /flags/],
     ["another table", { nftables: [{ add: { chain: { family: "inet", table: "other", name: "x" } } }] }, /another table/],
     ["a rename of a chain whose handle is unknown", { nftables: [{ rename: { chain: { ...T, name: "grp", newname: "g" } } }] }, /handle is not known/],
     ["an address of the other family", rule([{ match: { op: "==", left: { meta: { key: "nfproto" } }, right: "ipv6" } }, { match: { op: "==", left: { payload: { protocol: "ip", field: "saddr" } }, right: "10.0.0.1" } }, { accept: null }]), /other family/],
-    ["ICMP fields without their protocol stated", rule([{ match: { op: "==", left: { meta: { key: "nfproto" } }, right: "ipv4" } }, { match: { op: "==", left: { payload: { protocol: "icmp", field: "type" } }, right: 8 } }, { accept: null }]), /protocol established/],
+    ["ICMP fields in a rule of another protocol", rule([{ match: { op: "==", left: { meta: { key: "l4proto" } }, right: 6 } }, { match: { op: "==", left: { payload: { protocol: "icmp", field: "type" } }, right: 8 } }, { accept: null }]), /another protocol/],
     ["a tcp reset without TCP", rule([{ reject: { type: "tcp reset" } }]), /without TCP/],
     ["a one-element set", rule([{ match: { op: "==", left: { meta: { key: "l4proto" } }, right: { set: [6] } } }, { accept: null }]), /one-element/],
     ["a counter", rule([{ counter: null }, { accept: null }]), /counter statement/],
@@ -380,7 +389,8 @@ describe.skipIf(!root)("rules through netlink against nft (real kernel, twin nam
 
   async function viaRelay(batch: unknown): Promise<void> {
     const shapes = new SetShapes("inet", "tortie");
-    shapes.learnListing(JSON.parse(await nft(["-j", "list", "table", "inet", "tortie"], { netns: nsNl })));
+    const listing = await nftListTable("inet", "tortie", { netns: nsNl });
+    if (listing) shapes.learnListing(listing);
     const renamed = renamedChains(batch);
     const query = renamed.length > 0 ? encodeChainQuery("tortie", "inet", renamed, relay.nextSeq()) : undefined;
     if (typeof query === "string") throw new Error(query);
@@ -404,6 +414,22 @@ describe.skipIf(!root)("rules through netlink against nft (real kernel, twin nam
     const mine = decodeBatch(ours.sends[0]!);
     expect(theirs.length).toBeGreaterThan(VOCABULARY.length);
     expect(normalize(mine)).toEqual(normalize(theirs));
+  });
+
+  it("full loads (the table added, deleted and added, base chains, dispatch maps): nft's messages and ours are the same, and the tables list the same", async () => {
+    const fixture = nftRender.renderFull(kernelView(buildDataplane(fixtureIR(), NODE), nftBackend().kernelView));
+    const dir = mkdtempSync(join(tmpdir(), "tortie-nr-"));
+    for (const [name, batch] of [["setup", setup], ["fixture", fixture]] as const) {
+      const ours = encodeNftBatch(batch, new SetShapes("inet", "tortie"), 1, { chainHandles: new Map() });
+      if (typeof ours === "string") throw new Error(`${name}: ${ours}`);
+      const file = join(dir, `${name}.json`);
+      writeFileSync(file, JSON.stringify(batch));
+      const theirs = parseMnl(await nft(["-j", "--debug=mnl", "-c", "-f", file], { netns: nsNft }));
+      expect(normalize(decodeBatch(ours.sends[0]!)), name).toEqual(normalize(theirs));
+      await nftApply(batch, { netns: nsNft });
+      await viaRelay(batch);
+      expect(await listings(nsNl), name).toEqual(await listings(nsNft));
+    }
   });
 
   it("random model rules: nft's messages and ours are the same", async () => {

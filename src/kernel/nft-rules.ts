@@ -33,9 +33,9 @@
  *
  * Protocol dependencies: nft inserts `meta nfproto ipv4|ipv6` before the first address field of
  * a rule that has not established its family (compiled rules look up `ip saddr . meta l4proto .
- * th dport` alone), and so does this file; the transport header needs none. An address of the
- * other family, and ICMP fields without their family and protocol stated, are refused (tortie's
- * rules never have them).
+ * th dport` alone), and `meta l4proto icmp|ipv6-icmp` (with the family first when that is not
+ * stated either) before an ICMP field of a rule that has not stated its protocol; the transport
+ * header needs none. A field of the other family or protocol is refused (nft refuses it too).
  */
 import { attr, cString, ipv4Bytes, ipv6Bytes, nested } from "./netlink.js";
 
@@ -552,19 +552,30 @@ export function linearizeRule(exprJson: unknown, ids: IdSource): LinearRule | st
       if (r) return r;
       continue;
     }
-    // Protocol context: what earlier matches established (nft's dependency tracking). nft puts
-    // `meta nfproto ipv4|ipv6` before the first address field of a rule that has not said its
-    // family; the transport header (th) needs nothing. ICMP's dependencies are not reproduced:
-    // tortie's ICMP rules state both.
+    // Protocol context: what earlier matches established (nft's dependency tracking). An address
+    // field needs its family: nft puts `meta nfproto ipv4|ipv6` before the first one of a rule
+    // that has not said it. An ICMP field needs its protocol: when the rule has not said it, nft
+    // puts `meta l4proto icmp|ipv6-icmp` before it, preceded by the family when that is not said
+    // either (a rule that says the protocol needs no family). The transport header needs nothing.
     for (const p of s.left.kind === "concat" ? s.left.parts : [s.left]) {
       if (p.kind !== "payload") continue;
       const needs = NEEDS[p.protocol]!;
-      if (needs.nfproto !== undefined && nfproto === undefined && needs.l4proto === undefined) {
+      if (needs.l4proto !== undefined) {
+        if (l4proto === needs.l4proto) continue;
+        if (l4proto !== undefined) return `${p.protocol} field in a rule of another protocol`;
+        if (nfproto !== undefined && nfproto !== needs.nfproto) return `${p.protocol} field in a rule of the other family`;
+        if (nfproto === undefined) out.exprs.push(metaLoad(META.nfproto!.key, NFT_REG_1), cmp(NFT_REG_1, NFT_CMP.eq, Buffer.from([needs.nfproto!])));
+        out.exprs.push(metaLoad(META.l4proto!.key, NFT_REG_1), cmp(NFT_REG_1, NFT_CMP.eq, Buffer.from([needs.l4proto])));
+        nfproto = needs.nfproto;
+        l4proto = needs.l4proto;
+        continue;
+      }
+      if (needs.nfproto === undefined) continue;
+      if (nfproto === undefined) {
         out.exprs.push(metaLoad(META.nfproto!.key, NFT_REG_1), cmp(NFT_REG_1, NFT_CMP.eq, Buffer.from([needs.nfproto])));
         nfproto = needs.nfproto;
       }
-      if (needs.nfproto !== undefined && nfproto !== needs.nfproto) return `${p.protocol} field ${nfproto === undefined ? "without its network family established" : "in a rule of the other family"}`;
-      if (needs.l4proto !== undefined && l4proto !== needs.l4proto) return `${p.protocol} field without its protocol established`;
+      if (nfproto !== needs.nfproto) return `${p.protocol} field in a rule of the other family`;
     }
     const r = linearizeMatch(s, ids, out);
     if (r) return r;
