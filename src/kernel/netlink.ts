@@ -9,7 +9,7 @@
  */
 import { constants as osConstants } from "node:os";
 import { getSystemErrorMap } from "node:util";
-import { addrBytes, parseIPv4, parseIPv6 } from "../model/index.js";
+import { addrBytes, parseIPv6 } from "../model/index.js";
 import type { KernelErrorCode } from "./errors.js";
 
 // linux/netlink.h
@@ -17,7 +17,7 @@ export const NLM_F_REQUEST = 0x1;
 export const NLM_F_CREATE = 0x400;
 export const NLM_F_APPEND = 0x800;
 const NLMSG_ERROR = 2;
-const NLA_F_NESTED = 0x8000;
+export const NLA_F_NESTED = 0x8000;
 export const NLA_F_NET_BYTEORDER = 0x4000;
 
 /** One encoded batch, and the sequence number of its last message (the terminator). */
@@ -47,10 +47,39 @@ export const MAX_RELAY_BATCH_BYTES = 8 << 20;
  */
 export const MAX_NFT_RELAY_BATCH_BYTES = 48 << 20;
 
-/** A dotted quad as 4 bytes (model/addr.ts parses). */
+/** A dotted quad as 4 bytes; undefined for anything model/addr.ts's parseIPv4 refuses. */
 export function ipv4Bytes(s: string): Buffer | undefined {
-  const v = parseIPv4(s);
-  return v === undefined ? undefined : addrBytes(v, 4);
+  const b = Buffer.allocUnsafe(4);
+  return writeIPv4(s, b, 0) ? b : undefined;
+}
+
+/**
+ * Writes a dotted quad's 4 bytes at `off`; false (bytes unspecified) for anything parseIPv4
+ * refuses: not four parts, a part above 255, empty or with a leading zero. A character loop
+ * rather than parseIPv4's split, regular expressions and bigints: a full load encodes ~900k
+ * addresses (a property test holds the two to the same answers).
+ */
+export function writeIPv4(s: string, buf: Buffer, off: number): boolean {
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || part === 3) return false;
+      buf[off + part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return false; // a leading zero
+      value = value * 10 + (c - 48);
+      if (value > 255) return false;
+      digits++;
+    } else return false;
+  }
+  if (digits === 0 || part !== 3) return false;
+  buf[off + 3] = value;
+  return true;
 }
 
 /** An IPv6 text as 16 bytes; no zone, no prefix. */

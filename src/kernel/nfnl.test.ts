@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { isKernelError } from "./errors.js";
 import { nftApply, nftListTable } from "./nft.js";
+import { parseIPv4 } from "../model/index.js";
 import { ipv4Bytes, ipv6Bytes } from "./netlink.js";
 import { encodeElementBatch, SetShapes } from "./nfnl.js";
 import { defaultRelayPath, NfnlRelay, RelayUnavailableError } from "./nfnl-relay.js";
@@ -24,6 +25,20 @@ describe("address encoders", () => {
       }),
     );
     for (const bad of ["1.2.3", "1.2.3.256", "01.2.3.4", "1.2.3.4/32", "::1", "a.b.c.d", ""]) expect(ipv4Bytes(bad)).toBeUndefined();
+  });
+  it("ipv4Bytes (a character loop) refuses exactly what model/addr.ts parseIPv4 refuses", () => {
+    const texts = fc.oneof(
+      fc.ipV4(),
+      fc.string({ unit: fc.constantFrom("0", "1", "2", "5", "9", ".", "a", " ", "-"), maxLength: 18 }),
+      fc.array(fc.oneof(fc.nat(300).map(String), fc.constantFrom("", "00", "01", "255", "256", "1a")), { minLength: 1, maxLength: 6 }).map((p) => p.join(".")),
+    );
+    fc.assert(
+      fc.property(texts, (t) => {
+        const v = parseIPv4(t);
+        expect(ipv4Bytes(t)?.toString("hex")).toBe(v === undefined ? undefined : v.toString(16).padStart(8, "0"));
+      }),
+      { numRuns: 2000 },
+    );
   });
   it("ipv6Bytes agrees with ipaddr.js, with :: and embedded IPv4, and refuses other texts", () => {
     // ipaddr.js reads "::1.2.3.4" as IPv4-mapped (::ffff:1.2.3.4); inet_pton, which nft uses, and

@@ -18,7 +18,7 @@
  * ifname IFNAMSIZ bytes padded with NULs; in a concatenation every field is padded to 4 bytes.
  * Netlink framing, answers and errors: netlink.ts.
  */
-import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_NFT_RELAY_BATCH_BYTES, message, nested, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, type EncodedBatch } from "./netlink.js";
+import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_NFT_RELAY_BATCH_BYTES, message, nested, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, writeIPv4, type EncodedBatch } from "./netlink.js";
 import { linearizeRule, namedSetAttrs, ruleComment, u32be, u64be } from "./nft-rules.js";
 
 // linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h
@@ -412,13 +412,21 @@ export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: numb
   return { sends: [Buffer.concat(messages), getgen], terminator, describe };
 
   function pushElements(verb: "add" | "delete", name: string, elems: unknown[], shape: SetShape, setId: number | undefined): string | undefined {
-    const encoded: Buffer[] = [];
-    for (const e of elems) {
-      const one = encodeElement(e, shape, verb === "add");
-      if (typeof one === "string") return `${name}: ${one}`;
-      encoded.push(one);
+    let chunks: Iterable<Buffer[]>;
+    if (shape.verdictMap) {
+      const encoded: Buffer[] = [];
+      for (const e of elems) {
+        const one = encodeElement(e, shape, verb === "add");
+        if (typeof one === "string") return `${name}: ${one}`;
+        encoded.push(one);
+      }
+      chunks = chunksBySize(encoded, ELEMENTS_PER_MESSAGE_BYTES);
+    } else {
+      const written = writeKeyElements(elems, shape.fields);
+      if (typeof written === "string") return `${name}: ${written}`;
+      chunks = written.map((c) => [c]);
     }
-    for (const chunk of chunksBySize(encoded, ELEMENTS_PER_MESSAGE_BYTES)) {
+    for (const chunk of chunks) {
       // nft's `add element` is NLM_F_CREATE without NLM_F_EXCL: an element already there is no error.
       const attrs = [table, attr(NFTA_SET_ELEM_LIST_SET, cString(name))];
       if (setId !== undefined) attrs.push(attr(NFTA_SET_ELEM_LIST_SET_ID, u32be(setId)));
@@ -427,6 +435,56 @@ export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: numb
     }
     return undefined;
   }
+}
+
+/**
+ * The elements of a set (not a map) written straight into one buffer per message: each is
+ * LIST_ELEM { KEY { VALUE key } }, the same bytes encodeElement makes, without a buffer per
+ * attribute (a full load writes ~900k elements). Chunks hold as many elements as
+ * chunksBySize would put in one message.
+ */
+function writeKeyElements(elems: unknown[], fields: FieldType[]): Buffer[] | string {
+  const keyLen = fields.length === 1 ? FIELD_SIZE[fields[0]!] : fields.reduce((n, f) => n + pad4(FIELD_SIZE[f]), 0);
+  const elemSize = 12 + pad4(keyLen);
+  const perChunk = Math.max(1, Math.floor(ELEMENTS_PER_MESSAGE_BYTES / elemSize));
+  const out: Buffer[] = [];
+  for (let start = 0; start < elems.length; start += perChunk) {
+    const n = Math.min(perChunk, elems.length - start);
+    const buf = Buffer.alloc(n * elemSize);
+    for (let i = 0; i < n; i++) {
+      const off = i * elemSize;
+      buf.writeUInt16LE(elemSize, off);
+      buf.writeUInt16LE(NFTA_LIST_ELEM | NLA_F_NESTED, off + 2);
+      buf.writeUInt16LE(elemSize - 4, off + 4);
+      buf.writeUInt16LE(NFTA_SET_ELEM_KEY | NLA_F_NESTED, off + 6);
+      buf.writeUInt16LE(4 + keyLen, off + 8);
+      buf.writeUInt16LE(NFTA_DATA_VALUE, off + 10);
+      const e = elems[start + i];
+      if (fields.length === 1) {
+        const err = writeField(e, fields[0]!, buf, off + 12);
+        if (err) return err;
+        continue;
+      }
+      if (!isObject(e) || !Array.isArray(e.concat) || e.concat.length !== fields.length) return "element does not match the set's concatenation";
+      let at = off + 12;
+      for (let f = 0; f < fields.length; f++) {
+        const err = writeField(e.concat[f], fields[f]!, buf, at);
+        if (err) return err;
+        at += pad4(FIELD_SIZE[fields[f]!]);
+      }
+    }
+    out.push(buf);
+  }
+  return out;
+}
+
+/** Writes one key field at `off` (the buffer is zeroed: padding stays zero); why not, or undefined. */
+function writeField(v: unknown, t: FieldType, buf: Buffer, off: number): string | undefined {
+  if (t === "ipv4_addr") return typeof v === "string" && writeIPv4(v, buf, off) ? undefined : `${JSON.stringify(v)} is not an IPv4 address`;
+  const b = encodeField(v, t);
+  if (typeof b === "string") return b;
+  b.copy(buf, off);
+  return undefined;
 }
 
 function encodeElement(e: unknown, shape: SetShape, withData: boolean): Buffer | string {
