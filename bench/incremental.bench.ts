@@ -77,7 +77,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     },
   ];
   if (r.kernel) {
-    results.push({ name: "kernel: cold load of the node state, nft", value: Number(r.coldLoadNftMs), unit: "ms", note: `one atomic nft -j -f batch; ${la}` });
+    results.push({ name: "kernel: cold load of the node state, nft", value: Number(r.coldLoadNftMs), unit: "ms", note: `one atomic batch through the Applier: netlink messages, or nft -j -f when the encoder refuses it; ${la}` });
     results.push({ name: "kernel: cold load of the node state, iptables+ipset", value: Number(r.coldLoadIptMs), unit: "ms", note: `ipset restore + iptables-restore (host default variant)` });
   }
   for (const kind of ["pod add", "pod delete", "pod label change", "policy add", "policy change"]) {
