@@ -4,6 +4,9 @@
  * on both alike.
  */
 import fc from "fast-check";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDataplane, diffModels, kernelView, type DataplaneModel } from "../dataplane/index.js";
 import { arbCluster, type ArbSpec } from "../dataplane/testdata/arbitrary.js";
@@ -197,6 +200,62 @@ describe.skipIf(!root)("applier and fake kernel vs the real kernel", () => {
       expect(JSON.stringify(await fresh.list())).toContain("192.0.2.200");
     } finally {
       await fresh.close();
+    }
+  });
+
+  it("a batch the kernel refuses as netlink messages but accepts from nft turns the netlink path off; one refused by both fails", async () => {
+    // A stand-in relay (the protocol of native/nfnl-relay.c) that answers every query and refuses
+    // every batch's first command with EINVAL, as a kernel would refuse a wrong encoding.
+    const dir = mkdtempSync(join(tmpdir(), "tortie-fakerelay-"));
+    const relay = join(dir, "relay.mjs");
+    writeFileSync(
+      relay,
+      `#!${process.execPath}
+let buf = Buffer.alloc(0);
+const msg = (type, seq, errno) => { const b = Buffer.alloc(36); b.writeUInt32LE(36, 0); b.writeUInt16LE(type, 4); b.writeUInt16LE(0x100, 6); b.writeUInt32LE(seq, 8); b.writeInt32LE(-errno, 16); return b; };
+process.stdin.on("data", (d) => {
+  buf = Buffer.concat([buf, d]);
+  for (;;) {
+    if (buf.length < 4) return;
+    const count = buf.readUInt32LE(0);
+    let off = 4; const sends = [];
+    for (let i = 0; i < count; i++) { if (buf.length < off + 4) return; const len = buf.readUInt32LE(off); if (buf.length < off + 4 + len) return; sends.push(buf.subarray(off + 4, off + 4 + len)); off += 4 + len; }
+    if (buf.length < off + 4) return;
+    const terminator = buf.readUInt32LE(off); buf = buf.subarray(off + 4);
+    const first = sends[0] && sends[0].length >= 16 ? sends[0].readUInt32LE(8) : 0;
+    const out = sends.length > 1 ? [msg(2, first + 1, 22), msg(2, terminator, 0)] : [msg(2, terminator, 0)];
+    const body = Buffer.concat(out); const head = Buffer.alloc(8); head.writeUInt32LE(body.length, 4);
+    process.stdout.write(Buffer.concat([head, body]));
+  }
+});
+`,
+    );
+    chmodSync(relay, 0o755);
+    const k = new NftKernel({ netns: ns, relayBinary: relay });
+    try {
+      const m = fixtureModel();
+      const applier = new Applier(k, { sleep: async () => {}, retry: { maxAttempts: 1 } });
+      await applier.apply(m);
+      expect(k.netlinkOff).toMatch(/kernel refused .*Invalid argument/i);
+      expect(k.netlinkStatus().unavailable).toBe(k.netlinkOff);
+      expect(nft.diffDigest(nft.expectedDigest(kernelView(m, nftBackend().kernelView)), nft.parseListing(await k.list())!)).toEqual([]);
+      // From now on nft applies every batch, and a bad one still fails.
+      await expect(k.apply({ nftables: [{ add: { rule: { ...T, chain: "no-such-chain", expr: [{ accept: null }] } } }] })).rejects.toThrow();
+      expect(k.relayStats.batches).toBe(0);
+    } finally {
+      await k.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // With the real relay, a batch the kernel refuses either way fails with the tools' error and
+    // leaves the path on.
+    const real = new NftKernel({ netns: ns });
+    try {
+      await real.apply(nft.renderFull(kernelView(fixtureModel(), nftBackend().kernelView)));
+      await expect(real.apply({ nftables: [{ add: { rule: { ...T, chain: "no-such-chain", expr: [{ accept: null }] } } }] })).rejects.toThrow(/No such file|no such/i);
+      expect(real.netlinkOff).toBeUndefined();
+      expect(real.relayStats.batches).toBe(1);
+    } finally {
+      await real.close();
     }
   });
 

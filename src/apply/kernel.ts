@@ -3,7 +3,7 @@
  * talks to the real nft binary (optionally inside a network namespace); FakeKernel (fake-kernel.ts)
  * interprets the same JSON batches in memory with the same all-or-nothing behaviour.
  */
-import { encodeChainQuery, encodeNftBatch, NftSession, parseChainHandles, RelayPath, renamedChains, SessionUnavailableError, SetShapes, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
+import { encodeChainQuery, encodeNftBatch, NetlinkRefusedError, NftSession, parseChainHandles, RelayPath, renamedChains, SessionUnavailableError, SetShapes, nftApplyJson, nftListTable, type NftOptions } from "../kernel/index.js";
 import { nft as nftRender } from "../render/index.js";
 
 export interface Kernel {
@@ -60,7 +60,16 @@ export class NftKernel implements Kernel {
     this.relay = new RelayPath({ ...relayOptions(opts), enabled: opts.netlinkElements !== false });
   }
   async apply(batch: unknown): Promise<void> {
-    if (await this.applyByNetlink(batch)) return;
+    let refusedByKernel: NetlinkRefusedError | undefined;
+    try {
+      if (await this.applyByNetlink(batch)) return;
+    } catch (e) {
+      // The kernel refused the transaction, so nothing changed: let nft apply the same batch. If
+      // nft succeeds where the encoder's messages failed, the encoding is wrong for this kernel,
+      // and every batch goes to nft from then on. If nft fails too, the batch itself was wrong.
+      if (!(e instanceof NetlinkRefusedError)) throw e;
+      refusedByKernel = e;
+    }
     try {
       await this.applyByNft(batch);
     } catch (e) {
@@ -68,6 +77,7 @@ export class NftKernel implements Kernel {
       this.shapes.clear();
       throw e;
     }
+    if (refusedByKernel) this.netlinkOff = `nft applied a batch the kernel refused as netlink messages (${refusedByKernel.message})`;
     this.shapes.learnBatch(batch);
     // The table now has sets whose elements the relay can change: start it before a change needs it.
     if (this.shapes.size > 0) this.relay.warm();
@@ -75,12 +85,14 @@ export class NftKernel implements Kernel {
 
   /** Why the latest batch was not sent as netlink messages (undefined when it was; diagnostics). */
   lastNetlinkRefusal: string | undefined;
+  /** Set when nft applied a batch whose netlink messages the kernel had refused: why no batch
+   *  goes by netlink any more (reported as the relay being unavailable). */
+  netlinkOff: string | undefined;
 
   /** Batches through the relay; false when nft must apply the batch (nothing was sent). */
   private async applyByNetlink(batch: unknown): Promise<boolean> {
-    // Until a batch through nft or a listing has shown our sets, the table may not even exist.
-    if (this.opts.netlinkElements === false) {
-      this.lastNetlinkRefusal = "the netlink path is off (netlinkElements: false)";
+    if (this.opts.netlinkElements === false || this.netlinkOff !== undefined) {
+      this.lastNetlinkRefusal = this.netlinkOff ?? "the netlink path is off (netlinkElements: false)";
       return false;
     }
     const withRules = this.opts.netlinkRules !== false;
@@ -146,11 +158,12 @@ export class NftKernel implements Kernel {
     return this.session && { calls: this.session.calls, starts: this.session.starts, pid: this.session.pid };
   }
   netlinkStatus(): { batches: number; unavailable: string | undefined; lastRefusal?: string } {
-    return { batches: this.relay.batches, unavailable: this.relay.unavailable, ...(this.lastNetlinkRefusal !== undefined ? { lastRefusal: this.lastNetlinkRefusal } : {}) };
+    return { batches: this.relay.batches, unavailable: this.netlinkOff ?? this.relay.unavailable, ...(this.lastNetlinkRefusal !== undefined ? { lastRefusal: this.lastNetlinkRefusal } : {}) };
   }
   /** The relay's counters: batches it committed, processes started, why it is not used. */
   get relayStats(): { batches: number; starts: number; pid: number | undefined; unavailable: string | undefined } {
-    return this.relay.stats;
+    const stats = this.relay.stats;
+    return { ...stats, unavailable: this.netlinkOff ?? stats.unavailable };
   }
 }
 

@@ -5,5 +5,5 @@ export { conntrackList, conntrackDelete, type ConntrackFilter } from "./conntrac
 export { NftSession, SessionUnavailableError, type NftSessionOptions } from "./nft-session.js";
 export { SetShapes, encodeChainQuery, encodeElementBatch, encodeNftBatch, parseChainHandles, renamedChains, type RuleBatchOptions } from "./nfnl.js";
 export type { EncodedBatch } from "./netlink.js";
-export { NfnlRelay, RelayPath, RelayUnavailableError, defaultRelayPath, type NfnlRelayOptions } from "./nfnl-relay.js";
+export { NetlinkRefusedError, NfnlRelay, RelayPath, RelayUnavailableError, defaultRelayPath, type NfnlRelayOptions } from "./nfnl-relay.js";
 export { IpsetShapes, encodeIpsetLines, encodeIpsetProtocolQuery, ipsetErrno } from "./ipset-nl.js";

@@ -36,6 +36,10 @@ export interface NfnlRelayOptions {
   describeError?: (errno: number) => { text: string; code: KernelErrorCode } | undefined;
 }
 
+/** The kernel answered the batch with an error: the transaction was not committed, nothing
+ *  changed (the caller may hand the same batch to the tool). */
+export class NetlinkRefusedError extends KernelError {}
+
 /** The relay cannot run here; nothing was sent. */
 export class RelayUnavailableError extends KernelError {
   constructor(why: string) {
@@ -144,7 +148,7 @@ export class NfnlRelay {
       const describe = (errno: number) => this.opts.describeError?.(errno) ?? { text: errnoText(errno), code: errnoCode(errno) };
       const first = describe(f.errno);
       const text = `netlink: ${f.what}: ${first.text}${f.detail ? `: ${f.detail}` : ""}`;
-      throw new KernelError(first.code, text, ["nfnl-relay"], null, failures.map((x) => `${x.what}: ${describe(x.errno).text}`).join("\n"));
+      throw new NetlinkRefusedError(first.code, text, ["nfnl-relay"], null, failures.map((x) => `${x.what}: ${describe(x.errno).text}`).join("\n"));
     }
     if (!answered) throw new KernelError("FAILED", "nfnl relay: the kernel's answer ended early", ["nfnl-relay"]);
     return bytes;
