@@ -286,6 +286,14 @@ function vocabularyBatch(grpHandle: number): { nftables: unknown[] } {
         [{ match: { op: "!=", left: { payload: { protocol: "th", field: "sport" } }, right: 80 } }, { match: { op: "!=", left: { payload: { protocol: "th", field: "dport" } }, right: 443 } }],
         [{ match: { op: "==", left: { payload: { protocol: "th", field: "dport" } }, right: 443 } }, { match: { op: "!=", left: { payload: { protocol: "th", field: "sport" } }, right: 80 } }],
         [{ match: { op: "==", left: { payload: { protocol: "th", field: "dport" } }, right: 443 } }, { match: { op: "==", left: { meta: { key: "mark" } }, right: 3 } }, { match: { op: "==", left: { payload: { protocol: "th", field: "sport" } }, right: 80 } }],
+        // Two runs split by a statement: each merged on its own.
+        [
+          { match: { op: "==", left: { payload: { protocol: "th", field: "sport" } }, right: 80 } },
+          { match: { op: "==", left: { payload: { protocol: "th", field: "dport" } }, right: 443 } },
+          { mangle: { key: { meta: { key: "mark" } }, value: { "|": [{ meta: { key: "mark" } }, 0x10000] } } },
+          { match: { op: "==", left: { payload: { protocol: "th", field: "sport" } }, right: 81 } },
+          { match: { op: "==", left: { payload: { protocol: "th", field: "dport" } }, right: 444 } },
+        ],
       ].map((m) => ({ add: { rule: { ...T, chain: "voc", expr: [{ match: { op: "==", left: { meta: { key: "l4proto" } }, right: 6 } }, ...m, { accept: null }] } } })),
       // ICMP fields with nothing, the family only, or the protocol only stated before them.
       ...[[], [{ match: { op: "==", left: { meta: { key: "nfproto" } }, right: "ipv6" } }], [{ match: { op: "==", left: { meta: { key: "l4proto" } }, right: 58 } }]].map((m) => ({

@@ -601,8 +601,13 @@ function mergeable(s: Stmt): s is Match & { left: PayloadLeft } {
  * `right` (a Buffer) once merged.
  */
 function mergePayloads(stmts: Stmt[]): void {
-  let run: Array<Match & { left: PayloadLeft }> = [];
-  const flush = () => {
+  // The runs first, the merges (which remove statements) after: not while walking the list.
+  const runs: Array<Array<Match & { left: PayloadLeft }>> = [[]];
+  for (const s of stmts) {
+    if (s.kind === "other") runs.push([]);
+    else if (mergeable(s)) runs[runs.length - 1]!.push(s);
+  }
+  for (const run of runs) {
     if (run.length >= 2) {
       const sorted = [...run].sort((a, b) => a.left.base - b.left.base || a.left.offset - b.left.offset);
       let last = sorted[0]!;
@@ -624,16 +629,10 @@ function mergePayloads(stmts: Stmt[]): void {
         stmts.splice(stmts.indexOf(cur), 1);
       }
     }
-    run = [];
-  };
-  for (const s of stmts) {
-    if (s.kind === "other") flush();
-    else if (mergeable(s)) run.push(s);
   }
-  flush();
 }
 
-/** Loads the left side into registers; returns the register it starts at. */
+/** Loads the left side into registers, from register 1. */
 function load(left: Left, out: LinearRule): void {
   switch (left.kind) {
     case "meta":
