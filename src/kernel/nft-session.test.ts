@@ -3,9 +3,10 @@
  * atomic, errors are reported with the same codes as one-shot nft, and the session survives
  * (or replaces) a dead or stuck child.
  */
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { canUseNetns, createNamespace, deleteNamespace, uniqueName } from "../netns/index.js";
 import { isKernelError } from "./errors.js";
 import { nftListTable } from "./nft.js";
@@ -184,7 +185,18 @@ describe.skipIf(!root)("NftSession (real nft, in a namespace)", () => {
   });
 
   it("a process that does not answer its handshake makes the session unavailable, before any batch is sent", async () => {
-    const s = new NftSession({ netns: ns, handshakeTimeoutMs: 0 });
+    // An nft that never answers (first on PATH for this test): a real nft with a zero time limit
+    // raced the timer, and on a busy machine sometimes answered first.
+    const dir = mkdtempSync(join(tmpdir(), "tortie-silent-nft-"));
+    writeFileSync(join(dir, "nft"), "#!/bin/sh\nexec sleep 30\n");
+    chmodSync(join(dir, "nft"), 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path ?? ""}`;
+    onTestFinished(() => {
+      process.env.PATH = path;
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const s = new NftSession({ netns: ns, handshakeTimeoutMs: 300 });
     const first = await s.apply(setup).then(
       () => null,
       (x: unknown) => x,
