@@ -94,6 +94,20 @@ export function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 
+/** A 32-bit number in network byte order (netlink attributes nf_tables reads as big-endian). */
+export function u32be(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
+
+/** A 64-bit number (handles) in network byte order. */
+export function u64be(n: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(n);
+  return b;
+}
+
 export function cString(s: string): Buffer {
   return Buffer.from(`${s}\0`, "utf8");
 }

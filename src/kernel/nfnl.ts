@@ -18,8 +18,8 @@
  * ifname IFNAMSIZ bytes padded with NULs; in a concatenation every field is padded to 4 bytes.
  * Netlink framing, answers and errors: netlink.ts.
  */
-import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_NFT_RELAY_BATCH_BYTES, message, nested, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, writeIPv4, type EncodedBatch } from "./netlink.js";
-import { linearizeRule, namedSetAttrs, ruleComment, u32be, u64be } from "./nft-rules.js";
+import { attr, chunksBySize, cString, ipv4Bytes, ipv6Bytes, MAX_NFT_RELAY_BATCH_BYTES, message, nested, NLA_F_NESTED, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, pad4, SEQ_BLOCK, u32be, u64be, writeIPv4, type EncodedBatch } from "./netlink.js";
+import { linearizeRule, namedSetAttrs, ruleComment } from "./nft-rules.js";
 
 // linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h
 const NLMSG_MIN_TYPE = 0x10;

@@ -37,7 +37,7 @@
  * stated either) before an ICMP field of a rule that has not stated its protocol; the transport
  * header needs none. A field of the other family or protocol is refused (nft refuses it too).
  */
-import { attr, cString, ipv4Bytes, ipv6Bytes, nested } from "./netlink.js";
+import { attr, cString, ipv4Bytes, ipv6Bytes, nested, pad4, u32be } from "./netlink.js";
 
 // linux/netfilter/nf_tables.h
 const NFTA_LIST_ELEM = 1;
@@ -123,19 +123,9 @@ interface ConcatLeft {
 }
 type Left = Single | ConcatLeft;
 
-const u32be = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b;
-};
 const u32le = (n: number) => {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n >>> 0);
-  return b;
-};
-const u64be = (n: bigint) => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(n);
   return b;
 };
 const isUint = (v: unknown, max: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
@@ -501,10 +491,6 @@ function anonSet(left: Left, members: unknown[], id: number): AnonSet | string {
   };
 }
 
-function pad4(n: number): number {
-  return (n + 3) & ~3;
-}
-
 // ---- statements
 
 interface Match {
@@ -822,4 +808,3 @@ export function namedSetAttrs(fields: ReadonlyArray<"ipv4_addr" | "ipv6_addr" | 
   };
 }
 
-export { u32be, u64be };
