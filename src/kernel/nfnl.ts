@@ -444,7 +444,7 @@ export function encodeNftBatch(batch: unknown, shapes: SetShapes, firstSeq: numb
  * chunksBySize would put in one message.
  */
 function writeKeyElements(elems: unknown[], fields: FieldType[]): Buffer[] | string {
-  const keyLen = fields.length === 1 ? FIELD_SIZE[fields[0]!] : fields.reduce((n, f) => n + pad4(FIELD_SIZE[f]), 0);
+  const keyLen = keyLength(fields);
   const elemSize = 12 + pad4(keyLen);
   const perChunk = Math.max(1, Math.floor(ELEMENTS_PER_MESSAGE_BYTES / elemSize));
   const out: Buffer[] = [];
@@ -459,19 +459,8 @@ function writeKeyElements(elems: unknown[], fields: FieldType[]): Buffer[] | str
       buf.writeUInt16LE(NFTA_SET_ELEM_KEY | NLA_F_NESTED, off + 6);
       buf.writeUInt16LE(4 + keyLen, off + 8);
       buf.writeUInt16LE(NFTA_DATA_VALUE, off + 10);
-      const e = elems[start + i];
-      if (fields.length === 1) {
-        const err = writeField(e, fields[0]!, buf, off + 12);
-        if (err) return err;
-        continue;
-      }
-      if (!isObject(e) || !Array.isArray(e.concat) || e.concat.length !== fields.length) return "element does not match the set's concatenation";
-      let at = off + 12;
-      for (let f = 0; f < fields.length; f++) {
-        const err = writeField(e.concat[f], fields[f]!, buf, at);
-        if (err) return err;
-        at += pad4(FIELD_SIZE[fields[f]!]);
-      }
+      const err = writeKey(elems[start + i], fields, buf, off + 12);
+      if (err) return err;
     }
     out.push(buf);
   }
@@ -515,15 +504,26 @@ function encodeElement(e: unknown, shape: SetShape, withData: boolean): Buffer |
 }
 
 function encodeKey(v: unknown, fields: FieldType[]): Buffer | string {
-  if (fields.length === 1) return encodeField(v, fields[0]!);
+  const buf = Buffer.alloc(keyLength(fields));
+  return writeKey(v, fields, buf, 0) ?? buf;
+}
+
+/** A key's bytes: one field as it is, a concatenation with every field padded to 4 bytes. */
+function keyLength(fields: FieldType[]): number {
+  return fields.length === 1 ? FIELD_SIZE[fields[0]!] : fields.reduce((n, f) => n + pad4(FIELD_SIZE[f]), 0);
+}
+
+/** Writes a key at `off` of a zeroed buffer (padding stays zero); why not, or undefined. */
+function writeKey(v: unknown, fields: FieldType[], buf: Buffer, off: number): string | undefined {
+  if (fields.length === 1) return writeField(v, fields[0]!, buf, off);
   if (!isObject(v) || !Array.isArray(v.concat) || v.concat.length !== fields.length) return "element does not match the set's concatenation";
-  const parts: Buffer[] = [];
-  for (let i = 0; i < fields.length; i++) {
-    const f = encodeField(v.concat[i], fields[i]!);
-    if (typeof f === "string") return f;
-    parts.push(f, Buffer.alloc(pad4(f.length) - f.length));
+  let at = off;
+  for (let f = 0; f < fields.length; f++) {
+    const err = writeField(v.concat[f], fields[f]!, buf, at);
+    if (err) return err;
+    at += pad4(FIELD_SIZE[fields[f]!]);
   }
-  return Buffer.concat(parts);
+  return undefined;
 }
 
 function encodeField(v: unknown, t: FieldType): Buffer | string {

@@ -224,7 +224,7 @@ const arbRule: fc.Arbitrary<DpRule> = fc
     const match: DpRule["match"] = [];
     const fam = r.family;
     const needsFamily = r.addr || r.addrSet || r.icmp;
-    if (needsFamily || (r.concat && r.statedFamily) || (!r.concat && r.statedFamily)) match.push({ kind: "family", family: fam });
+    if (needsFamily || r.statedFamily) match.push({ kind: "family", family: fam });
     if (r.ct) match.push({ kind: "ct", ...r.ct });
     // A wildcard's text (name and *) must be shorter than IFNAMSIZ, as nft checks.
     if (r.iface) match.push({ kind: "iface", ...r.iface, prefix: r.iface.prefix && r.iface.name.length < 15 });
