@@ -402,6 +402,9 @@ export class Cluster {
       const key = profileKey(rec.name);
       profileIR[key] = { key, name: rec.name, ingress: c.ingress, egress: c.egress };
     }
+    // Every rule is compiled: the memo of compiled entity rules (keyed by their JSON) would only
+    // be kept alive by the lazy sets, which hold the registry.
+    sets.entityMemo.clear();
 
     // ---- programs
     // Policy-driven selection: each policy's selector runs once on the label classes its label

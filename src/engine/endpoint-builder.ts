@@ -24,7 +24,7 @@ import type {
   ServiceAccount,
   WorkloadEndpoint,
 } from "../model/index.js";
-import { issue } from "../model/index.js";
+import { exactArray, issue, joined } from "../model/index.js";
 import { canonicalAddr, formatAddr, parseAddr, parseCidr, protocolNumber, type NamedPortDecl } from "../rule/index.js";
 
 import {
@@ -182,7 +182,7 @@ function containerPorts(containers: Pod["spec"]["containers"] | undefined, out: 
 /** Pod → workload endpoint (Calico's default k8s conversion), or why there is none. */
 export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | SkippedPod {
   const ns = pod.metadata.namespace || "default";
-  const ref = `${ns}/${pod.metadata.name}`;
+  const ref = joined("/", ns, pod.metadata.name);
   if (pod.spec?.hostNetwork) return { ref, reason: "the pod uses the host network, so Calico has no workload endpoint for it" };
   const phase = pod.status?.phase;
   if (phase === "Succeeded" || phase === "Failed") return { ref, reason: `the pod has finished (phase ${phase}) and no longer owns its IPs` };
@@ -223,7 +223,7 @@ export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | Skipp
   const node = pod.spec?.nodeName ?? "";
   const name = workloadEndpointName(node, "k8s", pod.metadata.name, "eth0");
   return {
-    key: `wep/${ns}/${name}`,
+    key: joined("/", "wep", ns, name),
     kind: "workload",
     name,
     namespace: ns,
@@ -232,8 +232,8 @@ export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | Skipp
     ips: sortIPs(ips),
     ownLabels: labels,
     profiles: [NS_PROFILE_PREFIX + ns, serviceAccountProfileName(ns, sa)],
-    namedPorts,
-    source: `Pod ${ref}`,
+    namedPorts: exactArray(namedPorts),
+    source: joined(" ", "Pod", ref),
   };
 }
 

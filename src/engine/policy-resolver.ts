@@ -18,7 +18,7 @@ import type {
   StagedNetworkPolicy,
   Tier,
 } from "../model/index.js";
-import { issue } from "../model/index.js";
+import { exactArray, issue, joined } from "../model/index.js";
 import {
   compareTiers,
   policySortKey,
@@ -62,11 +62,12 @@ const ENFORCED_OF_STAGED: Record<string, string> = {
 
 export function policyKey(kind: string, name: string, namespace?: string): PolicyKey {
   const short = KIND_SHORT[kind] ?? kind;
-  return namespace ? `${short}/${namespace}/${name}` : `${short}/${name}`;
+  // Flat strings: a key is kept in the IR, in every rule origin and in program lists.
+  return namespace ? joined("/", short, namespace, name) : joined("/", short, name);
 }
 
 export function profileKey(name: string): PolicyKey {
-  return `pro/${name}`;
+  return joined("/", "pro", name);
 }
 
 /** A Calico-form policy the compiler accepts. `kind` says what it came from (a Kubernetes
@@ -101,7 +102,7 @@ function compileRules(rules: Rule[] | undefined, dir: Direction, tier: string, k
   };
   if (!Array.isArray(rules)) (rules ?? []).forEach(one); // malformed input behaves exactly as before
   else for (let index = 0; index < rules.length; index++) if (index in rules) one(rules[index]!, index);
-  return out;
+  return exactArray(out); // kept in the IR: no spare capacity from push
 }
 
 /**
@@ -365,6 +366,9 @@ export class PolicyResolver {
       if (!want(ir) || !ir.governs[dir]) continue;
       push(ir.staged ? stagedTiers : tiers, ir);
     }
-    return { direction: dir, tiers, stagedTiers: passTiers ? [] : stagedTiers, profiles };
+    // Programs are kept per group of endpoints: lists of exact size, not push-grown.
+    for (const t of tiers) t.policies = exactArray(t.policies);
+    for (const t of stagedTiers) t.policies = exactArray(t.policies);
+    return { direction: dir, tiers: exactArray(tiers), stagedTiers: passTiers ? [] : exactArray(stagedTiers), profiles };
   }
 }

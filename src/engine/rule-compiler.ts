@@ -6,7 +6,7 @@
  * Felix treats a resource that fails validation as missing.
  */
 import type { EntityRule, Issue, IssuePath, PortSpec, Rule } from "../model/index.js";
-import { issue } from "../model/index.js";
+import { exactArray, issue } from "../model/index.js";
 import {
   canonicalCidr,
   parseCidr,
@@ -93,7 +93,7 @@ function cidrs(list: string[] | undefined, path: IssuePath, issues: Issue[]): st
     }
     out.push(canonicalCidr(n)!);
   });
-  return out;
+  return exactArray(out);
 }
 
 /** Felix ipsetmember.ProtocolFrom for a rule's protocol: UDP and SCTP as such, anything else TCP;
@@ -139,9 +139,9 @@ function compileEntity(
   // Named ports are filtered by the positive selector (also the negated ones: the rule can only
   // match inside the positive selector anyway).
   const npSel = positive ?? parseSelector("all()");
-  if (ports.ranges.length > 0) e.ports = ports.ranges;
+  if (ports.ranges.length > 0) e.ports = exactArray(ports.ranges);
   if (ports.named.length > 0) e.namedPortSets = ports.named.map((n) => ctx.sets.namedPort(npSel, n, npProto));
-  if (notPorts.ranges.length > 0) e.notPorts = notPorts.ranges;
+  if (notPorts.ranges.length > 0) e.notPorts = exactArray(notPorts.ranges);
   if (notPorts.named.length > 0) e.notNamedPortSets = notPorts.named.map((n) => ctx.sets.namedPort(npSel, n, npProto));
   // Felix drops the selector set when named ports alone already carry it.
   if (positive && (ports.ranges.length > 0 || ports.named.length === 0)) e.sets = [ctx.sets.selector(positive)];
@@ -207,7 +207,7 @@ export function compileRule(rule: Rule, ctx: RuleContext): { rule?: RuleIR; issu
     return { issues };
   }
   // src and dst are set below; listed first so they keep their place in the printed key order.
-  const match: RuleMatch = { src: undefined as unknown as EntityMatch, dst: undefined as unknown as EntityMatch };
+  let match: RuleMatch = { src: undefined as unknown as EntityMatch, dst: undefined as unknown as EntityMatch };
   if (rule.ipVersion !== undefined) {
     if (rule.ipVersion !== 4 && rule.ipVersion !== 6) issues.push(issue("invalid-ip-version", [...ctx.path, "ipVersion"], "ipVersion must be 4 or 6"));
     else match.ipVersion = rule.ipVersion;
@@ -224,8 +224,16 @@ export function compileRule(rule: Rule, ctx: RuleContext): { rule?: RuleIR; issu
     // Felix renders the rule from its other fields; only the L7 path (Envoy) checks HTTP.
     issues.push(issue("http-not-enforced", [...ctx.path, "http"], "the http match is only enforced by Calico's application-layer policy; the kernel rule (and explain) ignore it", "warning"));
   }
-  match.src = memoEntity("source", rule.source, ctx, protocol, issues);
-  match.dst = memoEntity("destination", rule.destination, ctx, protocol, issues);
+  const src = memoEntity("source", rule.source, ctx, protocol, issues);
+  const dst = memoEntity("destination", rule.destination, ctx, protocol, issues);
   if (issues.some((i) => i.severity === "error")) return { issues };
+  // The usual shapes as complete literals: a property added after a literal goes to a separate
+  // backing store, which every kept rule would carry (same keys in the same order either way).
+  if (match.ipVersion === undefined && match.notProtocol === undefined && match.icmp === undefined && match.notIcmp === undefined) {
+    match = match.protocol === undefined ? { src, dst } : { src, dst, protocol: match.protocol };
+  } else {
+    match.src = src;
+    match.dst = dst;
+  }
   return { rule: { action: rule.action, match, origin: ctx.origin }, issues };
 }

@@ -7,3 +7,4 @@ export * from "./chunked-list.js";
 export * from "./multi-map.js";
 export * from "./addr.js";
 export * from "./chunked-map.js";
+export * from "./retained.js";

@@ -67,5 +67,6 @@ function emit(n: SelectorNode, out: string[]): void {
 /** Calico hash.MakeUniqueID(prefix, content): prefix + ":" + base64url-nopad(SHA-224(prefix + ":" + content)). */
 export function makeUniqueId(prefix: string, content: string): string {
   const digest = createHash("sha224").update(`${prefix}:${content}`, "utf8").digest("base64url");
-  return `${prefix}:${digest}`;
+  // Flat (join), not a concatenation: set ids are kept in every rule that references the set.
+  return [prefix, digest].join(":");
 }
