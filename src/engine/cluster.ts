@@ -101,7 +101,9 @@ function describe(r: Resource): string {
 
 function partition(input: ClusterInput, issues: Issue[]): Partitioned {
   const p: Partitioned = { namespaces: [], serviceAccounts: [], profiles: [], pods: [], weps: [], heps: [], netsets: [], tiers: [], policies: [], k8sPolicies: [], slices: [] };
-  const seen = new Set<string>();
+  // kind → namespace ("" when cluster-scoped) → names: the input's own texts as keys, no
+  // "kind|ns|name" text per resource (175k of them at 100k pods, garbage after the build).
+  const seen = new Map<string, Map<string, Set<string>>>();
   for (const raw of input) {
     const r = isWrapped(raw) ? raw.resource : raw;
     const k = kindOf(r?.apiVersion, r?.kind);
@@ -113,9 +115,13 @@ function partition(input: ClusterInput, issues: Issue[]): Partitioned {
       issues.push({ ...issue("missing-name", ["metadata", "name"], "resource has no metadata.name"), resource: describe(r) });
       continue;
     }
-    const id = `${k.id}|${k.namespaced ? r.metadata.namespace || "default" : ""}|${r.metadata.name}`;
-    if (seen.has(id)) issues.push({ ...issue("duplicate-resource", ["metadata", "name"], `${describe(r)} appears more than once; the last one is used`, "warning"), resource: describe(r) });
-    else seen.add(id);
+    const ns = k.namespaced ? r.metadata.namespace || "default" : "";
+    let byNs = seen.get(k.id);
+    if (!byNs) seen.set(k.id, (byNs = new Map()));
+    let names = byNs.get(ns);
+    if (!names) byNs.set(ns, (names = new Set()));
+    if (names.has(r.metadata.name)) issues.push({ ...issue("duplicate-resource", ["metadata", "name"], `${describe(r)} appears more than once; the last one is used`, "warning"), resource: describe(r) });
+    else names.add(r.metadata.name);
     switch (k.id) {
       case "Namespace": p.namespaces.push(r as Namespace); break;
       case "ServiceAccount": p.serviceAccounts.push(r as ServiceAccount); break;
@@ -178,19 +184,20 @@ function hasOnlyInOut(p: ProgramSet): boolean {
 /** Kind, own labels in their order and profiles, as a map key; undefined (no sharing) in the odd case
  *  of a separator character or a non-string value, where the key would not be injective. */
 function ownKey(ep: EndpointRecord): string | undefined {
-  let k = ep.kind === "workload" ? "w\u0001" : "h\u0001";
+  // Joined into one flat text (a map key kept per group; see model/retained.ts).
+  const parts: string[] = [ep.kind === "workload" ? "w" : "h", "\u0001"];
   for (const p of ep.profiles) {
     if (hasSeparator(p)) return undefined;
-    k += `${p}\u0001`;
+    parts.push(p, "\u0001");
   }
-  k += "\u0002";
+  parts.push("\u0002");
   const o = ep.ownLabels;
   for (const key in o) {
     const v = o[key];
     if (typeof v !== "string" || hasSeparator(key) || hasSeparator(v)) return undefined;
-    k += `${key}\u0001${v}\u0001`;
+    parts.push(key, "\u0001", v, "\u0001");
   }
-  return k;
+  return parts.join("");
 }
 
 /** Injective text of a profile list: names joined by \u0001 when none contains a separator (the

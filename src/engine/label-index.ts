@@ -34,13 +34,15 @@ function sortedHas(l: readonly number[], x: number): boolean {
  *  separator form costs two concatenations per label instead of two JSON.stringify calls. */
 export function labelSignature(labels: Readonly<Record<string, string>>): string {
   const keys = Object.keys(labels).sort();
-  let s = "";
+  // Joined, not concatenated: a signature is kept as a map key per label class, and a
+  // concatenation of 2 × 13 labels would be kept as a tree of 26 parts (see model/retained.ts).
+  const parts: string[] = [];
   for (const k of keys) {
     const v = labels[k];
     if (typeof v !== "string" || hasSeparator(k) || hasSeparator(v)) return jsonSignature(labels, keys);
-    s += k + "\u0001" + v + "\u0002";
+    parts.push(k, "\u0001", v, "\u0002");
   }
-  return s;
+  return parts.join("");
 }
 
 function jsonSignature(labels: Readonly<Record<string, string>>, sortedKeys: readonly string[]): string {
