@@ -26,7 +26,8 @@ export interface MemberKey {
 
 /** The selector-set member text of an endpoint address. */
 export function addrMemberText(ip: string): string {
-  return ip.includes(":") ? `${ip}/128` : `${ip}/32`;
+  // Joined flat (model/retained.ts): these texts are the members of every selector set.
+  return [ip, ip.includes(":") ? "/128" : "/32"].join("");
 }
 
 /** Selector-set member texts of one labelled item (unique within the item). */
