@@ -331,14 +331,12 @@ export class Cluster {
     // Item n of the label index, for the per-item arrays here and in the set calculation
     // (MemberOrder); endpoints are items 0 … endpoints.size - 1.
     const setItems: SetItem[] = [];
-    const itemOfKey = new Map<string, number>();
     for (const ep of endpoints.values()) {
       const k = ownKey(ep);
       const first = k === undefined ? undefined : firstWith.get(k);
       if (first !== undefined) {
         const item = index.addLike(ep.key, first);
         setItems.push(ep);
-        itemOfKey.set(ep.key, item);
         groupOf.push(first);
         unshared.push(unshared[first]);
         continue;
@@ -347,11 +345,19 @@ export class Cluster {
       const item = index.add(ep.key, l);
       if (k !== undefined) firstWith.set(k, item);
       setItems.push(ep);
-      itemOfKey.set(ep.key, item);
       groupOf.push(item);
       const shared = index.classOfItem(item).labels;
       unshared.push(shared !== l && !sameKeyOrder(shared, l) ? l : undefined);
     }
+    // Endpoints are items 0 … n - 1 in map order; their IR is listed by key. Sorting item numbers
+    // by key needs no map from key to item (100k entries, garbage right after).
+    const endpointItems = new Array<number>(setItems.length);
+    for (let i = 0; i < endpointItems.length; i++) endpointItems[i] = i;
+    endpointItems.sort((a, b) => {
+      const ka = setItems[a]!.key;
+      const kb = setItems[b]!.key;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
     for (const ns of netsets.values()) {
       index.add(ns.key, effectiveLabels(ns.ownLabels, ns.profiles, profiles));
       setItems.push(ns);
@@ -421,8 +427,7 @@ export class Cluster {
     const programsByClass = new Map<string, ProgramSet>();
     const programsOfGroup: Array<ProgramSet | undefined> = [];
     const epIR: EndpointIR[] = [];
-    for (const key of [...itemOfKey.keys()].sort()) {
-      const item = itemOfKey.get(key)!;
+    for (const item of endpointItems) {
       const ep = setItems[item] as EndpointRecord;
       const cls = index.classOfItem(item);
       const group = groupOf[item]!;

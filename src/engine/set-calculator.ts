@@ -240,30 +240,36 @@ function isEndpoint(item: SetItem): item is EndpointRecord {
  */
 export class MemberOrder {
   /** rank → member text (canonical CIDR). */
-  readonly texts: string[] = [];
+  readonly texts: string[];
   /** rank → address (no prefix) when the rank is an endpoint address. */
-  readonly addrs: Array<string | undefined> = [];
+  readonly addrs: Array<string | undefined>;
   /** Item n's member ranks are `flat[offsets[n]] … flat[offsets[n + 1] - 1]`, in the order of its
    *  `ips` (endpoint) or `nets` (network set). */
   readonly offsets: Int32Array;
   readonly flat: Int32Array;
-  /** rank → the PortMember objects made for it so far (a few per address). */
-  private readonly portMembers: Array<PortMember[] | undefined> = [];
+  /** rank → the PortMember made for it so far, or several in a list (most addresses have one or
+   *  two: no list per address, which a push-grown one would make 17 slots long). */
+  private readonly portMembers: Array<PortMember | PortMember[] | undefined> = [];
 
   constructor(readonly items: readonly SetItem[]) {
     const memo = new MemberCache();
     const offsets = new Int32Array(items.length + 1);
-    const keyed: KeyedCidr[] = [];
+    // Sized up front: grown by push, a 100k-entry array reallocates its way up in the old
+    // generation's large-object space.
+    let total = 0;
+    for (const item of items) total += isEndpoint(item) ? item.ips.length : item.nets.length;
+    const keyed = new Array<KeyedCidr>(total);
+    let at = 0;
     for (let n = 0; n < items.length; n++) {
       const item = items[n]!;
       if (isEndpoint(item)) {
         for (const ip of item.ips) {
           const k = memo.addr(ip);
           k.addr = ip;
-          keyed.push(k);
+          keyed[at++] = k;
         }
-      } else for (const net of item.nets) keyed.push(memo.cidr(net));
-      offsets[n + 1] = keyed.length;
+      } else for (const net of item.nets) keyed[at++] = memo.cidr(net);
+      offsets[n + 1] = at;
     }
     // Entries are interned per text: each distinct one is collected once (rank -1 → -2).
     const distinct: KeyedCidr[] = [];
@@ -275,11 +281,13 @@ export class MemberOrder {
     }
     distinct.sort(compareKeyed);
     if (distinct.length >= MAX_RANKS) throw new Error(`too many distinct set members (${distinct.length})`);
+    this.texts = new Array<string>(distinct.length);
+    this.addrs = new Array<string | undefined>(distinct.length);
     for (let r = 0; r < distinct.length; r++) {
       const k = distinct[r]!;
       k.rank = r;
-      this.texts.push(k.c);
-      this.addrs.push(k.addr);
+      this.texts[r] = k.c;
+      this.addrs[r] = k.addr;
     }
     const flat = new Int32Array(keyed.length);
     for (let i = 0; i < keyed.length; i++) flat[i] = keyed[i]!.rank;
@@ -293,11 +301,14 @@ export class MemberOrder {
     const rest = key - rank * PORT_KEY_RANK;
     const protocol = rest >>> 16;
     const port = rest & 0xffff;
-    let l = this.portMembers[rank];
-    if (!l) this.portMembers[rank] = l = [];
-    for (const m of l) if (m.protocol === protocol && m.port === port) return m;
+    const made = this.portMembers[rank];
+    if (made !== undefined) {
+      if (!Array.isArray(made)) {
+        if (made.protocol === protocol && made.port === port) return made;
+      } else for (const m of made) if (m.protocol === protocol && m.port === port) return m;
+    }
     const m: PortMember = { addr: this.addrs[rank]!, protocol, port };
-    l.push(m);
+    this.portMembers[rank] = made === undefined ? m : Array.isArray(made) ? [...made, m] : [made, m];
     return m;
   }
 }

@@ -39,7 +39,8 @@ const ASCII = /^[\x00-\x7f]*$/;
  * units compare exactly as bytes do. Compare `order` with `<`, then `tie` with `<`.
  */
 export function policySortKey(p: Pick<PolicyIR, "order" | "name" | "namespace" | "kind">): { order: number; tie: string } {
-  const t = `${p.name}/${p.namespace ?? ""}/${p.kind}`;
+  // Joined flat: sorting compares each text ~30 times, and a concatenation is flattened first.
+  const t = [p.name, p.namespace ?? "", p.kind].join("/");
   return { order: p.order ?? Infinity, tie: ASCII.test(t) ? t : Buffer.from(t, "utf8").toString("latin1") };
 }
 
