@@ -47,7 +47,9 @@ import {
   namespaceProfile,
   networkSetRecord,
   NS_PROFILE_PREFIX,
+  PodRecordMemo,
   podToEndpoint,
+  recordSource,
   SA_PROFILE_PREFIX,
   serviceAccountProfile,
   workloadEndpointRecord,
@@ -292,11 +294,15 @@ export class Cluster {
         skipped.set(rec.ref, rec.reason);
         return;
       }
-      if (endpoints.has(rec.key)) issues.push({ ...issue("duplicate-endpoint", [], `${rec.source} has the same endpoint key ${rec.key} as another resource; the last one is used`, "warning"), resource: rec.source });
+      if (endpoints.has(rec.key)) {
+        const source = recordSource(rec);
+        issues.push({ ...issue("duplicate-endpoint", [], `${source} has the same endpoint key ${rec.key} as another resource; the last one is used`, "warning"), resource: source });
+      }
       endpoints.set(rec.key, rec);
     };
+    const podMemo = new PodRecordMemo();
     for (const pod of p.pods) {
-      const rec = podToEndpoint(pod, issues);
+      const rec = podToEndpoint(pod, issues, podMemo);
       addEndpoint(rec);
       if (!("reason" in rec)) {
         // A real cluster always has the pod's Namespace and ServiceAccount; synthesise what the

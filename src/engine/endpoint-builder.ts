@@ -66,7 +66,59 @@ export interface EndpointRecord {
   ownLabels: Record<string, string>;
   profiles: string[];
   namedPorts: NamedPortDecl[];
-  source: string;
+  /** What produced it, for messages; absent for a Pod (recordSource makes "Pod <ns>/<name>": a
+   *  text per pod kept only for a rare message). */
+  source?: string;
+}
+
+/** The resource an endpoint record came from, for messages. */
+export function recordSource(rec: EndpointRecord): string {
+  return rec.source ?? `Pod ${rec.pod}`;
+}
+
+/**
+ * What many pods of one conversion share, made once: the profile list of each (namespace,
+ * ServiceAccount), each named-port declaration and each list of them (replicas have equal ones).
+ * Record data is read-only, so sharing changes no value; at 100k pods it saves ~300k small objects
+ * and strings the full computation would otherwise keep (and copy through the young generation).
+ */
+export class PodRecordMemo {
+  private readonly profileLists = new Map<string, Map<string, string[]>>();
+  /** name → port → protocol → declaration. */
+  private readonly decls = new Map<string, Map<number, Map<number, NamedPortDecl>>>();
+  private readonly declIds = new Map<NamedPortDecl, number>();
+  private readonly portLists = new Map<string, NamedPortDecl[]>();
+
+  profiles(ns: string, sa: string): string[] {
+    let bySa = this.profileLists.get(ns);
+    if (!bySa) this.profileLists.set(ns, (bySa = new Map()));
+    let list = bySa.get(sa);
+    if (!list) bySa.set(sa, (list = [NS_PROFILE_PREFIX + ns, serviceAccountProfileName(ns, sa)]));
+    return list;
+  }
+
+  decl(name: string, protocol: number, port: number): NamedPortDecl {
+    let byPort = this.decls.get(name);
+    if (!byPort) this.decls.set(name, (byPort = new Map()));
+    let byProto = byPort.get(port);
+    if (!byProto) byPort.set(port, (byProto = new Map()));
+    let d = byProto.get(protocol);
+    if (!d) {
+      byProto.set(protocol, (d = { name, protocol, port }));
+      this.declIds.set(d, this.declIds.size);
+    }
+    return d;
+  }
+
+  /** One shared list per sequence of declarations made by `decl`. */
+  portList(decls: NamedPortDecl[]): NamedPortDecl[] {
+    if (decls.length === 0) return [];
+    let key = "";
+    for (const d of decls) key += `${this.declIds.get(d)},`;
+    let list = this.portLists.get(key);
+    if (!list) this.portLists.set(key, (list = exactArray(decls)));
+    return list;
+  }
 }
 
 export interface NetworkSetRecord {
@@ -168,19 +220,20 @@ function portProtocol(p: string | number | undefined): number | undefined {
   return protocolNumber(p);
 }
 
-function containerPorts(containers: Pod["spec"]["containers"] | undefined, out: NamedPortDecl[]): void {
+function containerPorts(containers: Pod["spec"]["containers"] | undefined, out: NamedPortDecl[], memo: PodRecordMemo | undefined): void {
   for (const c of containers ?? []) {
     for (const p of c.ports ?? []) {
       if (!p.name || !p.containerPort) continue;
       const proto = portProtocol(p.protocol);
       if (proto === undefined || (proto !== 6 && proto !== 17 && proto !== 132)) continue; // Calico ignores other protocols
-      out.push({ name: p.name, protocol: proto, port: p.containerPort });
+      out.push(memo ? memo.decl(p.name, proto, p.containerPort) : { name: p.name, protocol: proto, port: p.containerPort });
     }
   }
 }
 
-/** Pod → workload endpoint (Calico's default k8s conversion), or why there is none. */
-export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | SkippedPod {
+/** Pod → workload endpoint (Calico's default k8s conversion), or why there is none. `memo`: share
+ *  profile lists and named ports with the other pods of one conversion (same values). */
+export function podToEndpoint(pod: Pod, issues: Issue[], memo?: PodRecordMemo): EndpointRecord | SkippedPod {
   const ns = pod.metadata.namespace || "default";
   const ref = joined("/", ns, pod.metadata.name);
   if (pod.spec?.hostNetwork) return { ref, reason: "the pod uses the host network, so Calico has no workload endpoint for it" };
@@ -218,8 +271,8 @@ export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | Skipp
   labels[LABEL_SERVICE_ACCOUNT] = sa;
 
   const namedPorts: NamedPortDecl[] = [];
-  containerPorts(pod.spec?.containers, namedPorts);
-  containerPorts((pod.spec as Record<string, unknown>)?.initContainers as Pod["spec"]["containers"], namedPorts);
+  containerPorts(pod.spec?.containers, namedPorts, memo);
+  containerPorts((pod.spec as Record<string, unknown>)?.initContainers as Pod["spec"]["containers"], namedPorts, memo);
   const node = pod.spec?.nodeName ?? "";
   const name = workloadEndpointName(node, "k8s", pod.metadata.name, "eth0");
   return {
@@ -231,9 +284,8 @@ export function podToEndpoint(pod: Pod, issues: Issue[]): EndpointRecord | Skipp
     node,
     ips: sortIPs(ips),
     ownLabels: labels,
-    profiles: [NS_PROFILE_PREFIX + ns, serviceAccountProfileName(ns, sa)],
-    namedPorts: exactArray(namedPorts),
-    source: joined(" ", "Pod", ref),
+    profiles: memo ? memo.profiles(ns, sa) : [NS_PROFILE_PREFIX + ns, serviceAccountProfileName(ns, sa)],
+    namedPorts: memo ? memo.portList(namedPorts) : exactArray(namedPorts),
   };
 }
 
