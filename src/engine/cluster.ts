@@ -36,7 +36,7 @@ import type {
   Tier,
   WorkloadEndpoint,
 } from "../model/index.js";
-import { ChunkedMap, issue, kindOf } from "../model/index.js";
+import { ChunkedMap, copyRecord, issue, kindOf } from "../model/index.js";
 import { convertKubernetesNetworkPolicy } from "../convert/index.js";
 import { indexSets, type ClusterIR, type EndpointIR, type PolicyIR, type PolicyKey, type ProfileIR, type SetLookup } from "../rule/index.js";
 import {
@@ -152,7 +152,7 @@ function partition(input: ClusterInput, issues: Issue[]): Partitioned {
 export function endpointIR(ep: EndpointRecord, labels: Readonly<Record<string, string>>, programs: ProgramSet, shareLabels = false): EndpointIR {
   // A copy unless the caller hands over an object nobody mutates (the full build shares one
   // labels object per label class: 100k endpoints, a few thousand distinct label maps).
-  const l = shareLabels ? (labels as Record<string, string>) : { ...labels };
+  const l = shareLabels ? (labels as Record<string, string>) : copyRecord(labels);
   // The usual pod endpoint as one complete literal (all fields in-object, no temporary objects
   // from conditional spreads); same keys in the same order as the general form below.
   if (ep.namespace !== undefined && ep.pod !== undefined && ep.interfaceName === undefined && hasOnlyInOut(programs)) {

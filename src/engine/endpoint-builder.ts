@@ -24,7 +24,7 @@ import type {
   ServiceAccount,
   WorkloadEndpoint,
 } from "../model/index.js";
-import { exactArray, issue, joined } from "../model/index.js";
+import { copyRecord, exactArray, issue, joined } from "../model/index.js";
 import { canonicalAddr, formatAddr, parseAddr, parseCidr, protocolNumber, type NamedPortDecl } from "../rule/index.js";
 
 import {
@@ -401,12 +401,13 @@ export function networkSetRecord(s: NetworkSet | GlobalNetworkSet, issues: Issue
 /** Effective labels: own labels, then each profile's labelsToApply in order; first definition of a
  *  key wins (felix labelindex: own labels shadow parents). */
 export function effectiveLabels(own: Record<string, string>, profiles: string[], profileRecords: Map<string, ProfileRecord>): Record<string, string> {
-  const out: Record<string, string> = { ...own };
+  const out = copyRecord(own);
   for (const p of profiles) {
     const rec = profileRecords.get(p);
     if (!rec) continue;
     const la = rec.labelsToApply;
-    for (const k of Object.keys(la)) if (!Object.hasOwn(out, k)) out[k] = la[k]!;
+    // for-in over the own keys (labelsToApply is a plain record): no key array per call.
+    for (const k in la) if (Object.hasOwn(la, k) && !Object.hasOwn(out, k)) out[k] = la[k]!;
   }
   return out;
 }

@@ -365,24 +365,31 @@ export class PolicyResolver {
 
   /** `passTiers`: untracked and preDNAT tiers end with Pass (later tables still apply). */
   private program(sel: CompiledPolicy[], dir: Direction, want: (p: PolicyIR) => boolean, profiles: PolicyKey[], passTiers: boolean): DirectionProgram {
-    const tiers: TierProgram[] = [];
-    const stagedTiers: TierProgram[] = [];
-    const push = (list: TierProgram[], p: PolicyIR) => {
-      let last = list[list.length - 1];
-      if (!last || last.tier !== p.tier) {
-        const t = this.tierByName.get(p.tier)!;
-        last = { tier: p.tier, defaultAction: passTiers ? "Pass" : t.defaultAction, policies: [] };
-        list.push(last);
-      }
-      last.policies.push(p.key);
-    };
+    const enforced: PolicyIR[] = [];
+    const staged: PolicyIR[] = [];
     for (const { ir } of sel) {
       if (!want(ir) || !ir.governs[dir]) continue;
-      push(ir.staged ? stagedTiers : tiers, ir);
+      (ir.staged ? staged : enforced).push(ir);
     }
-    // Programs are kept per group of endpoints: lists of exact size, not push-grown.
-    for (const t of tiers) t.policies = exactArray(t.policies);
-    for (const t of stagedTiers) t.policies = exactArray(t.policies);
-    return { direction: dir, tiers: exactArray(tiers), stagedTiers: passTiers ? [] : exactArray(stagedTiers), profiles };
+    return { direction: dir, tiers: this.tierRuns(enforced, passTiers), stagedTiers: passTiers ? [] : this.tierRuns(staged, false), profiles };
+  }
+
+  /**
+   * One TierProgram per run of consecutive policies of one tier. Programs are kept per group of
+   * endpoints, so the lists are made at their final size: grown by push and copied afterwards,
+   * the grown ones were garbage in the old generation (V8 allocates them there once it has seen
+   * that most lists made at that place live on).
+   */
+  private tierRuns(irs: readonly PolicyIR[], passTiers: boolean): TierProgram[] {
+    if (irs.length === 0) return [];
+    const starts: number[] = [];
+    for (let i = 0; i < irs.length; i++) if (i === 0 || irs[i]!.tier !== irs[i - 1]!.tier) starts.push(i);
+    return starts.map((start, run) => {
+      const end = run + 1 < starts.length ? starts[run + 1]! : irs.length;
+      const tier = irs[start]!.tier;
+      const policies = new Array<PolicyKey>(end - start);
+      for (let i = start; i < end; i++) policies[i - start] = irs[i]!.key;
+      return { tier, defaultAction: passTiers ? "Pass" : this.tierByName.get(tier)!.defaultAction, policies };
+    });
   }
 }
