@@ -301,10 +301,14 @@ export class Cluster {
       endpoints.set(rec.key, rec);
     };
     const podMemo = new PodRecordMemo();
+    // Pods of one (namespace, ServiceAccount) share one profile list (PodRecordMemo): check the
+    // profiles once per list.
+    const checkedProfiles = new Set<readonly string[]>();
     for (const pod of p.pods) {
       const rec = podToEndpoint(pod, issues, podMemo);
       addEndpoint(rec);
-      if (!("reason" in rec)) {
+      if (!("reason" in rec) && !checkedProfiles.has(rec.profiles)) {
+        checkedProfiles.add(rec.profiles);
         // A real cluster always has the pod's Namespace and ServiceAccount; synthesise what the
         // input leaves out so namespace/SA labels and the kns allow profile exist.
         const ns = rec.namespace!;
@@ -421,9 +425,9 @@ export class Cluster {
       const key = profileKey(rec.name);
       profileIR[key] = { key, name: rec.name, ingress: c.ingress, egress: c.egress };
     }
-    // Every rule is compiled: the memo of compiled entity rules (keyed by their JSON) would only
-    // be kept alive by the lazy sets, which hold the registry.
-    sets.entityMemo.clear();
+    // Every rule is compiled: the compile memos (entity rules by their JSON, policy selectors) would
+    // only be kept alive by the lazy sets, which hold the registry.
+    sets.forgetMemos();
 
     // ---- programs
     // Policy-driven selection: each policy's selector runs once on the label classes its label

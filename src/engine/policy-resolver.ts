@@ -35,7 +35,7 @@ import { SelectorParseError, type Selector } from "../selector/index.js";
 import type { EndpointRecord, ProfileRecord } from "./endpoint-builder.js";
 import { labelSignature, type LabelIndex } from "./label-index.js";
 import { compileRule } from "./rule-compiler.js";
-import { policySelector } from "./selector-rewrite.js";
+import { policySelector, type NamespacedSelectorMemo } from "./selector-rewrite.js";
 import type { SetRegistry } from "./set-calculator.js";
 
 /** The built-in tiers (v3.32+): always present. */
@@ -117,19 +117,20 @@ export interface PolicyHead {
 }
 
 /** The head of a policy, or the issue of its invalid selector (the policy is then dropped). */
-export function policyHead(input: PolicyInput): { head?: PolicyHead; issues: Issue[] } {
+export function policyHead(input: PolicyInput, memo?: NamespacedSelectorMemo): { head?: PolicyHead; issues: Issue[] } {
   const r = input.resource;
   const spec = (r.spec ?? {}) as GlobalNetworkPolicy["spec"];
   const namespaced = isNamespaced(input);
   const ns = namespaced ? r.metadata.namespace || "default" : undefined;
   const key = policyKey(input.kind, r.metadata.name, ns);
   try {
-    const selector = policySelector({
+    const selectorInput = {
       namespace: ns,
       selector: spec.selector,
       namespaceSelector: namespaced ? undefined : spec.namespaceSelector,
       serviceAccountSelector: spec.serviceAccountSelector,
-    });
+    };
+    const selector = memo && ns !== undefined && selectorInput.serviceAccountSelector === undefined ? memo.get(ns, spec.selector, selectorInput) : policySelector(selectorInput);
     return { head: { key, tier: spec.tier || "default", selector }, issues: [] };
   } catch (e) {
     if (!(e instanceof SelectorParseError)) throw e;
@@ -144,7 +145,7 @@ function isNamespaced(input: PolicyInput): boolean {
 /** `head`: the policy's head when the caller has it already (policyHead of the same input). */
 export function compilePolicy(input: PolicyInput, sets: SetRegistry, head?: PolicyHead): { policy?: CompiledPolicy; issues: Issue[] } {
   if (!head) {
-    const h = policyHead(input);
+    const h = policyHead(input, sets.policySelectors);
     if (!h.head) return { issues: h.issues };
     head = h.head;
   }
@@ -166,7 +167,7 @@ export function compilePolicy(input: PolicyInput, sets: SetRegistry, head?: Poli
 
   const order = typeof spec.order === "number" ? spec.order : input.kind === "KubernetesNetworkPolicy" || input.kind === "StagedKubernetesNetworkPolicy" ? (spec.order ?? 1000) : null;
   // A staged Delete carries no spec; it selects nothing and governs nothing.
-  const governs = deleting ? { ingress: false, egress: false } : { ingress: types.includes("Ingress"), egress: types.includes("Egress") };
+  const governs = deleting ? GOVERNS[0]! : GOVERNS[(types.includes("Ingress") ? 1 : 0) + (types.includes("Egress") ? 2 : 0)]!;
   const applyOnForward = !namespaced && spec.applyOnForward === true;
   const preDNAT = !namespaced && spec.preDNAT === true;
   const doNotTrack = !namespaced && spec.doNotTrack === true;
@@ -182,6 +183,14 @@ export function compilePolicy(input: PolicyInput, sets: SetRegistry, head?: Poli
   }
   return { policy: { ir, selector }, issues: withResource(issues, input.label) };
 }
+
+/** The four `governs` values, shared by every policy (read-only IR data), by ingress + 2 × egress. */
+const GOVERNS: ReadonlyArray<PolicyIR["governs"]> = [
+  Object.freeze({ ingress: false, egress: false }),
+  Object.freeze({ ingress: true, egress: false }),
+  Object.freeze({ ingress: false, egress: true }),
+  Object.freeze({ ingress: true, egress: true }),
+];
 
 function withResource(issues: Issue[], label: string): Issue[] {
   return issues.length === 0 ? issues : issues.map((i) => (i.resource ? i : { ...i, resource: label }));

@@ -177,9 +177,11 @@ function memoEntity(side: "source" | "destination", er: EntityRule | undefined, 
   }
   let memo: Map<string, EntityMatch> | undefined;
   if (json !== undefined) {
-    const outer = `${side === "source" ? "s" : "d"}|${namedPortProtocol(protocol)}|${ctx.namespace}`;
-    memo = ctx.sets.entityMemo.get(outer);
-    if (!memo) ctx.sets.entityMemo.set(outer, (memo = new Map()));
+    const slot = memoSlot(side, namedPortProtocol(protocol));
+    let byNs = ctx.sets.entityMemo[slot];
+    if (!byNs) ctx.sets.entityMemo[slot] = byNs = new Map();
+    memo = byNs.get(ctx.namespace);
+    if (!memo) byNs.set(ctx.namespace, (memo = new Map()));
     const hit = memo.get(json);
     if (hit) {
       if (hit === NO_ENTITY) return {};
@@ -191,6 +193,12 @@ function memoEntity(side: "source" | "destination", er: EntityRule | undefined, 
   const e = compileEntity(side, er, ctx, protocol, issues);
   if (memo && issues.length === before) memo.set(json!, Object.keys(e).length === 0 ? NO_ENTITY : e);
   return e;
+}
+
+/** The entity memo's slot of (side, named-port protocol): 0–3 source, 4–7 destination. */
+function memoSlot(side: "source" | "destination", npProto: number): number {
+  const p = npProto === PROTO_TCP ? 0 : npProto === PROTO_UDP ? 1 : npProto === PROTO_SCTP ? 2 : 3;
+  return (side === "source" ? 0 : 4) + p;
 }
 
 function protocolOf(spec: string | number | undefined, rulePath: IssuePath, field: string, issues: Issue[]): number | undefined {

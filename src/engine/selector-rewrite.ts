@@ -65,6 +65,27 @@ export function policySelector(p: PolicySelectorInput): Selector {
   return parseSelector(policySelectorText(p));
 }
 
+/**
+ * Namespaced policy selectors of one build by (namespace, selector text): most policies of a
+ * namespace repeat a few selectors, and each lookup would otherwise build the combined text
+ * ("(sel) && projectcalico.org/namespace == 'ns'") and hash it in the parse cache.
+ */
+export class NamespacedSelectorMemo {
+  private readonly byNamespace = new Map<string, Map<string | undefined, Selector>>();
+
+  get(namespace: string, selector: string | undefined, input: PolicySelectorInput): Selector {
+    let bySelector = this.byNamespace.get(namespace);
+    if (!bySelector) this.byNamespace.set(namespace, (bySelector = new Map()));
+    let sel = bySelector.get(selector);
+    if (!sel) bySelector.set(selector, (sel = policySelector(input))); // throws on an invalid text: not remembered
+    return sel;
+  }
+
+  clear(): void {
+    this.byNamespace.clear();
+  }
+}
+
 export interface EntitySelectorInput {
   selector?: string;
   notSelector?: string;

@@ -20,6 +20,7 @@ import {
 import { makeUniqueId, type Selector } from "../selector/index.js";
 import type { EndpointRecord, NetworkSetRecord } from "./endpoint-builder.js";
 import type { LabelIndex } from "./label-index.js";
+import { NamespacedSelectorMemo } from "./selector-rewrite.js";
 import { addrMemberText } from "./set-delta.js";
 
 type Request =
@@ -31,11 +32,13 @@ const PROTO_TEXT: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp", [
 
 export class SetRegistry {
   readonly requests = new Map<SetId, Request>();
-  /** rule-compiler's memo of compiled entity rules: (side, protocol, namespace) → rule JSON →
-   *  EntityMatch. Two levels so the long JSON text is hashed as the flat string JSON.stringify
-   *  made, not as a concatenation V8 would first have to copy. Shared with the parent registry
-   *  when there is one. */
-  readonly entityMemo: Map<string, Map<string, EntityMatch>>;
+  /** rule-compiler's memo of compiled entity rules: [side and named-port protocol, as a slot
+   *  number] → namespace → rule JSON → EntityMatch. Keyed by texts the input and JSON.stringify
+   *  already made (no joined key per lookup). Shared with the parent registry when there is one. */
+  readonly entityMemo: Array<Map<string, Map<string, EntityMatch>> | undefined>;
+  /** Namespaced policy selectors by (namespace, selector) (policy-resolver.ts). Shared like the
+   *  entity memo. */
+  readonly policySelectors: NamespacedSelectorMemo;
 
   /**
    * `parent`: a registry whose entity memo this one shares, and where every request registered
@@ -44,7 +47,8 @@ export class SetRegistry {
    * once, and `adopt` registers the sets of a compiled rule taken from the memo.
    */
   constructor(private readonly parent?: SetRegistry) {
-    this.entityMemo = parent ? parent.entityMemo : new Map();
+    this.entityMemo = parent ? parent.entityMemo : [];
+    this.policySelectors = parent ? parent.policySelectors : new NamespacedSelectorMemo();
     this.namedPortIds = parent ? parent.namedPortIds : new Map();
   }
 
@@ -52,6 +56,12 @@ export class SetRegistry {
     if (this.requests.has(id)) return;
     this.requests.set(id, req);
     this.parent?.register(id, req);
+  }
+
+  /** Drops the memos once every rule of a full build is compiled (the lazy sets keep the registry). */
+  forgetMemos(): void {
+    this.entityMemo.length = 0;
+    this.policySelectors.clear();
   }
 
   /** Registers here the sets a memoised EntityMatch references (already in the parent). */
@@ -70,7 +80,8 @@ export class SetRegistry {
   /** Forgets the shared memo and the recorded requests (a parent between bulk loads). */
   clear(): void {
     this.requests.clear();
-    this.entityMemo.clear();
+    this.entityMemo.length = 0;
+    this.policySelectors.clear();
     this.namedPortIds.clear();
   }
 
