@@ -5,7 +5,9 @@ import {
   hostEndpointRecord,
   namespaceProfile,
   networkSetRecord,
+  PodRecordMemo,
   podToEndpoint,
+  recordSource,
   workloadEndpointName,
   type EndpointRecord,
   type ProfileRecord,
@@ -107,5 +109,45 @@ describe("network sets and host endpoints", () => {
       [],
     );
     expect(r).toMatchObject({ key: "hep/h", kind: "host", node: "n1", interfaceName: "*", ips: ["10.0.0.1", "fd00::1"], namedPorts: [{ name: "ssh", protocol: 6, port: 22 }], profiles: ["projectcalico-default-allow"] });
+  });
+});
+
+describe("PodRecordMemo", () => {
+  const pods: Pod[] = [
+    mkPod({ serviceAccountName: "api", containers: [{ name: "c", ports: [{ name: "http", containerPort: 8080 }, { name: "dns", containerPort: 53, protocol: "UDP" }] }] }),
+    { ...mkPod({ serviceAccountName: "api", containers: [{ name: "c", ports: [{ name: "http", containerPort: 8080 }, { name: "dns", containerPort: 53, protocol: "UDP" }] }] }), metadata: { name: "web-2", namespace: "prod" } },
+    { ...mkPod({ containers: [{ name: "c", ports: [{ name: "dns", containerPort: 53, protocol: "UDP" }, { name: "http", containerPort: 8080 }] }] }), metadata: { name: "web-3", namespace: "prod" } },
+    { ...mkPod({ containers: [{ name: "c", ports: [{ name: "http", containerPort: 8080, protocol: "SCTP" }] }] }), metadata: { name: "db-1", namespace: "data" } },
+    { ...mkPod({ containers: [] }), metadata: { name: "bare", namespace: "data" } },
+  ];
+
+  it("gives the records a conversion without it gives", () => {
+    const memo = new PodRecordMemo();
+    for (const pod of pods) {
+      const a: Issue[] = [];
+      const b: Issue[] = [];
+      const plain = podToEndpoint(pod, a) as EndpointRecord;
+      const shared = podToEndpoint(pod, b, memo) as EndpointRecord;
+      expect(shared).toEqual(plain);
+      expect(JSON.stringify(shared)).toBe(JSON.stringify(plain));
+      expect(b).toEqual(a);
+    }
+  });
+
+  it("shares profile lists per (namespace, ServiceAccount) and port lists per sequence of ports", () => {
+    const memo = new PodRecordMemo();
+    const [web1, web2, web3, db1] = pods.map((p) => podToEndpoint(p, [], memo) as EndpointRecord);
+    expect(web2!.profiles).toBe(web1!.profiles);
+    expect(web3!.profiles).not.toBe(web1!.profiles); // ServiceAccount "default"
+    expect(web2!.namedPorts).toBe(web1!.namedPorts);
+    expect(web3!.namedPorts).not.toBe(web1!.namedPorts); // same ports, other order
+    expect(web3!.namedPorts[1]).toBe(web1!.namedPorts[0]); // one declaration object per (name, protocol, port)
+    expect(db1!.namedPorts[0]).not.toBe(web1!.namedPorts[0]); // http over SCTP is another declaration
+  });
+
+  it("derives a pod record's source for messages", () => {
+    const rec = podToEndpoint(pods[0]!, [], new PodRecordMemo()) as EndpointRecord;
+    expect(rec.source).toBeUndefined();
+    expect(recordSource(rec)).toBe("Pod prod/web-1");
   });
 });

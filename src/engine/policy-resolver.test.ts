@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { comparePolicies, compareTiers, type PolicyIR, type TierIR } from "../rule/index.js";
 import { parseSelector } from "../selector/index.js";
-import { PolicyResolver, policyKey, type CompiledPolicy } from "./policy-resolver.js";
+import { PolicyResolver, policyHead, policyKey, type CompiledPolicy, type PolicyInput } from "./policy-resolver.js";
+import { NamespacedSelectorMemo } from "./selector-rewrite.js";
 
 const TIERS: TierIR[] = (
   [
@@ -70,5 +71,32 @@ describe("PolicyResolver ordering", () => {
       const want = policies.filter((p) => p.selector.matches(labels)).map((p) => p.ir.key);
       expect(resolver.selecting(labels).map((p) => p.ir.key), JSON.stringify(labels)).toEqual(want);
     }
+  });
+});
+
+describe("policyHead with the per-build selector memo", () => {
+  const inputs: PolicyInput[] = [
+    { kind: "NetworkPolicy", label: "a", resource: { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "a", namespace: "prod" }, spec: { selector: "app == 'web'" } } },
+    { kind: "NetworkPolicy", label: "b", resource: { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "b", namespace: "prod" }, spec: { selector: "app == 'web'" } } },
+    { kind: "NetworkPolicy", label: "c", resource: { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "c", namespace: "dev" }, spec: { selector: "app == 'web'" } } },
+    { kind: "NetworkPolicy", label: "d", resource: { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "d", namespace: "prod" }, spec: {} } },
+    { kind: "NetworkPolicy", label: "e", resource: { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "e", namespace: "prod" }, spec: { selector: "app == " } } },
+    { kind: "NetworkPolicy", label: "f", resource: { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "f", namespace: "prod" }, spec: { selector: "app == " } } },
+    { kind: "NetworkPolicy", label: "g", resource: { apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "g", namespace: "prod" }, spec: { selector: "app == 'web'", serviceAccountSelector: "role == 'x'" } } },
+    { kind: "GlobalNetworkPolicy", label: "h", resource: { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "h" }, spec: { selector: "app == 'web'", namespaceSelector: "team == 'a'" } } },
+  ];
+
+  it("gives what policyHead gives without it, invalid selectors included (never remembered)", () => {
+    const memo = new NamespacedSelectorMemo();
+    for (const input of [...inputs, ...inputs]) {
+      const plain = policyHead(input);
+      const memoised = policyHead(input, memo);
+      expect(memoised.issues).toEqual(plain.issues);
+      expect(memoised.head?.key).toBe(plain.head?.key);
+      expect(memoised.head?.selector.toString()).toBe(plain.head?.selector.toString());
+    }
+    const [a, b, c] = inputs.map((i) => policyHead(i, memo).head!);
+    expect(b!.selector).toBe(a!.selector);
+    expect(c!.selector.toString()).not.toBe(a!.selector.toString());
   });
 });

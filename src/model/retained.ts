@@ -31,6 +31,12 @@ export function joined(separator: string, ...parts: string[]): string {
  */
 export function copyRecord<V>(record: Readonly<Record<string, V>>): Record<string, V> {
   const out: Record<string, V> = {};
-  for (const k in record) if (Object.hasOwn(record, k)) out[k] = record[k]!;
+  for (const k in record) {
+    if (!Object.hasOwn(record, k)) continue;
+    // An own "__proto__" (JSON.parse makes one) is data, as the spread keeps it; assignment
+    // would set the prototype instead.
+    if (k === "__proto__") Object.defineProperty(out, k, { value: record[k], enumerable: true, writable: true, configurable: true });
+    else out[k] = record[k]!;
+  }
   return out;
 }
