@@ -56,7 +56,14 @@ export const KINDS: readonly KindInfo[] = [
   { id: "EndpointSlice", apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", namespaced: true, names: ["endpointslice", "endpointslices"] },
 ];
 
-const byApiKind = new Map(KINDS.map((k) => [`${k.apiVersion}|${k.kind}`, k]));
+/** apiVersion → kind → info: two lookups of the document's own texts, no joined key per document
+ *  (a full computation reads 175k documents at 100k pods). */
+const byApiKind = new Map<string, Map<string, KindInfo>>();
+for (const k of KINDS) {
+  let byKind = byApiKind.get(k.apiVersion);
+  if (!byKind) byApiKind.set(k.apiVersion, (byKind = new Map()));
+  byKind.set(k.kind, k);
+}
 const byId = new Map(KINDS.map((k) => [k.id, k]));
 const byName = new Map<string, KindInfo>();
 for (const k of KINDS) for (const n of k.names) byName.set(n, k);
@@ -64,7 +71,7 @@ for (const k of KINDS) for (const n of k.names) byName.set(n, k);
 /** The kind of a document from its apiVersion and kind, or undefined for kinds tortie does not know. */
 export function kindOf(apiVersion: unknown, kind: unknown): KindInfo | undefined {
   if (typeof apiVersion !== "string" || typeof kind !== "string") return undefined;
-  return byApiKind.get(`${apiVersion}|${kind}`);
+  return byApiKind.get(apiVersion)?.get(kind);
 }
 
 export function kindInfo(id: KindId): KindInfo {
