@@ -345,7 +345,7 @@ export class Cluster {
       const k = ownKey(ep);
       const first = k === undefined ? undefined : firstWith.get(k);
       if (first !== undefined) {
-        const item = index.addLike(ep.key, first);
+        index.addLike(ep.key, first);
         setItems.push(ep);
         groupOf.push(first);
         unshared.push(unshared[first]);

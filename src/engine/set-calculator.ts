@@ -36,7 +36,8 @@ export class SetRegistry {
    *  number] → namespace → rule JSON → EntityMatch. Keyed by texts the input and JSON.stringify
    *  already made (no joined key per lookup). Shared with the parent registry when there is one. */
   readonly entityMemo: Array<Map<string, Map<string, EntityMatch>> | undefined>;
-  /** Namespaced policy selectors by (namespace, selector) (policy-resolver.ts). Shared like the
+  /** Namespaced policy selectors by (namespace, selector) (selector-rewrite.ts; compilePolicy reads
+   *  it when it makes the policy head itself). Shared like the
    *  entity memo. */
   readonly policySelectors: NamespacedSelectorMemo;
 
