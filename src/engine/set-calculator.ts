@@ -37,8 +37,7 @@ export class SetRegistry {
    *  already made (no joined key per lookup). Shared with the parent registry when there is one. */
   readonly entityMemo: Array<Map<string, Map<string, EntityMatch>> | undefined>;
   /** Namespaced policy selectors by (namespace, selector) (selector-rewrite.ts; compilePolicy reads
-   *  it when it makes the policy head itself). Shared like the
-   *  entity memo. */
+   *  it when it makes the policy head itself). Shared like the entity memo. */
   readonly policySelectors: NamespacedSelectorMemo;
 
   /**
