@@ -159,6 +159,8 @@ function compileEntity(
   return e;
 }
 
+/** The match of a side without conditions, shared by every rule that has one (read-only IR data,
+ *  frozen so that a consumer changing it fails loudly): one object, not one per rule side. */
 const NO_ENTITY: EntityMatch = Object.freeze({}) as EntityMatch;
 
 /**
@@ -169,7 +171,7 @@ const NO_ENTITY: EntityMatch = Object.freeze({}) as EntityMatch;
  * without issues are remembered: issues carry the rule's own path.
  */
 function memoEntity(side: "source" | "destination", er: EntityRule | undefined, ctx: RuleContext, protocol: number | undefined, issues: Issue[]): EntityMatch {
-  if (!er) return {};
+  if (!er) return NO_ENTITY;
   let json: string | undefined;
   try {
     json = JSON.stringify(er);
@@ -185,7 +187,7 @@ function memoEntity(side: "source" | "destination", er: EntityRule | undefined, 
     if (!memo) byNs.set(ctx.namespace, (memo = new Map()));
     const hit = memo.get(json);
     if (hit) {
-      if (hit === NO_ENTITY) return {};
+      if (hit === NO_ENTITY) return NO_ENTITY;
       ctx.sets.adopt(hit);
       return hit;
     }
