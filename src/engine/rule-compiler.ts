@@ -41,7 +41,6 @@ type ParsedPorts = { ranges: PortRange[]; named: string[] };
 
 /** numorstring.PortFromString: "a:b" range, a number, or a port name. */
 export function parsePorts(list: PortSpec[] | undefined, path: IssuePath, issues: Issue[]): ParsedPorts {
-  if (list === undefined || (Array.isArray(list) && list.length === 0)) return { ranges: [], named: [] };
   const out: ParsedPorts = { ranges: [], named: [] };
   (list ?? []).forEach((p, i) => {
     const bad = (why: string) => issues.push(issue("invalid-port", [...path, i], `port ${JSON.stringify(p)}: ${why}`));

@@ -13,7 +13,7 @@
  * change, so the two cannot drift silently. Used by the agent's incremental calculation, whose
  * sets change by a few members per update while holding up to every pod of the cluster.
  */
-import { editList, listAt, listLowerBound, type List } from "../model/index.js";
+import { editList, joined, listAt, listLowerBound, type List } from "../model/index.js";
 import { parseCidr, PROTO_ANY, recordMemberDelta, type PortMember } from "../rule/index.js";
 import type { EndpointRecord, NetworkSetRecord } from "./endpoint-builder.js";
 
@@ -27,7 +27,7 @@ export interface MemberKey {
 /** The selector-set member text of an endpoint address. */
 export function addrMemberText(ip: string): string {
   // Joined flat (model/retained.ts): these texts are the members of every selector set.
-  return [ip, ip.includes(":") ? "/128" : "/32"].join("");
+  return joined("", ip, ip.includes(":") ? "/128" : "/32");
 }
 
 /** Selector-set member texts of one labelled item (unique within the item). */

@@ -3,6 +3,7 @@
  * Sorting is semantics, not presentation: the engine sorts programs with these, and the staged
  * what-if view in match.ts re-sorts merged tiers with the same comparators.
  */
+import { joined } from "../model/index.js";
 import type { PolicyIR, TierIR } from "./ir.js";
 
 /** Tiers: existing tiers before missing ones, then ascending order with no-order last, then name
@@ -40,7 +41,7 @@ const ASCII = /^[\x00-\x7f]*$/;
  */
 export function policySortKey(p: Pick<PolicyIR, "order" | "name" | "namespace" | "kind">): { order: number; tie: string } {
   // Joined flat: sorting compares each text ~30 times, and a concatenation is flattened first.
-  const t = [p.name, p.namespace ?? "", p.kind].join("/");
+  const t = joined("/", p.name, p.namespace ?? "", p.kind);
   return { order: p.order ?? Infinity, tie: ASCII.test(t) ? t : Buffer.from(t, "utf8").toString("latin1") };
 }
 
