@@ -4,6 +4,7 @@
  * way Cilium evaluates selectors per identity, not per pod); results are cached per canonical
  * selector, so a selector shared by many rules is evaluated once.
  */
+import { exactArray } from "../model/index.js";
 import type { LabelRestriction, Selector, SelectorNode } from "../selector/index.js";
 
 export interface LabelClass {
@@ -225,10 +226,13 @@ export class LabelIndex {
     const key = sel.toString();
     let hit = this.classCache.get(key);
     if (hit) return hit;
+    // Cached results are kept until the index goes (a full build: ~100k of them, mostly one to
+    // four classes), so at their exact size rather than with push's spare capacity.
     const exact = this.conjunctionClasses(sel);
     if (exact) {
-      this.classCache.set(key, exact);
-      return exact;
+      const kept = exactArray(exact);
+      this.classCache.set(key, kept);
+      return kept;
     }
     hit = [];
     const cand = this.candidates(sel);
@@ -237,6 +241,7 @@ export class LabelIndex {
     } else {
       for (const o of cand) if (sel.matches(this.order[o]!.labels)) hit.push(o);
     }
+    hit = exactArray(hit);
     this.classCache.set(key, hit);
     return hit;
   }
