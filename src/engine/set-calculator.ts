@@ -259,8 +259,9 @@ export class MemberOrder {
   readonly offsets: Int32Array;
   readonly flat: Int32Array;
   /** rank → the PortMember made for it so far, or several in a list (most addresses have one or
-   *  two: no list per address, which a push-grown one would make 17 slots long). */
-  private readonly portMembers: Array<PortMember | PortMember[] | undefined> = [];
+   *  two: no list per address, which a push-grown one would make 17 slots long). Sized up front
+   *  (one slot per rank): grown by assignment it would reallocate its way up. */
+  private readonly portMembers: Array<PortMember | PortMember[] | undefined>;
 
   constructor(readonly items: readonly SetItem[]) {
     const memo = new MemberCache();
@@ -294,6 +295,7 @@ export class MemberOrder {
     if (distinct.length >= MAX_RANKS) throw new Error(`too many distinct set members (${distinct.length})`);
     this.texts = new Array<string>(distinct.length);
     this.addrs = new Array<string | undefined>(distinct.length);
+    this.portMembers = new Array<PortMember | PortMember[] | undefined>(distinct.length);
     for (let r = 0; r < distinct.length; r++) {
       const k = distinct[r]!;
       k.rank = r;
