@@ -130,7 +130,7 @@ export function policyHead(input: PolicyInput, memo?: NamespacedSelectorMemo): {
       namespaceSelector: namespaced ? undefined : spec.namespaceSelector,
       serviceAccountSelector: spec.serviceAccountSelector,
     };
-    const selector = memo && ns !== undefined && selectorInput.serviceAccountSelector === undefined ? memo.get(ns, spec.selector, selectorInput) : policySelector(selectorInput);
+    const selector = memo ? memo.get(selectorInput) : policySelector(selectorInput);
     return { head: { key, tier: spec.tier || "default", selector }, issues: [] };
   } catch (e) {
     if (!(e instanceof SelectorParseError)) throw e;

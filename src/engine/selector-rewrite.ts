@@ -73,11 +73,14 @@ export function policySelector(p: PolicySelectorInput): Selector {
 export class NamespacedSelectorMemo {
   private readonly byNamespace = new Map<string, Map<string | undefined, Selector>>();
 
-  get(namespace: string, selector: string | undefined, input: PolicySelectorInput): Selector {
-    let bySelector = this.byNamespace.get(namespace);
-    if (!bySelector) this.byNamespace.set(namespace, (bySelector = new Map()));
-    let sel = bySelector.get(selector);
-    if (!sel) bySelector.set(selector, (sel = policySelector(input))); // throws on an invalid text: not remembered
+  /** policySelector(input), remembered when (namespace, selector) decide it: a namespaced policy
+   *  without a serviceAccountSelector (its namespaceSelector is ignored). */
+  get(input: PolicySelectorInput): Selector {
+    if (!input.namespace || input.serviceAccountSelector !== undefined) return policySelector(input);
+    let bySelector = this.byNamespace.get(input.namespace);
+    if (!bySelector) this.byNamespace.set(input.namespace, (bySelector = new Map()));
+    let sel = bySelector.get(input.selector);
+    if (!sel) bySelector.set(input.selector, (sel = policySelector(input))); // throws on an invalid text: not remembered
     return sel;
   }
 
