@@ -73,34 +73,42 @@ export type SelectorKind = "pod" | "namespace";
  * a nil namespace selector is "" (same namespace), an empty one is all().
  */
 export function k8sSelectorToCalico(s: LabelSelector | null | undefined, kind: SelectorKind, onIgnoredOperator?: (op: string, i: number) => void): string {
-  const parts: string[] = kind === "pod" ? [ORCHESTRATOR_CLAUSE] : [];
-  if (s === null || s === undefined) return parts.join(" && ");
-  const matchLabels = obj<Record<string, string>>(s.matchLabels) ?? {};
-  const exprs = arr<NonNullable<LabelSelector["matchExpressions"]>[number]>(s.matchExpressions).map((e) => obj<typeof e>(e) ?? ({} as typeof e));
-  if (kind === "namespace" && Object.keys(matchLabels).length === 0 && exprs.length === 0) return "all()";
-  for (const k of Object.keys(matchLabels).sort(compareUtf8)) parts.push(`${k} == '${safeText(matchLabels[k])}'`);
-  exprs.forEach((e, i) => {
-    const values = arr<unknown>(e.values).map(safeText).join("', '");
-    const key = safeText(e.key);
+  // Built as one list of pieces joined once: one flat text instead of a tree of concatenations
+  // per clause (a full build converts tens of thousands of selectors).
+  const pieces: string[] = [];
+  if (kind === "pod") pieces.push(ORCHESTRATOR_CLAUSE);
+  if (s === null || s === undefined) return kind === "pod" ? ORCHESTRATOR_CLAUSE : "";
+  const matchLabels = obj<Record<string, string>>(s.matchLabels);
+  const labelKeys = matchLabels === undefined ? [] : Object.keys(matchLabels);
+  const exprs = arr<unknown>(s.matchExpressions);
+  if (kind === "namespace" && labelKeys.length === 0 && exprs.length === 0) return "all()";
+  if (labelKeys.length > 1) labelKeys.sort(compareUtf8);
+  for (const k of labelKeys) {
+    if (pieces.length > 0) pieces.push(" && ");
+    pieces.push(k, " == '", safeText(matchLabels![k]), "'");
+  }
+  for (let i = 0; i < exprs.length; i++) {
+    const e = obj<NonNullable<LabelSelector["matchExpressions"]>[number]>(exprs[i]) ?? ({} as NonNullable<LabelSelector["matchExpressions"]>[number]);
     switch (e.operator) {
       case "In":
-        parts.push(`${key} in { '${values}' }`);
-        break;
       case "NotIn":
-        parts.push(`${key} not in { '${values}' }`);
+        if (pieces.length > 0) pieces.push(" && ");
+        pieces.push(safeText(e.key), e.operator === "In" ? " in { '" : " not in { '", arr<unknown>(e.values).map(safeText).join("', '"), "' }");
         break;
       case "Exists":
-        parts.push(`has(${key})`);
+        if (pieces.length > 0) pieces.push(" && ");
+        pieces.push("has(", safeText(e.key), ")");
         break;
       case "DoesNotExist":
-        parts.push(`! has(${key})`);
+        if (pieces.length > 0) pieces.push(" && ");
+        pieces.push("! has(", safeText(e.key), ")");
         break;
       default:
         // Calico silently skips unknown operators (the API server rejects them).
         onIgnoredOperator?.(safeText(e.operator), i);
     }
-  });
-  return parts.join(" && ");
+  }
+  return pieces.join("");
 }
 
 /** String(v) for values read from untyped input: never throws (objects with a broken toString
@@ -123,8 +131,34 @@ interface PeerFields {
   notNets?: string[];
 }
 
+type RuleDirection = "ingress" | "egress";
+
+/** Where an issue about a rule's peer is reported: the rule's path, plus the peer's when the rule
+ *  lists peers (`peer` ≥ 0). Built only when there is an issue. */
+function peerPath(dir: RuleDirection, rule: number, peer: number): IssuePath {
+  return peer < 0 ? ["spec", dir, rule] : ["spec", dir, rule, dir === "ingress" ? "from" : "to", peer];
+}
+
+function hasExpressions(s: LabelSelector | undefined): boolean {
+  return s !== undefined && Array.isArray(s.matchExpressions) && s.matchExpressions.length > 0;
+}
+
+/** Reports an unknown matchExpressions operator of a peer's selector; made only for selectors
+ *  with expressions, the only ones that can have one. */
+function ignoredOperator(issues: Issue[], dir: RuleDirection, rule: number, peer: number, which: "podSelector" | "namespaceSelector") {
+  return (op: string, i: number) =>
+    issues.push(
+      issue(
+        "k8s-selector-operator-ignored",
+        [...peerPath(dir, rule, peer), which, "matchExpressions", i, "operator"],
+        `unknown operator ${JSON.stringify(op)} is ignored, as Calico does`,
+        "warning",
+      ),
+    );
+}
+
 /** conversion.k8sPeerToCalicoFields; nil peer → all empty. */
-function peerFields(peer: K8sNetworkPolicyPeer | null, path: IssuePath, issues: Issue[]): PeerFields {
+function peerFields(peer: K8sNetworkPolicyPeer | null, dir: RuleDirection, rule: number, peerIndex: number, issues: Issue[]): PeerFields {
   if (peer === null) return { selector: "", nsSelector: "" };
   const ipBlock = obj<NonNullable<K8sNetworkPolicyPeer["ipBlock"]>>(peer.ipBlock);
   if (ipBlock !== undefined) {
@@ -134,7 +168,7 @@ function peerFields(peer: K8sNetworkPolicyPeer | null, path: IssuePath, issues: 
       issues.push(
         issue(
           "k8s-ipblock-invalid",
-          [...path, "ipBlock", "cidr"],
+          [...peerPath(dir, rule, peerIndex), "ipBlock", "cidr"],
           `ipBlock.cidr ${JSON.stringify(ipBlock.cidr)} is not a valid CIDR; Calico drops the whole peer, so this rule matches any address`,
           "warning",
         ),
@@ -149,7 +183,7 @@ function peerFields(peer: K8sNetworkPolicyPeer | null, path: IssuePath, issues: 
         issues.push(
           issue(
             "k8s-ipblock-invalid",
-            [...path, "ipBlock", "except", k],
+            [...peerPath(dir, rule, peerIndex), "ipBlock", "except", k],
             `ipBlock.except entry ${JSON.stringify(except[k])} is not a valid CIDR; Calico keeps only the exceptions before it`,
             "warning",
           ),
@@ -160,13 +194,11 @@ function peerFields(peer: K8sNetworkPolicyPeer | null, path: IssuePath, issues: 
     }
     return out;
   }
-  const ignored = (which: string) => (op: string, i: number) =>
-    issues.push(
-      issue("k8s-selector-operator-ignored", [...path, which, "matchExpressions", i, "operator"], `unknown operator ${JSON.stringify(op)} is ignored, as Calico does`, "warning"),
-    );
+  const podSelector = obj<LabelSelector>(peer.podSelector);
+  const namespaceSelector = obj<LabelSelector>(peer.namespaceSelector);
   return {
-    selector: k8sSelectorToCalico(obj(peer.podSelector), "pod", ignored("podSelector")),
-    nsSelector: k8sSelectorToCalico(obj(peer.namespaceSelector), "namespace", ignored("namespaceSelector")),
+    selector: k8sSelectorToCalico(podSelector, "pod", hasExpressions(podSelector) ? ignoredOperator(issues, dir, rule, peerIndex, "podSelector") : undefined),
+    nsSelector: k8sSelectorToCalico(namespaceSelector, "namespace", hasExpressions(namespaceSelector) ? ignoredOperator(issues, dir, rule, peerIndex, "namespaceSelector") : undefined),
   };
 }
 
@@ -195,46 +227,65 @@ function portFields(port: K8sNetworkPolicyPort | null): PortResult {
   return { ok: true, protocol, ports: [p.port] };
 }
 
-/** conversion.k8sRuleToCalico: one Allow rule per (protocol group × peer). */
+/**
+ * conversion.k8sRuleToCalico: one Allow rule per (protocol group × peer), appended to `out`; or
+ * the error that drops the rule (found before any rule is made, so `out` is then unchanged).
+ */
 function ruleToCalico(
   peersIn: K8sNetworkPolicyPeer[] | null | undefined,
   portsIn: K8sNetworkPolicyPort[] | null | undefined,
-  ingress: boolean,
-  path: IssuePath,
+  dir: RuleDirection,
+  ruleIndex: number,
+  out: Rule[],
   issues: Issue[],
-): { ok: true; rules: Rule[] } | { ok: false; error: string } {
-  const peerField = ingress ? "from" : "to";
-  const peerList = arr<unknown>(peersIn).map((p) => obj<K8sNetworkPolicyPeer>(p) ?? {});
-  const portList = arr<unknown>(portsIn).map((p) => obj<K8sNetworkPolicyPort>(p) ?? {});
-  const peers: Array<K8sNetworkPolicyPeer | null> = peerList.length > 0 ? peerList : [null];
-  const ports: Array<K8sNetworkPolicyPort | null> = portList.length > 0 ? portList : [null];
+): string | undefined {
+  const ingress = dir === "ingress";
+  // Entries that are not objects read as empty ones (Go's zero values).
+  const peerList = arr<unknown>(peersIn);
+  const portList = arr<unknown>(portsIn);
 
-  // Protocol → ports; null ports = all ports of that protocol. Map keeps Go's semantics of
-  // "key present with nil value".
-  let byProto = new Map<string, CalicoPort[] | null>();
-  for (const port of ports) {
-    const r = portFields(port);
-    if (!r.ok) return { ok: false, error: `failed to parse k8s port: ${r.error}` };
-    if (r.protocol === null && r.ports === null) {
-      byProto = new Map([["", null]]);
-      break;
-    }
+  // Protocol groups in first-seen order (Go's map, sorted below); null ports = all ports of that
+  // protocol ("key present with nil value"). No ports at all: one group "" with all ports.
+  const protos: string[] = [];
+  const groupPorts: Array<CalicoPort[] | null> = [];
+  if (portList.length === 0) {
+    protos.push("");
+    groupPorts.push(null);
+  }
+  for (let i = 0; i < portList.length; i++) {
+    const r = portFields(obj<K8sNetworkPolicyPort>(portList[i]) ?? {});
+    if (!r.ok) return `failed to parse k8s port: ${r.error}`;
     const key = r.protocol ?? "";
-    if (r.ports === null) byProto.set(key, null);
-    else {
-      const existing = byProto.get(key);
+    const at = protos.indexOf(key);
+    if (r.ports === null) {
+      if (at < 0) {
+        protos.push(key);
+        groupPorts.push(null);
+      } else groupPorts[at] = null;
+    } else if (at < 0) {
+      protos.push(key);
+      groupPorts.push([...r.ports]);
+    } else {
       // Never extend an "all ports" (null) entry.
-      if (!byProto.has(key)) byProto.set(key, [...r.ports]);
-      else if (existing !== null && existing !== undefined) existing.push(...r.ports);
+      const existing = groupPorts[at];
+      if (existing !== null && existing !== undefined) existing.push(...r.ports);
     }
   }
+  let order: number[] | undefined;
+  if (protos.length > 1) {
+    order = protos.map((_, i) => i);
+    order.sort((a, b) => compareUtf8(protos[a]!, protos[b]!));
+  }
 
-  const rules: Rule[] = [];
-  for (const proto of [...byProto.keys()].sort(compareUtf8)) {
-    const raw = byProto.get(proto);
+  const peerCount = peerList.length > 0 ? peerList.length : 1;
+  for (let g = 0; g < protos.length; g++) {
+    const at = order === undefined ? g : order[g]!;
+    const proto = protos[at]!;
+    const raw = groupPorts[at];
     const simplified = raw ? simplifyPorts(raw).map(portToSpec) : undefined;
-    peers.forEach((peer, j) => {
-      const f = peerFields(peer, peerList.length > 0 ? [...path, peerField, j] : path, issues);
+    for (let j = 0; j < peerCount; j++) {
+      const peer = peerList.length > 0 ? (obj<K8sNetworkPolicyPeer>(peerList[j]) ?? {}) : null;
+      const f = peerFields(peer, dir, ruleIndex, peerList.length > 0 ? j : -1, issues);
       const peerRule: EntityRule = {};
       if (f.nets) peerRule.nets = f.nets;
       if (f.notNets) peerRule.notNets = f.notNets;
@@ -249,20 +300,20 @@ function ruleToCalico(
         rule.source = {};
         rule.destination = simplified && simplified.length > 0 ? { ...peerRule, ports: simplified } : peerRule;
       }
-      rules.push(rule);
-    });
+      out.push(rule);
+    }
   }
-  return { ok: true, rules };
+  return undefined;
 }
 
-function checkSelector(text: string | undefined, path: IssuePath, issues: Issue[]): void {
+function checkSelector(text: string | undefined, dir: "podSelector" | RuleDirection, issues: Issue[]): void {
   if (text === undefined || text === "") return;
   const r = tryParseSelector(text);
   if (!r.ok) {
     issues.push(
       issue(
         "k8s-selector-unparseable",
-        path,
+        ["spec", dir],
         `converted selector ${JSON.stringify(text)} is not a valid Calico selector (${r.error.reason}); Calico would treat the policy as invalid`,
         "warning",
       ),
@@ -281,32 +332,29 @@ export function convertKubernetesNetworkPolicy(np: K8sNetworkPolicy | StagedKube
   const meta = obj<ObjectMeta>(np.metadata) ?? ({ name: "" } as ObjectMeta);
   type In = NonNullable<K8sNetworkPolicySpec["ingress"]>[number];
   type Eg = NonNullable<K8sNetworkPolicySpec["egress"]>[number];
-  const ingressIn = arr<unknown>(spec.ingress).map((r) => obj<In>(r) ?? {});
-  const egressIn = arr<unknown>(spec.egress).map((r) => obj<Eg>(r) ?? {});
+  // Rule entries that are not objects read as empty rules.
+  const ingressIn = arr<unknown>(spec.ingress);
+  const egressIn = arr<unknown>(spec.egress);
 
   if (staged && spec.stagedAction === "Delete") return { policy: null, issues };
 
   const ingress: Rule[] = [];
   const egress: Rule[] = [];
   let badRules = 0;
-  ingressIn.forEach((r, i) => {
-    const path = ["spec", "ingress", i];
-    const res = ruleToCalico(r.from, r.ports, true, path, issues);
-    if (res.ok) ingress.push(...res.rules);
-    else {
-      badRules++;
-      issues.push(issue("k8s-rule-dropped", path, `k8s rule couldn't be converted: ${res.error}; Calico drops this rule`, "warning"));
-    }
-  });
-  egressIn.forEach((r, i) => {
-    const path = ["spec", "egress", i];
-    const res = ruleToCalico(r.to, r.ports, false, path, issues);
-    if (res.ok) egress.push(...res.rules);
-    else {
-      badRules++;
-      issues.push(issue("k8s-rule-dropped", path, `k8s rule couldn't be converted: ${res.error}; Calico drops this rule`, "warning"));
-    }
-  });
+  const dropped = (dir: RuleDirection, i: number, error: string) => {
+    badRules++;
+    issues.push(issue("k8s-rule-dropped", ["spec", dir, i], `k8s rule couldn't be converted: ${error}; Calico drops this rule`, "warning"));
+  };
+  for (let i = 0; i < ingressIn.length; i++) {
+    const r = obj<In>(ingressIn[i]) ?? {};
+    const error = ruleToCalico(r.from, r.ports, "ingress", i, ingress, issues);
+    if (error !== undefined) dropped("ingress", i, error);
+  }
+  for (let i = 0; i < egressIn.length; i++) {
+    const r = obj<Eg>(egressIn[i]) ?? {};
+    const error = ruleToCalico(r.to, r.ports, "egress", i, egress, issues);
+    if (error !== undefined) dropped("egress", i, error);
+  }
 
   const declared = arr<string>(spec.policyTypes);
   const wantIngress = declared.includes("Ingress");
@@ -331,16 +379,15 @@ export function convertKubernetesNetworkPolicy(np: K8sNetworkPolicy | StagedKube
       issue("k8s-selector-operator-ignored", ["spec", "podSelector", "matchExpressions", i, "operator"], `unknown operator ${JSON.stringify(op)} is ignored, as Calico does`, "warning"),
     ),
   );
-  checkSelector(selector, ["spec", "podSelector"], issues);
-  const checkRules = (rules: Rule[], dir: "ingress" | "egress") =>
-    rules.forEach((r) => {
-      for (const side of ["source", "destination"] as const) {
-        checkSelector(r[side]?.selector, ["spec", dir], issues);
-        checkSelector(r[side]?.namespaceSelector, ["spec", dir], issues);
-      }
-    });
-  checkRules(ingress, "ingress");
-  checkRules(egress, "egress");
+  checkSelector(selector, "podSelector", issues);
+  for (const [rules, dir] of [[ingress, "ingress"], [egress, "egress"]] as const) {
+    for (const r of rules) {
+      checkSelector(r.source?.selector, dir, issues);
+      checkSelector(r.source?.namespaceSelector, dir, issues);
+      checkSelector(r.destination?.selector, dir, issues);
+      checkSelector(r.destination?.namespaceSelector, dir, issues);
+    }
+  }
 
   const metadata: ObjectMeta = { name: meta.name, namespace: meta.namespace };
   if (meta.creationTimestamp !== undefined) metadata.creationTimestamp = meta.creationTimestamp;

@@ -5,7 +5,7 @@
  * selector, so a selector shared by many rules is evaluated once.
  */
 import { exactArray } from "../model/index.js";
-import type { LabelRestriction, Selector, SelectorNode } from "../selector/index.js";
+import type { LabelNode, LabelRestriction, Selector, SelectorNode } from "../selector/index.js";
 
 export interface LabelClass {
   labels: Readonly<Record<string, string>>;
@@ -54,6 +54,33 @@ function jsonSignature(labels: Readonly<Record<string, string>>, sortedKeys: rea
 
 function hasSeparator(s: string): boolean {
   return s.includes("\u0001") || s.includes("\u0002");
+}
+
+const NONE: number[] = [];
+
+/** Adds the terms of a conjunction of `==`, `in` and `has` terms (nested `and`s included) to
+ *  `terms`; false if the selector has any other kind of term. */
+function collectConjunction(n: SelectorNode, terms: LabelNode[]): boolean {
+  if (n.type === "and") {
+    for (const o of n.operands) if (!collectConjunction(o, terms)) return false;
+    return true;
+  }
+  if (n.type === "eq" || n.type === "in" || n.type === "has") {
+    terms.push(n);
+    return true;
+  }
+  return false;
+}
+
+/** `values` without repeats, in their order (the list itself when it has none, as the parser
+ *  makes it: sorted and de-duplicated). */
+function distinct(values: readonly string[]): readonly string[] {
+  if (values.length > 8) {
+    const set = new Set(values);
+    return set.size === values.length ? values : [...set];
+  }
+  for (let i = 1; i < values.length; i++) if (values.indexOf(values[i]!) < i) return [...new Set(values)];
+  return values;
 }
 
 /**
@@ -162,42 +189,55 @@ export class LabelIndex {
    * Undefined when the selector has any other kind of term.
    */
   private conjunctionClasses(sel: Selector): number[] | undefined {
-    const terms: Array<Extract<SelectorNode, { label: string }>> = [];
-    const flat = (n: SelectorNode): boolean => {
-      if (n.type === "and") return n.operands.every(flat);
-      if (n.type === "eq" || n.type === "in" || n.type === "has") {
-        terms.push(n);
-        return true;
-      }
-      return false;
-    };
-    if (!flat(sel.ast) || terms.length === 0) return undefined;
-    const lists: number[][][] = terms.map((t) => {
-      if (t.type === "has") return [this.byKey.get(t.label) ?? []];
-      const vs = this.byKeyValue.get(t.label);
-      // Repeated values (`k in {"a", "a"}`) would list their classes twice.
-      const values = "value" in t ? [t.value] : "values" in t ? [...new Set(t.values)] : [];
-      return values.map((v) => vs?.get(v) ?? []);
-    });
-    const size = (l: number[][]) => l.reduce((a, x) => a + x.length, 0);
+    const terms: LabelNode[] = [];
+    if (!collectConjunction(sel.ast, terms) || terms.length === 0) return undefined;
+    // Per term, the posting lists of its alternatives: one for `==` and `has`, one per value for
+    // `in`. The driver is the term with the fewest classes in total.
+    const lists = new Array<number[][]>(terms.length);
     let best = 0;
-    for (let i = 1; i < lists.length; i++) if (size(lists[i]!) < size(lists[best]!)) best = i;
-    let driver: number[];
+    let bestSize = Infinity;
+    for (let i = 0; i < terms.length; i++) {
+      const t = terms[i]!;
+      let alts: number[][];
+      if (t.type === "has") alts = [this.byKey.get(t.label) ?? NONE];
+      else {
+        const vs = this.byKeyValue.get(t.label);
+        if (t.type === "eq") alts = [vs?.get(t.value) ?? NONE];
+        else {
+          // Calico's parser de-duplicates `in` values; a hand-built AST might not, and a repeated
+          // value would list its classes twice.
+          const values = t.type === "in" ? distinct(t.values) : [];
+          alts = values.map((v) => vs?.get(v) ?? NONE);
+        }
+      }
+      lists[i] = alts;
+      let size = 0;
+      for (const l of alts) size += l.length;
+      if (size < bestSize) {
+        bestSize = size;
+        best = i;
+      }
+    }
     const bl = lists[best]!;
+    let driver: number[];
     if (bl.length === 1) driver = bl[0]!;
     else {
       driver = [];
       for (const l of bl) for (const o of l) driver.push(o);
       driver.sort((a, b) => a - b);
     }
-    const others = lists.filter((_, i) => i !== best);
     const out: number[] = [];
     for (const o of driver) {
       let ok = true;
-      for (const alts of others) {
-        if (!alts.some((l) => sortedHas(l, o))) {
-          ok = false;
-          break;
+      for (let i = 0; i < lists.length && ok; i++) {
+        if (i === best) continue;
+        const alts = lists[i]!;
+        ok = false;
+        for (const l of alts) {
+          if (sortedHas(l, o)) {
+            ok = true;
+            break;
+          }
         }
       }
       if (ok) out.push(o);

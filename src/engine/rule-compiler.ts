@@ -39,56 +39,94 @@ const ACTIONS = new Set(["Allow", "Deny", "Log", "Pass"]);
 
 type ParsedPorts = { ranges: PortRange[]; named: string[] };
 
+/** What an absent or empty port list parses to; shared, never written (callers copy). */
+const NO_PORTS: ParsedPorts = Object.freeze({ ranges: Object.freeze([]) as unknown as PortRange[], named: Object.freeze([]) as unknown as string[] });
+
 /** numorstring.PortFromString: "a:b" range, a number, or a port name. */
 export function parsePorts(list: PortSpec[] | undefined, path: IssuePath, issues: Issue[]): ParsedPorts {
+  return portList(list, path, NO_TAIL, issues);
+}
+
+/**
+ * parsePorts with the issue path given as `base` + `tail` (+ the entry's index), joined only when
+ * there is an issue: a full build compiles ~80k entity rules, and building every path up front
+ * made most of what the rule compiler allocated.
+ */
+function portList(list: PortSpec[] | undefined, base: IssuePath, tail: readonly string[], issues: Issue[]): ParsedPorts {
+  if (list === undefined || list === null || (Array.isArray(list) && list.length === 0)) return NO_PORTS;
   const out: ParsedPorts = { ranges: [], named: [] };
-  (list ?? []).forEach((p, i) => {
-    const bad = (why: string) => issues.push(issue("invalid-port", [...path, i], `port ${JSON.stringify(p)}: ${why}`));
-    if (typeof p === "number") {
-      if (!Number.isInteger(p) || p < 1 || p > 65535) return bad("port number must be between 1 and 65535");
-      out.ranges.push({ first: p, last: p });
-      return;
-    }
-    if (typeof p !== "string") return bad("must be a number, a \"min:max\" range or a port name");
-    const m = /^([0-9]+):([0-9]+)$/.exec(p);
-    if (m) {
-      const a = Number(m[1]);
-      const b = Number(m[2]);
-      if (a < 1 || b > 65535 || a > b) return bad("port range invalid, port number must be between 1 and 65535 and min ≤ max");
-      out.ranges.push({ first: a, last: b });
-      return;
-    }
-    if (/^[0-9]+$/.test(p)) {
-      const n = Number(p);
-      if (n < 1 || n > 65535) return bad("port number must be between 1 and 65535");
-      out.ranges.push({ first: n, last: n });
-      return;
-    }
-    if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(p)) return bad("not a port number, range or port name");
-    out.named.push(p);
-  });
+  const bad = (p: unknown, i: number, why: string) => issues.push(issue("invalid-port", [...base, ...tail, i], `port ${JSON.stringify(p)}: ${why}`));
+  if (!Array.isArray(list)) {
+    // Malformed input (not a list) behaves as it always has.
+    (list as PortSpec[]).forEach((p, i) => onePort(p, i, out, bad));
+    return out;
+  }
+  for (let i = 0; i < list.length; i++) if (i in list) onePort(list[i]!, i, out, bad);
   return out;
 }
 
-function selectorOrIssue(text: string, path: IssuePath, issues: Issue[]): Selector | undefined {
+function onePort(p: PortSpec, i: number, out: ParsedPorts, bad: (p: unknown, i: number, why: string) => void): void {
+  if (typeof p === "number") {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) return bad(p, i, "port number must be between 1 and 65535");
+    out.ranges.push({ first: p, last: p });
+    return;
+  }
+  if (typeof p !== "string") return bad(p, i, "must be a number, a \"min:max\" range or a port name");
+  const m = /^([0-9]+):([0-9]+)$/.exec(p);
+  if (m) {
+    const a = Number(m[1]);
+    const b = Number(m[2]);
+    if (a < 1 || b > 65535 || a > b) return bad(p, i, "port range invalid, port number must be between 1 and 65535 and min ≤ max");
+    out.ranges.push({ first: a, last: b });
+    return;
+  }
+  if (/^[0-9]+$/.test(p)) {
+    const n = Number(p);
+    if (n < 1 || n > 65535) return bad(p, i, "port number must be between 1 and 65535");
+    out.ranges.push({ first: n, last: n });
+    return;
+  }
+  if (!/^[a-zA-Z0-9_.-]{1,128}$/.test(p)) return bad(p, i, "not a port number, range or port name");
+  out.named.push(p);
+}
+
+const NO_TAIL: readonly string[] = Object.freeze([]);
+
+/** The issue-path tails of an entity rule's fields, per side: constants, so that compiling an
+ *  entity allocates no path unless it has an issue. */
+function entityTails(side: "source" | "destination") {
+  return Object.freeze({
+    side: Object.freeze([side]),
+    nets: Object.freeze([side, "nets"]),
+    notNets: Object.freeze([side, "notNets"]),
+    selector: Object.freeze([side, "selector"]),
+    notSelector: Object.freeze([side, "notSelector"]),
+    ports: Object.freeze([side, "ports"]),
+    notPorts: Object.freeze([side, "notPorts"]),
+    serviceNamespace: Object.freeze([side, "services", "namespace"]),
+  });
+}
+const TAILS = { source: entityTails("source"), destination: entityTails("destination") } as const;
+
+function selectorOrIssue(text: string, base: IssuePath, tail: readonly string[], issues: Issue[]): Selector | undefined {
   try {
     return parseSelector(text);
   } catch (e) {
     if (e instanceof SelectorParseError) {
-      issues.push(issue("invalid-selector", path, `selector ${JSON.stringify(text)}: ${e.message}`));
+      issues.push(issue("invalid-selector", [...base, ...tail], `selector ${JSON.stringify(text)}: ${e.message}`));
       return undefined;
     }
     throw e;
   }
 }
 
-function cidrs(list: string[] | undefined, path: IssuePath, issues: Issue[]): string[] | undefined {
+function cidrs(list: string[] | undefined, base: IssuePath, tail: readonly string[], issues: Issue[]): string[] | undefined {
   if (!list || list.length === 0) return undefined;
   const out: string[] = [];
   list.forEach((n, i) => {
     const c = typeof n === "string" ? parseCidr(n) : undefined;
     if (!c) {
-      issues.push(issue("invalid-cidr", [...path, i], `${JSON.stringify(n)} is not a CIDR`));
+      issues.push(issue("invalid-cidr", [...base, ...tail, i], `${JSON.stringify(n)} is not a CIDR`));
       return;
     }
     out.push(canonicalCidr(n)!);
@@ -112,12 +150,12 @@ function compileEntity(
   protocol: number | undefined,
   issues: Issue[],
 ): EntityMatch {
-  const path = [...ctx.path, side];
   const e: EntityMatch = {};
   if (!er) return e;
-  const nets = cidrs(er.nets, [...path, "nets"], issues);
+  const tails = TAILS[side];
+  const nets = cidrs(er.nets, ctx.path, tails.nets, issues);
   if (nets) e.nets = nets;
-  const notNets = cidrs(er.notNets, [...path, "notNets"], issues);
+  const notNets = cidrs(er.notNets, ctx.path, tails.notNets, issues);
   if (notNets) e.notNets = notNets;
 
   let texts: { positive: string; negative: string };
@@ -125,24 +163,24 @@ function compileEntity(
     texts = entitySelectorTexts(er, ctx.namespace);
   } catch (err) {
     if (err instanceof SelectorParseError) {
-      issues.push(issue("invalid-selector", path, `${side} selector: ${err.message}`));
+      issues.push(issue("invalid-selector", [...ctx.path, ...tails.side], `${side} selector: ${err.message}`));
       return e;
     }
     throw err;
   }
-  const positive = texts.positive ? selectorOrIssue(texts.positive, [...path, "selector"], issues) : undefined;
-  const negative = texts.negative ? selectorOrIssue(texts.negative, [...path, "notSelector"], issues) : undefined;
+  const positive = texts.positive ? selectorOrIssue(texts.positive, ctx.path, tails.selector, issues) : undefined;
+  const negative = texts.negative ? selectorOrIssue(texts.negative, ctx.path, tails.notSelector, issues) : undefined;
 
-  const ports = parsePorts(er.ports, [...path, "ports"], issues);
-  const notPorts = parsePorts(er.notPorts, [...path, "notPorts"], issues);
+  const ports = portList(er.ports, ctx.path, tails.ports, issues);
+  const notPorts = portList(er.notPorts, ctx.path, tails.notPorts, issues);
   const npProto = namedPortProtocol(protocol);
   // Named ports are filtered by the positive selector (also the negated ones: the rule can only
   // match inside the positive selector anyway).
-  const npSel = positive ?? parseSelector("all()");
+  const npSel = positive ?? (ports.named.length > 0 || notPorts.named.length > 0 ? parseSelector("all()") : undefined);
   if (ports.ranges.length > 0) e.ports = exactArray(ports.ranges);
-  if (ports.named.length > 0) e.namedPortSets = ports.named.map((n) => ctx.sets.namedPort(npSel, n, npProto));
+  if (ports.named.length > 0) e.namedPortSets = ports.named.map((n) => ctx.sets.namedPort(npSel!, n, npProto));
   if (notPorts.ranges.length > 0) e.notPorts = exactArray(notPorts.ranges);
-  if (notPorts.named.length > 0) e.notNamedPortSets = notPorts.named.map((n) => ctx.sets.namedPort(npSel, n, npProto));
+  if (notPorts.named.length > 0) e.notNamedPortSets = notPorts.named.map((n) => ctx.sets.namedPort(npSel!, n, npProto));
   // Felix drops the selector set when named ports alone already carry it.
   if (positive && (ports.ranges.length > 0 || ports.named.length === 0)) e.sets = [ctx.sets.selector(positive)];
   if (negative) e.notSets = [ctx.sets.selector(negative)];
@@ -150,7 +188,7 @@ function compileEntity(
   if (er.services?.name) {
     const ns = er.services.namespace || ctx.namespace;
     if (!ns) {
-      issues.push(issue("service-namespace-required", [...path, "services", "namespace"], "a services match in a global policy must give the service namespace"));
+      issues.push(issue("service-namespace-required", [...ctx.path, ...tails.serviceNamespace], "a services match in a global policy must give the service namespace"));
     } else {
       e.serviceSet = ctx.sets.service(ns, er.services.name, side === "destination");
     }
@@ -171,6 +209,9 @@ const NO_ENTITY: EntityMatch = Object.freeze({}) as EntityMatch;
  */
 function memoEntity(side: "source" | "destination", er: EntityRule | undefined, ctx: RuleContext, protocol: number | undefined, issues: Issue[]): EntityMatch {
   if (!er) return NO_ENTITY;
+  // `{}` (a Kubernetes rule's side without peers or ports) compiles to no conditions, whatever
+  // the namespace: no key to build or look up.
+  if (isEmptyRecord(er)) return NO_ENTITY;
   let json: string | undefined;
   try {
     json = JSON.stringify(er);
@@ -197,6 +238,11 @@ function memoEntity(side: "source" | "destination", er: EntityRule | undefined, 
   return e;
 }
 
+function isEmptyRecord(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
 /** The entity memo's slot of (side, named-port protocol): 0–3 source, 4–7 destination. */
 function memoSlot(side: "source" | "destination", npProto: number): number {
   const p = npProto === PROTO_TCP ? 0 : npProto === PROTO_UDP ? 1 : npProto === PROTO_SCTP ? 2 : 3;
@@ -216,34 +262,36 @@ export function compileRule(rule: Rule, ctx: RuleContext): { rule?: RuleIR; issu
     issues.push(issue("invalid-action", [...ctx.path, "action"], `action ${JSON.stringify(rule?.action)} must be Allow, Deny, Log or Pass`));
     return { issues };
   }
-  // src and dst are set below; listed first so they keep their place in the printed key order.
-  let match: RuleMatch = { src: undefined as unknown as EntityMatch, dst: undefined as unknown as EntityMatch };
+  let ipVersion: 4 | 6 | undefined;
   if (rule.ipVersion !== undefined) {
     if (rule.ipVersion !== 4 && rule.ipVersion !== 6) issues.push(issue("invalid-ip-version", [...ctx.path, "ipVersion"], "ipVersion must be 4 or 6"));
-    else match.ipVersion = rule.ipVersion;
+    else ipVersion = rule.ipVersion;
   }
   const protocol = protocolOf(rule.protocol, ctx.path, "protocol", issues);
-  if (protocol !== undefined) match.protocol = protocol;
   const notProtocol = protocolOf(rule.notProtocol, ctx.path, "notProtocol", issues);
-  if (notProtocol !== undefined) match.notProtocol = notProtocol;
-  if (rule.icmp && rule.icmp.type !== undefined) match.icmp = rule.icmp.code !== undefined ? { type: rule.icmp.type, code: rule.icmp.code } : { type: rule.icmp.type };
-  if (rule.notICMP && rule.notICMP.type !== undefined) {
-    match.notIcmp = rule.notICMP.code !== undefined ? { type: rule.notICMP.type, code: rule.notICMP.code } : { type: rule.notICMP.type };
-  }
+  const icmp = rule.icmp && rule.icmp.type !== undefined ? (rule.icmp.code !== undefined ? { type: rule.icmp.type, code: rule.icmp.code } : { type: rule.icmp.type }) : undefined;
+  const notIcmp =
+    rule.notICMP && rule.notICMP.type !== undefined ? (rule.notICMP.code !== undefined ? { type: rule.notICMP.type, code: rule.notICMP.code } : { type: rule.notICMP.type }) : undefined;
   if (rule.http) {
     // Felix renders the rule from its other fields; only the L7 path (Envoy) checks HTTP.
     issues.push(issue("http-not-enforced", [...ctx.path, "http"], "the http match is only enforced by Calico's application-layer policy; the kernel rule (and explain) ignore it", "warning"));
   }
   const src = memoEntity("source", rule.source, ctx, protocol, issues);
   const dst = memoEntity("destination", rule.destination, ctx, protocol, issues);
-  if (issues.some((i) => i.severity === "error")) return { issues };
+  if (issues.length > 0 && issues.some((i) => i.severity === "error")) return { issues };
   // The usual shapes as complete literals: a property added after a literal goes to a separate
-  // backing store, which every kept rule would carry (same keys in the same order either way).
-  if (match.ipVersion === undefined && match.notProtocol === undefined && match.icmp === undefined && match.notIcmp === undefined) {
-    match = match.protocol === undefined ? { src, dst } : { src, dst, protocol: match.protocol };
+  // backing store, which every kept rule would carry. Key order: src, dst, then the others in
+  // this order (the printed IR's).
+  let match: RuleMatch;
+  if (ipVersion === undefined && notProtocol === undefined && icmp === undefined && notIcmp === undefined) {
+    match = protocol === undefined ? { src, dst } : { src, dst, protocol };
   } else {
-    match.src = src;
-    match.dst = dst;
+    match = { src, dst };
+    if (ipVersion !== undefined) match.ipVersion = ipVersion;
+    if (protocol !== undefined) match.protocol = protocol;
+    if (notProtocol !== undefined) match.notProtocol = notProtocol;
+    if (icmp !== undefined) match.icmp = icmp;
+    if (notIcmp !== undefined) match.notIcmp = notIcmp;
   }
   return { rule: { action: rule.action, match, origin: ctx.origin }, issues };
 }

@@ -10,6 +10,7 @@ import {
   parseCidr,
   PROTO_ANY,
   type EntityMatch,
+  type NamedPortDecl,
   type NamedPortSetDef,
   type PortMember,
   type SelectorSetDef,
@@ -345,9 +346,7 @@ function uniqSorted<T extends Int32Array | Float64Array>(a: T): T {
 /** Selector and named-port sets from label classes and member ranks. */
 class ClassMembers {
   private readonly classRanks = new Map<number, Int32Array>();
-  /** Per class: its endpoints' named ports by name, as packed member keys (the protocol is part
-   *  of the key). */
-  private readonly classPorts = new Map<number, Map<string, number[]>>();
+  private readonly classPortGroups = new Map<number, PortGroup[]>();
   private made: MemberOrder | undefined;
 
   constructor(
@@ -394,43 +393,63 @@ class ClassMembers {
     return out;
   }
 
-  private portsOfClass(o: number): Map<string, number[]> {
-    let byName = this.classPorts.get(o);
-    if (!byName) {
-      byName = new Map();
+  /** A class's endpoints grouped by their named-port declarations, with each group's member
+   *  ranks: replicas share one declaration list (PodRecordMemo), so a class is one or a few
+   *  groups, and a named-port set reads declarations per group rather than per endpoint. */
+  private portGroupsOf(o: number): PortGroup[] {
+    let groups = this.classPortGroups.get(o);
+    if (!groups) {
       const { items, offsets, flat } = this.order;
+      const lists: Array<readonly NamedPortDecl[]> = [];
+      const ranks: number[][] = [];
+      // Group of a list: the first group's is checked directly; a map only once there are more
+      // (endpoints not built from pods each have a list of their own).
+      let groupOfList: Map<readonly NamedPortDecl[], number> | undefined;
       for (const n of this.index.classList[o]!.items) {
         const item = items[n]!;
-        if (!isEndpoint(item)) continue; // network sets have no ports
-        for (const np of item.namedPorts) {
-          let l = byName.get(np.name);
-          if (!l) byName.set(np.name, (l = []));
-          for (let i = offsets[n]!, end = offsets[n + 1]!; i < end; i++) l.push(portKey(flat[i]!, np.protocol, np.port));
+        if (!isEndpoint(item) || item.namedPorts.length === 0) continue; // network sets have no ports
+        let g = lists.length > 0 && lists[0] === item.namedPorts ? 0 : groupOfList?.get(item.namedPorts);
+        if (g === undefined) {
+          g = lists.length;
+          lists.push(item.namedPorts);
+          ranks.push([]);
+          if (g > 0) (groupOfList ??= new Map([[lists[0]!, 0]])).set(item.namedPorts, g);
         }
+        const r = ranks[g]!;
+        for (let i = offsets[n]!, end = offsets[n + 1]!; i < end; i++) r.push(flat[i]!);
       }
-      this.classPorts.set(o, byName);
+      groups = lists.map((ports, g) => ({ ports, ranks: Int32Array.from(ranks[g]!) }));
+      this.classPortGroups.set(o, groups);
     }
-    return byName;
+    return groups;
   }
 
   namedPort(sel: Selector, portName: string, protocol: number): PortMember[] {
+    const classes = this.index.selectClasses(sel);
     let n = 0;
-    const parts: number[][] = [];
-    for (const o of this.index.selectClasses(sel)) {
-      const l = this.portsOfClass(o).get(portName);
-      if (l) {
-        parts.push(l);
-        n += l.length;
-      }
+    for (const o of classes) {
+      for (const g of this.portGroupsOf(o)) for (const np of g.ports) if (np.name === portName && (protocol === PROTO_ANY || np.protocol === protocol)) n += g.ranks.length;
     }
     const keys = new Float64Array(n);
     let at = 0;
-    for (const l of parts) for (const k of l) if (protocol === PROTO_ANY || portKeyProtocol(k) === protocol) keys[at++] = k;
-    const u = uniqSorted(keys.subarray(0, at));
+    for (const o of classes) {
+      for (const g of this.portGroupsOf(o)) {
+        for (const np of g.ports) {
+          if (np.name !== portName || (protocol !== PROTO_ANY && np.protocol !== protocol)) continue;
+          for (const rank of g.ranks) keys[at++] = portKey(rank, np.protocol, np.port);
+        }
+      }
+    }
+    const u = uniqSorted(keys);
     const out = new Array<PortMember>(u.length);
     for (let i = 0; i < u.length; i++) out[i] = this.order.portMember(u[i]!);
     return out;
   }
+}
+
+interface PortGroup {
+  ports: readonly NamedPortDecl[];
+  ranks: Int32Array;
 }
 
 function sortCidrs(keyed: Iterable<KeyedCidr>): string[] {
