@@ -210,31 +210,18 @@ const NO_ENTITY: EntityMatch = Object.freeze({}) as EntityMatch;
 function memoEntity(side: "source" | "destination", er: EntityRule | undefined, ctx: RuleContext, protocol: number | undefined, issues: Issue[]): EntityMatch {
   if (!er) return NO_ENTITY;
   // `{}` (a Kubernetes rule's side without peers or ports) compiles to no conditions, whatever
-  // the namespace: no key to build or look up.
+  // the namespace: nothing to look up.
   if (isEmptyRecord(er)) return NO_ENTITY;
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(er);
-  } catch {
-    json = undefined; // not plain data (cyclic YAML aliases): compile without the memo
-  }
-  let memo: Map<string, EntityMatch> | undefined;
-  if (json !== undefined) {
-    const slot = memoSlot(side, namedPortProtocol(protocol));
-    let byNs = ctx.sets.entityMemo[slot];
-    if (!byNs) ctx.sets.entityMemo[slot] = byNs = new Map();
-    memo = byNs.get(ctx.namespace);
-    if (!memo) byNs.set(ctx.namespace, (memo = new Map()));
-    const hit = memo.get(json);
-    if (hit) {
-      if (hit === NO_ENTITY) return NO_ENTITY;
-      ctx.sets.adopt(hit);
-      return hit;
-    }
+  const memo = ctx.sets.entityMemo.table(memoSlot(side, namedPortProtocol(protocol)), ctx.namespace);
+  const hit = memo.get(er);
+  if (hit) {
+    if (hit === NO_ENTITY) return NO_ENTITY;
+    ctx.sets.adopt(hit);
+    return hit;
   }
   const before = issues.length;
   const e = compileEntity(side, er, ctx, protocol, issues);
-  if (memo && issues.length === before) memo.set(json!, Object.keys(e).length === 0 ? NO_ENTITY : e);
+  if (issues.length === before) memo.set(er, Object.keys(e).length === 0 ? NO_ENTITY : e);
   return e;
 }
 

@@ -21,6 +21,7 @@ import {
 import { makeUniqueId, type Selector } from "../selector/index.js";
 import type { EndpointRecord, NetworkSetRecord } from "./endpoint-builder.js";
 import type { LabelIndex } from "./label-index.js";
+import { EntityMemo } from "./entity-memo.js";
 import { NamespacedSelectorMemo } from "./selector-rewrite.js";
 import { addrMemberText } from "./set-delta.js";
 
@@ -33,10 +34,9 @@ const PROTO_TEXT: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp", [
 
 export class SetRegistry {
   readonly requests = new Map<SetId, Request>();
-  /** rule-compiler's memo of compiled entity rules: [side and named-port protocol, as a slot
-   *  number] → namespace → rule JSON → EntityMatch. Keyed by texts the input and JSON.stringify
-   *  already made (no joined key per lookup). Shared with the parent registry when there is one. */
-  readonly entityMemo: Array<Map<string, Map<string, EntityMatch>> | undefined>;
+  /** rule-compiler's memo of compiled entity rules (entity-memo.ts). Shared with the parent
+   *  registry when there is one. */
+  readonly entityMemo: EntityMemo;
   /** Namespaced policy selectors by (namespace, selector) (selector-rewrite.ts; compilePolicy reads
    *  it when it makes the policy head itself). Shared like the entity memo. */
   readonly policySelectors: NamespacedSelectorMemo;
@@ -48,7 +48,7 @@ export class SetRegistry {
    * once, and `adopt` registers the sets of a compiled rule taken from the memo.
    */
   constructor(private readonly parent?: SetRegistry) {
-    this.entityMemo = parent ? parent.entityMemo : [];
+    this.entityMemo = parent ? parent.entityMemo : new EntityMemo();
     this.policySelectors = parent ? parent.policySelectors : new NamespacedSelectorMemo();
     this.namedPortIds = parent ? parent.namedPortIds : new Map();
   }
@@ -61,7 +61,7 @@ export class SetRegistry {
 
   /** Drops the memos once every rule of a full build is compiled (the lazy sets keep the registry). */
   forgetMemos(): void {
-    this.entityMemo.length = 0;
+    this.entityMemo.clear();
     this.policySelectors.clear();
   }
 
@@ -81,7 +81,7 @@ export class SetRegistry {
   /** Forgets the shared memo and the recorded requests (a parent between bulk loads). */
   clear(): void {
     this.requests.clear();
-    this.entityMemo.length = 0;
+    this.entityMemo.clear();
     this.policySelectors.clear();
     this.namedPortIds.clear();
   }
