@@ -52,7 +52,7 @@ class Parser {
     if (this.t[this.i].kind !== "or") return first;
     const operands = [first];
     while (this.t[this.i].kind === "or") operands.push(this.parseAnd(this.i + 1));
-    return { type: "or", operands };
+    return { type: "or", operands: operands.slice() };
   }
 
   private parseAnd(i: number): SelectorNode {
@@ -60,7 +60,9 @@ class Parser {
     if (this.t[this.i].kind !== "and") return first;
     const operands = [first];
     while (this.t[this.i].kind === "and") operands.push(this.parseOperation(this.i + 1));
-    return { type: "and", operands };
+    // A copy of exact size: a parsed selector is kept for the whole build (parse cache, set
+    // requests), and the grown list would keep 17 slots for its two or three operands.
+    return { type: "and", operands: operands.slice() };
   }
 
   private parseOperation(i: number): SelectorNode {
