@@ -621,6 +621,27 @@ spec: {orchestrator: libvirt, node: n3, ipNetworks: [10.0.3.2/32], profiles: [kn
   });
 });
 
+describe("two resources with one endpoint key", () => {
+  it("warn once, and the last one is the endpoint", () => {
+    const c = Cluster.fromResources([
+      namespace("x"),
+      pod({ name: "a", ns: "x", ip: "10.0.0.1", node: "n1" }),
+      pod({ name: "b", ns: "x", ip: "10.0.0.2", node: "n1" }),
+      ...yamlResources(`
+apiVersion: projectcalico.org/v3
+kind: WorkloadEndpoint
+metadata: {name: n1-k8s-a-eth0, namespace: x}
+spec: {orchestrator: k8s, node: n1, pod: a, endpoint: eth0, ipNetworks: [10.0.0.9/32]}`),
+    ]);
+    const dup = c.issues.filter((i) => i.code === "duplicate-endpoint");
+    expect(dup).toHaveLength(1);
+    expect(dup[0]!.message).toContain("wep/x/n1-k8s-a-eth0");
+    const keys = c.ir.endpoints.map((e) => e.key);
+    expect(keys.filter((k) => k === "wep/x/n1-k8s-a-eth0")).toHaveLength(1);
+    expect(c.ir.endpoints.find((e) => e.key === "wep/x/n1-k8s-a-eth0")!.ips).toEqual(["10.0.0.9"]);
+  });
+});
+
 describe("input errors are issues", () => {
   const c = cluster("");
   it.each([

@@ -294,11 +294,14 @@ export class Cluster {
         skipped.set(rec.ref, rec.reason);
         return;
       }
-      if (endpoints.has(rec.key)) {
+      // One lookup, not has + set (100k fresh keys): a key already there leaves the size as it was
+      // (and keeps its place in the map, as before).
+      const before = endpoints.size;
+      endpoints.set(rec.key, rec);
+      if (endpoints.size === before) {
         const source = recordSource(rec);
         issues.push({ ...issue("duplicate-endpoint", [], `${source} has the same endpoint key ${rec.key} as another resource; the last one is used`, "warning"), resource: source });
       }
-      endpoints.set(rec.key, rec);
     };
     const podMemo = new PodRecordMemo();
     // Pods of one (namespace, ServiceAccount) share one profile list (PodRecordMemo): check the

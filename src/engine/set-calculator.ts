@@ -358,6 +358,8 @@ class ClassMembers {
     return (this.made ??= typeof this.orderOrMake === "function" ? this.orderOrMake() : this.orderOrMake);
   }
 
+  /** The member ranks of a class's items, sorted and de-duplicated (what a set of that class
+   *  alone has: most rule selectors select one class). */
   private ranksOfClass(o: number): Int32Array {
     let r = this.classRanks.get(o);
     if (!r) {
@@ -368,6 +370,7 @@ class ClassMembers {
       r = new Int32Array(n);
       let at = 0;
       for (const item of items) for (let i = offsets[item]!, end = offsets[item + 1]!; i < end; i++) r[at++] = flat[i]!;
+      r = uniqSorted(r);
       this.classRanks.set(o, r);
     }
     return r;
@@ -375,6 +378,7 @@ class ClassMembers {
 
   selector(sel: Selector): string[] {
     const classes = this.index.selectClasses(sel);
+    if (classes.length === 1) return this.textsOf(this.ranksOfClass(classes[0]!));
     let n = 0;
     const parts = classes.map((o) => {
       const r = this.ranksOfClass(o);
@@ -387,9 +391,13 @@ class ClassMembers {
       all.set(p, at);
       at += p.length;
     }
-    const u = uniqSorted(all);
-    const out = new Array<string>(u.length);
-    for (let i = 0; i < u.length; i++) out[i] = this.order.texts[u[i]!]!;
+    return this.textsOf(uniqSorted(all));
+  }
+
+  private textsOf(ranks: Int32Array): string[] {
+    const texts = this.order.texts;
+    const out = new Array<string>(ranks.length);
+    for (let i = 0; i < ranks.length; i++) out[i] = texts[ranks[i]!]!;
     return out;
   }
 

@@ -2,7 +2,7 @@
  * Canonical printer: Calico's collectFragments (parser/ast.go), SEMANTICS §1.5. The canonical text
  * is what Calico hashes into the selector's unique id, so it must match byte for byte.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { SelectorNode } from "./ast.js";
 
 const OPS = {
@@ -66,7 +66,9 @@ function emit(n: SelectorNode, out: string[]): void {
 
 /** Calico hash.MakeUniqueID(prefix, content): prefix + ":" + base64url-nopad(SHA-224(prefix + ":" + content)). */
 export function makeUniqueId(prefix: string, content: string): string {
-  const digest = createHash("sha224").update(`${prefix}:${content}`, "utf8").digest("base64url");
+  // One-shot hash (Node ≥ 20.12): a third of createHash's cost for texts this short, and a full
+  // build hashes every distinct selector (~60k at 100k pods).
+  const digest = hash("sha224", `${prefix}:${content}`, "base64url");
   // Flat (join), not a concatenation: set ids are kept in every rule that references the set.
   return [prefix, digest].join(":");
 }
