@@ -158,6 +158,12 @@ function compileEntity(
   const notNets = cidrs(er.notNets, ctx.path, tails.notNets, issues);
   if (notNets) e.notNets = notNets;
 
+  // The usual namespaced rule side, a selector alone: its positive selector from the selector's
+  // own parse (NamespacedSelectorMemo.ruleSelector), without gluing and parsing the text.
+  if (ctx.namespace && typeof er.selector === "string" && er.selector !== "" && !er.notSelector && !er.namespaceSelector && !er.serviceAccounts) {
+    const positive = ctx.sets.policySelectors.ruleSelector(ctx.namespace, er.selector);
+    if (positive) return finishEntity(e, er, ctx, tails, protocol, positive, undefined, side, issues);
+  }
   let texts: { positive: string; negative: string };
   try {
     texts = entitySelectorTexts(er, ctx.namespace);
@@ -170,7 +176,21 @@ function compileEntity(
   }
   const positive = texts.positive ? selectorOrIssue(texts.positive, ctx.path, tails.selector, issues) : undefined;
   const negative = texts.negative ? selectorOrIssue(texts.negative, ctx.path, tails.notSelector, issues) : undefined;
+  return finishEntity(e, er, ctx, tails, protocol, positive, negative, side, issues);
+}
 
+/** compileEntity after the selectors: ports, named ports, sets and services. */
+function finishEntity(
+  e: EntityMatch,
+  er: EntityRule,
+  ctx: RuleContext,
+  tails: (typeof TAILS)["source"],
+  protocol: number | undefined,
+  positive: Selector | undefined,
+  negative: Selector | undefined,
+  side: "source" | "destination",
+  issues: Issue[],
+): EntityMatch {
   const ports = portList(er.ports, ctx.path, tails.ports, issues);
   const notPorts = portList(er.notPorts, ctx.path, tails.notPorts, issues);
   const npProto = namedPortProtocol(protocol);

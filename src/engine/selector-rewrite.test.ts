@@ -1,6 +1,15 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseSelector } from "../selector/index.js";
-import { combineMatches, entityRuleSelectorText, policySelectorText, type EntitySelectorInput, type PolicySelectorInput } from "./selector-rewrite.js";
+import { parseSelector, Selector } from "../selector/index.js";
+import { selectorNodes } from "../selector/testing.js";
+import {
+  combineMatches,
+  entityRuleSelectorText,
+  namespacedAnd,
+  policySelectorText,
+  type EntitySelectorInput,
+  type PolicySelectorInput,
+} from "./selector-rewrite.js";
 
 // Expected texts are the ones Calico's own tests assert (libcalico-go updateprocessors
 // rules_test.go and globalnetworkpolicyprocessor_test.go), so set ids hash the same text Felix does.
@@ -76,5 +85,53 @@ describe("policySelectorText", () => {
     expect(parseSelector(policySelectorText({ namespace: "prod", selector: "app == 'web'" })).toString()).toBe(
       '(app == "web" && projectcalico.org/namespace == "prod")',
     );
+  });
+});
+
+describe("namespacedAnd: the glued text's parse, built from the parts", () => {
+  // Valid texts (printed trees, with odd spacing and quotes), raw fragments (mostly invalid, some
+  // that only balance once glued), blanks and all(); namespaces including ones that break quoting.
+  const LABELS = ["app", "tier", "a.b/c"];
+  const VALUES = ["x", "y z", "it's", "all()", ""];
+  const printed = selectorNodes(LABELS, VALUES).map((n) => new Selector(n).toString());
+  const respaced = printed.chain((t) => fc.constantFrom(t, ` ${t} `, t.replace(/ /g, "  "), t.replace(/"/g, "'")));
+  const PIECES = ["(", ")", "app", "==", "'x'", "&&", "||", "!", "has(app)", "all()", " ", "tier in {'a'}", "global()"];
+  const raw = fc.array(fc.constantFrom(...PIECES), { maxLength: 8 }).map((a) => a.join(" "));
+  const text = fc.oneof(respaced, raw, fc.constantFrom("", "   ", "all()", "app == 'x') && (tier == 'y'", "(".repeat(999) + "has(a)" + ")".repeat(999)));
+  const ns = fc.constantFrom("ns-1", "default", "a'b", "x y", "");
+
+  const parsed = (t: string) => {
+    try {
+      return parseSelector(t);
+    } catch {
+      return undefined;
+    }
+  };
+
+  it("is undefined or equals parsing Calico's glued text (tree and canonical text)", () => {
+    fc.assert(
+      fc.property(ns, text, fc.constantFrom("policy" as const, "rule" as const), (n, t, form) => {
+        const built = namespacedAnd(n, t, form);
+        if (built === undefined) return;
+        const glued =
+          form === "policy"
+            ? policySelectorText({ namespace: n, selector: t })
+            : entityRuleSelectorText({ selector: t }, n);
+        const want = parsed(glued);
+        expect(want, glued).toBeDefined();
+        expect(built.ast).toEqual(want!.ast);
+        expect(built.toString()).toBe(want!.toString());
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("takes the usual texts, and leaves blanks, all() and invalid texts to the text path", () => {
+    expect(namespacedAnd("ns-1", "app == 'web'", "rule")?.toString()).toBe(parseSelector("(projectcalico.org/namespace == 'ns-1') && (app == 'web')").toString());
+    expect(namespacedAnd("ns-1", "app == 'web' && tier in {'a', 'b'}", "policy")?.toString()).toBe(
+      parseSelector("(app == 'web' && tier in {'a', 'b'}) && projectcalico.org/namespace == 'ns-1'").toString(),
+    );
+    for (const t of ["", "  ", "all()", "app == 'x') && (tier == 'y'", "app =="]) expect(namespacedAnd("ns-1", t, "rule"), t).toBeUndefined();
+    expect(namespacedAnd("a'b", "app == 'x'", "rule")).toBeUndefined();
   });
 });
