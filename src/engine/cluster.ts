@@ -183,25 +183,6 @@ function hasOnlyInOut(p: ProgramSet): boolean {
   return i === 2;
 }
 
-/** Kind, own labels in their order and profiles, as a map key; undefined (no sharing) in the odd case
- *  of a separator character or a non-string value, where the key would not be injective. */
-function ownKey(ep: EndpointRecord): string | undefined {
-  // Joined into one flat text (a map key kept per group; see model/retained.ts).
-  const parts: string[] = [ep.kind === "workload" ? "w" : "h", "\u0001"];
-  for (const p of ep.profiles) {
-    if (hasSeparator(p)) return undefined;
-    parts.push(p, "\u0001");
-  }
-  parts.push("\u0002");
-  const o = ep.ownLabels;
-  for (const key in o) {
-    const v = o[key];
-    if (typeof v !== "string" || hasSeparator(key) || hasSeparator(v)) return undefined;
-    parts.push(key, "\u0001", v, "\u0001");
-  }
-  return parts.join("");
-}
-
 /** Injective text of a profile list: names joined by \u0001 when none contains a separator (the
  *  usual case, cheaper than JSON), otherwise the JSON (which starts with "[", never \u0002). */
 function profilesKey(profiles: readonly string[]): string {
@@ -336,17 +317,20 @@ export class Cluster {
     // Endpoints whose effective labels equal their class's, key order included (so printed IR is
     // unchanged), share the class's labels object in the IR instead of a copy each.
     const unshared: Array<Record<string, string> | undefined> = [];
-    // Replicas share own labels, profiles and kind, hence effective labels and programs: compute
-    // those (and the label signature) once per group of equal (kind, own labels in their order,
-    // profiles); a group is named by its first item's number.
-    const firstWith = new Map<string, number>();
+    // Replicas share effective labels and programs: compute those (and the label signature) once
+    // per group, named by its first item's number. Pods of one conversion with equal namespace,
+    // service account and own labels (in their order) share one labels object and one profile
+    // list (PodRecordMemo), so a group is (profile list, labels object) by identity: no key text
+    // per endpoint. Other endpoints have objects of their own, and groups of one. The kind needs
+    // no place in the key: only pods share these objects.
+    const firstWith = new Map<readonly string[], Map<Readonly<Record<string, string>>, number>>();
     const groupOf: number[] = [];
     // Item n of the label index, for the per-item arrays here and in the set calculation
     // (MemberOrder); endpoints are items 0 … endpoints.size - 1.
     const setItems: SetItem[] = [];
     for (const ep of endpoints.values()) {
-      const k = ownKey(ep);
-      const first = k === undefined ? undefined : firstWith.get(k);
+      let byLabels = firstWith.get(ep.profiles);
+      const first = byLabels?.get(ep.ownLabels);
       if (first !== undefined) {
         index.addLike(ep.key, first);
         setItems.push(ep);
@@ -356,7 +340,8 @@ export class Cluster {
       }
       const l = effectiveLabels(ep.ownLabels, ep.profiles, profiles);
       const item = index.add(ep.key, l);
-      if (k !== undefined) firstWith.set(k, item);
+      if (!byLabels) firstWith.set(ep.profiles, (byLabels = new Map()));
+      byLabels.set(ep.ownLabels, item);
       setItems.push(ep);
       groupOf.push(item);
       const shared = index.classOfItem(item).labels;

@@ -145,6 +145,33 @@ describe("PodRecordMemo", () => {
     expect(db1!.namedPorts[0]).not.toBe(web1!.namedPorts[0]); // http over SCTP is another declaration
   });
 
+  it("shares labels per (namespace, ServiceAccount, own labels in their order)", () => {
+    const memo = new PodRecordMemo();
+    const withLabels = (name: string, ns: string, labels: Record<string, string>, sa = "api"): EndpointRecord => {
+      const pod = { ...mkPod({ serviceAccountName: sa, containers: [] }), metadata: { name, namespace: ns, labels } };
+      const shared = podToEndpoint(pod, [], memo) as EndpointRecord;
+      // The same record as a conversion without the memo, key order included.
+      expect(JSON.stringify(shared)).toBe(JSON.stringify(podToEndpoint(pod, [])));
+      return shared;
+    };
+    const a = withLabels("a", "prod", { app: "web", tier: "fe" });
+    expect(withLabels("b", "prod", { app: "web", tier: "fe" }).ownLabels).toBe(a.ownLabels);
+    for (const other of [
+      withLabels("c", "prod", { tier: "fe", app: "web" }), // other order: printed differently
+      withLabels("d", "prod", { app: "web", tier: "fe" }, "batch"),
+      withLabels("e", "dev", { app: "web", tier: "fe" }),
+      withLabels("f", "prod", { app: "web", tier: "be" }),
+      withLabels("g", "prod", { app: "web" }),
+    ]) {
+      expect(other.ownLabels).not.toBe(a.ownLabels);
+    }
+    // A separator character in a text: labels of its own, never shared by a different pod.
+    const odd1 = withLabels("h", "prod", { "app\u0001x": "y" });
+    const odd2 = withLabels("i", "prod", { app: "x\u0001y" });
+    expect(odd1.ownLabels).not.toBe(odd2.ownLabels);
+    expect(withLabels("j", "prod", { "app\u0001x": "y" }).ownLabels).not.toBe(odd1.ownLabels);
+  });
+
   it("derives a pod record's source for messages", () => {
     const rec = podToEndpoint(pods[0]!, [], new PodRecordMemo()) as EndpointRecord;
     expect(rec.source).toBeUndefined();

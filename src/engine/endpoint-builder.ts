@@ -88,6 +88,7 @@ export class PodRecordMemo {
   private readonly decls = new Map<string, Map<number, Map<number, NamedPortDecl>>>();
   private readonly declIds = new Map<NamedPortDecl, number>();
   private readonly portLists = new Map<string, NamedPortDecl[]>();
+  private readonly labelSets = new Map<string, Record<string, string>>();
 
   profiles(ns: string, sa: string): string[] {
     let bySa = this.profileLists.get(ns);
@@ -108,6 +109,34 @@ export class PodRecordMemo {
       this.declIds.set(d, this.declIds.size);
     }
     return d;
+  }
+
+  /**
+   * The key of a pod's endpoint labels: its namespace, service account and own labels in their
+   * order, which decide them (podToEndpoint); undefined when a text holds a separator character
+   * or a value is not a text, where the key would not be injective (the pod then has labels of
+   * its own). Replicas have one key, and share one labels object (`labels` / `keepLabels`).
+   */
+  labelsKey(ns: string, sa: string, podLabels: Readonly<Record<string, string>> | undefined): string | undefined {
+    if (hasSeparator(ns) || hasSeparator(sa)) return undefined;
+    // Joined into one flat text (kept as a map key per label set; see model/retained.ts).
+    const parts: string[] = [ns, "\u0001", sa, "\u0002"];
+    if (podLabels) {
+      for (const k of Object.keys(podLabels)) {
+        const v = podLabels[k];
+        if (typeof v !== "string" || hasSeparator(k) || hasSeparator(v)) return undefined;
+        parts.push(k, "\u0001", v, "\u0001");
+      }
+    }
+    return parts.join("");
+  }
+
+  labels(key: string): Record<string, string> | undefined {
+    return this.labelSets.get(key);
+  }
+
+  keepLabels(key: string, labels: Record<string, string>): void {
+    this.labelSets.set(key, labels);
   }
 
   /** One shared list per sequence of declarations made by `decl`. */
@@ -135,6 +164,10 @@ export interface NetworkSetRecord {
 export interface SkippedPod {
   ref: string; // ns/name
   reason: string;
+}
+
+function hasSeparator(s: string): boolean {
+  return s.includes("\u0001") || s.includes("\u0002");
 }
 
 function escDash(s: string): string {
@@ -257,18 +290,24 @@ export function podToEndpoint(pod: Pod, issues: Issue[], memo?: PodRecordMemo): 
   // The ServiceAccount admission controller fills serviceAccountName; YAML written by hand often
   // leaves it out, so default it the way a real cluster would.
   const sa = pod.spec?.serviceAccountName || "default";
-  const labels: Record<string, string> = {};
   const podLabels = pod.metadata.labels;
-  if (podLabels) {
-    for (const k of Object.keys(podLabels)) {
-      // The syncer strips these so a workload cannot claim another namespace's labels.
-      if (k.startsWith(NS_LABEL_PREFIX) || k.startsWith(SA_LABEL_PREFIX)) continue;
-      labels[k] = podLabels[k]!;
+  // Replicas share one labels object (read-only record data): built for the first of them only.
+  const labelsKey = memo?.labelsKey(ns, sa, podLabels);
+  let labels = labelsKey === undefined ? undefined : memo!.labels(labelsKey);
+  if (!labels) {
+    labels = {};
+    if (podLabels) {
+      for (const k of Object.keys(podLabels)) {
+        // The syncer strips these so a workload cannot claim another namespace's labels.
+        if (k.startsWith(NS_LABEL_PREFIX) || k.startsWith(SA_LABEL_PREFIX)) continue;
+        labels[k] = podLabels[k]!;
+      }
     }
+    labels[LABEL_NAMESPACE] = ns;
+    labels[LABEL_ORCHESTRATOR] = "k8s";
+    labels[LABEL_SERVICE_ACCOUNT] = sa;
+    if (labelsKey !== undefined) memo!.keepLabels(labelsKey, labels);
   }
-  labels[LABEL_NAMESPACE] = ns;
-  labels[LABEL_ORCHESTRATOR] = "k8s";
-  labels[LABEL_SERVICE_ACCOUNT] = sa;
 
   const namedPorts: NamedPortDecl[] = [];
   containerPorts(pod.spec?.containers, namedPorts, memo);
