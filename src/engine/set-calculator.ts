@@ -343,10 +343,17 @@ function uniqSorted<T extends Int32Array | Float64Array>(a: T): T {
   return a.subarray(0, n) as T;
 }
 
+/** A set whose member count (before removing repeats) is at least 1/BITMAP_RATIO of all ranks is
+ *  collected by marking ranks rather than by sorting: marking and one pass over the ranks costs
+ *  less than sorting that many. */
+const BITMAP_RATIO = 16;
+
 /** Selector and named-port sets from label classes and member ranks. */
 class ClassMembers {
   private readonly classRanks = new Map<number, Int32Array>();
   private readonly classPortGroups = new Map<number, PortGroup[]>();
+  /** One mark per rank, all clear between calls (selector's wide sets). */
+  private marks: Uint8Array | undefined;
   private made: MemberOrder | undefined;
 
   constructor(
@@ -385,6 +392,30 @@ class ClassMembers {
       n += r.length;
       return r;
     });
+    const texts = this.order.texts;
+    if (n * BITMAP_RATIO >= texts.length) {
+      // A set with members among a good share of all ranks (a wide selector): mark them and read
+      // the marks in order, linear in the number of ranks, instead of sorting them all.
+      const marks = (this.marks ??= new Uint8Array(texts.length));
+      let distinct = 0;
+      for (const p of parts) {
+        for (let i = 0; i < p.length; i++) {
+          const r = p[i]!;
+          if (marks[r] === 0) {
+            marks[r] = 1;
+            distinct++;
+          }
+        }
+      }
+      const out = new Array<string>(distinct);
+      for (let r = 0, k = 0; k < distinct; r++) {
+        if (marks[r] === 1) {
+          marks[r] = 0;
+          out[k++] = texts[r]!;
+        }
+      }
+      return out;
+    }
     const all = new Int32Array(n);
     let at = 0;
     for (const p of parts) {
