@@ -621,6 +621,22 @@ spec: {orchestrator: libvirt, node: n3, ipNetworks: [10.0.3.2/32], profiles: [kn
   });
 });
 
+describe("a resource given twice", () => {
+  it("warns once per repeat, per kind and namespace, and the last one is used", () => {
+    const c = Cluster.fromResources([
+      namespace("x"),
+      namespace("y"),
+      pod({ name: "a", ns: "x", ip: "10.0.0.1" }),
+      pod({ name: "a", ns: "y", ip: "10.0.0.2" }), // same name, other namespace: not a repeat
+      pod({ name: "a", ns: "x", ip: "10.0.0.3" }),
+      namespace("x"),
+    ]);
+    const dup = c.issues.filter((i) => i.code === "duplicate-resource");
+    expect(dup.map((i) => i.resource)).toEqual(["Pod x/a", "Namespace x"]);
+    expect(c.endpointByRef("x/a")!.ips).toEqual(["10.0.0.3"]);
+  });
+});
+
 describe("two resources with one endpoint key", () => {
   it("warn once, and the last one is the endpoint", () => {
     const c = Cluster.fromResources([
