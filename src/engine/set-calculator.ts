@@ -350,8 +350,16 @@ const BITMAP_RATIO = 16;
 
 /** Selector and named-port sets from label classes and member ranks. */
 class ClassMembers {
-  private readonly classRanks = new Map<number, Int32Array>();
-  private readonly classPortGroups = new Map<number, PortGroup[]>();
+  /**
+   * Every class's member ranks, sorted and without repeats: class o's are
+   * `classRanks[classStart[o]]` … `classRanks[classStart[o + 1] - 1]`. Made for all classes at
+   * the first set read, in one array: one typed array per class (~30k at 100k pods) cost more in
+   * allocation and collection than the ranks themselves.
+   */
+  private classStart: Int32Array | undefined;
+  private classRanks: Int32Array | undefined;
+  /** By class ordinal (small dense integers: an array, not a map). */
+  private readonly classPortGroups: Array<PortGroup[] | undefined> = [];
   /** One mark per rank, all clear between calls (selector's wide sets). */
   private marks: Uint8Array | undefined;
   private made: MemberOrder | undefined;
@@ -365,42 +373,50 @@ class ClassMembers {
     return (this.made ??= typeof this.orderOrMake === "function" ? this.orderOrMake() : this.orderOrMake);
   }
 
-  /** The member ranks of a class's items, sorted and de-duplicated (what a set of that class
-   *  alone has: most rule selectors select one class). */
-  private ranksOfClass(o: number): Int32Array {
-    let r = this.classRanks.get(o);
-    if (!r) {
+  private rankTable(): { start: Int32Array; ranks: Int32Array } {
+    if (!this.classStart || !this.classRanks) {
       const { offsets, flat } = this.order;
-      const items = this.index.classList[o]!.items;
-      let n = 0;
-      for (const item of items) n += offsets[item + 1]! - offsets[item]!;
-      r = new Int32Array(n);
+      const classes = this.index.classList;
+      let total = 0;
+      for (const c of classes) for (const item of c.items) total += offsets[item + 1]! - offsets[item]!;
+      const start = new Int32Array(classes.length + 1);
+      const ranks = new Int32Array(total);
       let at = 0;
-      for (const item of items) for (let i = offsets[item]!, end = offsets[item + 1]!; i < end; i++) r[at++] = flat[i]!;
-      r = uniqSorted(r);
-      this.classRanks.set(o, r);
+      for (let o = 0; o < classes.length; o++) {
+        start[o] = at;
+        const from = at;
+        for (const item of classes[o]!.items) for (let i = offsets[item]!, end = offsets[item + 1]!; i < end; i++) ranks[at++] = flat[i]!;
+        at = sortUnique(ranks, from, at);
+      }
+      start[classes.length] = at;
+      this.classStart = start;
+      this.classRanks = ranks;
     }
-    return r;
+    return { start: this.classStart, ranks: this.classRanks };
   }
 
   selector(sel: Selector): string[] {
     const classes = this.index.selectClasses(sel);
-    if (classes.length === 1) return this.textsOf(this.ranksOfClass(classes[0]!));
-    let n = 0;
-    const parts = classes.map((o) => {
-      const r = this.ranksOfClass(o);
-      n += r.length;
-      return r;
-    });
+    const { start, ranks } = this.rankTable();
     const texts = this.order.texts;
+    if (classes.length === 1) {
+      // Most rule selectors select one class: its ranks are the set's, as they are.
+      const o = classes[0]!;
+      const from = start[o]!;
+      const out = new Array<string>(start[o + 1]! - from);
+      for (let i = 0; i < out.length; i++) out[i] = texts[ranks[from + i]!]!;
+      return out;
+    }
+    let n = 0;
+    for (const o of classes) n += start[o + 1]! - start[o]!;
     if (n * BITMAP_RATIO >= texts.length) {
       // A set with members among a good share of all ranks (a wide selector): mark them and read
       // the marks in order, linear in the number of ranks, instead of sorting them all.
       const marks = (this.marks ??= new Uint8Array(texts.length));
       let distinct = 0;
-      for (const p of parts) {
-        for (let i = 0; i < p.length; i++) {
-          const r = p[i]!;
+      for (const o of classes) {
+        for (let i = start[o]!, end = start[o + 1]!; i < end; i++) {
+          const r = ranks[i]!;
           if (marks[r] === 0) {
             marks[r] = 1;
             distinct++;
@@ -418,17 +434,10 @@ class ClassMembers {
     }
     const all = new Int32Array(n);
     let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
-    }
-    return this.textsOf(uniqSorted(all));
-  }
-
-  private textsOf(ranks: Int32Array): string[] {
-    const texts = this.order.texts;
-    const out = new Array<string>(ranks.length);
-    for (let i = 0; i < ranks.length; i++) out[i] = texts[ranks[i]!]!;
+    for (const o of classes) for (let i = start[o]!, end = start[o + 1]!; i < end; i++) all[at++] = ranks[i]!;
+    const u = uniqSorted(all);
+    const out = new Array<string>(u.length);
+    for (let i = 0; i < u.length; i++) out[i] = texts[u[i]!]!;
     return out;
   }
 
@@ -436,15 +445,28 @@ class ClassMembers {
    *  ranks: replicas share one declaration list (PodRecordMemo), so a class is one or a few
    *  groups, and a named-port set reads declarations per group rather than per endpoint. */
   private portGroupsOf(o: number): PortGroup[] {
-    let groups = this.classPortGroups.get(o);
+    let groups = this.classPortGroups[o];
     if (!groups) {
       const { items, offsets, flat } = this.order;
+      const classItems = this.index.classList[o]!.items;
+      // The usual class: endpoints that all share one declaration list (replicas). Its group's
+      // ranks are the class's own range of the rank table: nothing new to allocate.
+      const first = items[classItems[0]!]!;
+      if (isEndpoint(first) && classItems.every((n) => { const it = items[n]!; return isEndpoint(it) && it.namedPorts === first.namedPorts; })) {
+        if (first.namedPorts.length === 0) groups = NO_GROUPS;
+        else {
+          const { start, ranks } = this.rankTable();
+          groups = [{ ports: first.namedPorts, ranks, from: start[o]!, to: start[o + 1]! }];
+        }
+        this.classPortGroups[o] = groups;
+        return groups;
+      }
       const lists: Array<readonly NamedPortDecl[]> = [];
       const ranks: number[][] = [];
       // Group of a list: the first group's is checked directly; a map only once there are more
       // (endpoints not built from pods each have a list of their own).
       let groupOfList: Map<readonly NamedPortDecl[], number> | undefined;
-      for (const n of this.index.classList[o]!.items) {
+      for (const n of classItems) {
         const item = items[n]!;
         if (!isEndpoint(item) || item.namedPorts.length === 0) continue; // network sets have no ports
         let g = lists.length > 0 && lists[0] === item.namedPorts ? 0 : groupOfList?.get(item.namedPorts);
@@ -457,8 +479,8 @@ class ClassMembers {
         const r = ranks[g]!;
         for (let i = offsets[n]!, end = offsets[n + 1]!; i < end; i++) r.push(flat[i]!);
       }
-      groups = lists.map((ports, g) => ({ ports, ranks: Int32Array.from(ranks[g]!) }));
-      this.classPortGroups.set(o, groups);
+      groups = lists.map((ports, g) => ({ ports, ranks: Int32Array.from(ranks[g]!), from: 0, to: ranks[g]!.length }));
+      this.classPortGroups[o] = groups;
     }
     return groups;
   }
@@ -467,7 +489,7 @@ class ClassMembers {
     const classes = this.index.selectClasses(sel);
     let n = 0;
     for (const o of classes) {
-      for (const g of this.portGroupsOf(o)) for (const np of g.ports) if (np.name === portName && (protocol === PROTO_ANY || np.protocol === protocol)) n += g.ranks.length;
+      for (const g of this.portGroupsOf(o)) for (const np of g.ports) if (np.name === portName && (protocol === PROTO_ANY || np.protocol === protocol)) n += g.to - g.from;
     }
     const keys = new Float64Array(n);
     let at = 0;
@@ -475,7 +497,7 @@ class ClassMembers {
       for (const g of this.portGroupsOf(o)) {
         for (const np of g.ports) {
           if (np.name !== portName || (protocol !== PROTO_ANY && np.protocol !== protocol)) continue;
-          for (const rank of g.ranks) keys[at++] = portKey(rank, np.protocol, np.port);
+          for (let i = g.from; i < g.to; i++) keys[at++] = portKey(g.ranks[i]!, np.protocol, np.port);
         }
       }
     }
@@ -486,10 +508,35 @@ class ClassMembers {
   }
 }
 
+/** Sorts `a[from … to)` in place and removes repeats; returns the new end. Most classes hold a
+ *  few ranks: insertion sort for those, the native sort (on a view) for the rest. */
+function sortUnique(a: Int32Array, from: number, to: number): number {
+  if (to - from <= 32) {
+    for (let i = from + 1; i < to; i++) {
+      const x = a[i]!;
+      let j = i - 1;
+      while (j >= from && a[j]! > x) {
+        a[j + 1] = a[j]!;
+        j--;
+      }
+      a[j + 1] = x;
+    }
+  } else a.subarray(from, to).sort();
+  let end = from;
+  for (let i = from; i < to; i++) if (i === from || a[i] !== a[end - 1]) a[end++] = a[i]!;
+  return end;
+}
+
 interface PortGroup {
   ports: readonly NamedPortDecl[];
+  /** Member ranks of the group's endpoints are `ranks[from … to)` (repeats allowed; namedPort
+   *  removes them). */
   ranks: Int32Array;
+  from: number;
+  to: number;
 }
+
+const NO_GROUPS: PortGroup[] = [];
 
 function sortCidrs(keyed: Iterable<KeyedCidr>): string[] {
   // Entries are interned per text, so a Set of entries removes duplicate texts.
