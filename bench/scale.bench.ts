@@ -3,7 +3,8 @@
  * process (bench/gen/child.ts) so peak RSS belongs to that size alone.
  *
  *   full computation   Cluster.fromResources: ms and peak RSS (the process also holds the
- *                      generated input; its RSS before the build is in the note)
+ *                      generated input; its RSS before the build is in the note); the 100k size
+ *                      runs three times and reports the run with the median time
  *   explain            one flow between random pods, p50 / p99 over 200 (after 100 warm-up)
  *   matrix             TCP/8080 over all pods with equivalence classes (sizes ≤ 10k pods)
  *   agent memory       CalcGraph for node-0 (~250 local pods): heap retained, per remote endpoint
@@ -24,15 +25,28 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
   const sizes = SIZES.filter((s) => (opts.quick ? s.pods <= 1_000 : opts.full ? true : s.pods <= 10_000));
   const results: BenchResult[] = [];
   for (const s of sizes) {
-    opts.progress(`engine ${s.pods} pods / ${s.policies} policies`);
-    const la = load();
-    const r = await runChild(
-      "engine",
-      { pods: s.pods, policies: s.policies, explains: opts.quick ? 50 : 200, matrix: s.pods <= 10_000 },
-      { heapMiB: 8192, onLine: (l) => opts.progress(l) },
-    );
-    const label = `${s.pods.toLocaleString("en-US")} pods / ${s.policies.toLocaleString("en-US")} policies`;
     const big = s.pods === 100_000;
+    // The target size runs in three fresh processes and reports the one with the median full
+    // computation: this 2-core VM's speed drifts by ±15 % within minutes, more than most changes
+    // move it. All three times are in the note.
+    const runs = big ? 3 : 1;
+    const la = load();
+    const all: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < runs; i++) {
+      opts.progress(`engine ${s.pods} pods / ${s.policies} policies${runs > 1 ? ` (run ${i + 1} of ${runs})` : ""}`);
+      all.push(
+        await runChild(
+          "engine",
+          { pods: s.pods, policies: s.policies, explains: opts.quick ? 50 : 200, matrix: s.pods <= 10_000 },
+          { heapMiB: 8192, onLine: (l) => opts.progress(l) },
+        ),
+      );
+    }
+    const full = (x: Record<string, unknown>) => Number(x.buildMs) + Number(x.setsMs);
+    const sorted = [...all].sort((a, b) => full(a) - full(b));
+    const r = sorted[(sorted.length - 1) >> 1]!;
+    const spread = runs > 1 ? `; median of ${runs} fresh processes (${all.map((x) => full(x).toFixed(0)).join(", ")} ms, in run order)` : "";
+    const label = `${s.pods.toLocaleString("en-US")} pods / ${s.policies.toLocaleString("en-US")} policies`;
     results.push({
       name: `engine: build (set members deferred), ${label}`,
       value: Number(r.buildMs),
@@ -43,7 +57,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       name: `engine: full computation (build + every set's members), ${label}`,
       value: Number(r.buildMs) + Number(r.setsMs),
       unit: "ms",
-      note: `CPU ${(Number(r.buildCpuMs) + Number(r.setsCpuMs)).toFixed(0)} ms, of which set members ${Number(r.setsCpuMs).toFixed(0)} ms (${Number(r.setMembers).toLocaleString("en-US")} members); load ${la}${big ? "; target ≤ 3,000 ms" : ""}`,
+      note: `CPU ${(Number(r.buildCpuMs) + Number(r.setsCpuMs)).toFixed(0)} ms, of which set members ${Number(r.setsCpuMs).toFixed(0)} ms (${Number(r.setMembers).toLocaleString("en-US")} members); load ${la}${spread}${big ? "; target ≤ 3,000 ms" : ""}`,
     });
     results.push({
       name: `engine: peak RSS, ${label}`,
