@@ -286,26 +286,31 @@ export class Cluster {
         issues.push({ ...issue("duplicate-endpoint", [], `${source} has the same endpoint key ${rec.key} as another resource; the last one is used`, "warning"), resource: source });
       }
     };
-    const podMemo = new PodRecordMemo();
-    // Pods of one (namespace, ServiceAccount) share one profile list (PodRecordMemo): check the
-    // profiles once per list.
-    const checkedProfiles = new Set<readonly string[]>();
-    for (const pod of p.pods) {
-      const rec = podToEndpoint(pod, issues, podMemo);
-      addEndpoint(rec);
-      if (!("reason" in rec) && !checkedProfiles.has(rec.profiles)) {
-        checkedProfiles.add(rec.profiles);
-        // A real cluster always has the pod's Namespace and ServiceAccount; synthesise what the
-        // input leaves out so namespace/SA labels and the kns allow profile exist.
-        const ns = rec.namespace!;
-        if (!profiles.has(NS_PROFILE_PREFIX + ns)) profiles.set(NS_PROFILE_PREFIX + ns, namespaceProfile({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
-        const saProfile = rec.profiles[1]!;
-        if (!profiles.has(saProfile)) {
-          const sa = saProfile.slice(SA_PROFILE_PREFIX.length + ns.length + 1);
-          profiles.set(saProfile, serviceAccountProfile({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace: ns } }));
+    // In a function of its own so that the memo (a key text per distinct label set) is garbage
+    // when the pods are done, not held by the rest of this long function.
+    const addPods = () => {
+      const podMemo = new PodRecordMemo();
+      // Pods of one (namespace, ServiceAccount) share one profile list (PodRecordMemo): check the
+      // profiles once per list.
+      const checkedProfiles = new Set<readonly string[]>();
+      for (const pod of p.pods) {
+        const rec = podToEndpoint(pod, issues, podMemo);
+        addEndpoint(rec);
+        if (!("reason" in rec) && !checkedProfiles.has(rec.profiles)) {
+          checkedProfiles.add(rec.profiles);
+          // A real cluster always has the pod's Namespace and ServiceAccount; synthesise what the
+          // input leaves out so namespace/SA labels and the kns allow profile exist.
+          const ns = rec.namespace!;
+          if (!profiles.has(NS_PROFILE_PREFIX + ns)) profiles.set(NS_PROFILE_PREFIX + ns, namespaceProfile({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }));
+          const saProfile = rec.profiles[1]!;
+          if (!profiles.has(saProfile)) {
+            const sa = saProfile.slice(SA_PROFILE_PREFIX.length + ns.length + 1);
+            profiles.set(saProfile, serviceAccountProfile({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace: ns } }));
+          }
         }
       }
-    }
+    };
+    addPods();
     for (const w of p.weps) addEndpoint(workloadEndpointRecord(w, issues));
     for (const h of p.heps) addEndpoint(hostEndpointRecord(h, issues));
     const netsets = new Map<string, NetworkSetRecord>();
