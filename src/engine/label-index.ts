@@ -62,7 +62,7 @@ const NONE: number[] = [];
  *  `terms`; false if the selector has any other kind of term. */
 function collectConjunction(n: SelectorNode, terms: LabelNode[]): boolean {
   if (n.type === "and") {
-    for (const o of n.operands) if (!collectConjunction(o, terms)) return false;
+    for (let i = 0; i < n.operands.length; i++) if (!collectConjunction(n.operands[i]!, terms)) return false;
     return true;
   }
   if (n.type === "eq" || n.type === "in" || n.type === "has") {
@@ -212,7 +212,7 @@ export class LabelIndex {
       }
       lists[i] = alts;
       let size = 0;
-      for (const l of alts) size += l.length;
+      for (let a = 0; a < alts.length; a++) size += alts[a]!.length;
       if (size < bestSize) {
         bestSize = size;
         best = i;
@@ -223,18 +223,21 @@ export class LabelIndex {
     if (bl.length === 1) driver = bl[0]!;
     else {
       driver = [];
-      for (const l of bl) for (const o of l) driver.push(o);
+      for (let a = 0; a < bl.length; a++) for (const o of bl[a]!) driver.push(o);
       driver.sort((a, b) => a - b);
     }
+    // Indexed loops here and above: selections run ~100k times in a build, many before the
+    // function is optimized, where for-of allocates an iterator result per element.
     const out: number[] = [];
-    for (const o of driver) {
+    for (let d = 0; d < driver.length; d++) {
+      const o = driver[d]!;
       let ok = true;
       for (let i = 0; i < lists.length && ok; i++) {
         if (i === best) continue;
         const alts = lists[i]!;
         ok = false;
-        for (const l of alts) {
-          if (sortedHas(l, o)) {
+        for (let a = 0; a < alts.length; a++) {
+          if (sortedHas(alts[a]!, o)) {
             ok = true;
             break;
           }

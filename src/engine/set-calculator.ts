@@ -378,14 +378,21 @@ class ClassMembers {
       const { offsets, flat } = this.order;
       const classes = this.index.classList;
       let total = 0;
-      for (const c of classes) for (const item of c.items) total += offsets[item + 1]! - offsets[item]!;
+      for (let o = 0; o < classes.length; o++) {
+        const items = classes[o]!.items;
+        for (let k = 0; k < items.length; k++) total += offsets[items[k]! + 1]! - offsets[items[k]!]!;
+      }
       const start = new Int32Array(classes.length + 1);
       const ranks = new Int32Array(total);
       let at = 0;
       for (let o = 0; o < classes.length; o++) {
         start[o] = at;
         const from = at;
-        for (const item of classes[o]!.items) for (let i = offsets[item]!, end = offsets[item + 1]!; i < end; i++) ranks[at++] = flat[i]!;
+        const items = classes[o]!.items;
+        for (let k = 0; k < items.length; k++) {
+          const item = items[k]!;
+          for (let i = offsets[item]!, end = offsets[item + 1]!; i < end; i++) ranks[at++] = flat[i]!;
+        }
         at = sortUnique(ranks, from, at);
       }
       start[classes.length] = at;
@@ -487,19 +494,31 @@ class ClassMembers {
 
   namedPort(sel: Selector, portName: string, protocol: number): PortMember[] {
     const classes = this.index.selectClasses(sel);
+    // The matching (group, declaration) pairs, found in one walk over the classes (an all()
+    // selector walks every class). Indexed loops: these run before the function is optimized,
+    // where for-of allocates an iterator result per element.
+    const groups: PortGroup[] = [];
+    const decls: NamedPortDecl[] = [];
     let n = 0;
-    for (const o of classes) {
-      for (const g of this.portGroupsOf(o)) for (const np of g.ports) if (np.name === portName && (protocol === PROTO_ANY || np.protocol === protocol)) n += g.to - g.from;
+    for (let c = 0; c < classes.length; c++) {
+      const gs = this.portGroupsOf(classes[c]!);
+      for (let k = 0; k < gs.length; k++) {
+        const g = gs[k]!;
+        for (let d = 0; d < g.ports.length; d++) {
+          const np = g.ports[d]!;
+          if (np.name !== portName || (protocol !== PROTO_ANY && np.protocol !== protocol)) continue;
+          groups.push(g);
+          decls.push(np);
+          n += g.to - g.from;
+        }
+      }
     }
     const keys = new Float64Array(n);
     let at = 0;
-    for (const o of classes) {
-      for (const g of this.portGroupsOf(o)) {
-        for (const np of g.ports) {
-          if (np.name !== portName || (protocol !== PROTO_ANY && np.protocol !== protocol)) continue;
-          for (let i = g.from; i < g.to; i++) keys[at++] = portKey(g.ranks[i]!, np.protocol, np.port);
-        }
-      }
+    for (let k = 0; k < groups.length; k++) {
+      const g = groups[k]!;
+      const np = decls[k]!;
+      for (let i = g.from; i < g.to; i++) keys[at++] = portKey(g.ranks[i]!, np.protocol, np.port);
     }
     const u = uniqSorted(keys);
     const out = new Array<PortMember>(u.length);
