@@ -172,6 +172,28 @@ describe("PodRecordMemo", () => {
     expect(withLabels("j", "prod", { "app\u0001x": "y" }).ownLabels).not.toBe(odd1.ownLabels);
   });
 
+  it("finds a replica's port list by its ports, and keeps odd ports apart", () => {
+    const memo = new PodRecordMemo();
+    const withPorts = (name: string, ports: unknown[], init: unknown[] = []): EndpointRecord => {
+      const pod = { ...mkPod({ containers: [{ name: "c", ports }], initContainers: [{ name: "i", ports: init }] } as unknown as Pod["spec"]), metadata: { name, namespace: "prod" } } as Pod;
+      const shared = podToEndpoint(pod, [], memo) as EndpointRecord;
+      expect(JSON.stringify(shared)).toBe(JSON.stringify(podToEndpoint(pod, [])));
+      return shared;
+    };
+    const http = { name: "http", containerPort: 8080 };
+    const dns = { name: "dns", containerPort: 53, protocol: "UDP" };
+    const a = withPorts("a", [http, dns]);
+    expect(withPorts("b", [{ ...http }, { ...dns }]).namedPorts).toBe(a.namedPorts);
+    expect(withPorts("c", [dns, http]).namedPorts).not.toBe(a.namedPorts); // other order
+    expect(withPorts("d", [http], [dns]).namedPorts).toBe(a.namedPorts); // the same sequence, one in an init container
+    expect(withPorts("e", [http, { ...dns, protocol: "TCP" }]).namedPorts).not.toBe(a.namedPorts);
+    // A port given as a text, and a name with a separator character: the per-port path.
+    const text = withPorts("f", [{ name: "http", containerPort: "8080" }]);
+    expect(withPorts("g", [http]).namedPorts).not.toBe(text.namedPorts);
+    withPorts("h", [{ name: "a\u0001b", containerPort: 1 }]);
+    expect(withPorts("i", []).namedPorts).toEqual([]);
+  });
+
   it("derives a pod record's source for messages", () => {
     const rec = podToEndpoint(pods[0]!, [], new PodRecordMemo()) as EndpointRecord;
     expect(rec.source).toBeUndefined();

@@ -89,6 +89,8 @@ export class PodRecordMemo {
   private readonly declIds = new Map<NamedPortDecl, number>();
   private readonly portLists = new Map<string, NamedPortDecl[]>();
   private readonly labelSets = new Map<string, Record<string, string>>();
+  /** Declaration lists by the raw (name, protocol, port) sequence of a pod's containers. */
+  private readonly podPortLists = new Map<string, NamedPortDecl[]>();
 
   profiles(ns: string, sa: string): string[] {
     let bySa = this.profileLists.get(ns);
@@ -147,6 +149,37 @@ export class PodRecordMemo {
     this.labelSets.set(key, labels);
   }
 
+  /**
+   * The shared declaration list of a pod's named container ports (containers, then init
+   * containers), found by one lookup of their (name, protocol, port) sequence: replicas have equal
+   * ones, and the per-port path costs three lookups per port and one per list. Undefined when a
+   * name is not a text free of separator characters or a port is not a number (then the caller
+   * takes the per-port path, which keeps such values apart).
+   */
+  podPorts(containerLists: ReadonlyArray<Pod["spec"]["containers"] | undefined>): NamedPortDecl[] | undefined {
+    const parts: Array<string | number> = [];
+    for (const containers of containerLists) {
+      for (const c of containers ?? []) {
+        for (const p of c.ports ?? []) {
+          if (!p.name || !p.containerPort) continue;
+          const proto = portProtocol(p.protocol);
+          if (proto === undefined || (proto !== 6 && proto !== 17 && proto !== 132)) continue; // as containerPorts
+          if (typeof p.name !== "string" || typeof p.containerPort !== "number" || hasSeparator(p.name)) return undefined;
+          parts.push(p.name, "\u0001", proto, "\u0001", p.containerPort, "\u0002");
+        }
+      }
+    }
+    if (parts.length === 0) return NO_PORT_DECLS;
+    const key = parts.join("");
+    let list = this.podPortLists.get(key);
+    if (!list) {
+      const decls: NamedPortDecl[] = [];
+      for (const containers of containerLists) containerPorts(containers, decls, this);
+      this.podPortLists.set(key, (list = this.portList(decls)));
+    }
+    return list;
+  }
+
   /** One shared list per sequence of declarations made by `decl`. */
   portList(decls: NamedPortDecl[]): NamedPortDecl[] {
     if (decls.length === 0) return [];
@@ -173,6 +206,9 @@ export interface SkippedPod {
   ref: string; // ns/name
   reason: string;
 }
+
+/** No named ports: one shared empty list (read-only record data). */
+const NO_PORT_DECLS: NamedPortDecl[] = [];
 
 function hasSeparator(s: string): boolean {
   return s.includes("\u0001") || s.includes("\u0002");
@@ -325,9 +361,13 @@ export function podToEndpoint(pod: Pod, issues: Issue[], memo?: PodRecordMemo): 
     if (labelsKey !== undefined) memo!.keepLabels(labelsKey, labels);
   }
 
-  const namedPorts: NamedPortDecl[] = [];
-  containerPorts(pod.spec?.containers, namedPorts, memo);
-  containerPorts((pod.spec as Record<string, unknown>)?.initContainers as Pod["spec"]["containers"], namedPorts, memo);
+  const containerLists = [pod.spec?.containers, (pod.spec as Record<string, unknown>)?.initContainers as Pod["spec"]["containers"]];
+  let namedPorts = memo?.podPorts(containerLists);
+  if (!namedPorts) {
+    namedPorts = [];
+    for (const containers of containerLists) containerPorts(containers, namedPorts, memo);
+    namedPorts = memo ? memo.portList(namedPorts) : exactArray(namedPorts);
+  }
   const node = pod.spec?.nodeName ?? "";
   const name = workloadEndpointName(node, "k8s", pod.metadata.name, "eth0");
   return {
@@ -340,7 +380,7 @@ export function podToEndpoint(pod: Pod, issues: Issue[], memo?: PodRecordMemo): 
     ips: sortIPs(ips),
     ownLabels: labels,
     profiles: memo ? memo.profiles(ns, sa) : [NS_PROFILE_PREFIX + ns, serviceAccountProfileName(ns, sa)],
-    namedPorts: memo ? memo.portList(namedPorts) : exactArray(namedPorts),
+    namedPorts,
   };
 }
 
