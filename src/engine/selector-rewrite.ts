@@ -99,13 +99,16 @@ function parsedAlone(text: unknown): Selector | undefined {
  *  - policy: `(selector) && projectcalico.org/namespace == 'ns'` (policySelectorText)
  *  - rule:   `(projectcalico.org/namespace == 'ns') && (selector)` (entityRuleSelectorText)
  */
-export function namespacedAnd(ns: string, selector: string, form: "policy" | "rule"): Selector | undefined {
-  if (!ns) return undefined; // not namespaced: Calico glues nothing
+export function namespacedAnd(ns: string, selector: string, form: "policy" | "rule", term = namespaceTerm(ns)): Selector | undefined {
+  if (!ns || !term) return undefined; // not namespaced (Calico glues nothing), or a namespace that breaks the quoting
   const inner = parsedAlone(selector);
   if (!inner) return undefined;
-  const term = parsedAlone(namespaceTermText(ns));
-  if (!term) return undefined;
   return form === "policy" ? and(inner, term) : and(term, inner);
+}
+
+/** The parsed namespace term of `ns`, where it parses alone (parsedAlone). */
+function namespaceTerm(ns: string): Selector | undefined {
+  return ns ? parsedAlone(namespaceTermText(ns)) : undefined;
 }
 
 /**
@@ -116,6 +119,15 @@ export function namespacedAnd(ns: string, selector: string, form: "policy" | "ru
 export class NamespacedSelectorMemo {
   private readonly byNamespace = new Map<string, Map<string | undefined, Selector>>();
   private readonly rulesByNamespace = new Map<string, Map<string, Selector>>();
+  /** namespaceTerm per namespace (null where it does not parse alone): one text and parse-cache
+   *  lookup per namespace, not one per selector. */
+  private readonly namespaceTerms = new Map<string, Selector | null>();
+
+  private term(ns: string): Selector | undefined {
+    let t = this.namespaceTerms.get(ns);
+    if (t === undefined) this.namespaceTerms.set(ns, (t = namespaceTerm(ns) ?? null));
+    return t ?? undefined;
+  }
 
   /** policySelector(input), remembered when (namespace, selector) decide it: a namespaced policy
    *  without a serviceAccountSelector (its namespaceSelector is ignored). */
@@ -126,7 +138,7 @@ export class NamespacedSelectorMemo {
     let sel = bySelector.get(input.selector);
     if (!sel) {
       // Throws on an invalid text: not remembered.
-      sel = (input.selector ? namespacedAnd(input.namespace, input.selector, "policy") : undefined) ?? policySelector(input);
+      sel = (input.selector ? namespacedAnd(input.namespace, input.selector, "policy", this.term(input.namespace)) : undefined) ?? policySelector(input);
       bySelector.set(input.selector, sel);
     }
     return sel;
@@ -140,7 +152,7 @@ export class NamespacedSelectorMemo {
     if (!bySelector) this.rulesByNamespace.set(ns, (bySelector = new Map()));
     let sel = bySelector.get(selector);
     if (!sel) {
-      sel = namespacedAnd(ns, selector, "rule");
+      sel = namespacedAnd(ns, selector, "rule", this.term(ns));
       if (sel) bySelector.set(selector, sel);
     }
     return sel;
@@ -149,6 +161,7 @@ export class NamespacedSelectorMemo {
   clear(): void {
     this.byNamespace.clear();
     this.rulesByNamespace.clear();
+    this.namespaceTerms.clear();
   }
 }
 
