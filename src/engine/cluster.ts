@@ -59,7 +59,7 @@ import {
   type SkippedPod,
 } from "./endpoint-builder.js";
 import { DEFAULT_FAILSAFE, failsafeRules, type FailsafeConfig } from "./failsafe.js";
-import { LabelIndex } from "./label-index.js";
+import { hasSeparator, LabelIndex } from "./label-index.js";
 import { buildTiers, compilePolicy, compileProfile, PolicyResolver, profileKey, type CompiledPolicy, type PolicyInput, type ProgramSet } from "./policy-resolver.js";
 import { lazySets, MemberOrder, SetRegistry, type SetItem } from "./set-calculator.js";
 import { endpointRef } from "./refs.js";
@@ -194,10 +194,6 @@ function profilesKey(profiles: readonly string[]): string {
     k += `${p}\u0001`;
   }
   return k;
-}
-
-function hasSeparator(s: string): boolean {
-  return s.includes("\u0001") || s.includes("\u0002");
 }
 
 function sameKeyOrder(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

@@ -26,6 +26,7 @@ import type {
 } from "../model/index.js";
 import { copyRecord, exactArray, issue, joined } from "../model/index.js";
 import { canonicalAddr, formatAddr, parseAddr, parseCidr, protocolNumber, type NamedPortDecl } from "../rule/index.js";
+import { hasSeparator } from "./label-index.js";
 
 import {
   LABEL_NAMESPACE,
@@ -209,10 +210,6 @@ export interface SkippedPod {
 
 /** No named ports: one shared empty list (read-only record data). */
 const NO_PORT_DECLS: NamedPortDecl[] = [];
-
-function hasSeparator(s: string): boolean {
-  return s.includes("\u0001") || s.includes("\u0002");
-}
 
 function escDash(s: string): string {
   // replaceAll with a text pattern: no regular-expression machinery (a quarter less allocated

@@ -52,7 +52,10 @@ function jsonSignature(labels: Readonly<Record<string, string>>, sortedKeys: rea
   return s;
 }
 
-function hasSeparator(s: string): boolean {
+/** True if `s` holds one of the two separator characters the engine's key texts join parts
+ *  with (label signatures here; endpoint label-set, port-list and profile-list keys): a key
+ *  made of parts that hold none is injective. */
+export function hasSeparator(s: string): boolean {
   return s.includes("\u0001") || s.includes("\u0002");
 }
 

@@ -99,16 +99,18 @@ function parsedAlone(text: unknown): Selector | undefined {
  *  - policy: `(selector) && projectcalico.org/namespace == 'ns'` (policySelectorText)
  *  - rule:   `(projectcalico.org/namespace == 'ns') && (selector)` (entityRuleSelectorText)
  */
-export function namespacedAnd(ns: string, selector: string, form: "policy" | "rule", term = namespaceTerm(ns)): Selector | undefined {
-  if (!ns || !term) return undefined; // not namespaced (Calico glues nothing), or a namespace that breaks the quoting
+export function namespacedAnd(ns: string, selector: string, form: "policy" | "rule", term: Selector | null = namespaceTerm(ns)): Selector | undefined {
+  // `term`: the namespace's parsed term, or null where it does not parse alone (a namespace that
+  // breaks the quoting); callers that keep it per namespace pass it.
+  if (!ns || !term) return undefined; // not namespaced: Calico glues nothing
   const inner = parsedAlone(selector);
   if (!inner) return undefined;
   return form === "policy" ? and(inner, term) : and(term, inner);
 }
 
-/** The parsed namespace term of `ns`, where it parses alone (parsedAlone). */
-function namespaceTerm(ns: string): Selector | undefined {
-  return ns ? parsedAlone(namespaceTermText(ns)) : undefined;
+/** The parsed namespace term of `ns`, or null where it does not parse alone (parsedAlone). */
+function namespaceTerm(ns: string): Selector | null {
+  return (ns ? parsedAlone(namespaceTermText(ns)) : undefined) ?? null;
 }
 
 /**
@@ -123,10 +125,10 @@ export class NamespacedSelectorMemo {
    *  lookup per namespace, not one per selector. */
   private readonly namespaceTerms = new Map<string, Selector | null>();
 
-  private term(ns: string): Selector | undefined {
+  private term(ns: string): Selector | null {
     let t = this.namespaceTerms.get(ns);
-    if (t === undefined) this.namespaceTerms.set(ns, (t = namespaceTerm(ns) ?? null));
-    return t ?? undefined;
+    if (t === undefined) this.namespaceTerms.set(ns, (t = namespaceTerm(ns)));
+    return t;
   }
 
   /** policySelector(input), remembered when (namespace, selector) decide it: a namespaced policy
