@@ -162,9 +162,8 @@ export class PodRecordMemo {
     for (const containers of containerLists) {
       for (const c of containers ?? []) {
         for (const p of c.ports ?? []) {
-          if (!p.name || !p.containerPort) continue;
-          const proto = portProtocol(p.protocol);
-          if (proto === undefined || (proto !== 6 && proto !== 17 && proto !== 132)) continue; // as containerPorts
+          const proto = namedContainerPortProtocol(p);
+          if (proto === undefined) continue;
           if (typeof p.name !== "string" || typeof p.containerPort !== "number" || hasSeparator(p.name)) return undefined;
           parts.push(p.name, "\u0001", proto, "\u0001", p.containerPort, "\u0002");
         }
@@ -183,7 +182,7 @@ export class PodRecordMemo {
 
   /** One shared list per sequence of declarations made by `decl`. */
   portList(decls: NamedPortDecl[]): NamedPortDecl[] {
-    if (decls.length === 0) return [];
+    if (decls.length === 0) return NO_PORT_DECLS;
     let key = "";
     for (const d of decls) key += `${this.declIds.get(d)},`;
     let list = this.portLists.get(key);
@@ -296,13 +295,21 @@ function portProtocol(p: string | number | undefined): number | undefined {
   return protocolNumber(p);
 }
 
+/** The protocol of a container port that declares a named port Calico keeps: one with a name and
+ *  a port number, over TCP, UDP or SCTP (Calico ignores other protocols); undefined otherwise. */
+function namedContainerPortProtocol(p: NonNullable<Pod["spec"]["containers"][number]["ports"]>[number]): number | undefined {
+  if (!p.name || !p.containerPort) return undefined;
+  const proto = portProtocol(p.protocol);
+  return proto === 6 || proto === 17 || proto === 132 ? proto : undefined;
+}
+
 function containerPorts(containers: Pod["spec"]["containers"] | undefined, out: NamedPortDecl[], memo: PodRecordMemo | undefined): void {
   for (const c of containers ?? []) {
     for (const p of c.ports ?? []) {
-      if (!p.name || !p.containerPort) continue;
-      const proto = portProtocol(p.protocol);
-      if (proto === undefined || (proto !== 6 && proto !== 17 && proto !== 132)) continue; // Calico ignores other protocols
-      out.push(memo ? memo.decl(p.name, proto, p.containerPort) : { name: p.name, protocol: proto, port: p.containerPort });
+      const proto = namedContainerPortProtocol(p);
+      if (proto === undefined) continue;
+      const name = p.name!; // a protocol means a name (namedContainerPortProtocol)
+      out.push(memo ? memo.decl(name, proto, p.containerPort) : { name, protocol: proto, port: p.containerPort });
     }
   }
 }

@@ -331,10 +331,6 @@ function portKey(rank: number, protocol: number, port: number): number {
   return rank * PORT_KEY_RANK + protocol * 65536 + port;
 }
 
-function portKeyProtocol(key: number): number {
-  return (key % PORT_KEY_RANK) >>> 16;
-}
-
 /** Sorted, de-duplicated. */
 function uniqSorted<T extends Int32Array | Float64Array>(a: T): T {
   a.sort();
