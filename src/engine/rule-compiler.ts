@@ -232,7 +232,9 @@ function memoEntity(side: "source" | "destination", er: EntityRule | undefined, 
   // `{}` (a Kubernetes rule's side without peers or ports) compiles to no conditions, whatever
   // the namespace: nothing to look up.
   if (isEmptyRecord(er)) return NO_ENTITY;
-  const memo = ctx.sets.entityMemo.table(memoSlot(side, namedPortProtocol(protocol)), ctx.namespace);
+  // A side that does not read the namespace (ports, nets, a namespaceSelector) compiles alike in
+  // every namespace: one table for all, so equal sides of policies in many namespaces compile once.
+  const memo = ctx.sets.entityMemo.table(memoSlot(side, namedPortProtocol(protocol)), readsNamespace(er) ? ctx.namespace : "");
   const hit = memo.get(er);
   if (hit) {
     if (hit === NO_ENTITY) return NO_ENTITY;
@@ -243,6 +245,21 @@ function memoEntity(side: "source" | "destination", er: EntityRule | undefined, 
   const e = compileEntity(side, er, ctx, protocol, issues);
   if (issues.length === before) memo.set(er, Object.keys(e).length === 0 ? NO_ENTITY : e);
   return e;
+}
+
+/**
+ * Whether compiling `er` reads the policy namespace (compileEntity, entityRuleSelectorText): a
+ * services match without a namespace defaults to it; otherwise a namespaceSelector replaces it
+ * in the selector texts, and without one a selector, notSelector or serviceAccounts field scopes
+ * them to it. Any other side (ports, nets, a namespaceSelector) compiles alike in every namespace
+ * and globally. Fields are counted by presence, whatever their value: the memo then only loses
+ * sharing, never tells two different sides apart wrongly.
+ */
+function readsNamespace(er: EntityRule): boolean {
+  if (er.services?.name && !er.services.namespace) return true;
+  if (er.namespaceSelector) return false;
+  for (const k in er) if (k === "selector" || k === "notSelector" || k === "serviceAccounts") return true;
+  return false;
 }
 
 function isEmptyRecord(o: object): boolean {
