@@ -119,6 +119,9 @@ describe("PodRecordMemo", () => {
     { ...mkPod({ containers: [{ name: "c", ports: [{ name: "dns", containerPort: 53, protocol: "UDP" }, { name: "http", containerPort: 8080 }] }] }), metadata: { name: "web-3", namespace: "prod" } },
     { ...mkPod({ containers: [{ name: "c", ports: [{ name: "http", containerPort: 8080, protocol: "SCTP" }] }] }), metadata: { name: "db-1", namespace: "data" } },
     { ...mkPod({ containers: [] }), metadata: { name: "bare", namespace: "data" } },
+    // Other nodes, one with a doubled dash: each node's part of the endpoint name is its own.
+    { ...mkPod({ nodeName: "edge--2-b", containers: [] }), metadata: { name: "web-4", namespace: "prod" } },
+    { ...mkPod({ nodeName: "edge-2--b", containers: [] }), metadata: { name: "web-5", namespace: "prod" } },
   ];
 
   it("gives the records a conversion without it gives", () => {

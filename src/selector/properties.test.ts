@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { type SelectorNode, toStringSet } from "./ast.js";
 import { SelectorParseError } from "./errors.js";
 import { printSelector } from "./printer.js";
-import { parseSelector } from "./selector.js";
+import { parseSelector, Selector } from "./selector.js";
 
 const LABELS = ["a", "b", "in", "not", "has", "all", "global", "contains", "x/y.z", "-1", "A_b"];
 // No value holds both quote characters: the language cannot write one.
@@ -142,6 +142,33 @@ describe("labelRestrictionList", () => {
         for (const [, r] of list) expect(Object.isFrozen(r) && (r.mustHaveOneOfValues === undefined || Object.isFrozen(r.mustHaveOneOfValues))).toBe(true);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe("Selector.group", () => {
+  it("has the text the printer gives its tree, and the same id and matches as that text parsed", () => {
+    fc.assert(
+      fc.property(fc.constantFrom("and" as const, "or" as const), fc.array(node, { minLength: 1, maxLength: 4 }), labelMap, (type, nodes, labels) => {
+        const g = Selector.group(type, nodes.map((n) => new Selector(n)));
+        expect(g.toString()).toBe(printSelector(g.ast));
+        expect(g.toString()).toBe(printSelector({ type, operands: nodes } as SelectorNode));
+        const parsed = new Selector({ type, operands: nodes } as SelectorNode);
+        expect(g.uniqueId()).toBe(parsed.uniqueId());
+        expect(g.matches(labels)).toBe(parsed.matches(labels));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("nests groups: a group of groups prints as the printer prints it", () => {
+    fc.assert(
+      fc.property(fc.array(node, { minLength: 2, maxLength: 3 }), fc.array(node, { minLength: 2, maxLength: 3 }), (a, b) => {
+        const inner = Selector.group("or", a.map((n) => new Selector(n)));
+        const outer = Selector.group("and", [inner, ...b.map((n) => new Selector(n))]);
+        expect(outer.toString()).toBe(printSelector(outer.ast));
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -43,14 +43,14 @@ export function prefixLabels(sel: Selector, prefix: string): Selector {
 export function and(...sels: Selector[]): Selector {
   if (sels.length === 0) return new Selector({ type: "all" });
   if (sels.length === 1) return sels[0];
-  return new Selector({ type: "and", operands: sels.map((s) => s.ast) });
+  return Selector.group("and", sels);
 }
 
 /** Disjunction, analogous to `and`; no args gives `!all()`. */
 export function orSelectors(...sels: Selector[]): Selector {
   if (sels.length === 0) return new Selector({ type: "not", operand: { type: "all" } });
   if (sels.length === 1) return sels[0];
-  return new Selector({ type: "or", operands: sels.map((s) => s.ast) });
+  return Selector.group("or", sels);
 }
 
 export function notSelector(sel: Selector): Selector {

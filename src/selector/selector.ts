@@ -17,6 +17,10 @@ export interface LabelRestriction {
   mustHaveOneOfValues?: string[];
 }
 
+/** Only `Selector.group` holds this: with it the constructor takes a canonical text the caller
+ *  made, which nothing outside this module can pass. */
+const GROUPED: unique symbol = Symbol("grouped");
+
 export class Selector {
   readonly ast: SelectorNode;
   private readonly canonical: string;
@@ -26,9 +30,26 @@ export class Selector {
   private restrictionList: ReadonlyArray<readonly [string, Readonly<LabelRestriction>]> | undefined;
 
   /** Wraps an AST (use parseSelector for text). The AST is frozen in place. */
-  constructor(ast: SelectorNode) {
+  constructor(ast: SelectorNode, grouped?: typeof GROUPED, canonical?: string) {
     this.ast = deepFreeze(ast);
-    this.canonical = printSelector(this.ast);
+    this.canonical = grouped === GROUPED && canonical !== undefined ? canonical : printSelector(this.ast);
+  }
+
+  /**
+   * The `&&` (or `||`) group of `sels`' roots, unflattened. Its canonical text is the printer's
+   * for a group: "(", the operands' texts joined by " && " (" || "), ")". Each operand's text is
+   * its selector's own canonical text, so the group's is made from those without printing the
+   * operand trees again (policy and rule selectors glue a namespace term onto ~50k selectors).
+   */
+  static group(type: "and" | "or", sels: readonly Selector[]): Selector {
+    const texts = new Array<string>(sels.length);
+    const operands = new Array<SelectorNode>(sels.length);
+    for (let i = 0; i < sels.length; i++) {
+      texts[i] = sels[i]!.canonical;
+      operands[i] = sels[i]!.ast;
+    }
+    const canonical = ["(", texts.join(type === "and" ? " && " : " || "), ")"].join("");
+    return new Selector({ type, operands }, GROUPED, canonical);
   }
 
   /** Evaluates against a plain label map (own string-valued properties count as present). */
