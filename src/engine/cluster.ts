@@ -433,6 +433,14 @@ export class Cluster {
     const byClass = resolver.selectingByClass(index);
     const programsByClass = new Map<string, ProgramSet>();
     const programsOfGroup: Array<ProgramSet | undefined> = [];
+    // Profile keys per profile list: pods of one (namespace, ServiceAccount) share one list
+    // (PodRecordMemo), and the keys are kept in every program made for it.
+    const profileKeysOf = new Map<readonly string[], PolicyKey[]>();
+    const profileKeys = (profiles: readonly string[]): PolicyKey[] => {
+      let keys = profileKeysOf.get(profiles);
+      if (!keys) profileKeysOf.set(profiles, (keys = profiles.map(profileKey)));
+      return keys;
+    };
     const epIR: EndpointIR[] = [];
     for (const item of endpointItems) {
       const ep = setItems[item] as EndpointRecord;
@@ -444,7 +452,7 @@ export class Cluster {
         // building the resolver's cache key (the list of policy positions).
         const short = `${cls.ordinal}|${ep.kind}|${profilesKey(ep.profiles)}`;
         programs = programsByClass.get(short);
-        if (!programs) programsByClass.set(short, (programs = resolver.programsFor(ep.kind, byClass[cls.ordinal]!, ep.profiles.map(profileKey))));
+        if (!programs) programsByClass.set(short, (programs = resolver.programsFor(ep.kind, byClass[cls.ordinal]!, profileKeys(ep.profiles))));
         programsOfGroup[group] = programs;
       }
       const own = unshared[item];
