@@ -168,11 +168,17 @@ describe("PodRecordMemo", () => {
     ]) {
       expect(other.ownLabels).not.toBe(a.ownLabels);
     }
-    // A separator character in a text: labels of its own, never shared by a different pod.
+    // Any text is a key item, control characters included: equal labels share, others never do
+    // (a key made by joining texts would need separators no text holds to tell these apart).
     const odd1 = withLabels("h", "prod", { "app\u0001x": "y" });
     const odd2 = withLabels("i", "prod", { app: "x\u0001y" });
     expect(odd1.ownLabels).not.toBe(odd2.ownLabels);
-    expect(withLabels("j", "prod", { "app\u0001x": "y" }).ownLabels).not.toBe(odd1.ownLabels);
+    expect(withLabels("j", "prod", { "app\u0001x": "y" }).ownLabels).toBe(odd1.ownLabels);
+    expect(withLabels("k", "prod", { ab: "c" }).ownLabels).not.toBe(withLabels("l", "prod", { a: "bc" }).ownLabels);
+    expect(withLabels("m", "prod\u0002", { a: "b" }).ownLabels).not.toBe(withLabels("n", "prod", { "\u0002a": "b" }).ownLabels);
+    // A value that is not a text: labels of its own.
+    const bad = { app: 7 } as unknown as Record<string, string>;
+    expect(withLabels("o", "prod", bad).ownLabels).not.toBe(withLabels("p", "prod", bad).ownLabels);
   });
 
   it("finds a replica's port list by its ports, and keeps odd ports apart", () => {

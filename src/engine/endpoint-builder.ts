@@ -26,7 +26,7 @@ import type {
 } from "../model/index.js";
 import { copyRecord, exactArray, issue, joined } from "../model/index.js";
 import { canonicalAddr, formatAddr, parseAddr, parseCidr, protocolNumber, type NamedPortDecl } from "../rule/index.js";
-import { hasSeparator } from "./label-index.js";
+import { SequenceMemo, hashSequence, type SequenceItem } from "./sequence-memo.js";
 
 import {
   LABEL_NAMESPACE,
@@ -89,9 +89,13 @@ export class PodRecordMemo {
   private readonly decls = new Map<string, Map<number, Map<number, NamedPortDecl>>>();
   private readonly declIds = new Map<NamedPortDecl, number>();
   private readonly portLists = new Map<string, NamedPortDecl[]>();
-  private readonly labelSets = new Map<string, Record<string, string>>();
+  /** Labels objects by (namespace, service account, own label keys and values in their order). */
+  private readonly labelSets = new SequenceMemo<Record<string, string>>();
+  /** The last sequence `labels` hashed, which a miss's `keepLabels` passes straight back. */
+  private lastLabelsKey: readonly SequenceItem[] | undefined;
+  private lastLabelsHash = 0;
   /** Declaration lists by the raw (name, protocol, port) sequence of a pod's containers. */
-  private readonly podPortLists = new Map<string, NamedPortDecl[]>();
+  private readonly podPortLists = new SequenceMemo<NamedPortDecl[]>();
   /** Node name → its part of a workload endpoint name (a few hundred nodes, 100k pods). */
   private readonly nodeParts = new Map<string, string>();
 
@@ -125,66 +129,62 @@ export class PodRecordMemo {
 
   /**
    * The key of a pod's endpoint labels: its namespace, service account and own labels in their
-   * order, which decide them (podToEndpoint); undefined when a text holds a separator character
-   * or a value is not a text, where the key would not be injective (the pod then has labels of
-   * its own). Replicas have one key, and share one labels object (`labels` / `keepLabels`).
+   * order, which decide them (podToEndpoint); undefined when a label value is not a text (the pod
+   * then has labels of its own). Replicas have equal keys, and share one labels object (`labels`
+   * / `keepLabels`).
    */
-  labelsKey(ns: string, sa: string, podLabels: Readonly<Record<string, string>> | undefined): string | undefined {
-    if (hasSeparator(ns) || hasSeparator(sa)) return undefined;
-    // Joined into one flat text (kept as a map key per label set; see model/retained.ts), from a
-    // list made at its final size (grown by push it would be reallocated twice per pod).
+  labelsKey(ns: string, sa: string, podLabels: Readonly<Record<string, string>> | undefined): readonly SequenceItem[] | undefined {
     const keys = podLabels ? Object.keys(podLabels) : [];
-    const parts = new Array<string>(4 + 4 * keys.length);
-    parts[0] = ns;
-    parts[1] = "\u0001";
-    parts[2] = sa;
-    parts[3] = "\u0002";
-    let at = 4;
+    // Made at its final size (grown by push it would be reallocated twice per pod).
+    const items = new Array<string>(2 + 2 * keys.length);
+    items[0] = ns;
+    items[1] = sa;
+    let at = 2;
     for (const k of keys) {
       const v = podLabels![k];
-      if (typeof v !== "string" || hasSeparator(k) || hasSeparator(v)) return undefined;
-      parts[at++] = k;
-      parts[at++] = "\u0001";
-      parts[at++] = v;
-      parts[at++] = "\u0001";
+      if (typeof v !== "string") return undefined;
+      items[at++] = k;
+      items[at++] = v;
     }
-    return parts.join("");
+    return items;
   }
 
-  labels(key: string): Record<string, string> | undefined {
-    return this.labelSets.get(key);
+  labels(key: readonly SequenceItem[]): Record<string, string> | undefined {
+    this.lastLabelsKey = key;
+    this.lastLabelsHash = hashSequence(key);
+    return this.labelSets.get(key, this.lastLabelsHash);
   }
 
-  keepLabels(key: string, labels: Record<string, string>): void {
-    this.labelSets.set(key, labels);
+  keepLabels(key: readonly SequenceItem[], labels: Record<string, string>): void {
+    this.labelSets.set(key, labels, key === this.lastLabelsKey ? this.lastLabelsHash : hashSequence(key));
   }
 
   /**
    * The shared declaration list of a pod's named container ports (containers, then init
    * containers), found by one lookup of their (name, protocol, port) sequence: replicas have equal
    * ones, and the per-port path costs three lookups per port and one per list. Undefined when a
-   * name is not a text free of separator characters or a port is not a number (then the caller
-   * takes the per-port path, which keeps such values apart).
+   * name is not a text or a port is not a number (then the caller takes the per-port path, which
+   * keeps such values apart).
    */
   podPorts(containerLists: ReadonlyArray<Pod["spec"]["containers"] | undefined>): NamedPortDecl[] | undefined {
-    const parts: Array<string | number> = [];
+    const items: SequenceItem[] = [];
     for (const containers of containerLists) {
       for (const c of containers ?? []) {
         for (const p of c.ports ?? []) {
           const proto = namedContainerPortProtocol(p);
           if (proto === undefined) continue;
-          if (typeof p.name !== "string" || typeof p.containerPort !== "number" || hasSeparator(p.name)) return undefined;
-          parts.push(p.name, "\u0001", proto, "\u0001", p.containerPort, "\u0002");
+          if (typeof p.name !== "string" || typeof p.containerPort !== "number") return undefined;
+          items.push(p.name, proto, p.containerPort);
         }
       }
     }
-    if (parts.length === 0) return NO_PORT_DECLS;
-    const key = parts.join("");
-    let list = this.podPortLists.get(key);
+    if (items.length === 0) return NO_PORT_DECLS;
+    const hash = hashSequence(items);
+    let list = this.podPortLists.get(items, hash);
     if (!list) {
       const decls: NamedPortDecl[] = [];
       for (const containers of containerLists) containerPorts(containers, decls, this);
-      this.podPortLists.set(key, (list = this.portList(decls)));
+      this.podPortLists.set(items, (list = this.portList(decls)), hash);
     }
     return list;
   }
