@@ -656,6 +656,32 @@ spec: {orchestrator: k8s, node: n1, pod: a, endpoint: eth0, ipNetworks: [10.0.0.
     expect(keys.filter((k) => k === "wep/x/n1-k8s-a-eth0")).toHaveLength(1);
     expect(c.ir.endpoints.find((e) => e.key === "wep/x/n1-k8s-a-eth0")!.ips).toEqual(["10.0.0.9"]);
   });
+
+  it("three records of one key among others: one warning per later record in input order, the last record kept, endpoints by key", () => {
+    const wep = (ip: string) => `
+apiVersion: projectcalico.org/v3
+kind: WorkloadEndpoint
+metadata: {name: n1-k8s-m-eth0, namespace: x}
+spec: {orchestrator: k8s, node: n1, pod: m, endpoint: eth0, ipNetworks: [${ip}/32]}`;
+    const c = Cluster.fromResources([
+      namespace("x"),
+      pod({ name: "z", ns: "x", ip: "10.0.1.1", node: "n1" }),
+      pod({ name: "m", ns: "x", ip: "10.0.1.2", node: "n1" }),
+      pod({ name: "a", ns: "x", ip: "10.0.1.3", node: "n1" }),
+      ...yamlResources(wep("10.0.1.4")),
+      ...yamlResources(wep("10.0.1.5").replace("n1-k8s-m-eth0", "n1-k8s-m-eth0, labels: {v: '2'}")),
+    ]);
+    const dup = c.issues.filter((i) => i.code === "duplicate-endpoint");
+    expect(dup.map((i) => i.resource)).toEqual(["WorkloadEndpoint x/n1-k8s-m-eth0", "WorkloadEndpoint x/n1-k8s-m-eth0"]);
+    expect(c.ir.endpoints.map((e) => e.key)).toEqual(["wep/x/n1-k8s-a-eth0", "wep/x/n1-k8s-m-eth0", "wep/x/n1-k8s-z-eth0"]);
+    const m = c.ir.endpoints[1]!;
+    expect(m.ips).toEqual(["10.0.1.5"]);
+    expect(m.labels.v).toBe("2");
+    // The replaced records are gone from every lookup.
+    expect(c.endpointsByIP("10.0.1.2")).toEqual([]);
+    expect(c.endpointsByIP("10.0.1.4")).toEqual([]);
+    expect(c.endpointsByIP("10.0.1.5").map((e) => e.key)).toEqual(["wep/x/n1-k8s-m-eth0"]);
+  });
 });
 
 describe("input errors are issues", () => {

@@ -196,6 +196,59 @@ function profilesKey(profiles: readonly string[]): string {
   return k;
 }
 
+/**
+ * The endpoint records with one per key, and their positions in that list ordered by key (the
+ * IR lists endpoints by key). A key given more than once keeps the place of its first record and
+ * the last record's value (what a map set in input order would hold), with a warning for each
+ * later record, in input order. One sort does both: no map from key to record (100k fresh texts
+ * hashed, garbage right after the build).
+ */
+function uniqueByKey(records: readonly EndpointRecord[], issues: Issue[]): { unique: EndpointRecord[]; byKey: number[] } {
+  const n = records.length;
+  // Keys read into one array first: the comparator runs ~1.5M times at 100k endpoints, and a load
+  // from a flat array of texts is cheaper there than two property loads through the records.
+  const keys = new Array<string>(n);
+  const order = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    keys[i] = records[i]!.key;
+    order[i] = i;
+  }
+  // Equal keys in input order (by position, not relying on the sort being stable).
+  order.sort((a, b) => {
+    const ka = keys[a]!;
+    const kb = keys[b]!;
+    return ka < kb ? -1 : ka > kb ? 1 : a - b;
+  });
+  // valueAt[first position of a key] = position of its last record; -1 elsewhere.
+  const valueAt = new Int32Array(n).fill(-1);
+  const firsts: number[] = [];
+  let later: number[] | undefined;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && keys[order[j]!] === keys[order[i]!]) (later ??= []).push(order[j++]!);
+    valueAt[order[i]!] = order[j - 1]!;
+    firsts.push(order[i]!);
+    i = j;
+  }
+  if (later) {
+    for (const at of later.sort((a, b) => a - b)) {
+      const rec = records[at]!;
+      const source = recordSource(rec);
+      issues.push({ ...issue("duplicate-endpoint", [], `${source} has the same endpoint key ${rec.key} as another resource; the last one is used`, "warning"), resource: source });
+    }
+  }
+  const unique: EndpointRecord[] = [];
+  const itemAt = new Int32Array(n);
+  for (let at = 0; at < n; at++) {
+    if (valueAt[at] === -1) continue;
+    itemAt[at] = unique.length;
+    unique.push(records[valueAt[at]!]!);
+  }
+  const byKey = new Array<number>(firsts.length);
+  for (let i = 0; i < firsts.length; i++) byKey[i] = itemAt[firsts[i]!]!;
+  return { unique, byKey };
+}
+
 function sameKeyOrder(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
@@ -266,24 +319,15 @@ export class Cluster {
     }
 
     // ---- endpoints
-    const endpoints = new Map<string, EndpointRecord>();
+    // Every record in input order; duplicate keys are resolved below, with the sort by key.
+    const records: EndpointRecord[] = [];
     const skipped = new Map<string, string>();
     const addEndpoint = (rec: EndpointRecord | SkippedPod) => {
-      if ("reason" in rec) {
-        skipped.set(rec.ref, rec.reason);
-        return;
-      }
-      // One lookup, not has + set (100k fresh keys): a key already there leaves the size as it was
-      // (and keeps its place in the map, as before).
-      const before = endpoints.size;
-      endpoints.set(rec.key, rec);
-      if (endpoints.size === before) {
-        const source = recordSource(rec);
-        issues.push({ ...issue("duplicate-endpoint", [], `${source} has the same endpoint key ${rec.key} as another resource; the last one is used`, "warning"), resource: source });
-      }
+      if ("reason" in rec) skipped.set(rec.ref, rec.reason);
+      else records.push(rec);
     };
-    // In a function of its own so that the memo (a key text per distinct label set) is garbage
-    // when the pods are done, not held by the rest of this long function.
+    // In a function of its own so that the memo (an entry per distinct label set and port list)
+    // is garbage when the pods are done, not held by the rest of this long function.
     const addPods = () => {
       const podMemo = new PodRecordMemo();
       // Pods of one (namespace, ServiceAccount) share one profile list (PodRecordMemo): check the
@@ -309,6 +353,8 @@ export class Cluster {
     addPods();
     for (const w of p.weps) addEndpoint(workloadEndpointRecord(w, issues));
     for (const h of p.heps) addEndpoint(hostEndpointRecord(h, issues));
+    const { unique: endpointList, byKey: endpointItems } = uniqueByKey(records, issues);
+    records.length = 0;
     const netsets = new Map<string, NetworkSetRecord>();
     for (const s of p.netsets) {
       const rec = networkSetRecord(s, issues);
@@ -329,9 +375,9 @@ export class Cluster {
     const firstWith = new Map<readonly string[], Map<Readonly<Record<string, string>>, number>>();
     const groupOf: number[] = [];
     // Item n of the label index, for the per-item arrays here and in the set calculation
-    // (MemberOrder); endpoints are items 0 … endpoints.size - 1.
+    // (MemberOrder); endpoints are items 0 … endpointList.length - 1.
     const setItems: SetItem[] = [];
-    for (const ep of endpoints.values()) {
+    for (const ep of endpointList) {
       let byLabels = firstWith.get(ep.profiles);
       const first = byLabels?.get(ep.ownLabels);
       if (first !== undefined) {
@@ -350,21 +396,6 @@ export class Cluster {
       const shared = index.classOfItem(item).labels;
       unshared.push(shared !== l && !sameKeyOrder(shared, l) ? l : undefined);
     }
-    // Endpoints are items 0 … n - 1 in map order; their IR is listed by key. Sorting item numbers
-    // by key needs no map from key to item (100k entries, garbage right after). The keys are read
-    // into one array first: the comparator runs ~1.5M times, and a load from a flat array of
-    // strings is cheaper there than two property loads through the records.
-    const endpointItems = new Array<number>(setItems.length);
-    const itemKeys = new Array<string>(setItems.length);
-    for (let i = 0; i < endpointItems.length; i++) {
-      endpointItems[i] = i;
-      itemKeys[i] = setItems[i]!.key;
-    }
-    endpointItems.sort((a, b) => {
-      const ka = itemKeys[a]!;
-      const kb = itemKeys[b]!;
-      return ka < kb ? -1 : ka > kb ? 1 : 0;
-    });
     for (const ns of netsets.values()) {
       index.add(ns.key, effectiveLabels(ns.ownLabels, ns.profiles, profiles));
       setItems.push(ns);
@@ -461,6 +492,10 @@ export class Cluster {
 
     // ---- sets
     // Members are computed when a set is first read (lazySets): same record, same values.
+    // The set computation reads endpoints by key only on paths a full build does not take (it
+    // has the member order): the map is made if one is ever asked for, not for every build.
+    let endpointMap: Map<string, EndpointRecord> | undefined;
+    const endpoints = { get: (key: string) => (endpointMap ??= new Map(endpointList.map((ep) => [ep.key, ep]))).get(key) };
     const setDefs = lazySets(sets, { index, endpoints, netsets, slices: p.slices, order: () => new MemberOrder(setItems) });
 
     const policyKeys = [...byKey.keys()].sort();

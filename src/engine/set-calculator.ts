@@ -115,7 +115,8 @@ export interface SetInputs {
   /** Only `select` is needed: the agent's incremental calculator passes its own membership index.
    *  A full LabelIndex (with `selectClasses`) plus `order` enables the class-level path below. */
   index: Pick<LabelIndex, "select"> & Partial<Pick<LabelIndex, "selectClasses" | "classList">>;
-  endpoints: Map<string, EndpointRecord>;
+  /** Endpoints by key (only looked up). */
+  endpoints: Pick<ReadonlyMap<string, EndpointRecord>, "get">;
   netsets: Map<string, NetworkSetRecord>;
   slices: EndpointSlice[];
   /** Member order of every endpoint and network set (full computation), or how to make it when
