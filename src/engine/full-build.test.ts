@@ -7,12 +7,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { generateCluster } from "../../bench/gen/cluster.js";
 import { listArray, type EndpointSlice, type Issue, type Namespace, type NetworkSet, type GlobalNetworkSet, type Pod, type Resource } from "../model/index.js";
-import { canonicalAddr } from "../rule/index.js";
+import { canonicalAddr, parseCidr } from "../rule/index.js";
 import { parseSelector } from "../selector/index.js";
 import { Cluster } from "./cluster.js";
 import { endpointRef } from "./refs.js";
 import { effectiveLabels, namespaceProfile, networkSetRecord, podToEndpoint, type EndpointRecord, type NetworkSetRecord, type ProfileRecord } from "./endpoint-builder.js";
 import { LabelIndex } from "./label-index.js";
+import { addrMemberText } from "./set-delta.js";
 import { calculateSets, MemberOrder, SetRegistry, type SetItem } from "./set-calculator.js";
 import { namespace, pod } from "./testing.js";
 
@@ -160,6 +161,52 @@ describe("pod IPs: the dotted-quad shortcut agrees with canonicalAddr", () => {
         else expect((r as EndpointRecord).ips).toEqual([want]);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe("MemberOrder ranks", () => {
+  // Endpoint addresses as records hold them (canonical), and network-set CIDRs canonical or not
+  // (10.0.0.1/8 has 10.0.0.0/8's sort key): the ranking must be the one by text.
+  const ips = ["10.0.0.1", "10.0.0.2", "10.0.0.10", "192.0.2.1", "0.0.0.0", "255.255.255.255", "fd00::1", "fd00::2", "::1"];
+  const nets = ["10.0.0.1/32", "10.0.0.0/8", "10.0.0.1/8", "10.0.0.0/16", "0.0.0.0/1", "128.0.0.0/1", "192.0.2.0/24", "fd00::/8", "::/1", "10.0.0.2/32"];
+  const item = fc.oneof(
+    fc.uniqueArray(fc.constantFrom(...ips), { minLength: 1, maxLength: 2 }).map((l, i) => ({ key: `wep/x/e${i}`, ips: l, namedPorts: [] }) as unknown as SetItem),
+    fc.uniqueArray(fc.constantFrom(...nets), { maxLength: 3 }).map((l) => ({ key: "netset", nets: l }) as unknown as SetItem),
+  );
+
+  /** Distinct texts in first-occurrence order, sorted stably by (family, base, prefix). */
+  function reference(items: readonly SetItem[]) {
+    const texts: string[] = [];
+    const addrOf = new Map<string, string>();
+    const occurrences: string[] = [];
+    for (const it of items) {
+      const list = "ips" in it ? it.ips.map((ip) => [addrMemberText(ip), ip] as const) : it.nets.map((n) => [n, undefined] as const);
+      for (const [t, ip] of list) {
+        if (!texts.includes(t)) texts.push(t);
+        if (ip !== undefined) addrOf.set(t, ip);
+        occurrences.push(t);
+      }
+    }
+    const key = (t: string) => parseCidr(t)!;
+    texts.sort((a, b) => {
+      const x = key(a);
+      const y = key(b);
+      return x.family - y.family || (x.base < y.base ? -1 : x.base > y.base ? 1 : x.prefix - y.prefix);
+    });
+    return { texts, addrs: texts.map((t) => addrOf.get(t)), flat: occurrences.map((t) => texts.indexOf(t)) };
+  }
+
+  it("equal the ranking by text (IPv4 by number, IPv6 after, texts that share a sort key apart)", () => {
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 8 }), (items) => {
+        const order = new MemberOrder(items);
+        const want = reference(items);
+        expect(order.texts).toEqual(want.texts);
+        expect([...order.addrs]).toEqual(want.addrs);
+        expect([...order.flat]).toEqual(want.flat);
+      }),
+      { numRuns: 3000 },
     );
   });
 });

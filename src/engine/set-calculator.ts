@@ -266,48 +266,20 @@ export class MemberOrder {
   private readonly portMembers: Array<PortMember | PortMember[] | undefined>;
 
   constructor(readonly items: readonly SetItem[]) {
-    const memo = new MemberCache();
     const offsets = new Int32Array(items.length + 1);
-    // Sized up front: grown by push, a 100k-entry array reallocates its way up in the old
-    // generation's large-object space.
     let total = 0;
-    for (const item of items) total += isEndpoint(item) ? item.ips.length : item.nets.length;
-    const keyed = new Array<KeyedCidr>(total);
-    let at = 0;
     for (let n = 0; n < items.length; n++) {
       const item = items[n]!;
-      if (isEndpoint(item)) {
-        for (const ip of item.ips) {
-          const k = memo.addr(ip);
-          k.addr = ip;
-          keyed[at++] = k;
-        }
-      } else for (const net of item.nets) keyed[at++] = memo.cidr(net);
-      offsets[n + 1] = at;
+      total += isEndpoint(item) ? item.ips.length : item.nets.length;
+      offsets[n + 1] = total;
     }
-    // Entries are interned per text: each distinct one is collected once (rank -1 → -2).
-    const distinct: KeyedCidr[] = [];
-    for (const k of keyed) {
-      if (k.rank === -1) {
-        k.rank = -2;
-        distinct.push(k);
-      }
-    }
-    distinct.sort(compareKeyed);
-    if (distinct.length >= MAX_RANKS) throw new Error(`too many distinct set members (${distinct.length})`);
-    this.texts = new Array<string>(distinct.length);
-    this.addrs = new Array<string | undefined>(distinct.length);
-    this.portMembers = new Array<PortMember | PortMember[] | undefined>(distinct.length);
-    for (let r = 0; r < distinct.length; r++) {
-      const k = distinct[r]!;
-      k.rank = r;
-      this.texts[r] = k.c;
-      this.addrs[r] = k.addr;
-    }
-    const flat = new Int32Array(keyed.length);
-    for (let i = 0; i < keyed.length; i++) flat[i] = keyed[i]!.rank;
+    const ranked = rankByValue(items, total) ?? rankByText(items, total);
+    if (ranked.texts.length >= MAX_RANKS) throw new Error(`too many distinct set members (${ranked.texts.length})`);
+    this.texts = ranked.texts;
+    this.addrs = ranked.addrs;
+    this.portMembers = new Array<PortMember | PortMember[] | undefined>(ranked.texts.length);
     this.offsets = offsets;
-    this.flat = flat;
+    this.flat = ranked.flat;
   }
 
   /** One PortMember object per (address, protocol, port): sets share them (read-only IR data). */
@@ -326,6 +298,190 @@ export class MemberOrder {
     this.portMembers[rank] = made === undefined ? m : Array.isArray(made) ? [...made, m] : [made, m];
     return m;
   }
+}
+
+/** Every member occurrence's rank (`flat`, in item order: an endpoint's `ips`, a network set's
+ *  `nets`), and per rank its text and, when an endpoint has it, its address. */
+interface Ranked {
+  texts: string[];
+  addrs: Array<string | undefined>;
+  flat: Int32Array;
+}
+
+/** Ranks by interning each member text and sorting the distinct ones (compareKeyed). */
+function rankByText(items: readonly SetItem[], total: number): Ranked {
+  const memo = new MemberCache();
+  const keyed = new Array<KeyedCidr>(total);
+  let at = 0;
+  for (const item of items) {
+    if (isEndpoint(item)) {
+      for (const ip of item.ips) {
+        const k = memo.addr(ip);
+        k.addr = ip;
+        keyed[at++] = k;
+      }
+    } else for (const net of item.nets) keyed[at++] = memo.cidr(net);
+  }
+  // Entries are interned per text: each distinct one is collected once (rank -1 → -2).
+  const distinct: KeyedCidr[] = [];
+  for (const k of keyed) {
+    if (k.rank === -1) {
+      k.rank = -2;
+      distinct.push(k);
+    }
+  }
+  distinct.sort(compareKeyed);
+  return rankedFrom(keyed, distinct, 0, { texts: new Array<string>(distinct.length), addrs: new Array<string | undefined>(distinct.length), flat: new Int32Array(total) });
+}
+
+/** Ranks `distinct` (sorted) from `base` on, and writes the rank of every entry of `keyed` at its
+ *  occurrence (undefined slots of `keyed` are left alone). */
+function rankedFrom(keyed: ReadonlyArray<KeyedCidr | undefined>, distinct: readonly KeyedCidr[], base: number, out: Ranked): Ranked {
+  for (let r = 0; r < distinct.length; r++) {
+    const k = distinct[r]!;
+    k.rank = base + r;
+    out.texts[base + r] = k.c;
+    out.addrs[base + r] = k.addr;
+  }
+  for (let i = 0; i < keyed.length; i++) {
+    const k = keyed[i];
+    if (k !== undefined) out.flat[i] = k.rank;
+  }
+  return out;
+}
+
+/** A canonical dotted quad's value (no leading zeros, each octet ≤ 255), or -1. */
+function v4Value(s: string, end: number): number {
+  let v = 0;
+  let octet = -1;
+  let dots = 0;
+  for (let i = 0; i < end; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch === 46) {
+      if (octet < 0 || dots === 3) return -1;
+      v = v * 256 + octet;
+      octet = -1;
+      dots++;
+    } else if (ch >= 48 && ch <= 57) {
+      if (octet === 0) return -1;
+      octet = octet < 0 ? ch - 48 : octet * 10 + (ch - 48);
+      if (octet > 255) return -1;
+    } else return -1;
+  }
+  return dots === 3 && octet >= 0 ? v * 256 + octet : -1;
+}
+
+/** The IPv4 sort key of an endpoint address (its host CIDR): value × 64 + 32; NaN for any other. */
+function v4AddrKey(ip: string): number {
+  const v = v4Value(ip, ip.length);
+  return v < 0 ? NaN : v * 64 + 32;
+}
+
+/** The IPv4 sort key of a network-set CIDR "a.b.c.d/p", base masked: base × 64 + prefix (the order
+ *  of compareKeyed, exact below 2^38); NaN for anything else. */
+function v4NetKey(net: string): number {
+  const slash = net.indexOf("/");
+  if (slash < 0) return NaN;
+  const v = v4Value(net, slash);
+  if (v < 0) return NaN;
+  const digits = net.length - slash - 1;
+  if (digits < 1 || digits > 2) return NaN;
+  const d0 = net.charCodeAt(slash + 1) - 48;
+  const d1 = digits === 2 ? net.charCodeAt(slash + 2) - 48 : 0;
+  if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || (digits === 2 && d0 === 0)) return NaN;
+  const prefix = digits === 2 ? d0 * 10 + d1 : d0;
+  if (prefix > 32) return NaN;
+  const hostBits = 2 ** (32 - prefix);
+  return Math.floor(v / hostBits) * hostBits * 64 + prefix;
+}
+
+/** `text` is `ip`'s host CIDR text (addrMemberText for IPv4), compared without making it. */
+function isV4HostText(text: string, ip: string): boolean {
+  return text.length === ip.length + 3 && text.startsWith(ip) && text.endsWith("/32");
+}
+
+/** First index of `key` in the ascending `sorted[0 … n)`, where it is. */
+function indexOfSorted(sorted: Float64Array, n: number, key: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * rankByText's result, with the IPv4 members (all of them in most clusters) ranked by number: each
+ * occurrence's sort key (value × 64 + prefix) in one typed array sorted natively, its rank found
+ * by binary search. No text is interned in a map (at 100k endpoints, a lookup of a fresh text in a
+ * 100k-entry map per address was most of this work) and no entry object is made per address.
+ * Other members (IPv6) are interned and sorted by text as before and ranked after the IPv4 ones,
+ * which compareKeyed puts first. Undefined where this cannot give rankByText's result: an IPv4
+ * member the number parse does not take, or two texts with one sort key (records that are not
+ * canonical).
+ */
+function rankByValue(items: readonly SetItem[], total: number): Ranked | undefined {
+  const keys = new Float64Array(total);
+  let at = 0;
+  for (const item of items) {
+    if (isEndpoint(item)) for (const ip of item.ips) keys[at++] = v4AddrKey(ip);
+    else for (const net of item.nets) keys[at++] = v4NetKey(net);
+  }
+  // Sorted, without repeats; NaN (the other members) sorts last and is left out.
+  const sorted = keys.slice().sort();
+  let m = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const k = sorted[i]!;
+    if (Number.isNaN(k)) break;
+    if (m === 0 || k !== sorted[m - 1]) sorted[m++] = k;
+  }
+  const texts = new Array<string>(m);
+  const addrs = new Array<string | undefined>(m);
+  const flat = new Int32Array(total);
+  let others: Array<KeyedCidr | undefined> | undefined;
+  let memo: MemberCache | undefined;
+  at = 0;
+  for (const item of items) {
+    const endpoint = isEndpoint(item);
+    const list = endpoint ? item.ips : item.nets;
+    for (let i = 0; i < list.length; i++, at++) {
+      const member = list[i]!;
+      const key = keys[at]!;
+      if (Number.isNaN(key)) {
+        // Interned by text, ranked after every IPv4 member below.
+        memo ??= new MemberCache();
+        const k = endpoint ? memo.addr(member) : memo.cidr(member);
+        if (endpoint) k.addr = member;
+        (others ??= new Array<KeyedCidr | undefined>(total))[at] = k;
+        continue;
+      }
+      const r = indexOfSorted(sorted, m, key);
+      flat[at] = r;
+      const text = texts[r];
+      if (endpoint) {
+        if (text === undefined) texts[r] = addrMemberText(member);
+        else if (!isV4HostText(text, member)) return undefined;
+        addrs[r] = member;
+      } else if (text === undefined) texts[r] = member;
+      else if (text !== member) return undefined;
+    }
+  }
+  if (!others) return { texts, addrs, flat };
+  const distinct: KeyedCidr[] = [];
+  for (const k of others) {
+    if (k === undefined || k.rank !== -1) continue;
+    // An IPv4 text the number parse refused would sort among the IPv4 ranks. None does (both
+    // parsers take exactly the dotted quads without leading zeros); the guard keeps a change to
+    // either from mis-ordering ranks.
+    if (k.family === 4) return undefined;
+    k.rank = -2;
+    distinct.push(k);
+  }
+  distinct.sort(compareKeyed);
+  texts.length = addrs.length = m + distinct.length;
+  return rankedFrom(others, distinct, m, { texts, addrs, flat });
 }
 
 function portKey(rank: number, protocol: number, port: number): number {
