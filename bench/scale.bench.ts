@@ -46,6 +46,9 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     const sorted = [...all].sort((a, b) => full(a) - full(b));
     const r = sorted[(sorted.length - 1) >> 1]!;
     const spread = runs > 1 ? `; median of ${runs} fresh processes (${all.map((x) => full(x).toFixed(0)).join(", ")} ms, in run order)` : "";
+    // The fixed calibration workload of each run (bench/gen/child.ts calibrate): how fast the VM
+    // was at the time, to read the figure against.
+    const calibration = `; calibration ${all.map((x) => Number(x.calibrationMs).toFixed(0)).join(", ")} ms`;
     const label = `${s.pods.toLocaleString("en-US")} pods / ${s.policies.toLocaleString("en-US")} policies`;
     results.push({
       name: `engine: build (set members deferred), ${label}`,
@@ -57,7 +60,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       name: `engine: full computation (build + every set's members), ${label}`,
       value: Number(r.buildMs) + Number(r.setsMs),
       unit: "ms",
-      note: `CPU ${(Number(r.buildCpuMs) + Number(r.setsCpuMs)).toFixed(0)} ms, of which set members ${Number(r.setsCpuMs).toFixed(0)} ms (${Number(r.setMembers).toLocaleString("en-US")} members); load ${la}${spread}${big ? "; target ≤ 3,000 ms" : ""}`,
+      note: `CPU ${(Number(r.buildCpuMs) + Number(r.setsCpuMs)).toFixed(0)} ms, of which set members ${Number(r.setsCpuMs).toFixed(0)} ms (${Number(r.setMembers).toLocaleString("en-US")} members); load ${la}${spread}${calibration}${big ? "; target ≤ 3,000 ms" : ""}`,
     });
     results.push({
       name: `engine: peak RSS, ${label}`,

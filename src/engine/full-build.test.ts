@@ -170,8 +170,8 @@ describe("MemberOrder ranks", () => {
   // (10.0.0.1/8 has 10.0.0.0/8's sort key): the ranking must be the one by text.
   const ips = ["10.0.0.1", "10.0.0.2", "10.0.0.10", "192.0.2.1", "0.0.0.0", "255.255.255.255", "fd00::1", "fd00::2", "::1"];
   const nets = ["10.0.0.1/32", "10.0.0.0/8", "10.0.0.1/8", "10.0.0.0/16", "0.0.0.0/1", "128.0.0.0/1", "192.0.2.0/24", "fd00::/8", "::/1", "10.0.0.2/32"];
-  const item = fc.oneof(
-    fc.uniqueArray(fc.constantFrom(...ips), { minLength: 1, maxLength: 2 }).map((l, i) => ({ key: `wep/x/e${i}`, ips: l, namedPorts: [] }) as unknown as SetItem),
+  const item: fc.Arbitrary<SetItem> = fc.oneof(
+    fc.uniqueArray(fc.constantFrom(...ips), { minLength: 1, maxLength: 2 }).map((l) => ({ key: "wep/x/e", ips: l, namedPorts: [] }) as unknown as SetItem),
     fc.uniqueArray(fc.constantFrom(...nets), { maxLength: 3 }).map((l) => ({ key: "netset", nets: l }) as unknown as SetItem),
   );
 
