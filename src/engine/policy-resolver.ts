@@ -93,6 +93,14 @@ export function defaultTypes(ingress: Rule[] | undefined, egress: Rule[] | undef
   return ["Ingress", "Egress"];
 }
 
+/** An empty rule list, shared by every policy direction without rules (most policies have no
+ *  egress rules: ~52k lists at 75k policies). Read-only IR data, frozen so that a consumer
+ *  changing it fails loudly. */
+const NO_RULES: RuleIR[] = Object.freeze([]) as unknown as RuleIR[];
+
+/** An empty list of tier runs, shared likewise (most programs have no staged policies). */
+const NO_TIER_RUNS: TierProgram[] = Object.freeze([]) as unknown as TierProgram[];
+
 function compileRules(rules: Rule[] | undefined, dir: Direction, tier: string, key: PolicyKey, ns: string, sets: SetRegistry, issues: Issue[]): RuleIR[] {
   const out: RuleIR[] = [];
   const one = (r: Rule, index: number) => {
@@ -102,7 +110,7 @@ function compileRules(rules: Rule[] | undefined, dir: Direction, tier: string, k
   };
   if (!Array.isArray(rules)) (rules ?? []).forEach(one); // malformed input behaves exactly as before
   else for (let index = 0; index < rules.length; index++) if (index in rules) one(rules[index]!, index);
-  return exactArray(out); // kept in the IR: no spare capacity from push
+  return out.length === 0 ? NO_RULES : exactArray(out); // kept in the IR: no spare capacity from push
 }
 
 /**
@@ -380,7 +388,7 @@ export class PolicyResolver {
       if (!want(ir) || !ir.governs[dir]) continue;
       (ir.staged ? staged : enforced).push(ir);
     }
-    return { direction: dir, tiers: this.tierRuns(enforced, passTiers), stagedTiers: passTiers ? [] : this.tierRuns(staged, false), profiles };
+    return { direction: dir, tiers: this.tierRuns(enforced, passTiers), stagedTiers: passTiers ? NO_TIER_RUNS : this.tierRuns(staged, false), profiles };
   }
 
   /**
@@ -390,7 +398,7 @@ export class PolicyResolver {
    * that most lists made at that place live on).
    */
   private tierRuns(irs: readonly PolicyIR[], passTiers: boolean): TierProgram[] {
-    if (irs.length === 0) return [];
+    if (irs.length === 0) return NO_TIER_RUNS;
     const starts: number[] = [];
     for (let i = 0; i < irs.length; i++) if (i === 0 || irs[i]!.tier !== irs[i - 1]!.tier) starts.push(i);
     return starts.map((start, run) => {
