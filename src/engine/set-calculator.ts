@@ -158,32 +158,10 @@ function comparePort(x: PortEntry, y: PortEntry): number {
 /** "a.b.c.d/p" in canonical form (what endpoints and network sets hold) without BigInt; anything
  *  else (IPv6, unusual spellings) goes to parseCidr. Same value as parseCidr's masked base. */
 function fastV4(c: string): KeyedCidr | undefined {
-  const slash = c.indexOf("/");
-  if (slash < 0) return undefined;
-  let v = 0;
-  let octet = -1;
-  let dots = 0;
-  for (let i = 0; i < slash; i++) {
-    const ch = c.charCodeAt(i);
-    if (ch === 46) {
-      if (octet < 0) return undefined;
-      v = v * 256 + octet;
-      octet = -1;
-      dots++;
-    } else if (ch >= 48 && ch <= 57) {
-      if (octet === 0) return undefined; // leading zero: let parseCidr decide
-      octet = octet < 0 ? ch - 48 : octet * 10 + (ch - 48);
-      if (octet > 255) return undefined;
-    } else return undefined;
-  }
-  if (dots !== 3 || octet < 0) return undefined;
-  v = v * 256 + octet;
-  const ptext = c.slice(slash + 1);
-  if (!/^(0|[1-9][0-9]?)$/.test(ptext)) return undefined;
-  const prefix = Number(ptext);
-  if (prefix > 32) return undefined;
-  const hostBits = 2 ** (32 - prefix);
-  return { c, family: 4, v: Math.floor(v / hostBits) * hostBits, prefix, rank: -1, addr: undefined };
+  const key = v4NetKey(c);
+  if (Number.isNaN(key)) return undefined;
+  const prefix = key % 64;
+  return { c, family: 4, v: (key - prefix) / 64, prefix, rank: -1, addr: undefined };
 }
 
 /** Per-calculation memo of parsed member texts and per-item member lists. */
