@@ -503,3 +503,33 @@ describe("Go helpers", () => {
     expect(goNormaliseCidr(s)).toBe(want);
   });
 });
+
+describe("k8s port numbers", () => {
+  it("a number converts as its text does (intstr.String), protocols in any case as Calico names them", () => {
+    const portNumber = fc.oneof(fc.integer({ min: -2, max: 70_000 }), fc.constantFrom(0, -0, 1, 65535, 65536, 1.5, Number.NaN, Infinity));
+    const protocol = fc.constantFrom(undefined, "TCP", "tcp", "Udp", "SCTP", "sctp", "ICMPv6", "icmpv6", "udplite", "weird");
+    fc.assert(
+      fc.property(portNumber, protocol, fc.option(fc.integer({ min: 0, max: 70_000 }), { nil: undefined }), (n, proto, endPort) => {
+        const ports = (port: number | string) => [{ port, ...(proto !== undefined ? { protocol: proto } : {}), ...(endPort !== undefined ? { endPort } : {}) }];
+        const asNumber = convertKubernetesNetworkPolicy(np({ ingress: [{ ports: ports(n) as never }] }));
+        const asText = convertKubernetesNetworkPolicy(np({ ingress: [{ ports: ports(String(n)) as never }] }));
+        expect(JSON.stringify(asNumber)).toBe(JSON.stringify(asText));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it.each([
+    ["TCP", "TCP"],
+    ["tcp", "TCP"],
+    ["Udp", "UDP"],
+    ["sctp", "SCTP"],
+    ["icmpv6", "ICMPv6"],
+    ["ICMP", "ICMP"],
+    ["udplite", "UDPLite"],
+    ["weird", "weird"],
+  ])("protocol %s converts to %s", (given, want) => {
+    const r = convertKubernetesNetworkPolicy(np({ ingress: [{ ports: [{ protocol: given, port: 80 }] as never }] }));
+    expect(r.policy!.spec.ingress[0]!.protocol).toBe(want);
+  });
+});

@@ -202,10 +202,14 @@ function peerFields(peer: K8sNetworkPolicyPeer | null, dir: RuleDirection, rule:
   };
 }
 
+/** Calico's protocol names by their lower-case spelling. */
+const PROTOCOL_NAMES = new Map(["UDP", "TCP", "ICMP", "ICMPv6", "SCTP", "UDPLite"].map((n) => [n.toLowerCase(), n]));
+
 /** Go ProtocolFromString: case-insensitive match to Calico's names, else unchanged. */
 function protocolFromString(p: string): string {
-  for (const n of ["UDP", "TCP", "ICMP", "ICMPv6", "SCTP", "UDPLite"]) if (n.toLowerCase() === p.toLowerCase()) return n;
-  return p;
+  // The usual spellings are the names themselves: no lower-case copies made for them.
+  if (p === "TCP" || p === "UDP" || p === "SCTP") return p;
+  return PROTOCOL_NAMES.get(p.toLowerCase()) ?? p;
 }
 
 /** intstr.IntOrString.String(). */
@@ -220,8 +224,13 @@ function portFields(port: K8sNetworkPolicyPort | null): PortResult {
   if (port === null) return { ok: true, protocol: null, ports: null };
   const protocol = protocolFromString(port.protocol === undefined || port.protocol === null ? "TCP" : safeText(port.protocol));
   if (port.port === undefined || port.port === null) return { ok: true, protocol, ports: null };
+  const hasEnd = port.endPort !== undefined && port.endPort !== null;
+  // A port number in range is what its text parses to (portFromString of String(n)).
+  if (!hasEnd && typeof port.port === "number" && Number.isInteger(port.port) && port.port > 0 && port.port <= 65535) {
+    return { ok: true, protocol, ports: [{ min: port.port, max: port.port }] };
+  }
   let text = intOrString(port.port as number | string);
-  if (port.endPort !== undefined && port.endPort !== null) text = `${text}:${safeText(port.endPort)}`;
+  if (hasEnd) text = `${text}:${safeText(port.endPort)}`;
   const p = portFromString(text);
   if (!p.ok) return { ok: false, error: `invalid port ${text}: ${p.error}` };
   return { ok: true, protocol, ports: [p.port] };
