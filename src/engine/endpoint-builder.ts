@@ -387,8 +387,9 @@ export function podToEndpoint(pod: Pod, issues: Issue[], memo?: PodRecordMemo): 
     namedPorts = memo ? memo.portList(namedPorts) : exactArray(namedPorts);
   }
   const node = pod.spec?.nodeName ?? "";
-  // "k8s" and "eth0" have no dash to escape.
-  const name = memo ? escapedWorkloadEndpointName(memo.nodePart(node), "k8s", escDash(pod.metadata.name), "eth0") : workloadEndpointName(node, "k8s", pod.metadata.name, "eth0");
+  // workloadEndpointName with the node's part escaped once per node; "k8s" and "eth0" have no
+  // dash to escape.
+  const name = escapedWorkloadEndpointName(memo ? memo.nodePart(node) : escDash(node), "k8s", escDash(pod.metadata.name), "eth0");
   return {
     key: joined("/", "wep", ns, name),
     kind: "workload",

@@ -312,15 +312,21 @@ function rankByText(items: readonly SetItem[], total: number): Ranked {
   return rankedFrom(keyed, distinct, 0, { texts: new Array<string>(distinct.length), addrs: new Array<string | undefined>(distinct.length), flat: new Int32Array(total) });
 }
 
-/** Ranks `distinct` (sorted) from `base` on, and writes the rank of every entry of `keyed` at its
- *  occurrence (undefined slots of `keyed` are left alone). */
-function rankedFrom(keyed: ReadonlyArray<KeyedCidr | undefined>, distinct: readonly KeyedCidr[], base: number, out: Ranked): Ranked {
+/** Numbers the sorted `distinct` entries `base`, `base + 1`, … and writes each one's text and
+ *  address at its rank. */
+function assignRanks(distinct: readonly KeyedCidr[], base: number, texts: string[], addrs: Array<string | undefined>): void {
   for (let r = 0; r < distinct.length; r++) {
     const k = distinct[r]!;
     k.rank = base + r;
-    out.texts[base + r] = k.c;
-    out.addrs[base + r] = k.addr;
+    texts[base + r] = k.c;
+    addrs[base + r] = k.addr;
   }
+}
+
+/** Ranks `distinct` (sorted) from `base` on, and writes the rank of every entry of `keyed` at its
+ *  occurrence (undefined slots of `keyed` are left alone). */
+function rankedFrom(keyed: ReadonlyArray<KeyedCidr | undefined>, distinct: readonly KeyedCidr[], base: number, out: Ranked): Ranked {
+  assignRanks(distinct, base, out.texts, out.addrs);
   for (let i = 0; i < keyed.length; i++) {
     const k = keyed[i];
     if (k !== undefined) out.flat[i] = k.rank;
@@ -732,12 +738,7 @@ function rankMembers(memo: MemberCache, inp: SetInputs, requests: Iterable<Reque
   }
   const texts = new Array<string>(distinct.length);
   const addrs = new Array<string | undefined>(distinct.length);
-  for (let r = 0; r < distinct.length; r++) {
-    const k = distinct[r]!;
-    k.rank = r;
-    texts[r] = k.c;
-    addrs[r] = k.addr;
-  }
+  assignRanks(distinct, 0, texts, addrs);
   return { texts, addrs };
 }
 
