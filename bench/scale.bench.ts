@@ -46,8 +46,8 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     const sorted = [...all].sort((a, b) => full(a) - full(b));
     const r = sorted[(sorted.length - 1) >> 1]!;
     const spread = runs > 1 ? `; median of ${runs} fresh processes (${all.map((x) => full(x).toFixed(0)).join(", ")} ms, in run order)` : "";
-    // The fixed calibration workload of each run (bench/gen/child.ts calibrate): how fast the VM
-    // was at the time, to read the figure against.
+    // The fixed calibration workloads of each run (bench/gen/child.ts calibrate, calibrateMemory):
+    // how fast the VM was at the time, to read the figure against.
     const calibration = `; calibration ${all.map((x) => Number(x.calibrationMs).toFixed(0)).join(", ")} ms, memory ${all.map((x) => Number(x.memoryCalibrationMs).toFixed(0)).join(", ")} ms`;
     const label = `${s.pods.toLocaleString("en-US")} pods / ${s.policies.toLocaleString("en-US")} policies`;
     results.push({

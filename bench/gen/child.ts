@@ -62,9 +62,9 @@ function calibrate(): number {
 /**
  * The memory half of the calibration: 1.5M dependent loads over a 64 MiB array (a pointer chase
  * through one full cycle of an LCG, so neither the caches nor the prefetcher help). Lookups of
- * cold entries in large maps — much of the engine's time — wait on memory like this, and the
- * VM's slow spells slow this kind of work most (calibrate's mostly cache-resident work moved
- * ~10 % where the engine moved ~20 %).
+ * cold entries in large maps — much of the engine's time — wait on memory like this; calibrate's
+ * mostly cache-resident work moved ~10 % where the engine moved ~20 %. Neither catches every slow
+ * spell (docs/performance.md, sixteenth session).
  */
 function calibrateMemory(): number {
   const size = 1 << 24;
