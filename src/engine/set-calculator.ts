@@ -293,11 +293,7 @@ function rankByText(items: readonly SetItem[], total: number): Ranked {
   let at = 0;
   for (const item of items) {
     if (isEndpoint(item)) {
-      for (const ip of item.ips) {
-        const k = memo.addr(ip);
-        k.addr = ip;
-        keyed[at++] = k;
-      }
+      for (const ip of item.ips) keyed[at++] = memo.addr(ip); // addr() records the address
     } else for (const net of item.nets) keyed[at++] = memo.cidr(net);
   }
   // Entries are interned per text: each distinct one is collected once (rank -1 → -2).
@@ -436,8 +432,7 @@ function rankByValue(items: readonly SetItem[], total: number): Ranked | undefin
       if (Number.isNaN(key)) {
         // Interned by text, ranked after every IPv4 member below.
         memo ??= new MemberCache();
-        const k = endpoint ? memo.addr(member) : memo.cidr(member);
-        if (endpoint) k.addr = member;
+        const k = endpoint ? memo.addr(member) : memo.cidr(member); // addr() records the address
         (others ??= new Array<KeyedCidr | undefined>(total))[at] = k;
         continue;
       }
